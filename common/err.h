@@ -1,0 +1,35 @@
+/* Errors that travel up the stack instead of ending the process.
+ *
+ * A fallible function takes `sq_err *err` and returns -1 (or NULL) after
+ * filling it in with sq_err_set() at the place the syscall failed. Callers
+ * add context with sq_err_wrap() on the way up. Only main() prints it.
+ *
+ * The struct lives on the caller's stack and never allocates, so it is also
+ * safe to fill in between clone() and execve().
+ */
+#ifndef SQ_ERR_H
+#define SQ_ERR_H
+
+#include <stddef.h>
+
+#define SQ_ERR_MSG_MAX 512
+
+typedef struct sq_err
+{
+  int code;                   /* errno at the failure, or 0 */
+  char msg[SQ_ERR_MSG_MAX];   /* "what failed: why", lowercase, no full stop */
+} sq_err;
+
+/* Sets *err to the formatted message. When errnum is non-zero, ": strerror"
+ * is appended. Always returns -1 so callers can `return sq_err_set (...)`. */
+int sq_err_set (sq_err *err, int errnum, const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
+
+/* Prefixes the existing message with context: "context: old message".
+ * Returns -1. */
+int sq_err_wrap (sq_err *err, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+
+void sq_err_clear (sq_err *err);
+
+#endif

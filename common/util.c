@@ -1,0 +1,303 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+int
+sq_parse_size (const char *s, const char *name, uint64_t *out, sq_err *err)
+{
+  char *end;
+  unsigned long long v;
+  uint64_t mul = 1;
+
+  if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+    return sq_err_set (err, 0, "invalid %s '%s': expected a size such as 256M",
+                       name, s ? s : "");
+  errno = 0;
+  v = strtoull (s, &end, 10);
+  if (errno || end == s)
+    return sq_err_set (err, 0, "invalid %s '%s': expected a size such as 256M",
+                       name, s);
+  switch (*end)
+    {
+    case 'k': case 'K': mul = 1ULL << 10; end++; break;
+    case 'm': case 'M': mul = 1ULL << 20; end++; break;
+    case 'g': case 'G': mul = 1ULL << 30; end++; break;
+    case 't': case 'T': mul = 1ULL << 40; end++; break;
+    default: break;
+    }
+  if (mul > 1 && (strcmp (end, "iB") == 0 || strcmp (end, "B") == 0))
+    end += strlen (end);
+  else if (mul == 1 && strcmp (end, "B") == 0)
+    end++;
+  if (*end)
+    return sq_err_set (err, 0,
+                       "invalid %s '%s': unknown suffix '%s' (use K, M, G or T)",
+                       name, s, end);
+  if (v > UINT64_MAX / mul)
+    return sq_err_set (err, 0, "invalid %s '%s': too large", name, s);
+  *out = (uint64_t) v * mul;
+  return 0;
+}
+
+int
+sq_parse_duration_ms (const char *s, const char *name, uint64_t *out,
+                      sq_err *err)
+{
+  char *end;
+  double v, mul = 1000.0;
+
+  if (!s || !*s || *s == ' ')
+    return sq_err_set (err, 0, "invalid %s '%s': expected seconds such as 1.5",
+                       name, s ? s : "");
+  errno = 0;
+  v = strtod (s, &end);
+  if (errno || end == s || isnan (v) || isinf (v))
+    return sq_err_set (err, 0, "invalid %s '%s': expected seconds such as 1.5",
+                       name, s);
+  if (strcmp (end, "ms") == 0)
+    mul = 1.0;
+  else if (strcmp (end, "m") == 0 || strcmp (end, "min") == 0)
+    mul = 60000.0;
+  else if (*end && strcmp (end, "s") != 0)
+    return sq_err_set (err, 0, "invalid %s '%s': unknown suffix '%s'", name, s,
+                       end);
+  if (v <= 0)
+    return sq_err_set (err, 0, "invalid %s '%s': must be greater than zero",
+                       name, s);
+  v *= mul;
+  if (v > 1e15)
+    return sq_err_set (err, 0, "invalid %s '%s': too large", name, s);
+  *out = (uint64_t) ceil (v);
+  return 0;
+}
+
+int
+sq_parse_uint (const char *s, const char *name, uint64_t min, uint64_t max,
+               uint64_t *out, sq_err *err)
+{
+  char *end;
+  unsigned long long v;
+
+  if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+    return sq_err_set (err, 0, "invalid %s '%s': expected a whole number",
+                       name, s ? s : "");
+  errno = 0;
+  v = strtoull (s, &end, 10);
+  if (errno || end == s || *end)
+    return sq_err_set (err, 0, "invalid %s '%s': expected a whole number",
+                       name, s);
+  if (v < min || v > max)
+    return sq_err_set (err, 0,
+                       "invalid %s '%s': must be between %" PRIu64 " and %" PRIu64,
+                       name, s, min, max);
+  *out = v;
+  return 0;
+}
+
+void
+sq_format_size (uint64_t bytes, char *buf, size_t len)
+{
+  static const char *units[] = { "KiB", "MiB", "GiB", "TiB" };
+  double v = (double) bytes;
+  int u = -1;
+
+  if (bytes < 1024)
+    {
+      snprintf (buf, len, "%" PRIu64 " bytes", bytes);
+      return;
+    }
+  while (v >= 1024 && u < 3)
+    {
+      v /= 1024;
+      u++;
+    }
+  if (v == floor (v))
+    snprintf (buf, len, "%.0f %s", v, units[u]);
+  else
+    snprintf (buf, len, "%.1f %s", v, units[u]);
+}
+
+void
+sq_format_duration (uint64_t ms, char *buf, size_t len)
+{
+  if (ms < 1000)
+    snprintf (buf, len, "%" PRIu64 " ms", ms);
+  else if (ms < 120000)
+    {
+      if (ms % 1000 == 0)
+        snprintf (buf, len, "%" PRIu64 " s", ms / 1000);
+      else
+        snprintf (buf, len, "%.1f s", ms / 1000.0);
+    }
+  else
+    snprintf (buf, len, "%.1f min", ms / 60000.0);
+}
+
+uint64_t
+sq_now_ms (void)
+{
+  return sq_now_us () / 1000;
+}
+
+uint64_t
+sq_now_us (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+uint64_t
+sq_wall_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_REALTIME, &ts);
+  return (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+sq_write_all (int fd, const void *buf, size_t len)
+{
+  const char *p = buf;
+
+  while (len > 0)
+    {
+      ssize_t n = write (fd, p, len);
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return -1;
+        }
+      p += n;
+      len -= n;
+    }
+  return 0;
+}
+
+char *
+sq_read_file_at (int dirfd, const char *path, size_t max, size_t *len_out,
+                 sq_err *err)
+{
+  cleanup_close int fd = -1;
+  cleanup_free char *buf = NULL;
+  size_t len = 0, cap = 256;
+
+  fd = openat (dirfd, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      sq_err_set (err, errno, "open '%s'", path);
+      return NULL;
+    }
+  buf = malloc (cap);
+  if (!buf)
+    {
+      sq_err_set (err, ENOMEM, "read '%s'", path);
+      return NULL;
+    }
+  for (;;)
+    {
+      ssize_t n;
+      if (len + 1 >= cap)
+        {
+          char *nb;
+          if (cap > max)
+            {
+              sq_err_set (err, EFBIG, "read '%s'", path);
+              return NULL;
+            }
+          cap *= 2;
+          nb = realloc (buf, cap);
+          if (!nb)
+            {
+              sq_err_set (err, ENOMEM, "read '%s'", path);
+              return NULL;
+            }
+          buf = nb;
+        }
+      n = read (fd, buf + len, cap - len - 1);
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          sq_err_set (err, errno, "read '%s'", path);
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      len += n;
+      if (len > max)
+        {
+          sq_err_set (err, EFBIG, "read '%s'", path);
+          return NULL;
+        }
+    }
+  buf[len] = '\0';
+  if (len_out)
+    *len_out = len;
+  return steal_pointer (&buf);
+}
+
+int
+sq_write_file_at (int dirfd, const char *path, const char *value, sq_err *err)
+{
+  cleanup_close int fd = openat (dirfd, path, O_WRONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    return sq_err_set (err, errno, "open '%s'", path);
+  if (sq_write_all (fd, value, strlen (value)) < 0)
+    return sq_err_set (err, errno, "write '%s' to '%s'", value, path);
+  return 0;
+}
+
+int
+sq_read_u64_at (int dirfd, const char *path, uint64_t *out, sq_err *err)
+{
+  char buf[64];
+  cleanup_close int fd = openat (dirfd, path, O_RDONLY | O_CLOEXEC);
+  ssize_t n;
+  char *end;
+
+  if (fd < 0)
+    return sq_err_set (err, errno, "open '%s'", path);
+  n = read (fd, buf, sizeof buf - 1);
+  if (n <= 0)
+    return sq_err_set (err, n < 0 ? errno : EIO, "read '%s'", path);
+  buf[n] = '\0';
+  errno = 0;
+  *out = strtoull (buf, &end, 10);
+  if (errno || end == buf)
+    return sq_err_set (err, EINVAL, "parse '%s'", path);
+  return 0;
+}
+
+int
+sq_valid_name (const char *s, size_t max)
+{
+  size_t n = 0;
+
+  if (!s || !*s || *s == '.' || *s == '-')
+    return 0;
+  for (; s[n]; n++)
+    {
+      char c = s[n];
+      if (n >= max)
+        return 0;
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'
+            || c == ':'))
+        return 0;
+    }
+  return 1;
+}

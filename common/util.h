@@ -1,0 +1,59 @@
+/* Small dependency-free helpers shared by every sandq program. */
+#ifndef SQ_UTIL_H
+#define SQ_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+/* Parses a byte size: a whole number with an optional K, M, G or T suffix
+ * (powers of 1024, an optional trailing "iB" or "B"). "name" is the option
+ * or field being parsed, used in the error message. */
+int sq_parse_size (const char *s, const char *name, uint64_t *out, sq_err *err);
+
+/* Parses seconds, fractions allowed ("1.5"), into milliseconds. Accepts an
+ * optional "s", "ms" or "m" suffix. Zero and negatives are rejected. */
+int sq_parse_duration_ms (const char *s, const char *name, uint64_t *out,
+                          sq_err *err);
+
+/* Parses a whole number in [min, max]. */
+int sq_parse_uint (const char *s, const char *name, uint64_t min, uint64_t max,
+                   uint64_t *out, sq_err *err);
+
+/* Formats a byte count for people: "256 MiB", "1.5 GiB", "512 bytes". */
+void sq_format_size (uint64_t bytes, char *buf, size_t len);
+
+/* Formats milliseconds for people: "2 s", "1.5 s", "250 ms", "3 min". */
+void sq_format_duration (uint64_t ms, char *buf, size_t len);
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+uint64_t sq_now_ms (void);
+
+/* Microseconds on CLOCK_MONOTONIC. */
+uint64_t sq_now_us (void);
+
+/* Milliseconds since the epoch on CLOCK_REALTIME. */
+uint64_t sq_wall_ms (void);
+
+/* Writes all of buf, retrying on EINTR and short writes. */
+int sq_write_all (int fd, const void *buf, size_t len);
+
+/* Reads a whole small file into a NUL-terminated malloc'ed buffer; refuses
+ * files larger than max. *len_out may be NULL. */
+char *sq_read_file_at (int dirfd, const char *path, size_t max,
+                       size_t *len_out, sq_err *err);
+
+/* Writes a short string to a file (as for cgroup and /proc knobs). */
+int sq_write_file_at (int dirfd, const char *path, const char *value,
+                      sq_err *err);
+
+/* Reads a decimal number from a file. */
+int sq_read_u64_at (int dirfd, const char *path, uint64_t *out, sq_err *err);
+
+/* True if s is a valid name for ids and queues: 1..max chars from
+ * [A-Za-z0-9._:-], not starting with '.' or '-'. */
+int sq_valid_name (const char *s, size_t max);
+
+#endif

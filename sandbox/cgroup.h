@@ -1,0 +1,105 @@
+/* Cgroups for sandboxes: v1 (or a v1/v2 hybrid) and pure v2 behind one API.
+ *
+ * Layout. Everything sandq creates lives below the cgroup the process was
+ * started in, never at a hierarchy's root:
+ *
+ *   v1:  <mount>/<controller>/<own path>/sandq/<instance>/<job>
+ *   v2:  <mount>/<own path>/sandq/<instance>/<job>
+ *        (the process moves itself to <own path>/sandq/supervisor first,
+ *        because v2 forbids processes in a cgroup that has controllers
+ *        enabled for its children)
+ *
+ * <instance> is "<pid>-<starttime>" of the process that made it, so a later
+ * start can tell a dead instance's leftovers from a live one's and sweep
+ * only the former.
+ */
+#ifndef SBX_CGROUP_H
+#define SBX_CGROUP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../common/err.h"
+
+enum cg_mode
+{
+  CG_MODE_V1,
+  CG_MODE_V2,
+};
+
+enum cg_ctrl
+{
+  CG_MEMORY,
+  CG_PIDS,
+  CG_CPU,
+  CG_CPUACCT,
+  CG_NCTRL,
+};
+
+struct cg_host
+{
+  enum cg_mode mode;
+  int hybrid;                       /* v1 limits, cgroup2 mounted too */
+  /* v1: one instance directory per distinct hierarchy; v2: dirfd[0] only. */
+  int dirfd[CG_NCTRL];
+  int ctrl_dir[CG_NCTRL];           /* index into dirfd for each controller */
+  int ndirs;
+  char path[CG_NCTRL][1280];        /* instance path of each dirfd, for logs */
+  char instance[64];
+  int has_memsw;                    /* v1: memory.memsw.* exists (swap cap) */
+};
+
+struct cg_limits
+{
+  uint64_t memory_bytes;
+  uint64_t pids;
+  uint32_t cpu_millicores;          /* 0 = no CPU bandwidth cap */
+};
+
+struct cg_job
+{
+  int dirfd[CG_NCTRL];              /* parallel to cg_host.dirfd */
+  int ndirs;
+  char name[64];
+};
+
+struct cg_stats
+{
+  uint64_t cpu_ns;
+  uint64_t memory_peak_bytes;
+  uint64_t oom_kills;
+  uint64_t pids_max_events;
+};
+
+/* Detects the layout, creates this instance's subtree and sweeps what dead
+ * instances left behind. On failure the message says which path and why,
+ * with a hint for the common causes. */
+int cg_host_init (struct cg_host *h, sq_err *err);
+
+/* One line for the start-up log: the mode and the paths in use. */
+void cg_host_describe (const struct cg_host *h, char *buf, size_t len);
+
+/* Removes this instance's subtree (its jobs must be gone) and closes fds. */
+void cg_host_fini (struct cg_host *h);
+
+/* Creates the job's cgroup(s) and applies the limits. */
+int cg_job_create (struct cg_host *h, struct cg_job *j, const char *name,
+                   const struct cg_limits *lim, sq_err *err);
+
+/* Moves pid into the job's cgroup(s). */
+int cg_job_attach (struct cg_host *h, struct cg_job *j, pid_t pid, sq_err *err);
+
+/* Total CPU time used by the job so far, cheap enough to poll. */
+int cg_job_cpu_ns (struct cg_host *h, struct cg_job *j, uint64_t *ns);
+
+int cg_job_stats (struct cg_host *h, struct cg_job *j, struct cg_stats *st);
+
+/* Kills every process in the job's cgroup and waits until it is empty, then
+ * removes the cgroup(s). Safe to call on a job that was never created. */
+int cg_job_destroy (struct cg_host *h, struct cg_job *j, sq_err *err);
+
+/* Sweeps stale instances (dead owner) below the sandq subtree. Returns the
+ * number of job cgroups removed. Called by cg_host_init. */
+int cg_sweep (struct cg_host *h);
+
+#endif

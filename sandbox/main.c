@@ -1,0 +1,382 @@
+/* sandq-sandbox: run one program in a fresh sandbox and print its verdict.
+ *
+ * A one-shot tool for debugging, tests and benchmarks; the worker uses the
+ * same library. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/cleanup.h"
+#include "../common/log.h"
+#include "../common/tree.h"
+#include "../common/util.h"
+#include "../common/version.h"
+#include "sandbox.h"
+
+enum
+{
+  EXIT_VERDICT = 1,
+  EXIT_USAGE = 2,
+  EXIT_SYSTEM = 3,
+};
+
+static void
+usage (int code, FILE *out)
+{
+  fprintf (out,
+"usage: sandq-sandbox run [OPTION...] [--dir DIR] -- COMMAND [ARG...]\n"
+"       sandq-sandbox info [--json]\n"
+"\n"
+"Runs COMMAND in a fresh sandbox: new user, PID, mount, IPC, UTS, network\n"
+"(loopback only) and cgroup namespaces, a read-only view of the host's /usr,\n"
+"no capabilities, a seccomp filter, and hard limits. Prints the verdict as\n"
+"one JSON object on stdout.\n"
+"\n"
+"The program starts in /work, a copy of DIR. What it\n"
+"writes to /work/out comes back to DIR/out: regular files and directories\n"
+"only, never links or devices. DIR/out must be absent or empty.\n"
+"\n"
+"Limits (defaults are safe for untrusted code):\n"
+"  --memory SIZE     memory, no swap, incl. files written    (default 512M)\n"
+"  --cpu SECONDS     CPU time of all processes together      (default 60)\n"
+"  --wall SECONDS    wall-clock time, fractions allowed      (default 60)\n"
+"  --pids N          processes and threads at once           (default 64)\n"
+"  --output SIZE     stdout and stderr together              (default 16M)\n"
+"  --disk SIZE       /work, /tmp and /dev/shm together       (default 256M)\n"
+"  --inodes N        files and directories on that disk      (default 16384)\n"
+"  --cpus N          CPU bandwidth in cores, e.g. 0.5         (default 1)\n"
+"  --nofile N        open files per process                  (default 256)\n"
+"SIZE takes K, M, G or T (powers of 1024); SECONDS takes an ms suffix too.\n"
+"\n"
+"Other options:\n"
+"  --dir DIR         the job's inputs; results go to DIR/out\n"
+"  --env NAME=VALUE  set a variable (repeatable); the environment is\n"
+"                    otherwise only PATH, HOME, TMPDIR, LANG, USER, LOGNAME\n"
+"  --stdin FILE      the program's stdin (default: /dev/null)\n"
+"  --stdout FILE     store the captured stdout there (default: discard)\n"
+"  --stderr FILE     store the captured stderr there (default: discard)\n"
+"  --slot N          picks the host uid (uid base + N)   (default: pid-based)\n"
+"  --uid-base UID    host uid of slot 0                  (default 800000)\n"
+"  -h, --help        show this help\n"
+"  --version         show the version\n"
+"\n"
+"Exit status: 0 the program ended ok; 1 it ran but the verdict is not ok;\n"
+"2 usage or bad input; 3 sandq itself failed (system_error).\n");
+  exit (code);
+}
+
+static __attribute__ ((noreturn, format (printf, 1, 2))) void
+die_usage (const char *fmt, ...)
+{
+  va_list ap;
+  fputs ("sandq-sandbox: ", stderr);
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fputs ("\n(see sandq-sandbox --help)\n", stderr);
+  exit (EXIT_USAGE);
+}
+
+static json_t *
+num_or_null (long long v, int present)
+{
+  return present ? json_integer (v) : json_null ();
+}
+
+static int
+cmd_info (int argc, char **argv)
+{
+  sq_err err = { 0 };
+  struct sbx_host *h;
+  int json = argc > 1 && strcmp (argv[1], "--json") == 0;
+
+  if (argc > 1 && !json)
+    {
+      if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+        {
+          printf ("usage: sandq-sandbox info [--json]\n\nDetects the cgroup "
+                  "layout and checks that a sandbox can be set up here.\n");
+          return 0;
+        }
+      die_usage ("info: unknown option '%s'", argv[1]);
+    }
+  h = sbx_host_new (NULL, &err);
+  if (!h)
+    {
+      fprintf (stderr, "sandq-sandbox: %s\n", err.msg);
+      return EXIT_SYSTEM;
+    }
+  if (json)
+    {
+      json_t *o = json_pack ("{s:s, s:s}", "version", SANDQ_VERSION, "cgroup",
+                             sbx_host_describe (h));
+      json_dumpf (o, stdout, JSON_COMPACT);
+      putchar ('\n');
+      json_decref (o);
+    }
+  else
+    printf ("sandq-sandbox %s\n%s\n", SANDQ_VERSION, sbx_host_describe (h));
+  sbx_host_free (h);
+  return 0;
+}
+
+static int
+open_out_file (const char *path, const char *opt)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    die_usage ("%s '%s': %s", opt, path, strerror (errno));
+  return fd;
+}
+
+static int
+check_out_dir (int dirfd, const char *dir)
+{
+  cleanup_close int ofd = openat (dirfd, "out", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int n = 0;
+
+  if (ofd < 0)
+    {
+      if (errno == ENOENT)
+        return 0;
+      die_usage ("--dir '%s': 'out' is not a directory", dir);
+    }
+  DIR *d = fdopendir (dup (ofd));
+  struct dirent *e;
+  while (d && (e = readdir (d)))
+    if (strcmp (e->d_name, ".") && strcmp (e->d_name, ".."))
+      n++;
+  if (d)
+    closedir (d);
+  if (n)
+    die_usage ("--dir '%s': '%s/out' must be empty before a run", dir, dir);
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "memory", required_argument, 0, 'm' }, { "cpu", required_argument, 0, 'c' },
+    { "wall", required_argument, 0, 'w' }, { "pids", required_argument, 0, 'p' },
+    { "output", required_argument, 0, 'o' }, { "disk", required_argument, 0, 'd' },
+    { "inodes", required_argument, 0, 'i' }, { "cpus", required_argument, 0, 'C' },
+    { "nofile", required_argument, 0, 'n' }, { "dir", required_argument, 0, 'D' },
+    { "env", required_argument, 0, 'e' }, { "stdin", required_argument, 0, 'I' },
+    { "stdout", required_argument, 0, 'O' }, { "stderr", required_argument, 0, 'E' },
+    { "slot", required_argument, 0, 's' }, { "uid-base", required_argument, 0, 'u' },
+    { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' },
+    { 0, 0, 0, 0 },
+  };
+  struct sbx_limits lim;
+  struct sbx_host_config hc = { 0 };
+  const char *dir = NULL;
+  char **env = NULL;
+  size_t nenv = 0;
+  int in_fd = -1, out_fd = -1, err_fd = -1;
+  uint64_t v, slot = (uint64_t) getpid ();
+  sq_err err = { 0 };
+  int c;
+
+  sq_log_init ("sandq-sandbox");
+  if (argc < 2)
+    usage (EXIT_USAGE, stderr);
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    usage (0, stdout);
+  if (strcmp (argv[1], "--version") == 0)
+    {
+      printf ("sandq-sandbox %s\n", SANDQ_VERSION);
+      return 0;
+    }
+  if (strcmp (argv[1], "info") == 0)
+    return cmd_info (argc - 1, argv + 1);
+  if (strcmp (argv[1], "run") != 0)
+    die_usage ("unknown command '%s'", argv[1]);
+
+  sbx_limits_default (&lim);
+  env = calloc (argc + 16, sizeof *env);
+  for (size_t i = 0; sbx_default_env[i]; i++)
+    env[nenv++] = sbx_default_env[i];
+  argc--, argv++;
+  optind = 1;
+  while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1)
+    {
+      switch (c)
+        {
+#define SIZE(field, name) \
+  { if (sq_parse_size (optarg, name, &lim.field, &err) < 0) die_usage ("%s", err.msg); } break
+#define SECS(field, name) \
+  { if (sq_parse_duration_ms (optarg, name, &lim.field, &err) < 0) die_usage ("%s", err.msg); } break
+#define UINT(field, name, min, max) \
+  { if (sq_parse_uint (optarg, name, min, max, &v, &err) < 0) die_usage ("%s", err.msg); \
+    lim.field = v; } break
+        case 'm': SIZE (memory_bytes, "--memory");
+        case 'o': SIZE (output_bytes, "--output");
+        case 'd': SIZE (disk_bytes, "--disk");
+        case 'c': SECS (cpu_ms, "--cpu");
+        case 'w': SECS (wall_ms, "--wall");
+        case 'p': UINT (pids, "--pids", 1, 65536);
+        case 'i': UINT (disk_inodes, "--inodes", 16, 1 << 24);
+        case 'n': UINT (nofile, "--nofile", 16, 65536);
+#undef SIZE
+#undef SECS
+#undef UINT
+        case 'C':
+          {
+            char *end;
+            double cores = strtod (optarg, &end);
+            if (end == optarg || *end || cores < 0.01 || cores > 1024)
+              die_usage ("invalid --cpus '%s': expected cores between 0.01 and 1024",
+                         optarg);
+            lim.cpu_millicores = (uint32_t) (cores * 1000 + 0.5);
+            break;
+          }
+        case 'D':
+          dir = optarg;
+          break;
+        case 'e':
+          {
+            const char *eq = strchr (optarg, '=');
+            if (!eq || eq == optarg)
+              die_usage ("invalid --env '%s': expected NAME=VALUE", optarg);
+            /* A later --env replaces an earlier or default one. */
+            size_t klen = eq - optarg + 1, i;
+            for (i = 0; i < nenv; i++)
+              if (strncmp (env[i], optarg, klen) == 0)
+                break;
+            env[i] = optarg;
+            if (i == nenv)
+              nenv++;
+            break;
+          }
+        case 'I':
+          in_fd = open (optarg, O_RDONLY | O_CLOEXEC);
+          if (in_fd < 0)
+            die_usage ("--stdin '%s': %s", optarg, strerror (errno));
+          break;
+        case 'O':
+          out_fd = open_out_file (optarg, "--stdout");
+          break;
+        case 'E':
+          err_fd = open_out_file (optarg, "--stderr");
+          break;
+        case 's':
+          if (sq_parse_uint (optarg, "--slot", 0, 1 << 20, &slot, &err) < 0)
+            die_usage ("%s", err.msg);
+          break;
+        case 'u':
+          if (sq_parse_uint (optarg, "--uid-base", 1000, 4000000000u, &v, &err) < 0)
+            die_usage ("%s", err.msg);
+          hc.uid_base = (uid_t) v;
+          break;
+        case 'h':
+          usage (0, stdout);
+          break;
+        case 'V':
+          printf ("sandq-sandbox %s\n", SANDQ_VERSION);
+          return 0;
+        default:
+          die_usage ("invalid option");
+        }
+    }
+  if (optind >= argc)
+    die_usage ("run: no COMMAND given after the options");
+  if (sbx_limits_check (&lim, &err) < 0)
+    die_usage ("%s", err.msg);
+
+  cleanup_close int dirfd = -1;
+  if (dir)
+    {
+      dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dirfd < 0)
+        die_usage ("--dir '%s': %s", dir, strerror (errno));
+      check_out_dir (dirfd, dir);
+    }
+
+  struct sbx_host *h = sbx_host_new (&hc, &err);
+  if (!h)
+    {
+      fprintf (stderr, "sandq-sandbox: %s\n", err.msg);
+      return EXIT_SYSTEM;
+    }
+  sq_debug ("%s", sbx_host_describe (h));
+  struct sbx *b = sbx_new (h, &lim, (unsigned) slot, &err);
+  if (!b)
+    {
+      fprintf (stderr, "sandq-sandbox: %s\n", err.msg);
+      sbx_host_free (h);
+      return EXIT_SYSTEM;
+    }
+  if (dirfd >= 0 && sbx_copy_in (b, dirfd, &err) < 0)
+    {
+      fprintf (stderr, "sandq-sandbox: --dir '%s': %s\n", dir, err.msg);
+      sbx_free (b);
+      sbx_host_free (h);
+      return EXIT_USAGE;
+    }
+
+  struct sbx_exec ex = {
+    .argv = argv + optind, .envp = env, .stdin_fd = in_fd,
+    .stdout_fd = out_fd, .stderr_fd = err_fd,
+  };
+  struct sbx_result res;
+  int rc = sbx_run (b, &ex, &res, &err);
+
+  struct sq_tree_stats ts = { 0 };
+  json_t *copy_error = NULL;
+  if (rc == 0 && dirfd >= 0 && sbx_out_fd (b) >= 0)
+    {
+      struct sq_tree_limits tl = { lim.disk_inodes, lim.disk_bytes, 64, 4095 };
+      sq_err cerr = { 0 };
+      if ((mkdirat (dirfd, "out", 0755) < 0 && errno != EEXIST))
+        sq_err_set (&cerr, errno, "create '%s/out'", dir);
+      else
+        {
+          cleanup_close int ofd = openat (dirfd, "out", O_RDONLY | O_DIRECTORY
+                                          | O_NOFOLLOW | O_CLOEXEC);
+          if (ofd < 0)
+            sq_err_set (&cerr, errno, "open '%s/out'", dir);
+          else
+            sq_tree_copy (sbx_out_fd (b), ofd, &tl, SQ_COPY_SKIP_BAD_NAMES, 0, 0,
+                          &ts, &cerr);
+        }
+      if (cerr.msg[0])
+        copy_error = json_string (cerr.msg);
+    }
+
+  json_t *o = json_object ();
+  json_object_set_new (o, "status", json_string (sq_status_name (res.status)));
+  json_object_set_new (o, "exit_code", num_or_null (res.exit_code, res.exit_code >= 0));
+  json_object_set_new (o, "signal", num_or_null (res.signal, res.signal > 0));
+  json_object_set_new (o, "wall_ms", json_integer (res.wall_ms));
+  json_object_set_new (o, "cpu_ms", json_integer (res.cpu_ms));
+  json_object_set_new (o, "memory_peak_bytes", json_integer (res.memory_peak_bytes));
+  json_object_set_new (o, "stdout_bytes", json_integer (res.stdout_bytes));
+  json_object_set_new (o, "stderr_bytes", json_integer (res.stderr_bytes));
+  json_object_set_new (o, "disk_bytes", json_integer (res.disk_bytes));
+  json_object_set_new (o, "out_files", json_integer (ts.entries - ts.skipped));
+  json_object_set_new (o, "out_skipped", json_integer (ts.skipped));
+  if (copy_error)
+    json_object_set_new (o, "out_error", copy_error);
+  json_object_set_new (o, "message", json_string (res.message));
+  json_dumpf (o, stdout, JSON_COMPACT);
+  putchar ('\n');
+  fflush (stdout);
+  json_decref (o);
+
+  sbx_free (b);
+  sbx_host_free (h);
+  free (env);
+  if (rc < 0 || res.status == SQ_STATUS_SYSTEM_ERROR)
+    return EXIT_SYSTEM;
+  return res.status == SQ_STATUS_OK && !copy_error ? 0 : EXIT_VERDICT;
+}

@@ -1,0 +1,367 @@
+/* The sandbox's file system: planned once per host, built per run.
+ *
+ * The new root is a small tmpfs. The host's /usr (and the /bin, /lib...
+ * symlinks or directories beside it) and a short list of /etc entries are
+ * bound read-only; passwd, group, hosts and nsswitch.conf are written fresh
+ * so that no host account or name leaks in. /proc is private to the PID
+ * namespace, /dev holds only null, zero, full, random and urandom, and the
+ * job's scratch tmpfs appears as /work, /tmp and /dev/shm. The host's root
+ * is detached after pivot_root, so /proc/self/mountinfo shows only these
+ * mounts, none with a host path of the job.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/mount.h>
+
+#include "../common/cleanup.h"
+
+static const char passwd[] =
+  "root:x:0:0:root:/:/usr/sbin/nologin\n"
+  "sandbox:x:1000:1000:sandbox:/work:/bin/sh\n"
+  "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+static const char group[] =
+  "root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n";
+static const char hosts[] =
+  "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+  "127.0.1.1\tsandbox\n";
+static const char nsswitch[] =
+  "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"
+  "networks: files\nprotocols: files\nservices: files\n";
+
+/* /etc entries that programs need and that hold no secrets. */
+static const char *const etc_keep[] = {
+  "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone",
+  "alternatives", "fonts", "matplotlibrc", "mime.types", "protocols",
+  "services", "magic", "mailcap", NULL,
+};
+
+static const char *const top_dirs[] = {
+  "bin", "sbin", "lib", "lib32", "lib64", "libx32", NULL,
+};
+
+static const char *const devices[] = {
+  "null", "zero", "full", "random", "urandom", NULL,
+};
+
+struct planner
+{
+  struct sbx_host *h;
+  size_t used, cap;
+};
+
+/* Copies s into the host's string arena. The arena has a fixed size and
+ * never moves, so the returned pointers stay valid. */
+static const char *
+keep (struct planner *p, const char *s)
+{
+  size_t n = strlen (s) + 1;
+  if (p->used + n > p->cap)
+    return NULL;
+  memcpy (p->h->strings + p->used, s, n);
+  p->used += n;
+  return p->h->strings + p->used - n;
+}
+
+static int
+add (struct planner *p, enum rootfs_op op, const char *src, const char *dst,
+     int is_dir, sq_err *err)
+{
+  struct rootfs_step *s;
+
+  if (p->h->nsteps >= SBX_MAX_STEPS)
+    return sq_err_set (err, 0, "rootfs plan has more than %d steps", SBX_MAX_STEPS);
+  s = &p->h->steps[p->h->nsteps];
+  s->op = op;
+  s->is_dir = is_dir;
+  s->src = src ? keep (p, src) : NULL;
+  s->dst = keep (p, dst);
+  if ((src && !s->src) || !s->dst)
+    return sq_err_set (err, 0, "rootfs plan strings overflow");
+  p->h->nsteps++;
+  return 0;
+}
+
+/* Plans one host path: replicate a symlink, bind a directory or file. */
+static int
+plan_path (struct planner *p, const char *hostpath, const char *dst, sq_err *err)
+{
+  struct stat st;
+  char target[PATH_MAX];
+  ssize_t n;
+
+  if (lstat (hostpath, &st) < 0)
+    return 0;
+  if (S_ISLNK (st.st_mode))
+    {
+      n = readlink (hostpath, target, sizeof target - 1);
+      if (n < 0)
+        return 0;
+      target[n] = '\0';
+      return add (p, RF_SYMLINK, target, dst, 0, err);
+    }
+  if (S_ISDIR (st.st_mode))
+    return add (p, RF_BIND_RO, hostpath, dst, 1, err);
+  if (S_ISREG (st.st_mode))
+    return add (p, RF_BIND_RO, hostpath, dst, 0, err);
+  return 0;
+}
+
+int
+sbx_rootfs_plan (struct sbx_host *h, sq_err *err)
+{
+  struct planner p = { .h = h, .cap = 64 * 1024 };
+  char src[PATH_MAX], dst[PATH_MAX];
+  DIR *d;
+  struct dirent *e;
+
+  h->strings = malloc (p.cap);
+  if (!h->strings)
+    return sq_err_set (err, ENOMEM, "rootfs plan");
+  h->nsteps = 0;
+  static const char *const mkdirs[] = { "etc", "proc", "dev", "work", "tmp", NULL };
+  for (int i = 0; mkdirs[i]; i++)
+    if (add (&p, RF_DIR, NULL, mkdirs[i], 1, err) < 0)
+      return -1;
+  if (plan_path (&p, "/usr", "usr", err) < 0)
+    return -1;
+  for (int i = 0; top_dirs[i]; i++)
+    {
+      snprintf (src, sizeof src, "/%s", top_dirs[i]);
+      if (plan_path (&p, src, top_dirs[i], err) < 0)
+        return -1;
+    }
+  for (int i = 0; etc_keep[i]; i++)
+    {
+      snprintf (src, sizeof src, "/etc/%s", etc_keep[i]);
+      snprintf (dst, sizeof dst, "etc/%s", etc_keep[i]);
+      if (plan_path (&p, src, dst, err) < 0)
+        return -1;
+    }
+  /* Python's site configuration: /etc/python3, /etc/python3.11, ... */
+  d = opendir ("/etc");
+  while (d && (e = readdir (d)))
+    if (strncmp (e->d_name, "python", 6) == 0)
+      {
+        snprintf (src, sizeof src, "/etc/%s", e->d_name);
+        snprintf (dst, sizeof dst, "etc/%s", e->d_name);
+        if (plan_path (&p, src, dst, err) < 0)
+          {
+            closedir (d);
+            return -1;
+          }
+      }
+  if (d)
+    closedir (d);
+  if (add (&p, RF_FILE, passwd, "etc/passwd", 0, err) < 0
+      || add (&p, RF_FILE, group, "etc/group", 0, err) < 0
+      || add (&p, RF_FILE, hosts, "etc/hosts", 0, err) < 0
+      || add (&p, RF_FILE, "sandbox\n", "etc/hostname", 0, err) < 0
+      || add (&p, RF_FILE, nsswitch, "etc/nsswitch.conf", 0, err) < 0)
+    return -1;
+  for (int i = 0; devices[i]; i++)
+    {
+      snprintf (src, sizeof src, "/dev/%s", devices[i]);
+      snprintf (dst, sizeof dst, "dev/%s", devices[i]);
+      if (add (&p, RF_DEV, src, dst, 0, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+/* ---- Below runs in the sandbox's pid 1, between clone and execve. ---- */
+
+#define FAIL(what) \
+  do { fail_msg (msg, msglen, what, dst_of_step, errno); return -1; } while (0)
+
+static void
+fail_msg (char *msg, size_t len, const char *what, const char *path, int e)
+{
+  /* snprintf is async-signal-safe in glibc for these conversions. */
+  snprintf (msg, len, "%s '%s': %s", what, path ? path : "", strerror (e));
+}
+
+static unsigned long
+locked_flags (const char *path)
+{
+  struct statvfs sv;
+  unsigned long f = 0;
+
+  if (statvfs (path, &sv) < 0)
+    return 0;
+  if (sv.f_flag & ST_NOSUID)
+    f |= MS_NOSUID;
+  if (sv.f_flag & ST_NODEV)
+    f |= MS_NODEV;
+  if (sv.f_flag & ST_NOEXEC)
+    f |= MS_NOEXEC;
+  if (sv.f_flag & ST_NOATIME)
+    f |= MS_NOATIME;
+  if (sv.f_flag & ST_NODIRATIME)
+    f |= MS_NODIRATIME;
+  if (sv.f_flag & ST_RELATIME)
+    f |= MS_RELATIME;
+  return f;
+}
+
+/* Read-only remount of a bind mount. In a user namespace the flags the
+ * host mount was locked with (nosuid, nodev...) must be kept. */
+static int
+remount_ro (const char *path, unsigned long extra)
+{
+  return mount (NULL, path, NULL,
+                MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | extra
+                  | locked_flags (path), NULL);
+}
+
+static int
+make_target (const char *dst, int is_dir)
+{
+  int fd;
+
+  if (is_dir)
+    return mkdir (dst, 0755) < 0 && errno != EEXIST ? -1 : 0;
+  fd = open (dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
+  if (fd < 0)
+    return -1;
+  close (fd);
+  return 0;
+}
+
+int
+sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg,
+                  size_t msglen)
+{
+  const char *dst_of_step = "/";
+
+  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    FAIL ("make mounts private");
+  /* The new root is mounted over /tmp of this private namespace only. */
+  dst_of_step = "/tmp";
+  if (mount ("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+             "size=1m,nr_inodes=4096,mode=0755") < 0)
+    FAIL ("mount the new root");
+  if (chdir ("/tmp") < 0)
+    FAIL ("enter the new root");
+  for (unsigned i = 0; i < h->nsteps; i++)
+    {
+      const struct rootfs_step *s = &h->steps[i];
+      int fd;
+
+      dst_of_step = s->dst;
+      switch (s->op)
+        {
+        case RF_DIR:
+          if (mkdir (s->dst, 0755) < 0 && errno != EEXIST)
+            FAIL ("mkdir");
+          break;
+        case RF_SYMLINK:
+          if (symlink (s->src, s->dst) < 0)
+            FAIL ("symlink");
+          break;
+        case RF_BIND_RO:
+          if (make_target (s->dst, s->is_dir) < 0)
+            FAIL ("create mount point");
+          if (mount (s->src, s->dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+            FAIL ("bind");
+          if (remount_ro (s->dst, MS_NODEV) < 0)
+            FAIL ("remount read-only");
+          break;
+        case RF_FILE:
+          fd = open (s->dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+          if (fd < 0)
+            FAIL ("create");
+          if (write (fd, s->src, strlen (s->src)) < 0)
+            {
+              close (fd);
+              FAIL ("write");
+            }
+          close (fd);
+          break;
+        case RF_DEV:
+          /* Device nodes live on /dev, mounted below; see there. */
+          break;
+        }
+    }
+
+  dst_of_step = "proc";
+  if (mount ("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    FAIL ("mount");
+  dst_of_step = "proc/sys";
+  if (mount ("proc/sys", "proc/sys", NULL, MS_BIND | MS_REC, NULL) < 0
+      || remount_ro ("proc/sys", MS_NODEV | MS_NOEXEC) < 0)
+    FAIL ("make read-only");
+
+  dst_of_step = "dev";
+  if (mount ("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
+             "size=64k,nr_inodes=64,mode=0755") < 0)
+    FAIL ("mount");
+  for (unsigned i = 0; i < h->nsteps; i++)
+    {
+      const struct rootfs_step *s = &h->steps[i];
+      if (s->op != RF_DEV)
+        continue;
+      dst_of_step = s->dst;
+      if (make_target (s->dst, 0) < 0)
+        FAIL ("create device node");
+      if (mount (s->src, s->dst, NULL, MS_BIND, NULL) < 0)
+        FAIL ("bind device");
+    }
+  dst_of_step = "dev";
+  if (symlink ("/proc/self/fd", "dev/fd") < 0
+      || symlink ("/proc/self/fd/0", "dev/stdin") < 0
+      || symlink ("/proc/self/fd/1", "dev/stdout") < 0
+      || symlink ("/proc/self/fd/2", "dev/stderr") < 0
+      || mkdir ("dev/shm", 0755) < 0)
+    FAIL ("populate");
+
+  /* The scratch tmpfs was made by the supervisor and is held by fd only.
+   * Attach it for a moment to bind its parts, then detach it again. */
+  dst_of_step = ".scratch";
+  if (mkdir (".scratch", 0700) < 0)
+    FAIL ("mkdir");
+  if (syscall (SYS_move_mount, scratch_fd, "", AT_FDCWD, ".scratch",
+               MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    FAIL ("attach the scratch disk at");
+  dst_of_step = "work";
+  if (mount (".scratch/work", "work", NULL, MS_BIND, NULL) < 0)
+    FAIL ("bind");
+  dst_of_step = "tmp";
+  if (mount (".scratch/tmp", "tmp", NULL, MS_BIND, NULL) < 0)
+    FAIL ("bind");
+  dst_of_step = "dev/shm";
+  if (mount (".scratch/shm", "dev/shm", NULL, MS_BIND, NULL) < 0)
+    FAIL ("bind");
+  dst_of_step = ".scratch";
+  if (umount2 (".scratch", MNT_DETACH) < 0 || rmdir (".scratch") < 0)
+    FAIL ("detach");
+
+  dst_of_step = "/";
+  if (syscall (SYS_pivot_root, ".", ".") < 0)
+    FAIL ("pivot_root");
+  /* The old root is stacked under the new one: detach it whole. */
+  if (umount2 (".", MNT_DETACH) < 0)
+    FAIL ("detach the host root");
+  if (chdir ("/") < 0)
+    FAIL ("chdir");
+  if (mount (NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID
+             | MS_NODEV, NULL) < 0)
+    FAIL ("remount read-only");
+  dst_of_step = "/dev";
+  if (mount (NULL, "/dev", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID
+             | MS_NOEXEC, NULL) < 0)
+    FAIL ("remount read-only");
+  return 0;
+}

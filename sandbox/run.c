@@ -1,0 +1,708 @@
+/* One run: clone into fresh namespaces, supervise, collect, clean up.
+ *
+ * The process tree of a run:
+ *
+ *   supervisor (caller's thread)
+ *     └─ init: pid 1 of new user, pid, mount, net, ipc, uts and cgroup
+ *        namespaces; builds the root, then waits for the program
+ *          └─ program: uid 1000 inside (sbx_uid() outside), no
+ *             capabilities, no_new_privs, seccomp, rlimits
+ *
+ * When the program exits, init reports its wait status and exits; the
+ * kernel then kills everything else in the PID namespace, so double-forked
+ * daemons and setsid() escapees die with it. Limits the kernel does not
+ * enforce by itself (wall time, total CPU, output) are enforced by killing
+ * init from the supervisor, which has the same effect. The cgroup is then
+ * drained and removed.
+ *
+ * Between clone and execve the child runs on a copy of a possibly
+ * multi-threaded process: it must not allocate or take locks, so it uses
+ * only syscalls and data prepared beforehand.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+#include "verdict.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/capability.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include "../common/cleanup.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+/* Exit code of init when it could not even report (parent gone). */
+#define INIT_EXIT_ABORT 125
+
+/* Report records from inside: one kind byte, then data. */
+#define REC_SETUP 'F'   /* text: the sandbox could not be built */
+#define REC_EXEC 'E'    /* text: the command could not be started */
+#define REC_STATUS 'S'  /* int: the program's wait status */
+
+#define CPU_POLL_MS 20
+
+struct child_args
+{
+  const struct sbx_host *h;
+  const struct sbx *b;
+  char *const *argv;
+  char *const *envp;
+  int sync_rd;
+  int report_wr;
+  int in_fd;
+  int out_wr;
+  int err_wr;
+};
+
+static void
+report (int fd, char kind, const void *data, size_t len)
+{
+  char buf[512];
+
+  if (len > sizeof buf - 1)
+    len = sizeof buf - 1;
+  buf[0] = kind;
+  memcpy (buf + 1, data, len);
+  /* One write: records stay whole in the pipe. */
+  if (write (fd, buf, len + 1) < 0)
+    return;
+}
+
+static void
+report_text (int fd, char kind, const char *what, int e)
+{
+  char msg[400];
+  if (e)
+    snprintf (msg, sizeof msg, "%s: %s", what, strerror (e));
+  else
+    snprintf (msg, sizeof msg, "%s", what);
+  report (fd, kind, msg, strlen (msg));
+}
+
+/* Closes every fd except those in keep (unsorted, -1 entries ignored). */
+static void
+close_all_except (const int *keep, int n)
+{
+  int sorted[8], m = 0;
+  unsigned lo = 0;
+
+  for (int i = 0; i < n; i++)
+    if (keep[i] >= 0)
+      {
+        int j = m++;
+        while (j > 0 && sorted[j - 1] > keep[i])
+          {
+            sorted[j] = sorted[j - 1];
+            j--;
+          }
+        sorted[j] = keep[i];
+      }
+  for (int i = 0; i < m; i++)
+    {
+      if ((unsigned) sorted[i] > lo)
+        syscall (SYS_close_range, lo, sorted[i] - 1, 0);
+      lo = sorted[i] + 1;
+    }
+  syscall (SYS_close_range, lo, ~0U, 0);
+}
+
+/* Empties the bounding and ambient sets; needs CAP_SETPCAP. */
+static int
+drop_bounding (int cap_last)
+{
+  for (int c = 0; c <= cap_last; c++)
+    if (prctl (PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+      return -1;
+  if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0
+      && errno != EINVAL)
+    return -1;
+  return 0;
+}
+
+/* Empties the effective, permitted and inheritable sets. */
+static int
+clear_caps (void)
+{
+  struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct data[2];
+
+  memset (data, 0, sizeof data);
+  return (int) syscall (SYS_capset, &hdr, data);
+}
+
+static int
+set_limits (const struct sbx_limits *l)
+{
+  /* A second layer under the cgroup: per process, enforced by the kernel
+   * even if the cgroup write were lost. */
+  rlim_t cpu_s = (l->cpu_ms + 999) / 1000 + 1;
+  struct { int res; rlim_t soft, hard; } r[] = {
+    { RLIMIT_CPU, cpu_s, cpu_s + 1 },
+    { RLIMIT_NPROC, l->pids, l->pids },
+    { RLIMIT_FSIZE, l->disk_bytes, l->disk_bytes },
+    { RLIMIT_NOFILE, l->nofile, l->nofile },
+    { RLIMIT_CORE, 0, 0 },
+    { RLIMIT_MEMLOCK, 64 << 10, 64 << 10 },
+    { RLIMIT_MSGQUEUE, 0, 0 },
+  };
+  for (size_t i = 0; i < SQ_ARRAY_SIZE (r); i++)
+    {
+      struct rlimit rl = { r[i].soft, r[i].hard };
+      if (setrlimit (r[i].res, &rl) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+/* execve with a search of the fixed PATH; never returns on success. */
+static void
+exec_in_path (char *const *argv, char *const *envp, int report_fd)
+{
+  const char *cmd = argv[0];
+  char path[PATH_MAX];
+  int saw_eacces = 0;
+  char msg[400];
+
+  if (strchr (cmd, '/'))
+    {
+      execve (cmd, argv, envp);
+      if (errno == ENOENT)
+        snprintf (msg, sizeof msg, "the command '%.200s' was not found in the "
+                  "sandbox", cmd);
+      else
+        snprintf (msg, sizeof msg, "the command '%.200s' could not be started: %s",
+                  cmd, strerror (errno));
+      report_text (report_fd, REC_EXEC, msg, 0);
+      return;
+    }
+  for (const char *p = SBX_PATH; *p;)
+    {
+      const char *colon = strchr (p, ':');
+      size_t dlen = colon ? (size_t) (colon - p) : strlen (p);
+      int n = snprintf (path, sizeof path, "%.*s/%s", (int) dlen, p, cmd);
+      if (n > 0 && (size_t) n < sizeof path)
+        {
+          execve (path, argv, envp);
+          if (errno == EACCES)
+            saw_eacces = 1;
+          else if (errno != ENOENT && errno != ENOTDIR)
+            {
+              snprintf (msg, sizeof msg, "the command '%.200s' could not be "
+                        "started: %s", cmd, strerror (errno));
+              report_text (report_fd, REC_EXEC, msg, 0);
+              return;
+            }
+        }
+      p += dlen + (colon ? 1 : 0);
+    }
+  if (saw_eacces)
+    snprintf (msg, sizeof msg, "the command '%.200s' is not executable", cmd);
+  else
+    snprintf (msg, sizeof msg, "the command '%.200s' was not found in the "
+              "sandbox (PATH is " SBX_PATH ")", cmd);
+  report_text (report_fd, REC_EXEC, msg, 0);
+}
+
+static __attribute__ ((noreturn)) void
+program_main (const struct child_args *a, int report_fd)
+{
+  if (dup2 (a->in_fd, 0) < 0 || dup2 (a->out_wr, 1) < 0 || dup2 (a->err_wr, 2) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "dup2 stdio", errno);
+      _exit (127);
+    }
+  {
+    int keep[] = { 0, 1, 2, report_fd };
+    close_all_except (keep, 4);
+  }
+  if (set_limits (&a->b->lim) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "setrlimit", errno);
+      _exit (127);
+    }
+  /* Capabilities go in this order: the bounding set needs CAP_SETPCAP,
+   * and setresuid needs CAP_SETUID, so both come before the final capset
+   * that empties every set. no_new_privs then keeps file capabilities and
+   * setuid bits from giving any back at execve. */
+  if (drop_bounding (a->h->cap_last) < 0
+      || setresgid (SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0
+      || setresuid (SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0
+      || clear_caps () < 0
+      || prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "drop privileges", errno);
+      _exit (127);
+    }
+  /* seccomp is loaded last: the steps above need calls it denies. */
+  if (sbx_seccomp_load (&a->h->seccomp) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "load the seccomp filter", errno);
+      _exit (127);
+    }
+  if (chdir ("/work") < 0)
+    {
+      report_text (report_fd, REC_SETUP, "chdir /work", errno);
+      _exit (127);
+    }
+  exec_in_path (a->argv, a->envp ? a->envp : sbx_default_env, report_fd);
+  _exit (127);
+}
+
+static int loopback_up (void);
+
+static __attribute__ ((noreturn)) void
+init_main (const struct child_args *a)
+{
+  char msg[400];
+  char go;
+  pid_t prog;
+  int report_fd = a->report_wr;
+
+  /* If the supervisor dies, the whole sandbox dies with it. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  {
+    int keep[] = { a->sync_rd, a->report_wr, a->in_fd, a->out_wr, a->err_wr,
+                   a->b->scratch_fd };
+    close_all_except (keep, 6);
+  }
+  /* Wait until the supervisor has written the uid map and placed us in
+   * the cgroup. EOF means it gave up. */
+  if (read (a->sync_rd, &go, 1) != 1)
+    _exit (INIT_EXIT_ABORT);
+  close (a->sync_rd);
+
+  if (setgroups (0, NULL) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "clear supplementary groups", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
+  /* Files made while building the root must belong to a mapped id. */
+  setfsgid (SBX_INNER_ID);
+  setfsuid (SBX_INNER_ID);
+  /* Now that we are in the job's cgroup, make it the namespace's root. */
+  if (unshare (CLONE_NEWCGROUP) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "unshare the cgroup namespace", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
+  if (loopback_up () < 0)
+    {
+      report_text (report_fd, REC_SETUP, "bring up the loopback device", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
+  if (sethostname ("sandbox", 7) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "sethostname", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
+  if (sbx_rootfs_enter (a->h, a->b->scratch_fd, msg, sizeof msg) < 0)
+    {
+      report_text (report_fd, REC_SETUP, msg, 0);
+      _exit (INIT_EXIT_ABORT);
+    }
+  close (a->b->scratch_fd);
+
+  struct child_args pa = *a;
+  if (pa.in_fd < 0)
+    {
+      pa.in_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (pa.in_fd < 0)
+        {
+          report_text (report_fd, REC_SETUP, "open /dev/null", errno);
+          _exit (INIT_EXIT_ABORT);
+        }
+    }
+  prog = (pid_t) syscall (SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (prog < 0)
+    {
+      report_text (report_fd, REC_SETUP, "fork the program", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
+  if (prog == 0)
+    program_main (&pa, report_fd);
+
+  if (pa.in_fd >= 0)
+    close (pa.in_fd);
+  close (a->out_wr);
+  close (a->err_wr);
+  /* init keeps nothing it does not need: no capabilities, no new privs,
+   * the same seccomp filter. As pid 1 it ignores signals from inside. */
+  drop_bounding (a->h->cap_last);
+  clear_caps ();
+  prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  sbx_seccomp_load (&a->h->seccomp);
+  for (;;)
+    {
+      int st;
+      pid_t w = waitpid (-1, &st, 0);
+      if (w == prog)
+        {
+          report (report_fd, REC_STATUS, &st, sizeof st);
+          _exit (0);
+        }
+      if (w < 0 && errno != EINTR)
+        _exit (INIT_EXIT_ABORT);
+    }
+}
+
+/* The network namespace has only a loopback device, and it starts down. */
+static int
+loopback_up (void)
+{
+  struct ifreq ifr;
+  int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int r = -1;
+
+  if (fd < 0)
+    return -1;
+  memset (&ifr, 0, sizeof ifr);
+  memcpy (ifr.ifr_name, "lo", 3);
+  if (ioctl (fd, SIOCGIFFLAGS, &ifr) == 0)
+    {
+      ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+      r = ioctl (fd, SIOCSIFFLAGS, &ifr);
+    }
+  close (fd);
+  return r;
+}
+
+static int
+write_id_map (pid_t pid, const char *file, unsigned outer, sq_err *err)
+{
+  char path[64], map[64];
+
+  snprintf (path, sizeof path, "/proc/%d/%s", (int) pid, file);
+  snprintf (map, sizeof map, "%d %u 1\n", SBX_INNER_ID, outer);
+  if (sq_write_file_at (AT_FDCWD, path, map, err) < 0)
+    return sq_err_wrap (err, "map the sandbox's ids");
+  return 0;
+}
+
+struct stream
+{
+  int fd;                  /* read end, -1 when closed */
+  int sink;                /* caller's fd, -1 to discard */
+  uint64_t *count;
+};
+
+struct supervisor
+{
+  struct sbx *b;
+  int pidfd;
+  struct stream out, err;
+  uint64_t written;        /* output bytes passed on, both streams */
+  enum sbx_kill_reason killed;
+  int sink_errno;
+  int init_done;
+};
+
+static void
+kill_job (struct supervisor *s, enum sbx_kill_reason why)
+{
+  if (s->killed != SBX_KILL_NONE || s->init_done)
+    return;
+  s->killed = why;
+  syscall (SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+}
+
+/* Reads what is available on one stream and passes it on, up to the cap. */
+static void
+pump (struct supervisor *s, struct stream *st)
+{
+  char buf[65536];
+  ssize_t n = read (st->fd, buf, sizeof buf);
+
+  if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    return;
+  if (n <= 0)
+    {
+      close (st->fd);
+      st->fd = -1;
+      return;
+    }
+  *st->count += n;
+  uint64_t cap = s->b->lim.output_bytes;
+  size_t pass = n;
+  if (s->written >= cap)
+    pass = 0;
+  else if (s->written + n > cap)
+    pass = cap - s->written;
+  s->written += pass;
+  if (pass && st->sink >= 0 && !s->sink_errno
+      && sq_write_all (st->sink, buf, pass) < 0)
+    {
+      s->sink_errno = errno;
+      kill_job (s, SBX_KILL_SINK);
+    }
+  if (pass < (size_t) n)
+    kill_job (s, SBX_KILL_OUTPUT);
+}
+
+static void
+parse_reports (int fd, struct sbx_observed *o)
+{
+  char buf[4096];
+  ssize_t n;
+  size_t len = 0;
+
+  while ((n = read (fd, buf + len, sizeof buf - 1 - len)) > 0)
+    len += n;
+  /* Records: REC_SETUP or REC_EXEC text run to the next record byte only
+   * when followed by a status, which is always last and fixed-size. */
+  if (len >= 1 + sizeof (int) && buf[len - 1 - sizeof (int)] == REC_STATUS)
+    {
+      memcpy (&o->wait_status, buf + len - sizeof (int), sizeof (int));
+      o->have_status = 1;
+      len -= 1 + sizeof (int);
+    }
+  buf[len] = '\0';
+  if (len > 0 && buf[0] == REC_SETUP)
+    {
+      o->setup_failed = 1;
+      snprintf (o->setup_error, sizeof o->setup_error, "%s", buf + 1);
+    }
+  else if (len > 0 && buf[0] == REC_EXEC)
+    {
+      o->exec_failed = 1;
+      snprintf (o->exec_error, sizeof o->exec_error, "%s", buf + 1);
+    }
+}
+
+static void
+fail_result (struct sbx_result *res, sq_err *err)
+{
+  res->status = SQ_STATUS_SYSTEM_ERROR;
+  res->exit_code = -1;
+  snprintf (res->message, sizeof res->message, "sandq failed to run the "
+            "program: %.400s", err ? err->msg : "unknown error");
+}
+
+int
+sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res,
+         sq_err *err)
+{
+  struct sbx_host *h = b->host;
+  struct cg_job job = { .ndirs = 0 };
+  struct cg_limits cl = {
+    .memory_bytes = b->lim.memory_bytes,
+    .pids = b->lim.pids,
+    .cpu_millicores = b->lim.cpu_millicores,
+  };
+  cleanup_close int sync_rd = -1, sync_wr = -1, rep_rd = -1, rep_wr = -1;
+  cleanup_close int out_rd = -1, out_wr = -1, err_rd = -1, err_wr = -1;
+  cleanup_close int pidfd = -1;
+  struct sbx_observed obs;
+  struct supervisor s;
+  struct child_args a;
+  struct clone_args ca;
+  char name[32];
+  uint64_t start_us, deadline_ms, next_cpu_ms, drain_until = 0;
+  int p[2];
+  pid_t pid;
+
+  memset (res, 0, sizeof *res);
+  memset (&obs, 0, sizeof obs);
+  if (b->ran)
+    {
+      sq_err_set (err, EINVAL, "a sandbox runs only once");
+      fail_result (res, err);
+      return -1;
+    }
+  b->ran = 1;
+  if (!ex->argv || !ex->argv[0] || !ex->argv[0][0])
+    {
+      sq_err_set (err, EINVAL, "no command given");
+      fail_result (res, err);
+      return -1;
+    }
+  snprintf (name, sizeof name, "j%u",
+            __atomic_add_fetch (&h->seq, 1, __ATOMIC_RELAXED));
+  if (cg_job_create (&h->cg, &job, name, &cl, err) < 0)
+    {
+      fail_result (res, err);
+      return -1;
+    }
+#define PIPE(r, w, flags) \
+  do { if (pipe2 (p, O_CLOEXEC | (flags)) < 0) goto fail_errno; r = p[0]; w = p[1]; } while (0)
+  PIPE (sync_rd, sync_wr, 0);
+  PIPE (rep_rd, rep_wr, 0);
+  PIPE (out_rd, out_wr, 0);
+  PIPE (err_rd, err_wr, 0);
+#undef PIPE
+  fcntl (out_rd, F_SETFL, O_NONBLOCK);
+  fcntl (err_rd, F_SETFL, O_NONBLOCK);
+  fcntl (rep_rd, F_SETFL, O_NONBLOCK);
+
+  a = (struct child_args) {
+    .h = h, .b = b, .argv = ex->argv, .envp = ex->envp, .sync_rd = sync_rd,
+    .report_wr = rep_wr, .in_fd = ex->stdin_fd, .out_wr = out_wr,
+    .err_wr = err_wr,
+  };
+  memset (&ca, 0, sizeof ca);
+  ca.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET
+             | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
+  ca.pidfd = (uint64_t) (uintptr_t) &pidfd;
+  ca.exit_signal = SIGCHLD;
+  start_us = sq_now_us ();
+  pid = (pid_t) syscall (SYS_clone3, &ca, sizeof ca);
+  if (pid < 0)
+    {
+      sq_err_set (err, errno, "clone the sandbox (user namespaces may be "
+                  "disabled: see /proc/sys/user/max_user_namespaces)");
+      goto fail;
+    }
+  if (pid == 0)
+    init_main (&a);
+
+  close (sync_rd), sync_rd = -1;
+  close (rep_wr), rep_wr = -1;
+  close (out_wr), out_wr = -1;
+  close (err_wr), err_wr = -1;
+  if (cg_job_attach (&h->cg, &job, pid, err) < 0
+      || write_id_map (pid, "uid_map", b->uid, err) < 0
+      || write_id_map (pid, "gid_map", b->uid, err) < 0
+      || sq_write_all (sync_wr, "g", 1) < 0)
+    {
+      syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+      waitid (P_PIDFD, pidfd, NULL, WEXITED);
+      goto fail;
+    }
+  close (sync_wr), sync_wr = -1;
+
+  memset (&s, 0, sizeof s);
+  s.b = b;
+  s.pidfd = pidfd;
+  s.out = (struct stream) { out_rd, ex->stdout_fd, &res->stdout_bytes };
+  s.err = (struct stream) { err_rd, ex->stderr_fd, &res->stderr_bytes };
+  out_rd = err_rd = -1;         /* owned by s now */
+  deadline_ms = start_us / 1000 + b->lim.wall_ms;
+  next_cpu_ms = start_us / 1000 + CPU_POLL_MS;
+
+  while (!s.init_done || s.out.fd >= 0 || s.err.fd >= 0)
+    {
+      struct pollfd pf[4] = {
+        { s.init_done ? -1 : pidfd, POLLIN, 0 },
+        { s.out.fd, POLLIN, 0 },
+        { s.err.fd, POLLIN, 0 },
+        { s.init_done ? -1 : b->cancel_fd, POLLIN, 0 },
+      };
+      uint64_t now = sq_now_ms ();
+      int64_t timeout;
+
+      if (s.init_done)
+        timeout = drain_until > now ? (int64_t) (drain_until - now) : 0;
+      else
+        {
+          uint64_t next = deadline_ms < next_cpu_ms ? deadline_ms : next_cpu_ms;
+          timeout = next > now ? (int64_t) (next - now) : 0;
+        }
+      int n = poll (pf, 4, (int) timeout);
+      if (n < 0 && errno != EINTR)
+        {
+          sq_err_set (err, errno, "poll");
+          kill_job (&s, SBX_KILL_SINK);
+        }
+      if (pf[1].revents)
+        pump (&s, &s.out);
+      if (pf[2].revents)
+        pump (&s, &s.err);
+      if (pf[3].revents & POLLIN)
+        kill_job (&s, SBX_KILL_CANCEL);
+      if (pf[0].revents & POLLIN)
+        {
+          s.init_done = 1;
+          /* Everyone in the PID namespace is gone once init is; the pipes
+           * will reach EOF at once, but never wait long for them. */
+          drain_until = sq_now_ms () + 2000;
+        }
+      now = sq_now_ms ();
+      if (s.init_done)
+        {
+          if (now >= drain_until)
+            break;
+          continue;
+        }
+      if (now >= deadline_ms)
+        kill_job (&s, SBX_KILL_TIMEOUT);
+      if (now >= next_cpu_ms)
+        {
+          uint64_t ns;
+          if (cg_job_cpu_ns (&h->cg, &job, &ns) == 0 && ns / 1000000 >= b->lim.cpu_ms)
+            kill_job (&s, SBX_KILL_CPU);
+          next_cpu_ms = now + CPU_POLL_MS;
+        }
+    }
+  if (s.out.fd >= 0)
+    close (s.out.fd);
+  if (s.err.fd >= 0)
+    close (s.err.fd);
+  waitid (P_PIDFD, pidfd, NULL, WEXITED);
+  res->wall_ms = (sq_now_us () - start_us + 500) / 1000;
+
+  parse_reports (rep_rd, &obs);
+  {
+    struct cg_stats cs;
+    struct statfs sf;
+    cg_job_stats (&h->cg, &job, &cs);
+    obs.oom_kills = cs.oom_kills;
+    obs.pids_max_events = cs.pids_max_events;
+    obs.cpu_ns = cs.cpu_ns;
+    res->cpu_ms = cs.cpu_ns / 1000000;
+    res->memory_peak_bytes = cs.memory_peak_bytes;
+    if (fstatfs (b->scratch_fd, &sf) == 0)
+      {
+        uint64_t used = (uint64_t) (sf.f_blocks - sf.f_bfree) * sf.f_bsize;
+        res->disk_bytes = used;
+        /* "Full" leaves room for less than one more 64 KiB write. */
+        obs.disk_full = (uint64_t) sf.f_bavail * sf.f_bsize < (64 << 10);
+        obs.inodes_full = sf.f_ffree == 0;
+      }
+  }
+  obs.killed = s.killed;
+  sbx_decide (&obs, &b->lim, res);
+  if (s.killed == SBX_KILL_SINK)
+    snprintf (res->message, sizeof res->message, "sandq could not store the "
+              "program's output: %s", strerror (s.sink_errno ? s.sink_errno : EIO));
+  if (cg_job_destroy (&h->cg, &job, err) < 0)
+    {
+      sq_err_log ("%s", err->msg);
+      fail_result (res, err);
+      return -1;
+    }
+  b->out_fd = openat (b->work_fd, "out", O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+                      | O_CLOEXEC);
+  if (res->status == SQ_STATUS_SYSTEM_ERROR)
+    {
+      sq_err_set (err, 0, "%.400s", res->message);
+      return -1;
+    }
+  return 0;
+
+fail_errno:
+  sq_err_set (err, errno, "create pipes");
+fail:
+  cg_job_destroy (&h->cg, &job, NULL);
+  fail_result (res, err);
+  return -1;
+}

@@ -1,0 +1,289 @@
+/* The sandbox's life cycle: the host, the limits and the scratch disk. */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/mount.h>
+
+#include "../common/cleanup.h"
+#include "../common/tree.h"
+#include "../common/util.h"
+
+char *const sbx_default_env[] = {
+  "PATH=" SBX_PATH,
+  "HOME=/work",
+  "TMPDIR=/tmp",
+  "LANG=C.UTF-8",
+  "USER=sandbox",
+  "LOGNAME=sandbox",
+  "MPLBACKEND=Agg",
+  NULL,
+};
+
+void
+sbx_limits_default (struct sbx_limits *lim)
+{
+  lim->memory_bytes = SBX_DEFAULT_MEMORY;
+  lim->cpu_ms = SBX_DEFAULT_CPU_MS;
+  lim->wall_ms = SBX_DEFAULT_WALL_MS;
+  lim->pids = SBX_DEFAULT_PIDS;
+  lim->output_bytes = SBX_DEFAULT_OUTPUT;
+  lim->disk_bytes = SBX_DEFAULT_DISK;
+  lim->disk_inodes = SBX_DEFAULT_INODES;
+  lim->nofile = SBX_DEFAULT_NOFILE;
+  lim->cpu_millicores = SBX_DEFAULT_MILLICORES;
+}
+
+static int
+check_range (const char *name, uint64_t v, uint64_t min, uint64_t max,
+             int is_size, sq_err *err)
+{
+  char a[32], b[32];
+
+  if (v >= min && v <= max)
+    return 0;
+  if (is_size)
+    {
+      sq_format_size (min, a, sizeof a);
+      sq_format_size (max, b, sizeof b);
+    }
+  else
+    {
+      snprintf (a, sizeof a, "%" PRIu64, min);
+      snprintf (b, sizeof b, "%" PRIu64, max);
+    }
+  return sq_err_set (err, 0, "%s must be between %s and %s", name, a, b);
+}
+
+int
+sbx_limits_check (const struct sbx_limits *l, sq_err *err)
+{
+  if (check_range ("memory", l->memory_bytes, 4ULL << 20, 1ULL << 40, 1, err) < 0
+      || check_range ("disk", l->disk_bytes, 1ULL << 20, 1ULL << 40, 1, err) < 0
+      || check_range ("output", l->output_bytes, 0, 1ULL << 34, 1, err) < 0
+      || check_range ("pids", l->pids, 1, 65536, 0, err) < 0
+      || check_range ("inodes", l->disk_inodes, 16, 1ULL << 24, 0, err) < 0
+      || check_range ("nofile", l->nofile, 16, 65536, 0, err) < 0
+      || check_range ("cpu seconds (in ms)", l->cpu_ms, 1, 7ULL * 86400000, 0, err) < 0
+      || check_range ("wall seconds (in ms)", l->wall_ms, 1, 7ULL * 86400000, 0, err) < 0
+      || check_range ("cpus (in millicores)", l->cpu_millicores, 10, 1024000, 0, err) < 0)
+    return -1;
+  return 0;
+}
+
+struct sbx_host *
+sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
+{
+  struct sbx_host *h = calloc (1, sizeof *h);
+  uint64_t cap_last = 40;
+
+  if (!h)
+    {
+      sq_err_set (err, ENOMEM, "sandbox host");
+      return NULL;
+    }
+  if (cfg)
+    h->cfg = *cfg;
+  if (h->cfg.uid_base == 0)
+    h->cfg.uid_base = SBX_DEFAULT_UID_BASE;
+  if (h->cfg.uid_count == 0)
+    h->cfg.uid_count = SBX_DEFAULT_UID_COUNT;
+  if (geteuid () != 0)
+    {
+      sq_err_set (err, EPERM, "the sandbox needs root (it maps uids, makes "
+                  "namespaces and mounts a tmpfs)");
+      free (h);
+      return NULL;
+    }
+  sq_read_u64_at (AT_FDCWD, "/proc/sys/kernel/cap_last_cap", &cap_last, NULL);
+  h->cap_last = (int) cap_last;
+  if (sbx_seccomp_build (&h->seccomp, err) < 0)
+    {
+      free (h);
+      return NULL;
+    }
+  if (sbx_rootfs_plan (h, err) < 0)
+    {
+      sbx_seccomp_free (&h->seccomp);
+      free (h->strings);
+      free (h);
+      return NULL;
+    }
+  if (cg_host_init (&h->cg, err) < 0)
+    {
+      sbx_seccomp_free (&h->seccomp);
+      free (h->strings);
+      free (h);
+      return NULL;
+    }
+  cg_host_describe (&h->cg, h->desc, sizeof h->desc);
+  return h;
+}
+
+const char *
+sbx_host_describe (const struct sbx_host *h)
+{
+  return h->desc;
+}
+
+void
+sbx_host_free (struct sbx_host *h)
+{
+  if (!h)
+    return;
+  cg_host_fini (&h->cg);
+  sbx_seccomp_free (&h->seccomp);
+  free (h->strings);
+  free (h);
+}
+
+/* Makes a tmpfs that exists only as a file descriptor: no host path, no
+ * mount in the host's namespace, nothing to clean up after a crash. */
+static int
+make_scratch (const struct sbx_limits *lim, sq_err *err)
+{
+  cleanup_close int fs = -1;
+  char v[32];
+  int m;
+
+  fs = (int) syscall (SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+  if (fs < 0)
+    return sq_err_set (err, errno, "fsopen tmpfs (needs Linux 5.2 or later)");
+  snprintf (v, sizeof v, "%" PRIu64, lim->disk_bytes);
+  if (syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", v, 0) < 0)
+    return sq_err_set (err, errno, "set the scratch disk size to %s", v);
+  snprintf (v, sizeof v, "%" PRIu64, lim->disk_inodes);
+  if (syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "nr_inodes", v, 0) < 0)
+    return sq_err_set (err, errno, "set the scratch disk inodes to %s", v);
+  if (syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0
+      || syscall (SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return sq_err_set (err, errno, "create the scratch tmpfs");
+  m = (int) syscall (SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+  if (m < 0)
+    return sq_err_set (err, errno, "fsmount the scratch tmpfs");
+  return m;
+}
+
+struct sbx *
+sbx_new (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot,
+         sq_err *err)
+{
+  struct sbx *b;
+  static const char *const dirs[] = { "work", "work/out", "tmp", "shm" };
+
+  if (sbx_limits_check (lim, err) < 0)
+    return NULL;
+  b = calloc (1, sizeof *b);
+  if (!b)
+    {
+      sq_err_set (err, ENOMEM, "sandbox");
+      return NULL;
+    }
+  b->host = h;
+  b->lim = *lim;
+  b->uid = h->cfg.uid_base + slot % h->cfg.uid_count;
+  b->work_fd = b->out_fd = b->cancel_fd = -1;
+  b->scratch_fd = make_scratch (lim, err);
+  if (b->scratch_fd < 0)
+    goto fail;
+  for (size_t i = 0; i < SQ_ARRAY_SIZE (dirs); i++)
+    if (mkdirat (b->scratch_fd, dirs[i], 0755) < 0
+        || fchownat (b->scratch_fd, dirs[i], b->uid, b->uid, 0) < 0)
+      {
+        sq_err_set (err, errno, "create scratch '%s'", dirs[i]);
+        goto fail;
+      }
+  /* Sticky and world-writable like any /tmp, for programs that check. */
+  if (fchmodat (b->scratch_fd, "tmp", 01777, 0) < 0
+      || fchmodat (b->scratch_fd, "shm", 01777, 0) < 0)
+    {
+      sq_err_set (err, errno, "chmod scratch tmp");
+      goto fail;
+    }
+  b->work_fd = openat (b->scratch_fd, "work", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  b->cancel_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (b->work_fd < 0 || b->cancel_fd < 0)
+    {
+      sq_err_set (err, errno, "open scratch");
+      goto fail;
+    }
+  return b;
+
+fail:
+  sbx_free (b);
+  return NULL;
+}
+
+int
+sbx_work_fd (const struct sbx *b)
+{
+  return b->work_fd;
+}
+
+uid_t
+sbx_uid (const struct sbx *b)
+{
+  return b->uid;
+}
+
+int
+sbx_out_fd (const struct sbx *b)
+{
+  return b->out_fd;
+}
+
+int
+sbx_copy_in (struct sbx *b, int srcdirfd, sq_err *err)
+{
+  struct sq_tree_limits tl = {
+    .max_entries = b->lim.disk_inodes,
+    .max_bytes = b->lim.disk_bytes,
+    .max_depth = 64,
+    .max_path = 4095,
+  };
+  struct sq_tree_stats st;
+
+  if (sq_tree_copy (srcdirfd, b->work_fd, &tl, SQ_COPY_SYMLINKS | SQ_COPY_CHOWN,
+                    b->uid, b->uid, &st, err) < 0)
+    {
+      if (err && err->code == ENOSPC)
+        sq_err_wrap (err, "the inputs do not fit in the disk limit");
+      return sq_err_wrap (err, "copy the inputs into the sandbox");
+    }
+  return 0;
+}
+
+void
+sbx_cancel (struct sbx *b)
+{
+  uint64_t one = 1;
+
+  if (b && b->cancel_fd >= 0 && write (b->cancel_fd, &one, sizeof one) < 0)
+    return;
+}
+
+void
+sbx_free (struct sbx *b)
+{
+  if (!b)
+    return;
+  if (b->out_fd >= 0)
+    close (b->out_fd);
+  if (b->work_fd >= 0)
+    close (b->work_fd);
+  if (b->cancel_fd >= 0)
+    close (b->cancel_fd);
+  if (b->scratch_fd >= 0)
+    close (b->scratch_fd);
+  free (b);
+}

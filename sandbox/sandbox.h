@@ -1,0 +1,146 @@
+/* sandq's sandbox: run one untrusted program under hard limits.
+ *
+ * This library knows nothing of Redis, JSON or queues. A caller makes one
+ * sbx_host per process, then for each job:
+ *
+ *     struct sbx *b = sbx_new (host, &limits, slot, &err);
+ *     ... put the inputs into sbx_work_fd (b), owned by sbx_uid (b) ...
+ *     sbx_run (b, &exec, &result, &err);
+ *     ... read the program's files from sbx_out_fd (b) ...
+ *     sbx_free (b);
+ *
+ * The job's disk is a size- and inode-capped tmpfs made with the new mount
+ * API and held only by a file descriptor: it has no path on the host, it is
+ * moved into the sandbox's own mount namespace, and it vanishes when the
+ * sbx is freed or the process dies. The program sees it as /work (its
+ * working directory, with the inputs and an empty out/), /tmp and /dev/shm.
+ */
+#ifndef SANDQ_SANDBOX_H
+#define SANDQ_SANDBOX_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../common/err.h"
+#include "../common/status.h"
+
+/* The limits of one run. sbx_limits_default() fills in values that are
+ * safe for untrusted code; none of them is unlimited. */
+struct sbx_limits
+{
+  uint64_t memory_bytes;   /* RAM incl. tmpfs pages it writes, no swap */
+  uint64_t cpu_ms;         /* CPU time, all processes together */
+  uint64_t wall_ms;        /* wall-clock time from start to end */
+  uint64_t pids;           /* processes and threads at once */
+  uint64_t output_bytes;   /* stdout + stderr together */
+  uint64_t disk_bytes;     /* /work + /tmp + /dev/shm together */
+  uint64_t disk_inodes;    /* files and directories in the same */
+  uint64_t nofile;         /* open files per process */
+  uint32_t cpu_millicores; /* CPU bandwidth: 1000 = one core */
+};
+
+#define SBX_DEFAULT_MEMORY (512ULL << 20)
+#define SBX_DEFAULT_CPU_MS 60000ULL
+#define SBX_DEFAULT_WALL_MS 60000ULL
+#define SBX_DEFAULT_PIDS 64ULL
+#define SBX_DEFAULT_OUTPUT (16ULL << 20)
+#define SBX_DEFAULT_DISK (256ULL << 20)
+#define SBX_DEFAULT_INODES 16384ULL
+#define SBX_DEFAULT_NOFILE 256ULL
+#define SBX_DEFAULT_MILLICORES 1000U
+
+void sbx_limits_default (struct sbx_limits *lim);
+
+/* Checks each limit against its allowed range; the message names the
+ * limit ("memory must be between 4 MiB and 1 TiB"). */
+int sbx_limits_check (const struct sbx_limits *lim, sq_err *err);
+
+struct sbx_host_config
+{
+  uid_t uid_base;          /* host uid of slot 0; slot N runs as base + N */
+  unsigned uid_count;      /* slots available from uid_base */
+};
+
+#define SBX_DEFAULT_UID_BASE 800000
+#define SBX_DEFAULT_UID_COUNT 4096
+
+struct sbx_host;
+
+/* Per-process set-up: detects the cgroup layout (v1, hybrid or v2), makes
+ * sandq's cgroup subtree below this process's own cgroup, sweeps what a
+ * crashed instance left there, and compiles the seccomp filter. Needs root
+ * (or CAP_SYS_ADMIN with a delegated cgroup subtree). */
+struct sbx_host *sbx_host_new (const struct sbx_host_config *cfg, sq_err *err);
+
+/* One line naming the cgroup layout in use, for the start-up log. */
+const char *sbx_host_describe (const struct sbx_host *h);
+
+/* Removes the cgroup subtree. All sbx of this host must be freed. */
+void sbx_host_free (struct sbx_host *h);
+
+struct sbx;
+
+/* Makes a sandbox for one run: the scratch tmpfs with work/, work/out/,
+ * tmp/ and shm/. slot picks the host uid (uid_base + slot % uid_count);
+ * concurrent sandboxes of one host should use distinct slots. */
+struct sbx *sbx_new (struct sbx_host *h, const struct sbx_limits *lim,
+                     unsigned slot, sq_err *err);
+
+/* The job's working directory, for the caller to fill before sbx_run().
+ * Files put there must be owned by sbx_uid() to be writable inside. */
+int sbx_work_fd (const struct sbx *b);
+uid_t sbx_uid (const struct sbx *b);
+
+/* Copies a host directory tree into the work directory (regular files,
+ * directories and symlinks; nothing else), owned by sbx_uid(). Counts
+ * against the disk limit. */
+int sbx_copy_in (struct sbx *b, int srcdirfd, sq_err *err);
+
+struct sbx_exec
+{
+  char *const *argv;       /* argv[0] is looked up in PATH inside */
+  char *const *envp;       /* complete environment; NULL = sbx_default_env */
+  int stdin_fd;            /* -1: /dev/null */
+  int stdout_fd;           /* where captured stdout goes; -1: discard */
+  int stderr_fd;           /* where captured stderr goes; -1: discard */
+};
+
+/* The environment a job gets when the caller gives none. */
+extern char *const sbx_default_env[];
+
+struct sbx_result
+{
+  enum sq_status status;
+  int exit_code;           /* -1 unless the program exited */
+  int signal;              /* 0 unless a signal ended it */
+  uint64_t wall_ms;
+  uint64_t cpu_ms;
+  uint64_t memory_peak_bytes;
+  uint64_t stdout_bytes;
+  uint64_t stderr_bytes;
+  uint64_t disk_bytes;     /* scratch space in use when it ended */
+  char message[512];       /* one sentence for a person */
+};
+
+/* Runs the program and waits for its verdict. Returns 0 with *res filled
+ * in, whatever the program did; -1 when sandq itself failed (res->status is
+ * then SQ_STATUS_SYSTEM_ERROR and err says why). When it returns, no
+ * process of the job is left. An sbx runs once. */
+int sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res,
+             sq_err *err);
+
+/* Stops a running sbx_run() from another thread; its verdict becomes
+ * "cancelled". Safe to call before, during or after the run. */
+void sbx_cancel (struct sbx *b);
+
+/* After sbx_run(): the program's out/ directory (read-only use: the tree
+ * is hostile), or -1 if it removed it. Owned by the sbx. */
+int sbx_out_fd (const struct sbx *b);
+
+void sbx_free (struct sbx *b);
+
+/* Writes the one-sentence message for a verdict into res->message. Exposed
+ * for callers that decide verdicts themselves. */
+void sbx_describe (struct sbx_result *res, const struct sbx_limits *lim);
+
+#endif

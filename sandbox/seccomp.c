@@ -1,0 +1,135 @@
+#define _GNU_SOURCE
+#include "seccomp.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/seccomp.h>
+
+#include "../common/cleanup.h"
+
+/* Denied with EPERM. Names the running libseccomp does not know are
+ * skipped, so an older library still builds the rest of the policy. */
+const char *const sbx_seccomp_denied[] = {
+  /* other processes' memory and state */
+  "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
+  /* the mount family and leaving the namespaces */
+  "mount", "umount2", "pivot_root", "chroot", "fsopen", "fsconfig", "fsmount",
+  "fspick", "move_mount", "open_tree", "mount_setattr", "unshare", "setns",
+  /* kernel attack surface */
+  "keyctl", "add_key", "request_key", "bpf", "perf_event_open",
+  "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
+  "kexec_load", "kexec_file_load", "init_module", "finit_module",
+  "delete_module", "reboot", "open_by_handle_at", "name_to_handle_at",
+  "swapon", "swapoff", "acct", "quotactl", "quotactl_fd", "syslog",
+  "vhangup", "ioperm", "iopl", "lookup_dcookie", "uselib", "modify_ldt",
+  "fanotify_init", "nfsservctl",
+  /* the clock is the host's */
+  "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
+  NULL,
+};
+
+static const unsigned long ns_flags[] = {
+  CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID,
+  CLONE_NEWNET, CLONE_NEWCGROUP, 0x00000080 /* CLONE_NEWTIME */,
+};
+
+int
+sbx_seccomp_build (struct sbx_seccomp *sc, sq_err *err)
+{
+  scmp_filter_ctx ctx;
+  cleanup_close int fd = -1;
+  struct stat st;
+  int r;
+
+  memset (sc, 0, sizeof *sc);
+  ctx = seccomp_init (SCMP_ACT_ALLOW);
+  if (!ctx)
+    return sq_err_set (err, ENOMEM, "seccomp_init");
+  /* A syscall of another architecture (i386, x32) fails instead of
+   * reaching the kernel's compat entry points. */
+  r = seccomp_attr_set (ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO (ENOSYS));
+  if (r < 0)
+    goto fail_r;
+  for (size_t i = 0; sbx_seccomp_denied[i]; i++)
+    {
+      int nr = seccomp_syscall_resolve_name (sbx_seccomp_denied[i]);
+      if (nr == __NR_SCMP_ERROR || nr < 0)
+        continue;
+      r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), nr, 0);
+      if (r < 0)
+        goto fail_r;
+    }
+  /* New namespaces from inside: fork() and threads keep working. */
+  for (size_t i = 0; i < SQ_ARRAY_SIZE (ns_flags); i++)
+    {
+      r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (clone), 1,
+                            SCMP_A0 (SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]));
+      if (r < 0)
+        goto fail_r;
+    }
+  /* clone3 takes its flags in memory that BPF cannot read; ENOSYS makes
+   * glibc fall back to clone(), which the rules above check. */
+  r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (ENOSYS), SCMP_SYS (clone3), 0);
+  if (r < 0)
+    goto fail_r;
+  /* Typing into another terminal's input queue. */
+  r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (ioctl), 1,
+                        SCMP_A1 (SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI));
+  if (r < 0)
+    goto fail_r;
+  r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (ioctl), 1,
+                        SCMP_A1 (SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX));
+  if (r < 0)
+    goto fail_r;
+
+  fd = memfd_create ("sandq-seccomp", MFD_CLOEXEC);
+  if (fd < 0)
+    {
+      seccomp_release (ctx);
+      return sq_err_set (err, errno, "memfd_create for the seccomp filter");
+    }
+  r = seccomp_export_bpf (ctx, fd);
+  seccomp_release (ctx);
+  if (r < 0)
+    return sq_err_set (err, -r, "export the seccomp filter");
+  if (fstat (fd, &st) < 0 || st.st_size <= 0
+      || st.st_size % sizeof (struct sock_filter) != 0)
+    return sq_err_set (err, EINVAL, "exported seccomp filter has a bad size");
+  sc->prog.filter = malloc (st.st_size);
+  if (!sc->prog.filter)
+    return sq_err_set (err, ENOMEM, "seccomp filter");
+  if (pread (fd, sc->prog.filter, st.st_size, 0) != st.st_size)
+    {
+      sbx_seccomp_free (sc);
+      return sq_err_set (err, errno, "read back the seccomp filter");
+    }
+  sc->prog.len = st.st_size / sizeof (struct sock_filter);
+  return 0;
+
+fail_r:
+  seccomp_release (ctx);
+  return sq_err_set (err, -r, "build the seccomp filter");
+}
+
+void
+sbx_seccomp_free (struct sbx_seccomp *sc)
+{
+  free (sc->prog.filter);
+  sc->prog.filter = NULL;
+  sc->prog.len = 0;
+}
+
+int
+sbx_seccomp_load (const struct sbx_seccomp *sc)
+{
+  return (int) syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &sc->prog);
+}

@@ -1,0 +1,168 @@
+#define _GNU_SOURCE
+#include "verdict.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "../common/util.h"
+
+static const char *
+signame (int sig)
+{
+  const char *n = sigabbrev_np (sig);
+  return n ? n : "?";
+}
+
+void
+sbx_describe (struct sbx_result *r, const struct sbx_limits *lim)
+{
+  char a[32], b[32];
+  char *m = r->message;
+  size_t len = sizeof r->message;
+  char tail[128] = "";
+
+  if (r->exit_code >= 0)
+    snprintf (tail, sizeof tail, "it exited with code %d", r->exit_code);
+  else if (r->signal > 0)
+    snprintf (tail, sizeof tail, "it was killed by signal %d (SIG%s)",
+              r->signal, signame (r->signal));
+
+  switch (r->status)
+    {
+    case SQ_STATUS_OK:
+      snprintf (m, len, "the program finished successfully");
+      break;
+    case SQ_STATUS_NONZERO_EXIT:
+      snprintf (m, len, "the program exited with code %d", r->exit_code);
+      break;
+    case SQ_STATUS_SIGNALED:
+      snprintf (m, len, "the program was killed by signal %d (SIG%s)",
+                r->signal, signame (r->signal));
+      break;
+    case SQ_STATUS_TIMEOUT:
+      sq_format_duration (lim->wall_ms, a, sizeof a);
+      snprintf (m, len, "the program ran longer than its wall-clock limit of "
+                "%s and was stopped", a);
+      break;
+    case SQ_STATUS_CPU_LIMIT:
+      sq_format_duration (lim->cpu_ms, a, sizeof a);
+      snprintf (m, len, "the program used more than %s of CPU time and was "
+                "stopped", a);
+      break;
+    case SQ_STATUS_MEMORY_LIMIT:
+      sq_format_size (lim->memory_bytes, a, sizeof a);
+      snprintf (m, len, "the program used more than %s of memory and was "
+                "stopped", a);
+      break;
+    case SQ_STATUS_PIDS_LIMIT:
+      snprintf (m, len, "the program tried to run more than %" PRIu64
+                " processes and threads at once and was stopped", lim->pids);
+      break;
+    case SQ_STATUS_OUTPUT_LIMIT:
+      sq_format_size (lim->output_bytes, a, sizeof a);
+      snprintf (m, len, "the program wrote more than %s to stdout and stderr "
+                "and was stopped", a);
+      break;
+    case SQ_STATUS_DISK_LIMIT:
+      sq_format_size (lim->disk_bytes, a, sizeof a);
+      snprintf (b, sizeof b, "%" PRIu64, lim->disk_inodes);
+      snprintf (m, len, "the program filled its disk (%s or %s files in /work "
+                "and /tmp)%s%s", a, b, tail[0] ? "; " : "", tail);
+      break;
+    case SQ_STATUS_CANCELLED:
+      snprintf (m, len, "the job was cancelled");
+      break;
+    default:
+      if (!m[0])
+        snprintf (m, len, "sandq failed to run the program");
+      break;
+    }
+}
+
+void
+sbx_decide (const struct sbx_observed *o, const struct sbx_limits *lim,
+            struct sbx_result *res)
+{
+  int st = o->wait_status;
+  int exited = o->have_status && WIFEXITED (st);
+  int signaled = o->have_status && WIFSIGNALED (st);
+
+  res->exit_code = exited ? WEXITSTATUS (st) : -1;
+  res->signal = signaled ? WTERMSIG (st) : 0;
+  res->message[0] = '\0';
+
+  /* Order matters: what the supervisor did first, then faults of sandq,
+   * then the cgroup's own counters, then how the program ended. */
+  switch (o->killed)
+    {
+    case SBX_KILL_CANCEL:
+      res->status = SQ_STATUS_CANCELLED;
+      goto out;
+    case SBX_KILL_OUTPUT:
+      res->status = SQ_STATUS_OUTPUT_LIMIT;
+      goto out;
+    case SBX_KILL_CPU:
+      res->status = SQ_STATUS_CPU_LIMIT;
+      goto out;
+    case SBX_KILL_SINK:
+      res->status = SQ_STATUS_SYSTEM_ERROR;
+      goto out;
+    case SBX_KILL_TIMEOUT:
+      /* A fork bomb that hit the pids cap usually spins until the wall
+       * limit; the pids cap is the more useful answer. */
+      res->status = o->pids_max_events ? SQ_STATUS_PIDS_LIMIT : SQ_STATUS_TIMEOUT;
+      goto out;
+    case SBX_KILL_NONE:
+      break;
+    }
+  if (o->setup_failed)
+    {
+      res->status = SQ_STATUS_SYSTEM_ERROR;
+      snprintf (res->message, sizeof res->message,
+                "sandq could not set up the sandbox: %s", o->setup_error);
+      return;
+    }
+  if (o->exec_failed)
+    {
+      res->status = SQ_STATUS_NONZERO_EXIT;
+      res->exit_code = 127;
+      snprintf (res->message, sizeof res->message, "%s", o->exec_error);
+      return;
+    }
+  if (exited && res->exit_code == 0)
+    {
+      res->status = SQ_STATUS_OK;
+      goto out;
+    }
+  if (o->oom_kills)
+    {
+      res->status = SQ_STATUS_MEMORY_LIMIT;
+      goto out;
+    }
+  if (!o->have_status)
+    {
+      /* The sandbox's init died without reporting: only a kill from
+       * outside does that, and the supervisor did not send one. */
+      res->status = SQ_STATUS_SYSTEM_ERROR;
+      snprintf (res->message, sizeof res->message,
+                "the sandbox's init process ended without a report");
+      return;
+    }
+  if (signaled && (res->signal == SIGXCPU
+                   || (res->signal == SIGKILL
+                       && o->cpu_ns / 1000000 >= lim->cpu_ms)))
+    res->status = SQ_STATUS_CPU_LIMIT;
+  else if ((signaled && res->signal == SIGXFSZ) || o->disk_full || o->inodes_full)
+    res->status = SQ_STATUS_DISK_LIMIT;
+  else if (o->pids_max_events)
+    res->status = SQ_STATUS_PIDS_LIMIT;
+  else if (signaled)
+    res->status = SQ_STATUS_SIGNALED;
+  else
+    res->status = SQ_STATUS_NONZERO_EXIT;
+out:
+  sbx_describe (res, lim);
+}
