@@ -51,9 +51,10 @@ LIBCOMMON := $(BUILD)/libsandq-common.a
 LIBSANDBOX := $(BUILD)/libsandq-sandbox.a
 
 BINS := $(BUILD)/sandq-sandbox
+BENCH := $(BUILD)/bench/sandbox-latency
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-all: $(BINS) $(UNIT_TESTS)
+all: $(BINS) $(UNIT_TESTS) $(BENCH)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -76,6 +77,13 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBSANDBOX) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSANDBOX) $(LIBCOMMON) $(SECCOMP_LIBS) -lcmocka -lm
 
+$(BUILD)/bench/sandbox-latency: $(call obj,bench/sandbox_latency.c) $(LIBSANDBOX) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SECCOMP_LIBS) -lm
+
+bench: all
+	$(BUILD)/bench/sandbox-latency
+
 check: all
 	BUILD=$(BUILD) tests/run
 
@@ -85,6 +93,9 @@ format-check:
 deps:
 	scripts/install-deps
 
+demo:
+	scripts/demo
+
 install: all
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
@@ -92,6 +103,6 @@ install: all
 clean:
 	rm -rf build build-san
 
-.PHONY: all check format-check deps install clean
+.PHONY: all bench demo check format-check deps install clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

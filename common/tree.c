@@ -41,10 +41,13 @@ walk_dir (struct walk *w, int dirfd, size_t plen, unsigned depth)
   DIR *d;
   struct dirent *e;
   int r = 0;
-  int fd = dup (dirfd);
+  /* A new open file description: dup() would share (and move) the
+   * caller's directory offset, and a second walk would see nothing. */
+  int fd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
   if (fd < 0)
-    return sq_err_set (w->err, errno, "dup");
+    return sq_err_set (w->err, errno, "open directory '%s'",
+                       plen ? w->path : ".");
   d = fdopendir (fd);
   if (!d)
     {

@@ -29,6 +29,10 @@ enum
   EXIT_SYSTEM = 3,
 };
 
+/* The job's environment; file-level so that it stays reachable on the
+ * exit() paths of usage errors. */
+static char **env;
+
 static void
 usage (int code, FILE *out)
 {
@@ -61,6 +65,7 @@ usage (int code, FILE *out)
 "  --dir DIR         the job's inputs; results go to DIR/out\n"
 "  --env NAME=VALUE  set a variable (repeatable); the environment is\n"
 "                    otherwise only PATH, HOME, TMPDIR, LANG, USER, LOGNAME\n"
+"                    and MPLBACKEND=Agg\n"
 "  --stdin FILE      the program's stdin (default: /dev/null)\n"
 "  --stdout FILE     store the captured stdout there (default: discard)\n"
 "  --stderr FILE     store the captured stderr there (default: discard)\n"
@@ -180,7 +185,6 @@ main (int argc, char **argv)
   struct sbx_limits lim;
   struct sbx_host_config hc = { 0 };
   const char *dir = NULL;
-  char **env = NULL;
   size_t nenv = 0;
   int in_fd = -1, out_fd = -1, err_fd = -1;
   uint64_t v, slot = (uint64_t) getpid ();
@@ -306,6 +310,7 @@ main (int argc, char **argv)
   if (!h)
     {
       fprintf (stderr, "sandq-sandbox: %s\n", err.msg);
+      free (env);
       return EXIT_SYSTEM;
     }
   sq_debug ("%s", sbx_host_describe (h));
@@ -314,6 +319,7 @@ main (int argc, char **argv)
     {
       fprintf (stderr, "sandq-sandbox: %s\n", err.msg);
       sbx_host_free (h);
+      free (env);
       return EXIT_SYSTEM;
     }
   if (dirfd >= 0 && sbx_copy_in (b, dirfd, &err) < 0)
@@ -321,6 +327,7 @@ main (int argc, char **argv)
       fprintf (stderr, "sandq-sandbox: --dir '%s': %s\n", dir, err.msg);
       sbx_free (b);
       sbx_host_free (h);
+      free (env);
       return EXIT_USAGE;
     }
 

@@ -1,0 +1,175 @@
+/* Start-to-reap latency of /bin/true, measured four ways in one run,
+ * interleaved round by round so that drift affects all of them alike:
+ *
+ *   bare     fork + exec + wait, no isolation (the floor)
+ *   bwrap    Debian's bubblewrap, same namespaces and a like bind set-up
+ *   sandq    the sandq-sandbox CLI: all limits, cgroups and seccomp on
+ *   library  sbx_run() in this process, as the worker calls it
+ *
+ * Prints each median and p90 in ms, and the ratio sandq/bwrap.
+ *
+ *   bench/sandbox-latency [ROUNDS]      (default 200; needs root)
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/util.h"
+#include "../sandbox/sandbox.h"
+
+extern char **environ;
+
+static int
+cmp (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static double
+spawn_ms (char **argv)
+{
+  posix_spawn_file_actions_t fa;
+  pid_t pid;
+  int st;
+  uint64_t t0 = sq_now_us ();
+
+  posix_spawn_file_actions_init (&fa);
+  posix_spawn_file_actions_addopen (&fa, 1, "/dev/null", O_WRONLY, 0);
+  if (posix_spawn (&pid, argv[0], &fa, NULL, argv, environ) != 0)
+    {
+      perror (argv[0]);
+      exit (1);
+    }
+  waitpid (pid, &st, 0);
+  posix_spawn_file_actions_destroy (&fa);
+  if (!WIFEXITED (st) || WEXITSTATUS (st) != 0)
+    {
+      fprintf (stderr, "%s failed (status %d)\n", argv[0], st);
+      exit (1);
+    }
+  return (sq_now_us () - t0) / 1000.0;
+}
+
+static double
+library_ms (struct sbx_host *h, unsigned slot)
+{
+  struct sbx_limits lim;
+  struct sbx_result res;
+  char *argv[] = { "/bin/true", NULL };
+  struct sbx_exec ex = { argv, NULL, -1, -1, -1 };
+  sq_err err = { 0 };
+  uint64_t t0 = sq_now_us ();
+  struct sbx *b;
+
+  sbx_limits_default (&lim);
+  b = sbx_new (h, &lim, slot, &err);
+  if (!b || sbx_run (b, &ex, &res, &err) < 0 || res.status != SQ_STATUS_OK)
+    {
+      fprintf (stderr, "library run failed: %s\n", err.msg);
+      exit (1);
+    }
+  sbx_free (b);
+  return (sq_now_us () - t0) / 1000.0;
+}
+
+static void
+report (const char *name, double *v, int n, double *median)
+{
+  qsort (v, n, sizeof *v, cmp);
+  *median = v[n / 2];
+  printf ("%-8s median %7.3f ms   p90 %7.3f ms   min %7.3f ms\n", name,
+          v[n / 2], v[n * 9 / 10], v[0]);
+}
+
+int
+main (int argc, char **argv)
+{
+  int rounds = argc > 1 ? atoi (argv[1]) : 200;
+  char self[4096], sandq[4200];
+  char *bare[] = { "/bin/true", NULL };
+  char *bwrap[64];
+  int nb = 0;
+  static const char *const etc[] = {
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "timezone", "alternatives",
+    "fonts", "matplotlibrc", "mime.types", "protocols", "services", "magic",
+    "mailcap", "python3", "python3.11", NULL,
+  };
+  static char etcsrc[32][64];
+  sq_err err = { 0 };
+
+  if (rounds < 10)
+    rounds = 10;
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  self[n > 0 ? n : 0] = '\0';
+  *strrchr (self, '/') = '\0';
+  snprintf (sandq, sizeof sandq, "%s/../sandq-sandbox", self);
+  char *sq[] = { sandq, "run", "--", "/bin/true", NULL };
+
+  bwrap[nb++] = "/usr/bin/bwrap";
+  bwrap[nb++] = "--unshare-all";
+  bwrap[nb++] = "--die-with-parent";
+  bwrap[nb++] = "--ro-bind"; bwrap[nb++] = "/usr"; bwrap[nb++] = "/usr";
+  bwrap[nb++] = "--symlink"; bwrap[nb++] = "usr/bin"; bwrap[nb++] = "/bin";
+  bwrap[nb++] = "--symlink"; bwrap[nb++] = "usr/lib"; bwrap[nb++] = "/lib";
+  bwrap[nb++] = "--symlink"; bwrap[nb++] = "usr/lib64"; bwrap[nb++] = "/lib64";
+  for (int i = 0, k = 0; etc[i]; i++)
+    {
+      struct stat st;
+      snprintf (etcsrc[k], sizeof etcsrc[k], "/etc/%s", etc[i]);
+      if (stat (etcsrc[k], &st) < 0)
+        continue;
+      bwrap[nb++] = "--ro-bind";
+      bwrap[nb++] = etcsrc[k];
+      bwrap[nb++] = etcsrc[k];
+      k++;
+    }
+  bwrap[nb++] = "--proc"; bwrap[nb++] = "/proc";
+  bwrap[nb++] = "--dev"; bwrap[nb++] = "/dev";
+  bwrap[nb++] = "--tmpfs"; bwrap[nb++] = "/tmp";
+  bwrap[nb++] = "--tmpfs"; bwrap[nb++] = "/work";
+  bwrap[nb++] = "--chdir"; bwrap[nb++] = "/work";
+  bwrap[nb++] = "/bin/true";
+  bwrap[nb] = NULL;
+
+  struct sbx_host *h = sbx_host_new (NULL, &err);
+  if (!h)
+    {
+      fprintf (stderr, "sandbox host: %s\n", err.msg);
+      return 1;
+    }
+  double *t[4];
+  for (int k = 0; k < 4; k++)
+    t[k] = calloc (rounds, sizeof (double));
+  /* Warm the page cache and the binaries once. */
+  spawn_ms (bare), spawn_ms (bwrap), spawn_ms (sq), library_ms (h, 0);
+  for (int r = 0; r < rounds; r++)
+    for (int k = 0; k < 4; k++)
+      {
+        int which = (k + r) % 4;
+        switch (which)
+          {
+          case 0: t[0][r] = spawn_ms (bare); break;
+          case 1: t[1][r] = spawn_ms (bwrap); break;
+          case 2: t[2][r] = spawn_ms (sq); break;
+          case 3: t[3][r] = library_ms (h, r); break;
+          }
+      }
+  printf ("start-to-reap latency of /bin/true, %d interleaved rounds\n", rounds);
+  printf ("%s\n", sbx_host_describe (h));
+  double m[4];
+  report ("bare", t[0], rounds, &m[0]);
+  report ("bwrap", t[1], rounds, &m[1]);
+  report ("sandq", t[2], rounds, &m[2]);
+  report ("library", t[3], rounds, &m[3]);
+  printf ("ratio sandq/bwrap   %.2f (target <= 0.60)\n", m[2] / m[1]);
+  printf ("ratio library/bwrap %.2f\n", m[3] / m[1]);
+  sbx_host_free (h);
+  return 0;
+}

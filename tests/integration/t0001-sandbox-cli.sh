@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# sandq-sandbox: options, exit codes, files in and out, cleanup.
+. "$(dirname "$0")/../lib.sh"
+need_root "sandq-sandbox CLI"
+S=$BIN/sandq-sandbox
+tmp=$(mktemp -d /tmp/sandq-t0001.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+out=$("$S" --help); rc=$?
+is "--help exits 0" "$rc" 0
+for o in --memory --cpu --wall --pids --output --disk --env --stdout --stderr --dir; do
+  like "--help names $o" "$out" "$o "
+done
+"$S" run --help >/dev/null; is "run --help exits 0" "$?" 0
+like "--version prints a version" "$("$S" --version)" '^sandq-sandbox [0-9]+\.[0-9]+'
+
+err=$("$S" 2>&1 >/dev/null); is "no command: exit 2" "$?" 2
+err=$("$S" frobnicate 2>&1); is "unknown command: exit 2" "$?" 2
+like "unknown command is named" "$err" "unknown command 'frobnicate'"
+err=$("$S" run --memory lots -- /bin/true 2>&1); is "bad --memory: exit 2" "$?" 2
+like "bad --memory names the option and value" "$err" "invalid --memory 'lots'"
+err=$("$S" run --memory 1K -- /bin/true 2>&1); is "tiny --memory: exit 2" "$?" 2
+like "tiny --memory names the range" "$err" 'memory must be between 4 MiB and 1 TiB'
+err=$("$S" run --wall 0 -- /bin/true 2>&1); is "zero --wall: exit 2" "$?" 2
+like "zero --wall is explained" "$err" "invalid --wall '0': must be greater than zero"
+err=$("$S" run --pids 0 -- /bin/true 2>&1); is "zero --pids: exit 2" "$?" 2
+err=$("$S" run --cpus 0 -- /bin/true 2>&1); is "zero --cpus: exit 2" "$?" 2
+err=$("$S" run --env NOEQUALS -- /bin/true 2>&1); is "bad --env: exit 2" "$?" 2
+like "bad --env is explained" "$err" "expected NAME=VALUE"
+err=$("$S" run --dir "$tmp/missing" -- /bin/true 2>&1); is "missing --dir: exit 2" "$?" 2
+like "missing --dir is named" "$err" "--dir '$tmp/missing': No such file or directory"
+err=$("$S" run --stdout /nonexistent/dir/x -- /bin/true 2>&1); is "unwritable --stdout: exit 2" "$?" 2
+err=$("$S" run 2>&1); is "run without a command: exit 2" "$?" 2
+like "run without a command is explained" "$err" "no COMMAND"
+mkdir -p "$tmp/full/out" && touch "$tmp/full/out/old"
+err=$("$S" run --dir "$tmp/full" -- /bin/true 2>&1); is "non-empty DIR/out: exit 2" "$?" 2
+like "non-empty DIR/out is explained" "$err" "must be empty before a run"
+
+res=$("$S" run -- /bin/true); is "ok job: exit 0" "$?" 0
+is "ok job: status" "$(jget "$res" status)" ok
+is "ok job: exit_code" "$(jget "$res" exit_code)" 0
+is "ok job: signal is null" "$(jget "$res" signal)" null
+for f in wall_ms cpu_ms memory_peak_bytes stdout_bytes stderr_bytes message; do
+  like "result has $f" "$res" "\"$f\":"
+done
+res=$("$S" run -- /bin/false); is "failing job: exit 1" "$?" 1
+is "failing job: nonzero_exit" "$(jget "$res" status)" nonzero_exit
+
+mkdir -p "$tmp/job" && printf 'a,b\n1,2\n' > "$tmp/job/in.csv"
+res=$("$S" run --dir "$tmp/job" --stdout "$tmp/so" --stderr "$tmp/se" \
+      --env GREETING=hello -- /bin/sh -c \
+      'cat in.csv; echo "$GREETING" >&2; pwd; echo result > out/r.txt; mkdir out/d; echo x > out/d/y; echo junk > notout')
+is "files job: ok" "$(jget "$res" status)" ok
+is "stdout captured to --stdout" "$(cat "$tmp/so")" "$(printf 'a,b\n1,2\n/work')"
+is "stderr captured to --stderr" "$(cat "$tmp/se")" hello
+is "stdout_bytes counted" "$(jget "$res" stdout_bytes)" 14
+is "out/ file came back" "$(cat "$tmp/job/out/r.txt")" result
+is "out/ subdir came back" "$(cat "$tmp/job/out/d/y")" x
+is "out_files counts files and dirs" "$(jget "$res" out_files)" 3
+ok "writes outside out/ stay in the sandbox" test ! -e "$tmp/job/notout"
+is "input file untouched" "$(cat "$tmp/job/in.csv")" "$(printf 'a,b\n1,2')"
+
+echo 'from stdin' > "$tmp/in"
+"$S" run --stdin "$tmp/in" --stdout "$tmp/so2" -- /bin/cat >/dev/null
+is "--stdin feeds the program" "$(cat "$tmp/so2")" "from stdin"
+
+env -i PATH=/usr/bin:/bin SECRET_TOKEN=s3cret "$S" run --stdout "$tmp/env" -- /usr/bin/env >/dev/null
+unlike "the CLI's environment does not leak" "$(cat "$tmp/env")" 's3cret|SECRET_TOKEN'
+like "the default environment is set" "$(cat "$tmp/env")" 'PATH=/usr/local/bin:/usr/bin:/bin'
+
+"$S" run --stdout "$tmp/id" -- /usr/bin/id >/dev/null
+is "runs as the unprivileged sandbox user" "$(cat "$tmp/id")" "uid=1000(sandbox) gid=1000(sandbox) groups=1000(sandbox)"
+"$S" run --stdout "$tmp/caps" -- /bin/grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status >/dev/null
+is "no capabilities, no_new_privs, seccomp filter" "$(tr -s '\t' ' ' < "$tmp/caps")" \
+   "$(printf 'CapEff: 0000000000000000\nCapBnd: 0000000000000000\nNoNewPrivs: 1\nSeccomp: 2')"
+"$S" run --stdout "$tmp/net" -- /bin/cat /proc/net/dev >/dev/null
+is "only the loopback device exists" "$(awk 'NR>2 {print $1}' "$tmp/net")" "lo:"
+
+# Limits over what a disk holds fail as input errors before anything runs.
+big=$(mktemp -d "$tmp/big.XXXX"); head -c 3M /dev/zero > "$big/blob"
+err=$("$S" run --disk 1M --dir "$big" -- /bin/true 2>&1); is "inputs larger than --disk: exit 2" "$?" 2
+like "inputs larger than --disk are explained" "$err" "more than 1 MiB"
+
+# A crashed instance's cgroups are swept at the next start.
+mem=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' /proc/self/cgroup)
+if [ -d /sys/fs/cgroup/memory ]; then
+  stale=/sys/fs/cgroup/memory${mem%/}/sandq/1-1
+  mkdir -p "$stale/j9"
+  "$S" run -- /bin/true >/dev/null
+  ok "a dead instance's job cgroup is swept" test ! -e "$stale"
+else
+  skip "a dead instance's job cgroup is swept" "not a cgroup v1 host"
+fi
+is "no sandq job cgroup is left" "$(find /sys/fs/cgroup -path '*/sandq/*' -type d | wc -l)" 0
+
+info=$("$S" info); is "info exits 0" "$?" 0
+like "info names the cgroup layout" "$info" 'cgroup v[12]'
+done_testing

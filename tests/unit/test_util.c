@@ -1,0 +1,130 @@
+/* common/util: parsing of sizes, durations and numbers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "../../common/status.h"
+#include "../../common/util.h"
+
+static void
+sizes (void **state)
+{
+  uint64_t v;
+  sq_err err = { 0 };
+  (void) state;
+  assert_int_equal (sq_parse_size ("256M", "--memory", &v, &err), 0);
+  assert_true (v == 256ULL << 20);
+  assert_int_equal (sq_parse_size ("1GiB", "--memory", &v, &err), 0);
+  assert_true (v == 1ULL << 30);
+  assert_int_equal (sq_parse_size ("4k", "--memory", &v, &err), 0);
+  assert_true (v == 4096);
+  assert_int_equal (sq_parse_size ("100", "--memory", &v, &err), 0);
+  assert_true (v == 100);
+  assert_int_equal (sq_parse_size ("12B", "--memory", &v, &err), 0);
+  assert_true (v == 12);
+}
+
+static void
+bad_sizes (void **state)
+{
+  uint64_t v;
+  sq_err err = { 0 };
+  (void) state;
+  assert_int_equal (sq_parse_size ("", "--disk", &v, &err), -1);
+  assert_int_equal (sq_parse_size ("-5M", "--disk", &v, &err), -1);
+  assert_int_equal (sq_parse_size ("12Q", "--disk", &v, &err), -1);
+  assert_non_null (strstr (err.msg, "--disk"));
+  assert_non_null (strstr (err.msg, "'Q'"));
+  assert_int_equal (sq_parse_size ("99999999999999T", "--disk", &v, &err), -1);
+  assert_non_null (strstr (err.msg, "too large"));
+  assert_int_equal (sq_parse_size ("abc", "--disk", &v, &err), -1);
+}
+
+static void
+durations (void **state)
+{
+  uint64_t v;
+  sq_err err = { 0 };
+  (void) state;
+  assert_int_equal (sq_parse_duration_ms ("1.5", "--wall", &v, &err), 0);
+  assert_true (v == 1500);
+  assert_int_equal (sq_parse_duration_ms ("250ms", "--wall", &v, &err), 0);
+  assert_true (v == 250);
+  assert_int_equal (sq_parse_duration_ms ("2m", "--wall", &v, &err), 0);
+  assert_true (v == 120000);
+  assert_int_equal (sq_parse_duration_ms ("0", "--wall", &v, &err), -1);
+  assert_non_null (strstr (err.msg, "greater than zero"));
+  assert_int_equal (sq_parse_duration_ms ("nan", "--wall", &v, &err), -1);
+  assert_int_equal (sq_parse_duration_ms ("1x", "--wall", &v, &err), -1);
+}
+
+static void
+uints (void **state)
+{
+  uint64_t v;
+  sq_err err = { 0 };
+  (void) state;
+  assert_int_equal (sq_parse_uint ("64", "--pids", 1, 100, &v, &err), 0);
+  assert_true (v == 64);
+  assert_int_equal (sq_parse_uint ("0", "--pids", 1, 100, &v, &err), -1);
+  assert_non_null (strstr (err.msg, "between 1 and 100"));
+  assert_int_equal (sq_parse_uint ("5x", "--pids", 1, 100, &v, &err), -1);
+}
+
+static void
+formatting (void **state)
+{
+  char b[32];
+  (void) state;
+  sq_format_size (256ULL << 20, b, sizeof b);
+  assert_string_equal (b, "256 MiB");
+  sq_format_size (1536ULL << 20, b, sizeof b);
+  assert_string_equal (b, "1.5 GiB");
+  sq_format_size (100, b, sizeof b);
+  assert_string_equal (b, "100 bytes");
+  sq_format_duration (1500, b, sizeof b);
+  assert_string_equal (b, "1.5 s");
+  sq_format_duration (250, b, sizeof b);
+  assert_string_equal (b, "250 ms");
+}
+
+static void
+names (void **state)
+{
+  (void) state;
+  assert_true (sq_valid_name ("nightly-2026-11-26", 128));
+  assert_true (sq_valid_name ("a.b_c:d", 128));
+  assert_false (sq_valid_name ("", 128));
+  assert_false (sq_valid_name ("-x", 128));
+  assert_false (sq_valid_name (".hidden", 128));
+  assert_false (sq_valid_name ("a b", 128));
+  assert_false (sq_valid_name ("a/b", 128));
+  assert_false (sq_valid_name ("abcdef", 5));
+}
+
+static void
+statuses (void **state)
+{
+  (void) state;
+  for (int s = 0; s < SQ_STATUS__COUNT; s++)
+    assert_int_equal (sq_status_from_name (sq_status_name (s)), s);
+  assert_int_equal (sq_status_from_name ("nope"), -1);
+  assert_string_equal (sq_status_name (SQ_STATUS_MEMORY_LIMIT), "memory_limit");
+  assert_true (sq_status_is_limit (SQ_STATUS_TIMEOUT));
+  assert_false (sq_status_is_limit (SQ_STATUS_OK));
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (sizes), cmocka_unit_test (bad_sizes),
+    cmocka_unit_test (durations), cmocka_unit_test (uints),
+    cmocka_unit_test (formatting), cmocka_unit_test (names),
+    cmocka_unit_test (statuses),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}

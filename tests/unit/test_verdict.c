@@ -1,0 +1,154 @@
+/* sandbox/verdict: every branch of the decision, without a kernel. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <string.h>
+
+#include "../../sandbox/verdict.h"
+
+static struct sbx_limits lim;
+
+static int
+setup (void **state)
+{
+  (void) state;
+  sbx_limits_default (&lim);
+  lim.memory_bytes = 256ULL << 20;
+  lim.wall_ms = 2000;
+  lim.cpu_ms = 1000;
+  return 0;
+}
+
+static struct sbx_result
+decide (struct sbx_observed o)
+{
+  struct sbx_result r;
+  memset (&r, 0, sizeof r);
+  sbx_decide (&o, &lim, &r);
+  return r;
+}
+
+#define EXITED(c) ((c) << 8)
+
+static void
+ok_and_nonzero (void **state)
+{
+  (void) state;
+  struct sbx_result r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = 0 });
+  assert_int_equal (r.status, SQ_STATUS_OK);
+  assert_int_equal (r.exit_code, 0);
+  r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = EXITED (3) });
+  assert_int_equal (r.status, SQ_STATUS_NONZERO_EXIT);
+  assert_int_equal (r.exit_code, 3);
+  assert_string_equal (r.message, "the program exited with code 3");
+}
+
+static void
+memory (void **state)
+{
+  (void) state;
+  struct sbx_result r = decide ((struct sbx_observed) {
+    .have_status = 1, .wait_status = SIGKILL, .oom_kills = 1 });
+  assert_int_equal (r.status, SQ_STATUS_MEMORY_LIMIT);
+  assert_string_equal (r.message, "the program used more than 256 MiB of memory "
+                       "and was stopped");
+  /* A shell reporting its OOM-killed child as 137 is still memory. */
+  r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = EXITED (137),
+                                      .oom_kills = 2 });
+  assert_int_equal (r.status, SQ_STATUS_MEMORY_LIMIT);
+  /* A main that recovers and exits 0 is ok. */
+  r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = 0, .oom_kills = 1 });
+  assert_int_equal (r.status, SQ_STATUS_OK);
+}
+
+static void
+supervisor_kills (void **state)
+{
+  (void) state;
+  struct sbx_result r = decide ((struct sbx_observed) { .killed = SBX_KILL_TIMEOUT });
+  assert_int_equal (r.status, SQ_STATUS_TIMEOUT);
+  assert_string_equal (r.message, "the program ran longer than its wall-clock "
+                       "limit of 2 s and was stopped");
+  r = decide ((struct sbx_observed) { .killed = SBX_KILL_TIMEOUT, .pids_max_events = 5 });
+  assert_int_equal (r.status, SQ_STATUS_PIDS_LIMIT);
+  r = decide ((struct sbx_observed) { .killed = SBX_KILL_CPU });
+  assert_int_equal (r.status, SQ_STATUS_CPU_LIMIT);
+  assert_non_null (strstr (r.message, "1 s of CPU time"));
+  r = decide ((struct sbx_observed) { .killed = SBX_KILL_OUTPUT, .oom_kills = 1 });
+  assert_int_equal (r.status, SQ_STATUS_OUTPUT_LIMIT);
+  r = decide ((struct sbx_observed) { .killed = SBX_KILL_CANCEL });
+  assert_int_equal (r.status, SQ_STATUS_CANCELLED);
+  r = decide ((struct sbx_observed) { .killed = SBX_KILL_SINK });
+  assert_int_equal (r.status, SQ_STATUS_SYSTEM_ERROR);
+}
+
+static void
+signals_and_rlimits (void **state)
+{
+  (void) state;
+  struct sbx_result r = decide ((struct sbx_observed) { .have_status = 1,
+                                                        .wait_status = SIGSEGV });
+  assert_int_equal (r.status, SQ_STATUS_SIGNALED);
+  assert_int_equal (r.signal, SIGSEGV);
+  assert_int_equal (r.exit_code, -1);
+  assert_non_null (strstr (r.message, "SIGSEGV"));
+  r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = SIGXCPU });
+  assert_int_equal (r.status, SQ_STATUS_CPU_LIMIT);
+  r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = SIGKILL,
+                                      .cpu_ns = 1000000000ULL });
+  assert_int_equal (r.status, SQ_STATUS_CPU_LIMIT);
+  r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = SIGXFSZ });
+  assert_int_equal (r.status, SQ_STATUS_DISK_LIMIT);
+}
+
+static void
+disk_and_pids (void **state)
+{
+  (void) state;
+  struct sbx_result r = decide ((struct sbx_observed) { .have_status = 1,
+                                                        .wait_status = EXITED (1),
+                                                        .disk_full = 1 });
+  assert_int_equal (r.status, SQ_STATUS_DISK_LIMIT);
+  assert_non_null (strstr (r.message, "exited with code 1"));
+  r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = EXITED (1),
+                                      .inodes_full = 1 });
+  assert_int_equal (r.status, SQ_STATUS_DISK_LIMIT);
+  r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = EXITED (1),
+                                      .pids_max_events = 1 });
+  assert_int_equal (r.status, SQ_STATUS_PIDS_LIMIT);
+}
+
+static void
+sandbox_faults (void **state)
+{
+  (void) state;
+  struct sbx_result r = decide ((struct sbx_observed) { .setup_failed = 1,
+                                                        .setup_error = "mount x: EPERM" });
+  assert_int_equal (r.status, SQ_STATUS_SYSTEM_ERROR);
+  assert_non_null (strstr (r.message, "mount x: EPERM"));
+  r = decide ((struct sbx_observed) { .have_status = 0 });
+  assert_int_equal (r.status, SQ_STATUS_SYSTEM_ERROR);
+  r = decide ((struct sbx_observed) { .exec_failed = 1, .have_status = 1,
+                                      .wait_status = EXITED (127),
+                                      .exec_error = "the command 'x' was not found" });
+  assert_int_equal (r.status, SQ_STATUS_NONZERO_EXIT);
+  assert_int_equal (r.exit_code, 127);
+  assert_string_equal (r.message, "the command 'x' was not found");
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup (ok_and_nonzero, setup),
+    cmocka_unit_test_setup (memory, setup),
+    cmocka_unit_test_setup (supervisor_kills, setup),
+    cmocka_unit_test_setup (signals_and_rlimits, setup),
+    cmocka_unit_test_setup (disk_and_pids, setup),
+    cmocka_unit_test_setup (sandbox_faults, setup),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
