@@ -42,7 +42,7 @@ MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicroh
 # Dependency-free shared code: usable by the sandbox.
 COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tree.c
 # The sandbox library: may use COMMON and libseccomp only.
-SANDBOX_SRC := sandbox/cgroup.c sandbox/seccomp.c sandbox/sandbox.c \
+SANDBOX_SRC := sandbox/cgroup.c sandbox/seccomp_load.c sandbox/sandbox.c \
                sandbox/rootfs.c sandbox/run.c sandbox/verdict.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -64,22 +64,42 @@ $(LIBCOMMON): $(call obj,$(COMMON_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
+# The seccomp policy is compiled once, here, by libseccomp.
+$(BUILD)/gen-seccomp: $(call obj,sandbox/gen_seccomp.c sandbox/seccomp.c) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SECCOMP_LIBS)
+
+$(BUILD)/gen/seccomp_filter.h: $(BUILD)/gen-seccomp
+	@mkdir -p $(dir $@)
+	$< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/sandbox/seccomp_load.o: $(BUILD)/gen/seccomp_filter.h
+$(BUILD)/sandbox/seccomp_load.o: CFLAGS += -I$(BUILD)/gen
+
 $(LIBSANDBOX): $(call obj,$(SANDBOX_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
-# Linking the sandbox CLI against only the sandbox, common and seccomp (plus
-# jansson for its own JSON output) proves the sandbox needs no queue code.
+# Linking the sandbox CLI against only the sandbox and common (plus jansson
+# for its own JSON output) proves the sandbox needs no queue code. It is
+# linked statically outside sanitizer builds: a one-shot tool started per
+# job saves ~0.35 ms of dynamic loading per start.
+ifeq ($(SANITIZE),1)
+STATIC_CLI :=
+CLI_JSON := $(JSON_LIBS)
+else
+STATIC_CLI := -static-pie
+CLI_JSON := -l:libjansson.a
+endif
 $(BUILD)/sandq-sandbox: $(call obj,sandbox/main.c) $(LIBSANDBOX) $(LIBCOMMON)
-	$(CC) $(LDFLAGS) -o $@ $^ $(SECCOMP_LIBS) $(JSON_LIBS) -lm
+	$(CC) $(LDFLAGS) $(STATIC_CLI) -o $@ $^ $(CLI_JSON) -lm
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBSANDBOX) $(LIBCOMMON)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(call obj,sandbox/seccomp.c) $(LIBSANDBOX) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSANDBOX) $(LIBCOMMON) $(SECCOMP_LIBS) -lcmocka -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call obj,sandbox/seccomp.c) $(LIBSANDBOX) $(LIBCOMMON) $(SECCOMP_LIBS) -lcmocka -lm
 
 $(BUILD)/bench/sandbox-latency: $(call obj,bench/sandbox_latency.c) $(LIBSANDBOX) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(SECCOMP_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ -lm
 
 bench: all
 	$(BUILD)/bench/sandbox-latency

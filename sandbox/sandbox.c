@@ -106,21 +106,9 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
     }
   sq_read_u64_at (AT_FDCWD, "/proc/sys/kernel/cap_last_cap", &cap_last, NULL);
   h->cap_last = (int) cap_last;
-  if (sbx_seccomp_build (&h->seccomp, err) < 0)
+  sbx_seccomp_builtin (&h->seccomp);
+  if (sbx_rootfs_plan (h, err) < 0 || cg_host_init (&h->cg, err) < 0)
     {
-      free (h);
-      return NULL;
-    }
-  if (sbx_rootfs_plan (h, err) < 0)
-    {
-      sbx_seccomp_free (&h->seccomp);
-      free (h->strings);
-      free (h);
-      return NULL;
-    }
-  if (cg_host_init (&h->cg, err) < 0)
-    {
-      sbx_seccomp_free (&h->seccomp);
       free (h->strings);
       free (h);
       return NULL;
@@ -141,7 +129,6 @@ sbx_host_free (struct sbx_host *h)
   if (!h)
     return;
   cg_host_fini (&h->cg);
-  sbx_seccomp_free (&h->seccomp);
   free (h->strings);
   free (h);
 }

@@ -43,7 +43,7 @@ static const unsigned long ns_flags[] = {
 };
 
 int
-sbx_seccomp_build (struct sbx_seccomp *sc, sq_err *err)
+sbx_seccomp_compile (struct sbx_seccomp *sc, sq_err *err)
 {
   scmp_filter_ctx ctx;
   cleanup_close int fd = -1;
@@ -126,10 +126,4 @@ sbx_seccomp_free (struct sbx_seccomp *sc)
   free (sc->prog.filter);
   sc->prog.filter = NULL;
   sc->prog.len = 0;
-}
-
-int
-sbx_seccomp_load (const struct sbx_seccomp *sc)
-{
-  return (int) syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &sc->prog);
 }

@@ -1,13 +1,15 @@
-/* The sandbox's seccomp policy, compiled once and loaded many times.
+/* The sandbox's seccomp policy, compiled at build time, loaded many times.
  *
  * The policy is a deny list on top of allow-by-default: the calls that
  * attack the kernel or leave the sandbox fail with EPERM (ENOSYS for clone3
  * and foreign architectures, so that libc falls back or reports "not
  * implemented"). Nothing is killed, so ordinary programs degrade gracefully.
  *
- * libseccomp compiles the policy to classic BPF in the supervisor. The child
- * only calls seccomp(2) on the ready program: no allocation, no library
- * state between clone() and execve().
+ * libseccomp compiles the policy to classic BPF once, at build time
+ * (sandbox/gen_seccomp.c writes it out as a C array), so a run neither pays
+ * for the compilation nor needs libseccomp. The child only calls seccomp(2)
+ * on the ready program: no allocation, no library state between clone()
+ * and execve().
  */
 #ifndef SBX_SECCOMP_H
 #define SBX_SECCOMP_H
@@ -21,8 +23,13 @@ struct sbx_seccomp
   struct sock_fprog prog;
 };
 
-int sbx_seccomp_build (struct sbx_seccomp *sc, sq_err *err);
+/* Compiles the policy with libseccomp (build time; tests). The caller frees
+ * it with sbx_seccomp_free(). */
+int sbx_seccomp_compile (struct sbx_seccomp *sc, sq_err *err);
 void sbx_seccomp_free (struct sbx_seccomp *sc);
+
+/* Points sc at the program compiled at build time. Nothing to free. */
+void sbx_seccomp_builtin (struct sbx_seccomp *sc);
 
 /* Installs the program on the calling thread. Async-signal-safe. */
 int sbx_seccomp_load (const struct sbx_seccomp *sc);
