@@ -41,6 +41,12 @@ MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicroh
 
 # Dependency-free shared code: usable by the sandbox.
 COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tree.c
+# The queue side: may use COMMON, hiredis, jansson, libarchive; never the
+# sandbox.
+QUEUE_SRC := common/redis.c common/proto.c common/spec.c common/archive.c \
+             common/config.c
+WORKER_SRC := worker/main.c worker/slot.c worker/job.c worker/metrics.c
+SUBMIT_SRC := $(wildcard submitter/*.c)
 # The sandbox library: may use COMMON and libseccomp only.
 SANDBOX_SRC := sandbox/cgroup.c sandbox/seccomp_load.c sandbox/sandbox.c \
                sandbox/rootfs.c sandbox/run.c sandbox/verdict.c
@@ -49,8 +55,9 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 LIBCOMMON := $(BUILD)/libsandq-common.a
 LIBSANDBOX := $(BUILD)/libsandq-sandbox.a
+LIBQUEUE := $(BUILD)/libsandq-queue.a
 
-BINS := $(BUILD)/sandq-sandbox
+BINS := $(BUILD)/sandq-sandbox $(BUILD)/sandq-worker $(BUILD)/sandq
 BENCH := $(BUILD)/bench/sandbox-latency
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -74,6 +81,25 @@ $(BUILD)/gen/seccomp_filter.h: $(BUILD)/gen-seccomp
 
 $(BUILD)/sandbox/seccomp_load.o: $(BUILD)/gen/seccomp_filter.h
 $(BUILD)/sandbox/seccomp_load.o: CFLAGS += -I$(BUILD)/gen
+
+$(BUILD)/gen/lua_scripts.h: scripts/embed-lua $(wildcard common/lua/*.lua)
+	@mkdir -p $(dir $@)
+	scripts/embed-lua common/lua > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/common/proto.o: $(BUILD)/gen/lua_scripts.h
+$(BUILD)/common/proto.o: CFLAGS += -I$(BUILD)/gen
+
+$(LIBQUEUE): $(call obj,$(QUEUE_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+# The worker is where the queue and the sandbox meet.
+$(BUILD)/sandq-worker: $(call obj,$(WORKER_SRC)) $(LIBSANDBOX) $(LIBQUEUE) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(QUEUE_LIBS) $(SYSTEMD_LIBS) $(MHD_LIBS) -lpthread -lm
+
+# The submit CLI never links the sandbox.
+$(BUILD)/sandq: $(call obj,$(SUBMIT_SRC)) $(LIBQUEUE) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(QUEUE_LIBS) -lm
 
 $(LIBSANDBOX): $(call obj,$(SANDBOX_SRC))
 	@rm -f $@

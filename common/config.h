@@ -1,0 +1,49 @@
+/* sandq's configuration file: "key = value" lines, '#' comments.
+ *
+ * Looked up at $SANDQ_CONFIG, else /etc/sandq/sandq.conf. Command-line
+ * options override it; SANDQ_REDIS_URL overrides its redis_url. Secrets
+ * stay out of command lines: a password comes from redis_password_file,
+ * or from the systemd credential "redis-password"
+ * ($CREDENTIALS_DIRECTORY/redis-password), or from the URL in the file.
+ */
+#ifndef SQ_CONFIG_H
+#define SQ_CONFIG_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct sq_config_entry
+{
+  char key[64];
+  char value[1024];
+  int line;
+};
+
+struct sq_config
+{
+  char path[512];
+  struct sq_config_entry *e;
+  int n;
+};
+
+/* Loads path, or the default location if path is NULL. A missing default
+ * file is not an error (n = 0); a missing named file is. */
+int sq_config_load (struct sq_config *c, const char *path, sq_err *err);
+
+/* The value of key, or NULL. */
+const char *sq_config_get (const struct sq_config *c, const char *key);
+
+void sq_config_free (struct sq_config *c);
+
+/* Resolves the Redis URL: flag > $SANDQ_REDIS_URL > config redis_url >
+ * redis://127.0.0.1:6379. */
+const char *sq_config_redis_url (const struct sq_config *c, const char *flag);
+
+/* Reads a password for the Redis connection from redis_password_file or
+ * the systemd credential, if either exists. Returns 1 if found, 0 if not,
+ * -1 on a read error. */
+int sq_config_redis_password (const struct sq_config *c, char *buf, size_t len,
+                              sq_err *err);
+
+#endif

@@ -1,0 +1,147 @@
+/* The Redis protocol of sandq: key names and the Lua scripts that move a
+ * job through its states. docs/protocol.md is the reference; this is its
+ * one implementation in C. Knows nothing of sandboxes.
+ *
+ * Every key of a queue Q starts with "sandq:{Q}:", so that one queue lives
+ * in one Redis Cluster hash slot.
+ */
+#ifndef SQ_PROTO_H
+#define SQ_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "redis.h"
+
+#define SQ_QUEUE_MAX 64
+#define SQ_ID_MAX 128
+#define SQ_KEY_MAX 256
+
+enum sq_priority
+{
+  SQ_PRIO_HIGH = 0,
+  SQ_PRIO_NORMAL = 1,
+  SQ_PRIO_LOW = 2,
+};
+
+/* "high", "normal", "low" -> 0, 1, 2; -1 if unknown. */
+int sq_priority_from_name (const char *name);
+const char *sq_priority_name (int prio);
+
+/* Defaults, documented in docs/protocol.md. */
+#define SQ_DEFAULT_QUEUE "default"
+#define SQ_DEFAULT_TTL_MS (24ULL * 3600 * 1000)   /* queued at most 1 day */
+#define SQ_DEFAULT_KEEP_S (3 * 86400)             /* results kept 3 days */
+#define SQ_DEFAULT_DEAD_KEEP_S (7 * 86400)        /* dead letters 7 days */
+#define SQ_DEFAULT_MAX_ATTEMPTS 3
+#define SQ_DEFAULT_MAX_RECLAIMS 3
+#define SQ_DEFAULT_LEASE_MS 15000
+#define SQ_MAX_INPUT_BYTES (64ULL << 20)
+#define SQ_MAX_RESULT_BYTES (64ULL << 20)
+
+/* Writes "sandq:{queue}:what" or, with id, "sandq:{queue}:what:id". */
+void sq_key (char *buf, size_t len, const char *queue, const char *what,
+             const char *id);
+
+/* Per-connection script cache: each script is loaded once per connection
+ * and again after NOSCRIPT. */
+struct sq_proto
+{
+  sq_redis *r;
+  struct sq_script submit, claim, renew, complete, release, reap, cancel,
+    retry;
+};
+
+void sq_proto_init (struct sq_proto *p, sq_redis *r);
+
+struct sq_submit_args
+{
+  const char *queue;
+  const char *id;
+  const char *spec_json;
+  const void *input;
+  size_t input_len;
+  uint64_t ttl_ms;
+  uint64_t keep_s;
+  int priority;
+  int max_attempts;
+  const char *submitter;
+};
+
+/* Returns 1 if the job was created, 0 if a job with this id already
+ * exists (its state goes to state_out), -1 on error. */
+int sq_submit (struct sq_proto *p, const struct sq_submit_args *a,
+               char *state_out, size_t state_len, sq_err *err);
+
+struct sq_claimed
+{
+  char id[SQ_ID_MAX + 1];
+  char token[192];
+  const char *spec;        /* points into reply */
+  const char *input;       /* points into reply */
+  size_t spec_len;
+  size_t input_len;
+  int attempts;
+  uint64_t created_ms;     /* when it was submitted (Redis clock) */
+  void *reply;             /* owns the strings above */
+};
+
+void sq_claimed_free (struct sq_claimed *c);
+
+/* Returns 1 with *c filled, 0 if the queue is empty, 2 if it is paused,
+ * -1 on error. */
+int sq_claim (struct sq_proto *p, const char *queue, const char *worker,
+              uint64_t lease_ms, struct sq_claimed *c, sq_err *err);
+
+enum sq_lease_state
+{
+  SQ_LEASE_OK,
+  SQ_LEASE_CANCEL,
+  SQ_LEASE_LOST,
+};
+
+/* Renews n (at most 120) leases of one queue in one round trip; out[i]
+ * says what became of each. */
+int sq_renew (struct sq_proto *p, const char *queue, uint64_t lease_ms, int n,
+              const char *const *ids, const char *const *tokens,
+              enum sq_lease_state *out, sq_err *err);
+
+struct sq_completion
+{
+  const char *status;
+  const char *message;
+  const void *result;      /* the result archive */
+  size_t result_len;
+  uint64_t retry_backoff_ms;
+  const char *const *fields;  /* extra job fields: name, value, ... */
+  int nfields;                /* count of strings in fields (even) */
+};
+
+/* Writes "done", "retry", "dead" or "stale" to outcome. */
+int sq_complete (struct sq_proto *p, const char *queue, const char *id,
+                 const char *token, const struct sq_completion *c,
+                 char *outcome, size_t outlen, sq_err *err);
+
+/* Returns 1 if released, 0 if the lease was not ours. */
+int sq_release (struct sq_proto *p, const char *queue, const char *id,
+                const char *token, sq_err *err);
+
+/* counts: requeued, dead-lettered, cancelled. */
+int sq_reap (struct sq_proto *p, const char *queue, int max_reclaims,
+             long long counts[3], sq_err *err);
+
+/* Writes "cancelled", "cancelling", "final" or "unknown". */
+int sq_cancel (struct sq_proto *p, const char *queue, const char *id,
+               char *outcome, size_t outlen, sq_err *err);
+
+/* Writes "queued", "not_dead", "no_input" or "unknown". */
+int sq_retry (struct sq_proto *p, const char *queue, const char *id,
+              uint64_t ttl_ms, char *outcome, size_t outlen, sq_err *err);
+
+/* Finds a job's queue from the global index "sandq:jobq:<id>"; falls back
+ * to fallback_queue when the index has no entry. */
+int sq_find_queue (sq_redis *r, const char *id, const char *fallback_queue,
+                   char *queue, size_t len, sq_err *err);
+
+#endif

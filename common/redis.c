@@ -1,0 +1,496 @@
+#define _GNU_SOURCE
+#include "redis.h"
+
+#include <hiredis/sds.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanup.h"
+#include "util.h"
+
+static int
+parse_hostport (const char *s, size_t len, char *host, size_t hlen, int *port,
+                int defport, sq_err *err)
+{
+  const char *colon;
+  char tmp[300];
+
+  if (len == 0 || len >= sizeof tmp)
+    return sq_err_set (err, 0, "invalid Redis URL: missing or too long host");
+  memcpy (tmp, s, len);
+  tmp[len] = '\0';
+  colon = strrchr (tmp, ':');
+  *port = defport;
+  if (colon && tmp[0] != '[')
+    {
+      char *end;
+      long p = strtol (colon + 1, &end, 10);
+      if (*end || p < 1 || p > 65535)
+        return sq_err_set (err, 0, "invalid Redis URL: bad port '%s'", colon + 1);
+      *port = (int) p;
+      tmp[colon - tmp] = '\0';
+    }
+  if (!tmp[0] || strlen (tmp) >= hlen)
+    return sq_err_set (err, 0, "invalid Redis URL: missing host");
+  snprintf (host, hlen, "%s", tmp);
+  return 0;
+}
+
+/* Percent-decoding, for passwords with reserved characters. */
+static int
+pct_decode (const char *s, size_t len, char *out, size_t olen)
+{
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++)
+    {
+      if (o + 1 >= olen)
+        return -1;
+      if (s[i] == '%' && i + 2 < len)
+        {
+          char hex[3] = { s[i + 1], s[i + 2], 0 };
+          char *end;
+          long v = strtol (hex, &end, 16);
+          if (*end)
+            return -1;
+          out[o++] = (char) v;
+          i += 2;
+        }
+      else
+        out[o++] = s[i];
+    }
+  out[o] = '\0';
+  return 0;
+}
+
+static int
+parse_auth (const char **p, struct sq_redis_addr *a, sq_err *err)
+{
+  const char *at = strchr (*p, '@');
+  const char *slash = strchr (*p, '/');
+  const char *colon;
+
+  if (!at || (slash && slash < at))
+    return 0;
+  colon = memchr (*p, ':', at - *p);
+  if (colon)
+    {
+      if (pct_decode (*p, colon - *p, a->user, sizeof a->user) < 0
+          || pct_decode (colon + 1, at - colon - 1, a->password, sizeof a->password) < 0)
+        return sq_err_set (err, 0, "invalid Redis URL: bad user or password encoding");
+    }
+  else if (pct_decode (*p, at - *p, a->password, sizeof a->password) < 0)
+    return sq_err_set (err, 0, "invalid Redis URL: bad password encoding");
+  *p = at + 1;
+  return 0;
+}
+
+static int
+parse_db (const char *s, int *db, sq_err *err)
+{
+  char *end;
+  long v;
+  if (!*s)
+    return 0;
+  v = strtol (s, &end, 10);
+  if (*end || v < 0 || v > 10000)
+    return sq_err_set (err, 0, "invalid Redis URL: bad database '%s'", s);
+  *db = (int) v;
+  return 0;
+}
+
+int
+sq_redis_parse_url (const char *url, struct sq_redis_addr *a, sq_err *err)
+{
+  const char *p;
+
+  memset (a, 0, sizeof *a);
+  if (!url || !*url)
+    return sq_err_set (err, 0, "no Redis URL given");
+  if (strncmp (url, "unix://", 7) == 0)
+    {
+      const char *q;
+      a->kind = SQ_ADDR_UNIX;
+      p = url + 7;
+      if (parse_auth (&p, a, err) < 0)
+        return -1;
+      q = strchr (p, '?');
+      size_t n = q ? (size_t) (q - p) : strlen (p);
+      if (n == 0 || p[0] != '/' || n >= sizeof a->path)
+        return sq_err_set (err, 0, "invalid Redis URL: unix:// needs an absolute socket path");
+      memcpy (a->path, p, n);
+      a->path[n] = '\0';
+      if (q)
+        {
+          if (strncmp (q, "?db=", 4) != 0)
+            return sq_err_set (err, 0, "invalid Redis URL: unknown parameter '%s'", q);
+          return parse_db (q + 4, &a->db, err);
+        }
+      return 0;
+    }
+  if (strncmp (url, "redis://", 8) == 0)
+    {
+      const char *slash;
+      a->kind = SQ_ADDR_TCP;
+      p = url + 8;
+      if (parse_auth (&p, a, err) < 0)
+        return -1;
+      slash = strchr (p, '/');
+      if (parse_hostport (p, slash ? (size_t) (slash - p) : strlen (p), a->host,
+                          sizeof a->host, &a->port, 6379, err) < 0)
+        return -1;
+      return slash ? parse_db (slash + 1, &a->db, err) : 0;
+    }
+  if (strncmp (url, "sentinel://", 11) == 0)
+    {
+      const char *slash, *s;
+      a->kind = SQ_ADDR_SENTINEL;
+      p = url + 11;
+      if (parse_auth (&p, a, err) < 0)
+        return -1;
+      slash = strchr (p, '/');
+      if (!slash)
+        return sq_err_set (err, 0, "invalid Redis URL: sentinel:// needs /MASTERNAME");
+      for (s = p; s < slash;)
+        {
+          const char *comma = memchr (s, ',', slash - s);
+          const char *e = comma ? comma : slash;
+          if (a->nsentinels >= SQ_REDIS_MAX_SENTINELS)
+            return sq_err_set (err, 0, "invalid Redis URL: more than %d sentinels",
+                               SQ_REDIS_MAX_SENTINELS);
+          if (parse_hostport (s, e - s, a->sentinel_host[a->nsentinels], 256,
+                              &a->sentinel_port[a->nsentinels], 26379, err) < 0)
+            return -1;
+          a->nsentinels++;
+          s = e + (comma ? 1 : 0);
+        }
+      const char *m = slash + 1, *slash2 = strchr (m, '/');
+      size_t mlen = slash2 ? (size_t) (slash2 - m) : strlen (m);
+      if (mlen == 0 || mlen >= sizeof a->master)
+        return sq_err_set (err, 0, "invalid Redis URL: missing master name");
+      memcpy (a->master, m, mlen);
+      a->master[mlen] = '\0';
+      return slash2 ? parse_db (slash2 + 1, &a->db, err) : 0;
+    }
+  return sq_err_set (err, 0, "invalid Redis URL '%.40s': expected redis://, "
+                     "unix:// or sentinel://", url);
+}
+
+void
+sq_redis_url_redacted (const struct sq_redis_addr *a, char *buf, size_t len)
+{
+  const char *auth = a->password[0] ? "***@" : "";
+  switch (a->kind)
+    {
+    case SQ_ADDR_UNIX:
+      snprintf (buf, len, "unix://%s%s?db=%d", auth, a->path, a->db);
+      break;
+    case SQ_ADDR_TCP:
+      snprintf (buf, len, "redis://%s%s:%d/%d", auth, a->host, a->port, a->db);
+      break;
+    case SQ_ADDR_SENTINEL:
+      snprintf (buf, len, "sentinel://%s%s:%d%s/%s/%d", auth, a->sentinel_host[0],
+                a->sentinel_port[0], a->nsentinels > 1 ? ",..." : "", a->master, a->db);
+      break;
+    }
+}
+
+static redisContext *
+connect_tcp (const char *host, int port, int timeout_ms, sq_err *err)
+{
+  struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+  redisContext *c = redisConnectWithTimeout (host, port, tv);
+
+  if (!c || c->err)
+    {
+      sq_err_set (err, 0, "cannot connect to Redis at %s:%d: %s", host, port,
+                  c ? c->errstr : "out of memory");
+      if (c)
+        redisFree (c);
+      return NULL;
+    }
+  redisSetTimeout (c, tv);
+  redisEnableKeepAlive (c);
+  return c;
+}
+
+/* Asks each sentinel in turn for the master's address. */
+static int
+sentinel_master (sq_redis *r, char *host, size_t hlen, int *port, sq_err *err)
+{
+  struct sq_redis_addr *a = &r->addr;
+  sq_err last = { 0 };
+
+  for (int i = 0; i < a->nsentinels; i++)
+    {
+      redisContext *c = connect_tcp (a->sentinel_host[i], a->sentinel_port[i],
+                                     r->timeout_ms, &last);
+      redisReply *rep;
+      if (!c)
+        continue;
+      rep = redisCommand (c, "SENTINEL get-master-addr-by-name %s", a->master);
+      if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2)
+        {
+          snprintf (host, hlen, "%s", rep->element[0]->str);
+          *port = atoi (rep->element[1]->str);
+          freeReplyObject (rep);
+          redisFree (c);
+          return 0;
+        }
+      sq_err_set (&last, 0, "sentinel %s:%d does not know master '%s'",
+                  a->sentinel_host[i], a->sentinel_port[i], a->master);
+      if (rep)
+        freeReplyObject (rep);
+      redisFree (c);
+    }
+  return sq_err_set (err, 0, "no sentinel answered for master '%s' (last: %s)",
+                     a->master, last.msg);
+}
+
+int
+sq_redis_connect (sq_redis *r, sq_err *err)
+{
+  struct sq_redis_addr *a = &r->addr;
+  redisReply *rep;
+
+  sq_redis_close (r);
+  if (r->timeout_ms <= 0)
+    r->timeout_ms = 2000;
+  if (a->kind == SQ_ADDR_UNIX)
+    {
+      struct timeval tv = { r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000 };
+      r->c = redisConnectUnixWithTimeout (a->path, tv);
+      if (!r->c || r->c->err)
+        {
+          sq_err_set (err, 0, "cannot connect to Redis at unix://%s: %s", a->path,
+                      r->c ? r->c->errstr : "out of memory");
+          sq_redis_close (r);
+          return -1;
+        }
+      redisSetTimeout (r->c, tv);
+      snprintf (r->where, sizeof r->where, "unix://%s", a->path);
+    }
+  else
+    {
+      char host[256];
+      int port = 0;
+      if (a->kind == SQ_ADDR_SENTINEL)
+        {
+          if (sentinel_master (r, host, sizeof host, &port, err) < 0)
+            return -1;
+        }
+      else
+        {
+          snprintf (host, sizeof host, "%s", a->host);
+          port = a->port;
+        }
+      r->c = connect_tcp (host, port, r->timeout_ms, err);
+      if (!r->c)
+        return -1;
+      snprintf (r->where, sizeof r->where, "%s:%d", host, port);
+    }
+  if (a->password[0])
+    {
+      rep = a->user[0] ? redisCommand (r->c, "AUTH %s %s", a->user, a->password)
+                       : redisCommand (r->c, "AUTH %s", a->password);
+      if (!rep || rep->type == REDIS_REPLY_ERROR)
+        {
+          sq_err_set (err, 0, "Redis at %s refused the password: %s", r->where,
+                      rep ? rep->str : r->c->errstr);
+          if (rep)
+            freeReplyObject (rep);
+          sq_redis_close (r);
+          return -1;
+        }
+      freeReplyObject (rep);
+    }
+  if (a->kind == SQ_ADDR_SENTINEL)
+    {
+      /* A sentinel may still name the old master for a moment after a
+       * failover: only a master will do. */
+      rep = redisCommand (r->c, "ROLE");
+      int is_master = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0
+                      && rep->element[0]->type == REDIS_REPLY_STRING
+                      && strcmp (rep->element[0]->str, "master") == 0;
+      if (rep)
+        freeReplyObject (rep);
+      if (!is_master)
+        {
+          sq_err_set (err, 0, "Redis at %s is not a master (yet)", r->where);
+          sq_redis_close (r);
+          return -1;
+        }
+    }
+  if (a->db)
+    {
+      rep = redisCommand (r->c, "SELECT %d", a->db);
+      if (!rep || rep->type == REDIS_REPLY_ERROR)
+        {
+          sq_err_set (err, 0, "Redis at %s: SELECT %d failed", r->where, a->db);
+          if (rep)
+            freeReplyObject (rep);
+          sq_redis_close (r);
+          return -1;
+        }
+      freeReplyObject (rep);
+    }
+  return 0;
+}
+
+void
+sq_redis_close (sq_redis *r)
+{
+  if (r->c)
+    redisFree (r->c);
+  r->c = NULL;
+}
+
+static redisReply *
+check_reply (sq_redis *r, redisReply *rep, sq_err *err)
+{
+  if (!rep)
+    {
+      sq_err_set (err, 0, "Redis at %s: %s", r->where,
+                  r->c && r->c->errstr[0] ? r->c->errstr : "connection lost");
+      sq_redis_close (r);
+      return NULL;
+    }
+  return rep;
+}
+
+/* Sends a command chunk by chunk so that r->progress can follow it. */
+static redisReply *
+cmd_with_progress (sq_redis *r, int argc, const char **argv, const size_t *lens)
+{
+  void *rep = NULL;
+  int done = 0;
+  size_t total;
+
+  if (redisAppendCommandArgv (r->c, argc, argv, lens) != REDIS_OK)
+    return NULL;
+  total = sdslen (r->c->obuf);
+  while (!done)
+    {
+      if (redisBufferWrite (r->c, &done) != REDIS_OK)
+        return NULL;
+      r->progress (total - sdslen (r->c->obuf), total, r->progress_ctx);
+    }
+  if (redisGetReply (r->c, &rep) != REDIS_OK)
+    return NULL;
+  return rep;
+}
+
+redisReply *
+sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv,
+              const size_t *lens)
+{
+  size_t total = 0;
+
+  if (!r->c && sq_redis_connect (r, err) < 0)
+    return NULL;
+  for (int i = 0; r->progress && lens && i < argc; i++)
+    total += lens[i];
+  if (r->progress && total > (1 << 20))
+    return check_reply (r, cmd_with_progress (r, argc, argv, lens), err);
+  return check_reply (r, redisCommandArgv (r->c, argc, argv, lens), err);
+}
+
+redisReply *
+sq_redis_cmdf (sq_redis *r, sq_err *err, const char *fmt, ...)
+{
+  va_list ap;
+  redisReply *rep;
+
+  if (!r->c && sq_redis_connect (r, err) < 0)
+    return NULL;
+  va_start (ap, fmt);
+  rep = redisvCommand (r->c, fmt, ap);
+  va_end (ap);
+  return check_reply (r, rep, err);
+}
+
+redisReply *
+sq_redis_eval (sq_redis *r, struct sq_script *s, int nkeys, const char **keys,
+               int nargs, const char **args, const size_t *arglens, sq_err *err)
+{
+  int argc = 3 + nkeys + nargs;
+  const char *argv[256];
+  size_t lens[256];
+  char nk[16];
+  redisReply *rep;
+
+  if (argc > 256)
+    {
+      sq_err_set (err, E2BIG, "script %s: too many arguments", s->name);
+      return NULL;
+    }
+  snprintf (nk, sizeof nk, "%d", nkeys);
+  for (int attempt = 0; attempt < 2; attempt++)
+    {
+      if (!s->sha[0])
+        {
+          rep = sq_redis_cmdf (r, err, "SCRIPT LOAD %s", s->source);
+          if (!rep)
+            return NULL;
+          if (rep->type != REDIS_REPLY_STRING || rep->len != 40)
+            {
+              sq_err_set (err, 0, "load script %s: %s", s->name,
+                          rep->type == REDIS_REPLY_ERROR ? rep->str : "bad reply");
+              freeReplyObject (rep);
+              return NULL;
+            }
+          memcpy (s->sha, rep->str, 40);
+          s->sha[40] = '\0';
+          freeReplyObject (rep);
+        }
+      argv[0] = "EVALSHA";
+      lens[0] = 7;
+      argv[1] = s->sha;
+      lens[1] = 40;
+      argv[2] = nk;
+      lens[2] = strlen (nk);
+      for (int i = 0; i < nkeys; i++)
+        {
+          argv[3 + i] = keys[i];
+          lens[3 + i] = strlen (keys[i]);
+        }
+      for (int i = 0; i < nargs; i++)
+        {
+          argv[3 + nkeys + i] = args[i];
+          lens[3 + nkeys + i] = arglens ? arglens[i] : strlen (args[i]);
+        }
+      rep = sq_redis_cmd (r, err, argc, argv, lens);
+      if (!rep)
+        return NULL;
+      if (rep->type == REDIS_REPLY_ERROR && strncmp (rep->str, "NOSCRIPT", 8) == 0)
+        {
+          freeReplyObject (rep);
+          s->sha[0] = '\0';
+          continue;
+        }
+      if (rep->type == REDIS_REPLY_ERROR)
+        {
+          sq_err_set (err, 0, "script %s: %s", s->name, rep->str);
+          freeReplyObject (rep);
+          return NULL;
+        }
+      return rep;
+    }
+  sq_err_set (err, 0, "script %s: Redis keeps forgetting it (NOSCRIPT)", s->name);
+  return NULL;
+}
+
+void
+sq_redis_backoff (unsigned attempt)
+{
+  uint64_t cap = 50ULL << (attempt < 7 ? attempt : 7);
+  if (cap > 5000)
+    cap = 5000;
+  uint64_t ms = 10 + (uint64_t) random () % cap;
+  struct timespec ts = { (time_t) (ms / 1000), (long) (ms % 1000) * 1000000 };
+  nanosleep (&ts, NULL);
+}

@@ -1,0 +1,85 @@
+/* A Redis connection for sandq: URL parsing, connect, auth, Sentinel
+ * master discovery, and scripts by SHA with a reload on NOSCRIPT.
+ *
+ * Knows nothing of sandboxes. One sq_redis belongs to one thread.
+ */
+#ifndef SQ_REDIS_H
+#define SQ_REDIS_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+#include "err.h"
+
+#define SQ_REDIS_MAX_SENTINELS 8
+
+struct sq_redis_addr
+{
+  enum { SQ_ADDR_TCP, SQ_ADDR_UNIX, SQ_ADDR_SENTINEL } kind;
+  char host[256];
+  int port;
+  char path[512];                 /* unix socket */
+  char user[128];
+  char password[256];
+  int db;
+  /* sentinel://h1:p1,h2:p2/MASTERNAME */
+  char master[128];
+  int nsentinels;
+  char sentinel_host[SQ_REDIS_MAX_SENTINELS][256];
+  int sentinel_port[SQ_REDIS_MAX_SENTINELS];
+};
+
+/* Parses redis://[user:password@]host[:port][/db],
+ * unix:///path/to.sock[?db=N], or
+ * sentinel://[user:password@]host:port[,host:port...]/MASTERNAME[/db].
+ * The message names the URL part that is wrong, never the password. */
+int sq_redis_parse_url (const char *url, struct sq_redis_addr *a, sq_err *err);
+
+/* The URL with any password replaced by "***", for logs. */
+void sq_redis_url_redacted (const struct sq_redis_addr *a, char *buf, size_t len);
+
+typedef struct sq_redis
+{
+  struct sq_redis_addr addr;
+  redisContext *c;                /* NULL while disconnected */
+  int timeout_ms;
+  char where[300];                /* host:port actually connected to */
+  /* Called while a large command is being sent: bytes sent, total. */
+  void (*progress) (size_t done, size_t total, void *ctx);
+  void *progress_ctx;
+} sq_redis;
+
+/* Connects (following Sentinel to the master, checking ROLE), AUTHs and
+ * SELECTs. On failure r->c stays NULL and err says which step failed. */
+int sq_redis_connect (sq_redis *r, sq_err *err);
+void sq_redis_close (sq_redis *r);
+
+/* Runs one command (binary-safe argv). Returns the reply, or NULL with err
+ * set: on a connection error the connection is closed, so the caller can
+ * reconnect. An error reply is returned as a reply (type REDIS_REPLY_ERROR). */
+redisReply *sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv,
+                          const size_t *lens);
+
+/* printf-style command, for fixed commands. Same contract. */
+redisReply *sq_redis_cmdf (sq_redis *r, sq_err *err, const char *fmt, ...);
+
+/* A Lua script known by its SHA; the source is sent once per connection
+ * and again whenever Redis answers NOSCRIPT (after a restart). */
+struct sq_script
+{
+  const char *name;
+  const char *source;
+  char sha[41];
+};
+
+/* EVALSHA with keys then args. NULL with err on connection errors and on
+ * script errors (the message includes the script's name). */
+redisReply *sq_redis_eval (sq_redis *r, struct sq_script *s, int nkeys,
+                           const char **keys, int nargs, const char **args,
+                           const size_t *arglens, sq_err *err);
+
+/* Sleeps for the next reconnect delay: exponential from 50 ms to 5 s with
+ * full jitter. attempt starts at 0. */
+void sq_redis_backoff (unsigned attempt);
+
+#endif

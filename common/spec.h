@@ -1,0 +1,70 @@
+/* The job spec: what to run, with which environment and limits.
+ *
+ * It arrives as JSON from Redis and is hostile until proven otherwise:
+ * sq_spec_parse() checks every type, range, size and name, and its message
+ * names the field ("spec.limits.memory_bytes: must be at most 4 GiB").
+ * Limits are plain numbers in bytes or milliseconds; 0 (or absent) means
+ * the worker's default.
+ */
+#ifndef SQ_SPEC_H
+#define SQ_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+enum sq_limit
+{
+  SQ_LIM_MEMORY,        /* memory_bytes */
+  SQ_LIM_CPU,           /* cpu_ms */
+  SQ_LIM_WALL,          /* wall_ms */
+  SQ_LIM_PIDS,          /* pids */
+  SQ_LIM_OUTPUT,        /* output_bytes */
+  SQ_LIM_DISK,          /* disk_bytes */
+  SQ_LIM_INODES,        /* disk_inodes */
+  SQ_LIM_MILLICORES,    /* cpu_millicores */
+  SQ_LIM__COUNT
+};
+
+/* JSON names of the limits, in enum order. */
+extern const char *const sq_limit_names[SQ_LIM__COUNT];
+
+#define SQ_SPEC_VERSION 1
+#define SQ_SPEC_MAX_BYTES (256 << 10)
+#define SQ_SPEC_MAX_ARGS 256
+#define SQ_SPEC_MAX_ARG_BYTES 4096
+#define SQ_SPEC_MAX_ENV 128
+#define SQ_SPEC_MAX_ENV_NAME 128
+#define SQ_SPEC_MAX_ENV_VALUE 4096
+
+struct sq_spec
+{
+  char **argv;          /* NULL-terminated */
+  int argc;
+  char **env;           /* "NAME=value", NULL-terminated */
+  int nenv;
+  uint64_t limits[SQ_LIM__COUNT];
+};
+
+/* Upper bounds a worker accepts; a spec over them is rejected. */
+struct sq_spec_policy
+{
+  uint64_t max[SQ_LIM__COUNT];
+};
+
+void sq_spec_policy_default (struct sq_spec_policy *p);
+
+/* Parses and validates. On error *s is empty and err names the field. */
+int sq_spec_parse (const char *json, size_t len, const struct sq_spec_policy *pol,
+                   struct sq_spec *s, sq_err *err);
+
+/* Serializes to compact JSON (malloc'ed). */
+char *sq_spec_to_json (const struct sq_spec *s);
+
+/* Adds "NAME=value" to s->env (copied); checks the name. */
+int sq_spec_add_env (struct sq_spec *s, const char *name_eq_value, sq_err *err);
+
+void sq_spec_free (struct sq_spec *s);
+
+#endif

@@ -1,0 +1,228 @@
+/* sandq status, wait, result, logs, cancel: following one job. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/archive.h"
+#include "../common/util.h"
+#include "cli.h"
+
+static const char *
+one_id (int argc, char **argv, int first, const char *cmd)
+{
+  if (first != argc - 1)
+    cli_die (SQ_EXIT_USAGE, "%s: give exactly one job ID (see sandq %s --help)", cmd, cmd);
+  return argv[first];
+}
+
+static const struct option common_only[] = { CLI_COMMON_OPTS, { 0, 0, 0, 0 } };
+
+int
+cmd_status (struct cli *c, int argc, char **argv)
+{
+  static const char help[] =
+    "usage: sandq status [--json] [--queue Q] ID\n\n"
+    "Prints the job's state (queued, running, final), its verdict and message\n"
+    "once final, figures (exit code, wall and CPU time, peak memory, output\n"
+    "bytes), timestamps, attempts and the worker. Exit status 0 if the job\n"
+    "exists, 4 if not.\n";
+  const char *id = one_id (argc, argv, cli_getopt (c, argc, argv, common_only, help, NULL, NULL),
+                           "status");
+  char queue[SQ_QUEUE_MAX + 1];
+  json_t *job;
+
+  cli_connect (c);
+  cli_job_queue (c, id, queue, sizeof queue);
+  job = cli_job_json (c, queue, id);
+  if (!job)
+    cli_die (SQ_EXIT_NOT_FOUND, "no job '%s' in queue '%s' (it may have expired)", id, queue);
+  cli_print_job (c, job);
+  json_decref (job);
+  return SQ_EXIT_OK;
+}
+
+static int
+parse_timeout (struct cli *c, int o, const char *arg, void *ctx)
+{
+  sq_err err = { 0 };
+  (void) c;
+  if (o != 'T')
+    return 0;
+  if (sq_parse_duration_ms (arg, "--timeout", ctx, &err) < 0)
+    cli_die (SQ_EXIT_USAGE, "%s", err.msg);
+  return 1;
+}
+
+int
+cmd_wait (struct cli *c, int argc, char **argv)
+{
+  static const char help[] =
+    "usage: sandq wait [--json] [--queue Q] [--timeout SECONDS] ID\n\n"
+    "Blocks until the job is final, showing state changes on a terminal,\n"
+    "then prints it like 'sandq status'. Exit status 0 if the verdict is ok,\n"
+    "1 if not, 4 if there is no such job, 5 on timeout.\n";
+  static const struct option opts[] = {
+    CLI_COMMON_OPTS, { "timeout", required_argument, 0, 'T' }, { 0, 0, 0, 0 },
+  };
+  uint64_t timeout = 0;
+  const char *id = one_id (argc, argv, cli_getopt (c, argc, argv, opts, help,
+                                                   parse_timeout, &timeout), "wait");
+  char queue[SQ_QUEUE_MAX + 1];
+  int code;
+
+  cli_connect (c);
+  cli_job_queue (c, id, queue, sizeof queue);
+  json_t *job = cli_wait (c, queue, id, timeout, c->json, &code);
+  if (job)
+    {
+      cli_print_job (c, job);
+      json_decref (job);
+    }
+  return code;
+}
+
+static int
+parse_dir (struct cli *c, int o, const char *arg, void *ctx)
+{
+  (void) c;
+  if (o != 'R')
+    return 0;
+  *(const char **) ctx = arg;
+  return 1;
+}
+
+int
+cmd_result (struct cli *c, int argc, char **argv)
+{
+  static const char help[] =
+    "usage: sandq result [--json] [--queue Q] --result-dir DIR ID\n\n"
+    "Downloads the job's result archive and extracts it into DIR: out/ (the\n"
+    "files the program left there), stdout, stderr and result.json. The\n"
+    "archive is treated as hostile: no links, no devices, no absolute paths\n"
+    "or '..', capped sizes. Exit status follows the verdict (0 ok, 1 not).\n";
+  static const struct option opts[] = {
+    CLI_COMMON_OPTS, { "result-dir", required_argument, 0, 'R' }, { 0, 0, 0, 0 },
+  };
+  const char *dir = NULL;
+  const char *id = one_id (argc, argv, cli_getopt (c, argc, argv, opts, help, parse_dir, &dir),
+                           "result");
+  char queue[SQ_QUEUE_MAX + 1];
+  int code = SQ_EXIT_OK;
+
+  if (!dir)
+    cli_die (SQ_EXIT_USAGE, "result: --result-dir DIR is required");
+  cli_connect (c);
+  cli_job_queue (c, id, queue, sizeof queue);
+  json_t *job = cli_job_json (c, queue, id);
+  if (!job)
+    cli_die (SQ_EXIT_NOT_FOUND, "no job '%s' in queue '%s' (it may have expired)", id, queue);
+  if (cli_fetch_result (c, queue, id, dir, &code) < 0)
+    {
+      json_decref (job);
+      return code;
+    }
+  code = cli_status_code (job);
+  if (c->json)
+    cli_print_job (c, job);
+  else
+    printf ("%s: %s; result in %s\n", id,
+            json_string_value (json_object_get (job, "status")), dir);
+  json_decref (job);
+  return code;
+}
+
+static int
+parse_stream (struct cli *c, int o, const char *arg, void *ctx)
+{
+  (void) c;
+  (void) arg;
+  if (o != 'o' && o != 'e')
+    return 0;
+  *(int *) ctx = o;
+  return 1;
+}
+
+int
+cmd_logs (struct cli *c, int argc, char **argv)
+{
+  static const char help[] =
+    "usage: sandq logs [--queue Q] [--stdout | --stderr] ID\n\n"
+    "Prints the job's captured stdout, then its stderr (or only one of\n"
+    "them), as stored in its result archive. With --json: {\"stdout\": ...,\n"
+    "\"stderr\": ...}.\n";
+  static const struct option opts[] = {
+    CLI_COMMON_OPTS, { "stdout", no_argument, 0, 'o' }, { "stderr", no_argument, 0, 'e' },
+    { 0, 0, 0, 0 },
+  };
+  int which = 0;
+  const char *id = one_id (argc, argv, cli_getopt (c, argc, argv, opts, help, parse_stream,
+                                                   &which), "logs");
+  char queue[SQ_QUEUE_MAX + 1], key[SQ_KEY_MAX];
+  sq_err err = { 0 };
+
+  cli_connect (c);
+  cli_job_queue (c, id, queue, sizeof queue);
+  sq_key (key, sizeof key, queue, "result", id);
+  redisReply *rep = sq_redis_cmdf (&c->r, &err, "GET %s", key);
+  if (!rep)
+    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
+  if (rep->type != REDIS_REPLY_STRING)
+    cli_die (SQ_EXIT_NOT_FOUND, "job '%s' has no logs (not finished, rejected, or expired)", id);
+  json_t *o = json_object ();
+  for (int i = 0; i < 2; i++)
+    {
+      const char *name = i == 0 ? "stdout" : "stderr";
+      size_t len = 0;
+      sq_err e2 = { 0 };
+      if ((which == 'o' && i == 1) || (which == 'e' && i == 0))
+        continue;
+      char *data = sq_archive_read_member (rep->str, rep->len, name, 1ULL << 30, &len, &e2);
+      if (!data)
+        continue;
+      if (c->json)
+        json_object_set_new (o, name, json_stringn_nocheck (data, len));
+      else if (fwrite (data, 1, len, i == 0 ? stdout : stderr) != len)
+        cli_die (SQ_EXIT_FAILURE, "write: %s", strerror (errno));
+      free (data);
+    }
+  if (c->json)
+    {
+      json_dumpf (o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
+      putchar ('\n');
+    }
+  json_decref (o);
+  freeReplyObject (rep);
+  return SQ_EXIT_OK;
+}
+
+int
+cmd_cancel (struct cli *c, int argc, char **argv)
+{
+  static const char help[] =
+    "usage: sandq cancel [--json] [--queue Q] ID\n\n"
+    "A queued job never runs; a running job is stopped within about a second\n"
+    "(at its worker's next lease renewal). Either way its final status is\n"
+    "'cancelled'. Exit status 0 if cancelled or cancelling, 1 if the job was\n"
+    "already final, 4 if there is no such job.\n";
+  const char *id = one_id (argc, argv, cli_getopt (c, argc, argv, common_only, help, NULL, NULL),
+                           "cancel");
+  char queue[SQ_QUEUE_MAX + 1], outcome[32];
+  sq_err err = { 0 };
+
+  cli_connect (c);
+  cli_job_queue (c, id, queue, sizeof queue);
+  if (sq_cancel (&c->p, queue, id, outcome, sizeof outcome, &err) < 0)
+    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
+  if (c->json)
+    printf ("{\"id\":\"%s\",\"outcome\":\"%s\"}\n", id, outcome);
+  else
+    printf ("%s: %s\n", id, strcmp (outcome, "cancelled") == 0 ? "cancelled before it ran"
+            : strcmp (outcome, "cancelling") == 0 ? "running; it is being stopped"
+            : strcmp (outcome, "final") == 0 ? "already finished; nothing to cancel"
+            : "no such job");
+  if (strcmp (outcome, "unknown") == 0)
+    return SQ_EXIT_NOT_FOUND;
+  return strcmp (outcome, "final") == 0 ? SQ_EXIT_VERDICT : SQ_EXIT_OK;
+}

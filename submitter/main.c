@@ -1,0 +1,419 @@
+/* sandq: submit jobs to a sandq queue and follow them. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/archive.h"
+#include "../common/cleanup.h"
+#include "../common/log.h"
+#include "../common/status.h"
+#include "../common/util.h"
+#include "../common/version.h"
+#include "cli.h"
+
+static const struct command commands[] = {
+  { "submit", cmd_submit, "pack inputs, queue a job, print its id" },
+  { "status", cmd_status, "state, verdict, figures and timestamps of a job" },
+  { "wait", cmd_wait, "block until a job is final" },
+  { "result", cmd_result, "download and safely extract a job's result archive" },
+  { "logs", cmd_logs, "print a job's captured stdout and stderr" },
+  { "cancel", cmd_cancel, "cancel a queued or running job" },
+  { "stats", cmd_stats, "queues, workers and Redis memory" },
+  { "dead", cmd_dead, "the dead-letter set: list, show, retry, purge" },
+  { "workers", cmd_workers, "live workers, their slots and jobs" },
+  { "drain", cmd_drain, "stop a worker fetching; it exits when idle" },
+  { "pause", cmd_pause, "stop every worker fetching from a queue" },
+  { "resume", cmd_resume, "let workers fetch from a paused queue again" },
+  { NULL, NULL, NULL },
+};
+
+static void
+usage (int code, FILE *out)
+{
+  fprintf (out, "usage: sandq [--redis URL] [--config FILE] COMMAND [ARG...]\n\n"
+                "Commands:\n");
+  for (const struct command *c = commands; c->name; c++)
+    fprintf (out, "  %-8s %s\n", c->name, c->summary);
+  fprintf (out,
+"\n"
+"Every command takes --help, --json (for scripts), --redis URL, --config\n"
+"FILE and --queue Q. Redis is found at --redis, else $SANDQ_REDIS_URL, else\n"
+"redis_url in the config ($SANDQ_CONFIG or /etc/sandq/sandq.conf), else\n"
+"redis://127.0.0.1:6379. URLs: redis://[user:password@]host:port/db,\n"
+"unix:///path/to.sock, sentinel://host:port[,host:port]/MASTER. A password\n"
+"can live in redis_password_file instead of a URL.\n"
+"\n"
+"Exit status: 0 success (with --wait: the verdict is ok); 1 the job's verdict\n"
+"is not ok; 2 usage or bad input; 3 Redis or local failure; 4 no such job;\n"
+"5 timed out waiting.\n");
+  exit (code);
+}
+
+void
+cli_die (int code, const char *fmt, ...)
+{
+  va_list ap;
+  fputs ("sandq: ", stderr);
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fputc ('\n', stderr);
+  exit (code);
+}
+
+void
+cli_help_if_asked (int argc, char **argv, const char *text)
+{
+  for (int i = 1; i < argc; i++)
+    {
+      if (strcmp (argv[i], "--") == 0)
+        break;
+      if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
+        {
+          fputs (text, stdout);
+          exit (0);
+        }
+    }
+}
+
+int
+cli_common_opt (struct cli *c, int opt, const char *arg, const char *help)
+{
+  switch (opt)
+    {
+    case OPT_REDIS: c->redis_flag = arg; return 1;
+    case OPT_CONFIG: c->config_path = arg; return 1;
+    case OPT_JSON: c->json = 1; return 1;
+    case OPT_QUEUE:
+      if (!sq_valid_name (arg, SQ_QUEUE_MAX))
+        cli_die (SQ_EXIT_USAGE, "invalid --queue '%s': use 1-%d of [A-Za-z0-9._:-]", arg,
+                 SQ_QUEUE_MAX);
+      c->queue = arg;
+      return 1;
+    case 'h':
+      fputs (help, stdout);
+      exit (0);
+    }
+  return 0;
+}
+
+int
+cli_getopt (struct cli *c, int argc, char **argv, const struct option *opts,
+            const char *help, int (*extra) (struct cli *, int, const char *, void *),
+            void *ctx)
+{
+  int o;
+  optind = 1;
+  opterr = 0;
+  while ((o = getopt_long (argc, argv, "+h", opts, NULL)) != -1)
+    {
+      if (cli_common_opt (c, o, optarg, help))
+        continue;
+      if (o != '?' && extra && extra (c, o, optarg, ctx))
+        continue;
+      cli_die (SQ_EXIT_USAGE, "%s: unknown or incomplete option '%s' (see sandq %s --help)",
+               argv[0], argv[optind - 1], argv[0]);
+    }
+  return optind;
+}
+
+void
+cli_connect (struct cli *c)
+{
+  sq_err err = { 0 };
+  char pw[256];
+  int havepw;
+
+  if (c->connected)
+    return;
+  if (sq_config_load (&c->conf, c->config_path, &err) < 0)
+    cli_die (SQ_EXIT_USAGE, "%s", err.msg);
+  if (sq_redis_parse_url (sq_config_redis_url (&c->conf, c->redis_flag), &c->r.addr,
+                          &err) < 0)
+    cli_die (SQ_EXIT_USAGE, "%s", err.msg);
+  havepw = sq_config_redis_password (&c->conf, pw, sizeof pw, &err);
+  if (havepw < 0)
+    cli_die (SQ_EXIT_USAGE, "%s", err.msg);
+  if (havepw && !c->r.addr.password[0])
+    snprintf (c->r.addr.password, sizeof c->r.addr.password, "%s", pw);
+  c->r.timeout_ms = 10000;
+  if (sq_redis_connect (&c->r, &err) < 0)
+    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
+  sq_proto_init (&c->p, &c->r);
+  c->connected = 1;
+}
+
+void
+cli_job_queue (struct cli *c, const char *id, char *queue, size_t len)
+{
+  sq_err err = { 0 };
+  if (!sq_valid_name (id, SQ_ID_MAX))
+    cli_die (SQ_EXIT_USAGE, "invalid job id '%.80s'", id);
+  if (c->queue)
+    {
+      snprintf (queue, len, "%s", c->queue);
+      return;
+    }
+  if (sq_find_queue (&c->r, id, SQ_DEFAULT_QUEUE, queue, len, &err) < 0)
+    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
+}
+
+static const char *const numeric_fields[] = {
+  "created_at", "expires_at", "started_at", "finished_at", "attempts", "reclaims",
+  "max_attempts", "input_bytes", "exit_code", "signal", "wall_ms", "cpu_ms",
+  "memory_peak_bytes", "stdout_bytes", "stderr_bytes", "result_bytes", "out_files",
+  "unpack_ms", "keep_s", "lease_until", NULL,
+};
+
+json_t *
+cli_job_json (struct cli *c, const char *queue, const char *id)
+{
+  char key[SQ_KEY_MAX];
+  sq_err err = { 0 };
+  redisReply *rep;
+  json_t *o;
+
+  sq_key (key, sizeof key, queue, "job", id);
+  rep = sq_redis_cmdf (&c->r, &err, "HGETALL %s", key);
+  if (!rep)
+    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
+  if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0)
+    {
+      freeReplyObject (rep);
+      return NULL;
+    }
+  o = json_object ();
+  for (size_t i = 0; i + 1 < rep->elements; i += 2)
+    {
+      const char *k = rep->element[i]->str, *v = rep->element[i + 1]->str;
+      int numeric = 0;
+      if (strcmp (k, "fence") == 0 || strcmp (k, "lease") == 0)
+        continue;               /* internals of the protocol */
+      for (int j = 0; numeric_fields[j]; j++)
+        numeric |= strcmp (k, numeric_fields[j]) == 0;
+      if (strcmp (k, "spec") == 0)
+        {
+          json_t *spec = json_loads (v, 0, NULL);
+          json_object_set_new (o, k, spec ? spec : json_string (v));
+        }
+      else if (strcmp (k, "priority") == 0)
+        json_object_set_new (o, k, json_string (sq_priority_name (atoi (v))));
+      else if (numeric)
+        json_object_set_new (o, k, json_integer (strtoll (v, NULL, 10)));
+      else
+        json_object_set_new (o, k, json_string (v));
+    }
+  freeReplyObject (rep);
+  return o;
+}
+
+static void
+print_time (const char *label, json_t *v)
+{
+  time_t t;
+  struct tm tm;
+  char buf[64];
+  if (!json_is_integer (v) || json_integer_value (v) <= 0)
+    return;
+  t = (time_t) (json_integer_value (v) / 1000);
+  gmtime_r (&t, &tm);
+  strftime (buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+  printf ("%-13s %s\n", label, buf);
+}
+
+void
+cli_print_job (struct cli *c, json_t *job)
+{
+  const char *k;
+  json_t *v;
+
+  if (c->json)
+    {
+      json_dumpf (job, stdout, JSON_COMPACT);
+      putchar ('\n');
+      return;
+    }
+  printf ("%-13s %s\n", "id", json_string_value (json_object_get (job, "id")));
+  printf ("%-13s %s\n", "queue", json_string_value (json_object_get (job, "queue")));
+  printf ("%-13s %s\n", "state", json_string_value (json_object_get (job, "state")));
+  if ((v = json_object_get (job, "status")))
+    printf ("%-13s %s\n", "status", json_string_value (v));
+  if ((v = json_object_get (job, "message")))
+    printf ("%-13s %s\n", "message", json_string_value (v));
+  print_time ("submitted", json_object_get (job, "created_at"));
+  print_time ("started", json_object_get (job, "started_at"));
+  print_time ("finished", json_object_get (job, "finished_at"));
+  static const char *const shown[] = {
+    "exit_code", "signal", "wall_ms", "cpu_ms", "memory_peak_bytes", "stdout_bytes",
+    "stderr_bytes", "result_bytes", "out_files", "attempts", "reclaims", "worker",
+    "priority", "last_error", NULL,
+  };
+  for (int i = 0; shown[i]; i++)
+    if ((v = json_object_get (job, shown[i])))
+      {
+        if (json_is_integer (v))
+          printf ("%-13s %lld\n", shown[i], (long long) json_integer_value (v));
+        else
+          printf ("%-13s %s\n", shown[i], json_string_value (v));
+      }
+  (void) k;
+}
+
+int
+cli_status_code (json_t *job)
+{
+  const char *s = json_string_value (json_object_get (job, "status"));
+  return s && strcmp (s, "ok") == 0 ? SQ_EXIT_OK : SQ_EXIT_VERDICT;
+}
+
+json_t *
+cli_wait (struct cli *c, const char *queue, const char *id, uint64_t timeout_ms,
+          int quiet, int *code)
+{
+  char ev[SQ_KEY_MAX];
+  char last[32] = "";
+  uint64_t deadline = timeout_ms ? sq_now_ms () + timeout_ms : 0;
+  int tty = isatty (STDERR_FILENO) && !quiet;
+  sq_err err = { 0 };
+
+  sq_key (ev, sizeof ev, queue, "ev", id);
+  for (;;)
+    {
+      json_t *job = cli_job_json (c, queue, id);
+      const char *state;
+      if (!job)
+        {
+          *code = SQ_EXIT_NOT_FOUND;
+          fprintf (stderr, "sandq: no job '%s' in queue '%s' (it may have expired)\n",
+                   id, queue);
+          return NULL;
+        }
+      state = json_string_value (json_object_get (job, "state"));
+      if (state && strcmp (state, last) != 0)
+        {
+          if (tty)
+            fprintf (stderr, "sandq: %s: %s\n", id, state);
+          snprintf (last, sizeof last, "%s", state);
+        }
+      if (state && strcmp (state, "final") == 0)
+        {
+          *code = cli_status_code (job);
+          return job;
+        }
+      json_decref (job);
+      if (deadline && sq_now_ms () >= deadline)
+        {
+          *code = SQ_EXIT_TIMEOUT;
+          fprintf (stderr, "sandq: %s is still %s after the timeout\n", id, last);
+          return NULL;
+        }
+      /* Woken by the job's own event list; the timeout bounds the wait if
+       * an event was missed (another waiter took it). */
+      redisReply *rep = sq_redis_cmdf (&c->r, &err, "BLPOP %s 1", ev);
+      if (!rep)
+        {
+          sq_redis_backoff (2);
+          if (sq_redis_connect (&c->r, &err) < 0)
+            fprintf (stderr, "sandq: %s; retrying\n", err.msg);
+          continue;
+        }
+      freeReplyObject (rep);
+    }
+}
+
+int
+cli_fetch_result (struct cli *c, const char *queue, const char *id, const char *dir,
+                  int *code)
+{
+  char key[SQ_KEY_MAX];
+  sq_err err = { 0 };
+  redisReply *rep;
+  struct sq_unpack_limits lim;
+  struct sq_tree_stats st;
+  cleanup_close int dfd = -1;
+
+  sq_key (key, sizeof key, queue, "result", id);
+  rep = sq_redis_cmdf (&c->r, &err, "GET %s", key);
+  if (!rep)
+    {
+      *code = SQ_EXIT_FAILURE;
+      fprintf (stderr, "sandq: %s\n", err.msg);
+      return -1;
+    }
+  if (rep->type != REDIS_REPLY_STRING)
+    {
+      freeReplyObject (rep);
+      *code = SQ_EXIT_NOT_FOUND;
+      fprintf (stderr, "sandq: job '%s' has no result archive (not finished, "
+               "rejected, or expired)\n", id);
+      return -1;
+    }
+  if (mkdir (dir, 0755) < 0 && errno != EEXIST)
+    {
+      freeReplyObject (rep);
+      *code = SQ_EXIT_USAGE;
+      fprintf (stderr, "sandq: --result-dir '%s': %s\n", dir, strerror (errno));
+      return -1;
+    }
+  dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    {
+      freeReplyObject (rep);
+      *code = SQ_EXIT_USAGE;
+      fprintf (stderr, "sandq: --result-dir '%s': %s\n", dir, strerror (errno));
+      return -1;
+    }
+  /* The archive came out of a hostile sandbox: same rules as inputs, and
+   * no links at all. */
+  sq_unpack_limits_default (&lim);
+  lim.max_bytes = 4ULL << 30;
+  if (sq_unpack (rep->str, rep->len, dfd, &lim, SQ_UNPACK_NO_LINKS, &st, &err) < 0)
+    {
+      freeReplyObject (rep);
+      *code = SQ_EXIT_FAILURE;
+      fprintf (stderr, "sandq: result of %s: %s\n", id, err.msg);
+      return -1;
+    }
+  freeReplyObject (rep);
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  struct cli c = { 0 };
+  int i = 1;
+
+  sq_log_init ("sandq");
+  while (i < argc && argv[i][0] == '-')
+    {
+      if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
+        usage (0, stdout);
+      else if (strcmp (argv[i], "--version") == 0)
+        {
+          printf ("sandq %s\n", SANDQ_VERSION);
+          return 0;
+        }
+      else if (strcmp (argv[i], "--redis") == 0 && i + 1 < argc)
+        c.redis_flag = argv[++i];
+      else if (strcmp (argv[i], "--config") == 0 && i + 1 < argc)
+        c.config_path = argv[++i];
+      else if (strcmp (argv[i], "--json") == 0)
+        c.json = 1;
+      else
+        cli_die (SQ_EXIT_USAGE, "unknown option '%s' (see sandq --help)", argv[i]);
+      i++;
+    }
+  if (i >= argc)
+    usage (SQ_EXIT_USAGE, stderr);
+  for (const struct command *cmd = commands; cmd->name; cmd++)
+    if (strcmp (cmd->name, argv[i]) == 0)
+      return cmd->run (&c, argc - i, argv + i);
+  cli_die (SQ_EXIT_USAGE, "unknown command '%s' (see sandq --help)", argv[i]);
+}

@@ -1,0 +1,353 @@
+/* sandq submit: pack the inputs, queue the job, optionally follow it. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/archive.h"
+#include "../common/cleanup.h"
+#include "../common/spec.h"
+#include "../common/util.h"
+#include "cli.h"
+
+static const char help[] =
+"usage: sandq submit [OPTION...] [PATH...] -- COMMAND [ARG...]\n"
+"\n"
+"Packs the PATHs into the job's input (each under its base name in /work;\n"
+"a single .tar, .tar.gz or .tgz is used as the whole input), uploads it\n"
+"with a progress bar on a terminal, and prints the job id.\n"
+"\n"
+"Limits (as sandq-sandbox; the worker's defaults otherwise):\n"
+"  --memory SIZE --cpu SECONDS --wall SECONDS --pids N --output SIZE\n"
+"  --disk SIZE --inodes N --cpus N\n"
+"Job:\n"
+"  --queue Q          queue to submit to              (default: default)\n"
+"  --priority P       high, normal or low             (default: normal)\n"
+"  --id ID            your own id: submitting the same id twice returns\n"
+"                     the existing job\n"
+"  --env NAME=VALUE   set a variable in the sandbox (repeatable)\n"
+"  --ttl SECONDS      give up if not started by then  (default 86400)\n"
+"  --keep SECONDS     keep the verdict and result     (default 259200)\n"
+"  --max-attempts N   runs on sandq's own faults       (default 3)\n"
+"  --max-input SIZE   refuse bigger inputs             (default 64M)\n"
+"Following:\n"
+"  --wait             follow the job to its verdict; the exit status then\n"
+"                     reflects it\n"
+"  --result-dir DIR   with --wait: extract the result archive into DIR\n"
+"  --json             print {\"id\": ...} (with --wait: the final job)\n"
+"  --redis URL, --config FILE\n";
+
+struct submit_opts
+{
+  struct sq_spec spec;
+  int priority;
+  const char *id;
+  uint64_t ttl_ms, keep_s, max_input;
+  int max_attempts;
+  int wait;
+  const char *result_dir;
+};
+
+static int
+extra (struct cli *c, int o, const char *arg, void *ctx)
+{
+  struct submit_opts *s = ctx;
+  sq_err err = { 0 };
+  uint64_t v;
+  (void) c;
+
+#define LIM(i, parser, name) \
+  do { if (parser (arg, name, &s->spec.limits[i], &err) < 0) cli_die (SQ_EXIT_USAGE, "%s", err.msg); } while (0)
+  switch (o)
+    {
+    case 'm': LIM (SQ_LIM_MEMORY, sq_parse_size, "--memory"); return 1;
+    case 'o': LIM (SQ_LIM_OUTPUT, sq_parse_size, "--output"); return 1;
+    case 'd': LIM (SQ_LIM_DISK, sq_parse_size, "--disk"); return 1;
+    case 'c': LIM (SQ_LIM_CPU, sq_parse_duration_ms, "--cpu"); return 1;
+    case 'w': LIM (SQ_LIM_WALL, sq_parse_duration_ms, "--wall"); return 1;
+    case 'p':
+      if (sq_parse_uint (arg, "--pids", 1, 65536, &s->spec.limits[SQ_LIM_PIDS], &err) < 0)
+        cli_die (SQ_EXIT_USAGE, "%s", err.msg);
+      return 1;
+    case 'i':
+      if (sq_parse_uint (arg, "--inodes", 16, 1 << 24, &s->spec.limits[SQ_LIM_INODES], &err) < 0)
+        cli_die (SQ_EXIT_USAGE, "%s", err.msg);
+      return 1;
+    case 'C':
+      {
+        char *end;
+        double cores = strtod (arg, &end);
+        if (end == arg || *end || cores < 0.01 || cores > 1024)
+          cli_die (SQ_EXIT_USAGE, "invalid --cpus '%s': expected cores between 0.01 and 1024", arg);
+        s->spec.limits[SQ_LIM_MILLICORES] = (uint64_t) (cores * 1000 + 0.5);
+        return 1;
+      }
+    case 'P':
+      s->priority = sq_priority_from_name (arg);
+      if (s->priority < 0)
+        cli_die (SQ_EXIT_USAGE, "invalid --priority '%s': use high, normal or low", arg);
+      return 1;
+    case 'I':
+      if (!sq_valid_name (arg, SQ_ID_MAX))
+        cli_die (SQ_EXIT_USAGE, "invalid --id '%.80s': use 1-%d of [A-Za-z0-9._:-], not "
+                 "starting with '.' or '-'", arg, SQ_ID_MAX);
+      s->id = arg;
+      return 1;
+    case 'e':
+      if (sq_spec_add_env (&s->spec, arg, &err) < 0)
+        cli_die (SQ_EXIT_USAGE, "invalid --%s", err.msg);
+      return 1;
+    case 't':
+      if (sq_parse_duration_ms (arg, "--ttl", &s->ttl_ms, &err) < 0)
+        cli_die (SQ_EXIT_USAGE, "%s", err.msg);
+      return 1;
+    case 'k':
+      if (sq_parse_duration_ms (arg, "--keep", &v, &err) < 0)
+        cli_die (SQ_EXIT_USAGE, "%s", err.msg);
+      s->keep_s = (v + 999) / 1000;
+      return 1;
+    case 'a':
+      if (sq_parse_uint (arg, "--max-attempts", 1, 20, &v, &err) < 0)
+        cli_die (SQ_EXIT_USAGE, "%s", err.msg);
+      s->max_attempts = (int) v;
+      return 1;
+    case 'M':
+      if (sq_parse_size (arg, "--max-input", &s->max_input, &err) < 0)
+        cli_die (SQ_EXIT_USAGE, "%s", err.msg);
+      return 1;
+    case 'W':
+      s->wait = 1;
+      return 1;
+    case 'R':
+      s->result_dir = arg;
+      return 1;
+    }
+#undef LIM
+  return 0;
+}
+
+/* A time-ordered, unguessable id: 48 bits of milliseconds and 80 random
+ * bits in Crockford's base32 (like a ULID). */
+static void
+new_id (char *out)
+{
+  static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
+  unsigned char raw[16];
+  uint64_t ms = sq_wall_ms ();
+  for (int i = 0; i < 6; i++)
+    raw[i] = (unsigned char) (ms >> (40 - 8 * i));
+  if (getrandom (raw + 6, 10, 0) != 10)
+    cli_die (SQ_EXIT_FAILURE, "getrandom: %s", strerror (errno));
+  /* 128 bits -> 26 characters of 5 bits (the first carries 3). */
+  unsigned bitpos = 0;
+  for (int i = 0; i < 26; i++)
+    {
+      unsigned v = 0;
+      for (int b = 0; b < 5; b++)
+        {
+          int bit = (i == 0 && b < 2) ? 0 : 1;
+          if (bit)
+            {
+              v = (v << 1) | ((raw[bitpos / 8] >> (7 - bitpos % 8)) & 1);
+              bitpos++;
+            }
+          else
+            v <<= 1;
+        }
+      out[i] = b32[v];
+    }
+  out[26] = '\0';
+}
+
+static int
+ends_with (const char *s, const char *suffix)
+{
+  size_t a = strlen (s), b = strlen (suffix);
+  return a >= b && strcmp (s + a - b, suffix) == 0;
+}
+
+static void
+progress (size_t done, size_t total, void *ctx)
+{
+  (void) ctx;
+  int pct = total ? (int) (done * 100 / total) : 100;
+  char a[32], b[32];
+  sq_format_size (done, a, sizeof a);
+  sq_format_size (total, b, sizeof b);
+  fprintf (stderr, "\ruploading %-10s of %-10s [%-30.*s] %3d%%", a, b, pct * 30 / 100,
+           "##############################", pct);
+  if (done == total)
+    fputc ('\n', stderr);
+}
+
+/* Builds the input: one .tar/.tar.gz as is, else a tar.gz of the PATHs. */
+static void *
+pack_inputs (char **paths, int n, uint64_t max, size_t *len)
+{
+  sq_err err = { 0 };
+  void *buf = NULL;
+  char lim[32];
+
+  sq_format_size (max, lim, sizeof lim);
+  if (n == 1 && (ends_with (paths[0], ".tar") || ends_with (paths[0], ".tar.gz")
+                 || ends_with (paths[0], ".tgz")))
+    {
+      struct stat st;
+      if (stat (paths[0], &st) < 0)
+        cli_die (SQ_EXIT_USAGE, "input '%s': %s", paths[0], strerror (errno));
+      if ((uint64_t) st.st_size > max)
+        {
+          char got[32];
+          sq_format_size (st.st_size, got, sizeof got);
+          cli_die (SQ_EXIT_USAGE, "input '%s' is %s, more than the limit of %s "
+                   "(--max-input)", paths[0], got, lim);
+        }
+      buf = sq_read_file_at (AT_FDCWD, paths[0], max, len, &err);
+      if (!buf)
+        cli_die (SQ_EXIT_USAGE, "input %s", err.msg);
+      return buf;
+    }
+  struct sq_packer *p = sq_packer_new (max, &err);
+  if (!p)
+    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
+  for (int i = 0; i < n; i++)
+    {
+      char copy[4096], *base;
+      snprintf (copy, sizeof copy, "%s", paths[i]);
+      while (strlen (copy) > 1 && copy[strlen (copy) - 1] == '/')
+        copy[strlen (copy) - 1] = '\0';
+      base = strrchr (copy, '/') ? strrchr (copy, '/') + 1 : copy;
+      if (!*base || strcmp (base, ".") == 0 || strcmp (base, "..") == 0)
+        cli_die (SQ_EXIT_USAGE, "input '%s': give a file or a named directory", paths[i]);
+      if (sq_packer_add_path (p, paths[i], base, &err) < 0)
+        {
+          sq_packer_free (p);
+          if (err.code == EFBIG)
+            cli_die (SQ_EXIT_USAGE, "input: %s (--max-input)", err.msg);
+          cli_die (SQ_EXIT_USAGE, "input %s", err.msg);
+        }
+    }
+  if (sq_packer_finish (p, &buf, len, &err) < 0)
+    cli_die (SQ_EXIT_USAGE, "input: %s", err.msg);
+  return buf;
+}
+
+int
+cmd_submit (struct cli *c, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    CLI_COMMON_OPTS,
+    { "memory", required_argument, 0, 'm' }, { "cpu", required_argument, 0, 'c' },
+    { "wall", required_argument, 0, 'w' }, { "pids", required_argument, 0, 'p' },
+    { "output", required_argument, 0, 'o' }, { "disk", required_argument, 0, 'd' },
+    { "inodes", required_argument, 0, 'i' }, { "cpus", required_argument, 0, 'C' },
+    { "priority", required_argument, 0, 'P' }, { "id", required_argument, 0, 'I' },
+    { "env", required_argument, 0, 'e' }, { "ttl", required_argument, 0, 't' },
+    { "keep", required_argument, 0, 'k' }, { "max-attempts", required_argument, 0, 'a' },
+    { "max-input", required_argument, 0, 'M' }, { "wait", no_argument, 0, 'W' },
+    { "result-dir", required_argument, 0, 'R' }, { 0, 0, 0, 0 },
+  };
+  struct submit_opts s = {
+    .priority = SQ_PRIO_NORMAL, .ttl_ms = SQ_DEFAULT_TTL_MS, .keep_s = SQ_DEFAULT_KEEP_S,
+    .max_input = SQ_MAX_INPUT_BYTES, .max_attempts = SQ_DEFAULT_MAX_ATTEMPTS,
+  };
+  int dd = -1, first;
+  char idbuf[32], state[32] = "";
+  sq_err err = { 0 };
+
+  cli_help_if_asked (argc, argv, help);
+  for (int i = 1; i < argc; i++)
+    if (strcmp (argv[i], "--") == 0)
+      {
+        dd = i;
+        break;
+      }
+  if (dd < 0 || dd == argc - 1)
+    cli_die (SQ_EXIT_USAGE, "submit: give the command after '--' (see sandq submit --help)");
+  /* Options and PATHs come before "--"; getopt must not see the command. */
+  first = cli_getopt (c, dd, argv, opts, help, extra, &s);
+  if (s.result_dir && !s.wait)
+    cli_die (SQ_EXIT_USAGE, "submit: --result-dir needs --wait (or use sandq result later)");
+  if (s.max_input > SQ_MAX_INPUT_BYTES * 16)
+    cli_die (SQ_EXIT_USAGE, "submit: --max-input above 1 GiB is not supported");
+  s.spec.argc = argc - dd - 1;
+  s.spec.argv = argv + dd + 1;
+
+  size_t ilen = 0;
+  void *input = first < dd ? pack_inputs (argv + first, dd - first, s.max_input, &ilen) : NULL;
+  cleanup_free char *spec = sq_spec_to_json (&s.spec);
+  s.spec.argv = NULL;
+  s.spec.argc = 0;
+  if (!spec)
+    cli_die (SQ_EXIT_FAILURE, "cannot build the job spec");
+  const char *queue = c->queue ? c->queue : SQ_DEFAULT_QUEUE;
+  if (!s.id)
+    {
+      new_id (idbuf);
+      s.id = idbuf;
+    }
+
+  cli_connect (c);
+  /* The id index first: a job id names one queue. */
+  redisReply *rep = sq_redis_cmdf (&c->r, &err, "SET sandq:jobq:%s %s NX EX %" PRIu64,
+                                   s.id, queue, s.ttl_ms / 1000 + s.keep_s + 86400);
+  if (!rep)
+    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
+  int fresh = rep->type == REDIS_REPLY_STATUS;
+  freeReplyObject (rep);
+  if (!fresh)
+    {
+      char other[SQ_QUEUE_MAX + 1];
+      sq_find_queue (&c->r, s.id, queue, other, sizeof other, &err);
+      if (strcmp (other, queue) != 0)
+        cli_die (SQ_EXIT_USAGE, "job id '%s' is already used in queue '%s'", s.id, other);
+    }
+  if (isatty (STDERR_FILENO) && !c->json)
+    c->r.progress = progress;
+  struct sq_submit_args a = {
+    .queue = queue, .id = s.id, .spec_json = spec, .input = input, .input_len = ilen,
+    .ttl_ms = s.ttl_ms, .keep_s = s.keep_s, .priority = s.priority,
+    .max_attempts = s.max_attempts, .submitter = getenv ("USER"),
+  };
+  if (!a.input)
+    a.input = "";
+  if ((rep = sq_redis_cmdf (&c->r, &err, "SADD sandq:queues %s", queue)))
+    freeReplyObject (rep);
+  int created = sq_submit (&c->p, &a, state, sizeof state, &err);
+  c->r.progress = NULL;
+  free (input);
+  if (created < 0)
+    cli_die (SQ_EXIT_FAILURE, "submit: %s", err.msg);
+  if (!created && !c->json)
+    fprintf (stderr, "sandq: job '%s' already exists (%s); not submitted again\n", s.id, state);
+  if (!s.wait)
+    {
+      if (c->json)
+        printf ("{\"id\":\"%s\",\"queue\":\"%s\",\"created\":%s}\n", s.id, queue,
+                created ? "true" : "false");
+      else
+        printf ("%s\n", s.id);
+      return SQ_EXIT_OK;
+    }
+  if (!c->json)
+    fprintf (stderr, "sandq: submitted %s to queue %s\n", s.id, queue);
+  int code;
+  json_t *job = cli_wait (c, queue, s.id, 0, c->json, &code);
+  if (!job)
+    return code;
+  int fcode = 0;
+  int fetched = s.result_dir ? cli_fetch_result (c, queue, s.id, s.result_dir, &fcode) : 0;
+  cli_print_job (c, job);
+  json_decref (job);
+  /* A verdict that is not ok explains a missing archive (rejected, dead
+   * letter); with an ok verdict a failed download is the error to report. */
+  if (fetched < 0 && code == SQ_EXIT_OK)
+    return fcode;
+  return code;
+}

@@ -1,0 +1,422 @@
+/* Where the queue and the sandbox meet: one claimed job, from its spec and
+ * input tarball to a verdict and a result archive in Redis.
+ *
+ * This is the only file that sees both sides.
+ */
+#define _GNU_SOURCE
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/archive.h"
+#include "../common/cleanup.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+/* Unpacks the input tarball into the sandbox's work directory in a child
+ * process that is chrooted there, runs as the job's uid, and has rlimits:
+ * hostile parsing never runs as root, and nothing it does can reach a
+ * host path. */
+static int
+unpack_input (struct sbx *b, const struct sbx_limits *lim, const void *buf,
+              size_t len, sq_err *err)
+{
+  int p[2];
+  pid_t pid;
+  char msg[SQ_ERR_MSG_MAX] = "";
+  int st;
+  ssize_t n;
+
+  if (len == 0)
+    return 0;
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return sq_err_set (err, errno, "pipe");
+  pid = fork ();
+  if (pid < 0)
+    {
+      close (p[0]);
+      close (p[1]);
+      return sq_err_set (err, errno, "fork the unpacker");
+    }
+  if (pid == 0)
+    {
+      sq_err cerr = { 0 };
+      struct sq_unpack_limits ul;
+      struct sq_tree_stats ts;
+      uid_t uid = sbx_uid (b);
+      struct rlimit as = { 512ULL << 20, 512ULL << 20 };
+      struct rlimit cpu = { 60, 61 };
+      struct rlimit fsz = { lim->disk_bytes, lim->disk_bytes };
+
+      close (p[0]);
+      prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+      if (fchdir (sbx_work_fd (b)) < 0 || chroot (".") < 0 || chdir ("/") < 0
+          || setgroups (0, NULL) < 0 || setresgid (uid, uid, uid) < 0
+          || setresuid (uid, uid, uid) < 0 || prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
+          || setrlimit (RLIMIT_AS, &as) < 0 || setrlimit (RLIMIT_CPU, &cpu) < 0
+          || setrlimit (RLIMIT_FSIZE, &fsz) < 0)
+        {
+          sq_err_set (&cerr, errno, "drop privileges for unpacking");
+          sq_write_all (p[1], cerr.msg, strlen (cerr.msg));
+          _exit (2);
+        }
+      signal (SIGXFSZ, SIG_IGN);
+      sq_unpack_limits_default (&ul);
+      ul.max_bytes = lim->disk_bytes;
+      ul.max_entries = lim->disk_inodes;
+      int root = open ("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (sq_unpack (buf, len, root, &ul, 0, &ts, &cerr) < 0)
+        {
+          if (cerr.code == ENOSPC || cerr.code == EFBIG)
+            sq_err_wrap (&cerr, "the inputs do not fit in the disk limit");
+          sq_write_all (p[1], cerr.msg, strlen (cerr.msg));
+          _exit (1);
+        }
+      _exit (0);
+    }
+  close (p[1]);
+  n = read (p[0], msg, sizeof msg - 1);
+  close (p[0]);
+  msg[n > 0 ? n : 0] = '\0';
+  while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  if (WIFEXITED (st) && WEXITSTATUS (st) == 0)
+    return 0;
+  if (WIFEXITED (st) && WEXITSTATUS (st) == 1)
+    return sq_err_set (err, EINVAL, "input: %s", msg);
+  return sq_err_set (err, EIO, "the unpacker failed: %s",
+                     msg[0] ? msg : WIFSIGNALED (st) ? strsignal (WTERMSIG (st)) : "?");
+}
+
+static void
+apply_spec_limits (struct sbx_limits *lim, const struct sq_spec *spec)
+{
+  uint64_t *slot[SQ_LIM__COUNT] = {
+    [SQ_LIM_MEMORY] = &lim->memory_bytes, [SQ_LIM_CPU] = &lim->cpu_ms,
+    [SQ_LIM_WALL] = &lim->wall_ms, [SQ_LIM_PIDS] = &lim->pids,
+    [SQ_LIM_OUTPUT] = &lim->output_bytes, [SQ_LIM_DISK] = &lim->disk_bytes,
+    [SQ_LIM_INODES] = &lim->disk_inodes,
+  };
+  for (int i = 0; i < SQ_LIM__COUNT; i++)
+    if (spec->limits[i] && slot[i])
+      *slot[i] = spec->limits[i];
+  if (spec->limits[SQ_LIM_MILLICORES])
+    lim->cpu_millicores = (uint32_t) spec->limits[SQ_LIM_MILLICORES];
+}
+
+static char *
+result_json (const struct sbx_result *r, const char *status, const char *message,
+             const struct sq_tree_stats *outs, int out_truncated)
+{
+  json_t *o = json_object ();
+  char *s;
+  json_object_set_new (o, "status", json_string (status));
+  json_object_set_new (o, "message", json_string (message));
+  json_object_set_new (o, "exit_code", r->exit_code >= 0 ? json_integer (r->exit_code) : json_null ());
+  json_object_set_new (o, "signal", r->signal > 0 ? json_integer (r->signal) : json_null ());
+  json_object_set_new (o, "wall_ms", json_integer ((json_int_t) r->wall_ms));
+  json_object_set_new (o, "cpu_ms", json_integer ((json_int_t) r->cpu_ms));
+  json_object_set_new (o, "memory_peak_bytes", json_integer ((json_int_t) r->memory_peak_bytes));
+  json_object_set_new (o, "stdout_bytes", json_integer ((json_int_t) r->stdout_bytes));
+  json_object_set_new (o, "stderr_bytes", json_integer ((json_int_t) r->stderr_bytes));
+  json_object_set_new (o, "disk_bytes", json_integer ((json_int_t) r->disk_bytes));
+  json_object_set_new (o, "out_files", json_integer ((json_int_t) (outs->entries - outs->skipped)));
+  json_object_set_new (o, "out_skipped", json_integer ((json_int_t) outs->skipped));
+  json_object_set_new (o, "out_truncated", json_boolean (out_truncated));
+  s = json_dumps (o, JSON_COMPACT);
+  json_decref (o);
+  return s;
+}
+
+static void *
+map_memfd (int fd, size_t *len)
+{
+  struct stat st;
+  void *p;
+  *len = 0;
+  if (fd < 0 || fstat (fd, &st) < 0 || st.st_size == 0)
+    return NULL;
+  p = mmap (NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (p == MAP_FAILED)
+    return NULL;
+  *len = st.st_size;
+  return p;
+}
+
+/* Builds result.json + stdout + stderr + out/ into a tar.gz. If out/ does
+ * not fit under the cap, it is left out and the verdict says so. */
+static int
+build_archive (struct worker *w, struct sbx *b, const struct sbx_result *r,
+               int so, int se, char *message, size_t msglen, void **arch,
+               size_t *alen, struct sq_tree_stats *outs, sq_err *err)
+{
+  size_t olen, elen;
+  void *obuf = map_memfd (so, &olen), *ebuf = map_memfd (se, &elen);
+  int rc = -1;
+
+  for (int with_out = 1; with_out >= 0; with_out--)
+    {
+      struct sq_packer *p = sq_packer_new (w->cfg.max_result_bytes, err);
+      struct sq_tree_limits tl = { 1 << 20, w->cfg.max_result_bytes, 64, 4095 };
+      char *rj;
+      if (!p)
+        break;
+      memset (outs, 0, sizeof *outs);
+      if (!with_out)
+        {
+          char b2[32];
+          sq_format_size (w->cfg.max_result_bytes, b2, sizeof b2);
+          size_t ml = strlen (message);
+          snprintf (message + ml, msglen - ml, "; its out/ was larger than the "
+                    "result cap of %s and was left out", b2);
+        }
+      rj = result_json (r, sq_status_name (r->status), message, outs, !with_out);
+      if (sq_packer_add_mem (p, "stdout", obuf, olen, err) < 0
+          || sq_packer_add_mem (p, "stderr", ebuf, elen, err) < 0
+          || (with_out && sbx_out_fd (b) >= 0
+              && sq_packer_add_tree (p, sbx_out_fd (b), "out", &tl, outs, err) < 0))
+        {
+          free (rj);
+          sq_packer_free (p);
+          if (with_out && err->code == EFBIG)
+            continue;
+          break;
+        }
+      /* result.json last: it carries the out/ counts. */
+      free (rj);
+      rj = result_json (r, sq_status_name (r->status), message, outs, !with_out);
+      if (sq_packer_add_mem (p, "result.json", rj, strlen (rj), err) < 0)
+        {
+          free (rj);
+          sq_packer_free (p);
+          if (with_out && err->code == EFBIG)
+            continue;
+          break;
+        }
+      free (rj);
+      rc = sq_packer_finish (p, arch, alen, err);
+      if (rc < 0 && with_out && err->code == EFBIG)
+        continue;
+      break;
+    }
+  if (obuf)
+    munmap (obuf, olen);
+  if (ebuf)
+    munmap (ebuf, elen);
+  return rc;
+}
+
+/* Reports a verdict; retries across Redis outages while the lease may
+ * still be ours. */
+static void
+report (struct slot *s, struct sq_proto *p, const char *status, const char *message,
+        const void *arch, size_t alen, const char *const *fields, int nfields,
+        unsigned attempts)
+{
+  struct worker *w = s->w;
+  struct sq_completion c = {
+    .status = status, .message = message, .result = arch, .result_len = alen,
+    .retry_backoff_ms = 1000ULL << (attempts < 6 ? attempts : 6),
+    .fields = fields, .nfields = nfields,
+  };
+  char outcome[32] = "";
+  sq_err err = { 0 };
+
+  for (unsigned i = 0; !w->releasing || i == 0; i++)
+    {
+      if (sq_complete (p, s->queue, s->id, s->token, &c, outcome, sizeof outcome, &err) == 0)
+        break;
+      sq_warn ("report %s: %s; retrying", status, err.msg);
+      sq_redis_backoff (i);
+      if (i > 200)
+        {
+          sq_err_log ("giving up reporting after %u tries; the lease will expire "
+                      "and another worker will run the job", i);
+          return;
+        }
+    }
+  pthread_mutex_lock (&w->lock);
+  int st = sq_status_from_name (status);
+  if (st >= 0)
+    w->stats.jobs_by_status[st]++;
+  if (strcmp (outcome, "stale") == 0)
+    w->stats.stale++;
+  if (strcmp (outcome, "retry") == 0)
+    w->stats.retries++;
+  if (strcmp (outcome, "dead") == 0)
+    w->stats.dead_letters++;
+  pthread_mutex_unlock (&w->lock);
+  if (strcmp (outcome, "stale") == 0)
+    sq_warn ("verdict %s not recorded: the lease was taken over (the job ran "
+             "elsewhere)", status);
+}
+
+static void
+log_line (struct slot *s, const char *status, const struct sbx_result *r,
+          uint64_t total_ms, uint64_t unpack_ms, uint64_t upload_ms, int attempts)
+{
+  sq_info ("queue=%s status=%s exit=%d signal=%d wall_ms=%" PRIu64 " cpu_ms=%" PRIu64
+           " mem_peak=%" PRIu64 " stdout=%" PRIu64 " stderr=%" PRIu64
+           " total_ms=%" PRIu64 " unpack_ms=%" PRIu64 " upload_ms=%" PRIu64
+           " attempt=%d slot=%d",
+           s->queue, status, r->exit_code, r->signal, r->wall_ms, r->cpu_ms,
+           r->memory_peak_bytes, r->stdout_bytes, r->stderr_bytes, total_ms,
+           unpack_ms, upload_ms, attempts, s->idx);
+}
+
+void
+job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
+{
+  struct worker *w = s->w;
+  struct sq_spec spec;
+  struct sbx_limits lim = w->cfg.defaults;
+  struct sbx_result res;
+  struct sq_tree_stats outs = { 0 };
+  sq_err err = { 0 };
+  struct sbx *b = NULL;
+  cleanup_close int so = -1, se = -1;
+  void *arch = NULL;
+  size_t alen = 0;
+  char message[SQ_ERR_MSG_MAX + 128];
+  uint64_t t0 = sq_now_ms (), t_unpack = 0, t_up = 0;
+  char f[10][32];
+  const char *fields[20];
+
+  memset (&res, 0, sizeof res);
+  res.exit_code = -1;
+  sq_log_set_job (c->id);
+  if (sq_spec_parse (c->spec, c->spec_len, &w->cfg.policy, &spec, &err) < 0)
+    {
+      sq_warn ("rejected: %s", err.msg);
+      report (s, p, "rejected", err.msg, NULL, 0, NULL, 0, c->attempts);
+      log_line (s, "rejected", &res, 0, 0, 0, c->attempts);
+      goto out;
+    }
+  apply_spec_limits (&lim, &spec);
+  if (sbx_limits_check (&lim, &err) < 0)
+    {
+      report (s, p, "rejected", err.msg, NULL, 0, NULL, 0, c->attempts);
+      log_line (s, "rejected", &res, 0, 0, 0, c->attempts);
+      goto out_spec;
+    }
+  b = sbx_new (w->host, &lim, (unsigned) s->idx, &err);
+  if (!b)
+    {
+      report (s, p, "system_error", err.msg, NULL, 0, NULL, 0, c->attempts);
+      goto out_spec;
+    }
+  t_unpack = sq_now_ms ();
+  if (unpack_input (b, &lim, c->input, c->input_len, &err) < 0)
+    {
+      const char *status = err.code == EINVAL ? "rejected" : "system_error";
+      sq_warn ("%s: %s", status, err.msg);
+      report (s, p, status, err.msg, NULL, 0, NULL, 0, c->attempts);
+      log_line (s, status, &res, 0, 0, 0, c->attempts);
+      goto out_sbx;
+    }
+  t_unpack = sq_now_ms () - t_unpack;
+  so = memfd_create ("stdout", MFD_CLOEXEC);
+  se = memfd_create ("stderr", MFD_CLOEXEC);
+  struct sbx_exec ex = { spec.argv, NULL, -1, so, se };
+  char *envp[SQ_SPEC_MAX_ENV + 16];
+  int ne = 0;
+  for (int i = 0; sbx_default_env[i]; i++)
+    envp[ne++] = sbx_default_env[i];
+  for (int i = 0; i < spec.nenv; i++)
+    {
+      size_t kl = strchr (spec.env[i], '=') - spec.env[i] + 1;
+      int j;
+      for (j = 0; j < ne && strncmp (envp[j], spec.env[i], kl) != 0; j++)
+        ;
+      envp[j] = spec.env[i];
+      if (j == ne)
+        ne++;
+    }
+  envp[ne] = NULL;
+  ex.envp = envp;
+
+  pthread_mutex_lock (&w->lock);
+  s->sbx = b;
+  int pre_cancel = s->cancel || s->lost || w->releasing;
+  pthread_mutex_unlock (&w->lock);
+  if (pre_cancel)
+    sbx_cancel (b);
+  int rc = sbx_run (b, &ex, &res, &err);
+  pthread_mutex_lock (&w->lock);
+  s->sbx = NULL;
+  int release = s->release || (w->releasing && res.status == SQ_STATUS_CANCELLED && !s->cancel);
+  pthread_mutex_unlock (&w->lock);
+
+  if (release)
+    {
+      /* Shutting down: the job goes back without using an attempt. */
+      sq_err rerr = { 0 };
+      if (sq_release (p, s->queue, s->id, s->token, &rerr) < 0)
+        sq_warn ("release: %s (the lease will expire instead)", rerr.msg);
+      else
+        sq_notice ("released back to the queue at shutdown");
+      pthread_mutex_lock (&w->lock);
+      w->stats.released++;
+      pthread_mutex_unlock (&w->lock);
+      goto out_sbx;
+    }
+  snprintf (message, sizeof message, "%s", res.message);
+  if (rc < 0 && res.status != SQ_STATUS_SYSTEM_ERROR)
+    res.status = SQ_STATUS_SYSTEM_ERROR;
+  if (build_archive (w, b, &res, so, se, message, sizeof message, &arch, &alen,
+                     &outs, &err) < 0)
+    {
+      snprintf (message, sizeof message, "sandq could not pack the result: %s", err.msg);
+      res.status = SQ_STATUS_SYSTEM_ERROR;
+      arch = NULL;
+      alen = 0;
+    }
+  int nf = 0;
+#define FIELD(name, fmt, val) \
+  do { snprintf (f[nf / 2], sizeof f[0], fmt, val); fields[nf++] = name; \
+       fields[nf] = f[nf / 2]; nf++; } while (0)
+  FIELD ("exit_code", "%d", res.exit_code);
+  FIELD ("signal", "%d", res.signal);
+  FIELD ("wall_ms", "%" PRIu64, res.wall_ms);
+  FIELD ("cpu_ms", "%" PRIu64, res.cpu_ms);
+  FIELD ("memory_peak_bytes", "%" PRIu64, res.memory_peak_bytes);
+  FIELD ("stdout_bytes", "%" PRIu64, res.stdout_bytes);
+  FIELD ("stderr_bytes", "%" PRIu64, res.stderr_bytes);
+  FIELD ("result_bytes", "%zu", alen);
+  FIELD ("out_files", "%" PRIu64, outs.entries - outs.skipped);
+  FIELD ("unpack_ms", "%" PRIu64, t_unpack);
+#undef FIELD
+  t_up = sq_now_ms ();
+  report (s, p, sq_status_name (res.status), message, arch, alen, fields, nf, c->attempts);
+  t_up = sq_now_ms () - t_up;
+  log_line (s, sq_status_name (res.status), &res, sq_now_ms () - t0, t_unpack, t_up,
+            c->attempts);
+  pthread_mutex_lock (&w->lock);
+  if (c->created_ms && sq_wall_ms () > c->created_ms)
+    hist_observe (&w->stats.queue_wait, (sq_wall_ms () - c->created_ms - (sq_now_ms () - t0)) / 1000.0);
+  hist_observe (&w->stats.run_time, res.wall_ms / 1000.0);
+  hist_observe (&w->stats.unpack_time, t_unpack / 1000.0);
+  hist_observe (&w->stats.upload_time, t_up / 1000.0);
+  pthread_mutex_unlock (&w->lock);
+  free (arch);
+out_sbx:
+  sbx_free (b);
+out_spec:
+  sq_spec_free (&spec);
+out:
+  sq_log_set_job (NULL);
+}

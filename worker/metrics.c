@@ -1,0 +1,253 @@
+#define _GNU_SOURCE
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "../common/version.h"
+#include "worker.h"
+
+const double sq_hist_bounds[SQ_HIST_BUCKETS] = {
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 300,
+};
+
+void
+hist_observe (struct hist *h, double v)
+{
+  int i = 0;
+  while (i < SQ_HIST_BUCKETS && v > sq_hist_bounds[i])
+    i++;
+  h->counts[i]++;
+  h->sum += v;
+  h->n++;
+}
+
+struct metrics
+{
+  struct MHD_Daemon *d;
+  struct worker *w;
+};
+
+struct buf
+{
+  char *s;
+  size_t len, cap;
+};
+
+static void __attribute__ ((format (printf, 2, 3)))
+out (struct buf *b, const char *fmt, ...)
+{
+  va_list ap;
+  for (;;)
+    {
+      va_start (ap, fmt);
+      int n = vsnprintf (b->s + b->len, b->cap - b->len, fmt, ap);
+      va_end (ap);
+      if (n < 0)
+        return;
+      if (b->len + (size_t) n < b->cap)
+        {
+          b->len += n;
+          return;
+        }
+      size_t nc = b->cap * 2 + n;
+      char *ns = realloc (b->s, nc);
+      if (!ns)
+        return;
+      b->s = ns;
+      b->cap = nc;
+    }
+}
+
+static void
+hist_out (struct buf *b, const char *name, const char *help, const struct hist *h)
+{
+  uint64_t cum = 0;
+  out (b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+  for (int i = 0; i < SQ_HIST_BUCKETS; i++)
+    {
+      cum += h->counts[i];
+      out (b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, sq_hist_bounds[i], cum);
+    }
+  cum += h->counts[SQ_HIST_BUCKETS];
+  out (b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.6f\n%s_count %" PRIu64 "\n",
+       name, cum, name, h->sum, name, h->n);
+}
+
+static char *
+render (struct worker *w, size_t *len)
+{
+  struct buf b = { malloc (8192), 0, 8192 };
+  struct worker_stats st;
+  int busy = 0;
+
+  if (!b.s)
+    return NULL;
+  pthread_mutex_lock (&w->lock);
+  st = w->stats;
+  for (int i = 0; i < w->cfg.concurrency; i++)
+    busy += w->slots[i].state == SLOT_BUSY;
+  pthread_mutex_unlock (&w->lock);
+
+  out (&b, "# HELP sandq_worker_info Worker build and identity.\n"
+       "# TYPE sandq_worker_info gauge\nsandq_worker_info{version=\"%s\",worker=\"%s\"} 1\n",
+       SANDQ_VERSION, w->cfg.id);
+  out (&b, "# HELP sandq_worker_jobs_total Jobs finished by this worker, by verdict.\n"
+       "# TYPE sandq_worker_jobs_total counter\n");
+  for (int s = 0; s < SQ_STATUS__COUNT; s++)
+    out (&b, "sandq_worker_jobs_total{status=\"%s\"} %" PRIu64 "\n",
+         sq_status_name (s), st.jobs_by_status[s]);
+  out (&b, "# HELP sandq_worker_sandbox_kills_total Jobs stopped for breaking a limit, by reason.\n"
+       "# TYPE sandq_worker_sandbox_kills_total counter\n");
+  for (int s = 0; s < SQ_STATUS__COUNT; s++)
+    if (sq_status_is_limit (s))
+      out (&b, "sandq_worker_sandbox_kills_total{reason=\"%s\"} %" PRIu64 "\n",
+           sq_status_name (s), st.jobs_by_status[s]);
+  out (&b, "# HELP sandq_worker_retries_total system_error verdicts sent back for a retry.\n"
+       "# TYPE sandq_worker_retries_total counter\nsandq_worker_retries_total %" PRIu64 "\n",
+       st.retries);
+  out (&b, "# HELP sandq_worker_reclaims_total Jobs of dead workers this worker requeued.\n"
+       "# TYPE sandq_worker_reclaims_total counter\nsandq_worker_reclaims_total %" PRIu64 "\n",
+       st.reclaims_seen);
+  out (&b, "# HELP sandq_worker_cancels_total Running jobs stopped by a cancel.\n"
+       "# TYPE sandq_worker_cancels_total counter\nsandq_worker_cancels_total %" PRIu64 "\n",
+       st.jobs_by_status[SQ_STATUS_CANCELLED]);
+  out (&b, "# HELP sandq_worker_dead_letters_total Jobs this worker sent to the dead-letter set.\n"
+       "# TYPE sandq_worker_dead_letters_total counter\nsandq_worker_dead_letters_total %" PRIu64 "\n",
+       st.dead_letters);
+  out (&b, "# HELP sandq_worker_stale_total Verdicts refused because the lease was taken over.\n"
+       "# TYPE sandq_worker_stale_total counter\nsandq_worker_stale_total %" PRIu64 "\n",
+       st.stale);
+  out (&b, "# HELP sandq_worker_released_total Jobs given back to the queue at shutdown.\n"
+       "# TYPE sandq_worker_released_total counter\nsandq_worker_released_total %" PRIu64 "\n",
+       st.released);
+  out (&b, "# HELP sandq_worker_slots Job slots of this worker.\n# TYPE sandq_worker_slots gauge\n"
+       "sandq_worker_slots %d\n", w->cfg.concurrency);
+  out (&b, "# HELP sandq_worker_busy_slots Slots running a job.\n# TYPE sandq_worker_busy_slots gauge\n"
+       "sandq_worker_busy_slots %d\n", busy);
+  out (&b, "# HELP sandq_worker_redis_up 1 if the last Redis call succeeded.\n"
+       "# TYPE sandq_worker_redis_up gauge\nsandq_worker_redis_up %d\n", w->redis_up ? 1 : 0);
+  out (&b, "# HELP sandq_worker_draining 1 while draining or stopping.\n"
+       "# TYPE sandq_worker_draining gauge\nsandq_worker_draining %d\n",
+       (w->draining || w->stopping) ? 1 : 0);
+  hist_out (&b, "sandq_worker_queue_wait_seconds", "Time from submit to start.", &st.queue_wait);
+  hist_out (&b, "sandq_worker_run_seconds", "Wall time of the sandboxed program.", &st.run_time);
+  hist_out (&b, "sandq_worker_unpack_seconds", "Time to unpack the input.", &st.unpack_time);
+  hist_out (&b, "sandq_worker_upload_seconds", "Time to store the verdict and result.",
+            &st.upload_time);
+  *len = b.len;
+  return b.s;
+}
+
+static enum MHD_Result
+handle (void *cls, struct MHD_Connection *c, const char *url, const char *method,
+        const char *version, const char *data, size_t *size, void **ptr)
+{
+  struct metrics *m = cls;
+  struct MHD_Response *r;
+  enum MHD_Result ret;
+  (void) version;
+  (void) data;
+  (void) size;
+  (void) ptr;
+
+  if (strcmp (method, "GET") != 0)
+    {
+      r = MHD_create_response_from_buffer (0, (void *) "", MHD_RESPMEM_PERSISTENT);
+      ret = MHD_queue_response (c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+    }
+  else if (strcmp (url, "/metrics") != 0)
+    {
+      static const char nf[] = "not found: try /metrics\n";
+      r = MHD_create_response_from_buffer (sizeof nf - 1, (void *) nf, MHD_RESPMEM_PERSISTENT);
+      ret = MHD_queue_response (c, MHD_HTTP_NOT_FOUND, r);
+    }
+  else
+    {
+      size_t len;
+      char *body = render (m->w, &len);
+      r = MHD_create_response_from_buffer (len, body, MHD_RESPMEM_MUST_FREE);
+      MHD_add_response_header (r, "Content-Type", "text/plain; version=0.0.4");
+      ret = MHD_queue_response (c, MHD_HTTP_OK, r);
+    }
+  MHD_destroy_response (r);
+  return ret;
+}
+
+struct metrics *
+metrics_start (struct worker *w, const char *addr, sq_err *err)
+{
+  struct sockaddr_in sin = { .sin_family = AF_INET };
+  const char *colon = strrchr (addr, ':');
+  char host[128] = "127.0.0.1";
+  long port;
+  struct metrics *m;
+
+  if (!colon)
+    {
+      sq_err_set (err, 0, "invalid --metrics '%s': expected host:port", addr);
+      return NULL;
+    }
+  port = strtol (colon + 1, NULL, 10);
+  if (port < 1 || port > 65535)
+    {
+      sq_err_set (err, 0, "invalid --metrics '%s': bad port", addr);
+      return NULL;
+    }
+  if (colon > addr)
+    snprintf (host, sizeof host, "%.*s", (int) (colon - addr), addr);
+  if (inet_pton (AF_INET, host, &sin.sin_addr) != 1)
+    {
+      sq_err_set (err, 0, "invalid --metrics '%s': host must be an IPv4 address", addr);
+      return NULL;
+    }
+  sin.sin_port = htons ((uint16_t) port);
+  m = calloc (1, sizeof *m);
+  m->w = w;
+  m->d = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
+                           NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR, &sin,
+                           MHD_OPTION_CONNECTION_LIMIT, 16U,
+                           MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
+  if (!m->d)
+    {
+      sq_err_set (err, errno, "cannot listen on %s", addr);
+      free (m);
+      return NULL;
+    }
+  return m;
+}
+
+void
+metrics_stop (struct metrics *m)
+{
+  if (!m)
+    return;
+  MHD_stop_daemon (m->d);
+  free (m);
+}
+
+void
+metrics_ready (struct worker *w)
+{
+  sd_notifyf (0, "READY=1\nSTATUS=0/%d slots busy", w->cfg.concurrency);
+}
+
+void
+metrics_status (struct worker *w, int busy)
+{
+  sd_notifyf (0, "WATCHDOG=1\nSTATUS=%d/%d slots busy%s%s", busy, w->cfg.concurrency,
+              w->redis_up ? "" : ", Redis unreachable",
+              w->stopping ? ", stopping" : w->draining ? ", draining" : "");
+}
+
+void
+metrics_stopping (void)
+{
+  sd_notify (0, "STOPPING=1");
+}

@@ -1,0 +1,106 @@
+/* A slot: one thread, one Redis connection, one sandbox at a time.
+ *
+ * It claims from the queues in the order given (so a bulk queue never
+ * starves an interactive one), runs the job, reports, and starts again.
+ * When every queue is empty it blocks on the queues' wake lists for up to
+ * a second. When Redis goes away it reconnects with backoff and jitter.
+ */
+#define _GNU_SOURCE
+#include "worker.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/log.h"
+#include "../common/util.h"
+
+static void
+wait_for_work (struct worker *w, sq_redis *r)
+{
+  const char *argv[SQ_MAX_QUEUES + 2];
+  char keys[SQ_MAX_QUEUES][SQ_KEY_MAX];
+  sq_err err = { 0 };
+  int n = 0;
+
+  argv[n++] = "BLPOP";
+  for (int i = 0; i < w->cfg.nqueues; i++)
+    {
+      sq_key (keys[i], SQ_KEY_MAX, w->cfg.queues[i], "wake", NULL);
+      argv[n++] = keys[i];
+    }
+  argv[n++] = "1";
+  redisReply *rep = sq_redis_cmd (r, &err, n, argv, NULL);
+  if (rep)
+    freeReplyObject (rep);
+}
+
+void *
+slot_main (void *arg)
+{
+  struct slot *s = arg;
+  struct worker *w = s->w;
+  sq_redis r = { .timeout_ms = 5000 };
+  struct sq_proto p;
+  unsigned fails = 0;
+  sq_err err = { 0 };
+
+  sq_redis_parse_url (w->cfg.redis_url, &r.addr, &err);
+  sq_proto_init (&p, &r);
+  while (!w->stopping && !w->draining)
+    {
+      int got = 0, all_paused = 1;
+
+      if (!r.c && sq_redis_connect (&r, &err) < 0)
+        {
+          if (fails++ % 20 == 0)
+            sq_warn ("slot %d: %s; retrying", s->idx, err.msg);
+          w->redis_up = 0;
+          sq_redis_backoff (fails);
+          continue;
+        }
+      if (fails)
+        sq_notice ("slot %d: connected to Redis at %s", s->idx, r.where);
+      fails = 0;
+      w->redis_up = 1;
+      for (int q = 0; q < w->cfg.nqueues && !got; q++)
+        {
+          struct sq_claimed c;
+          int rc = sq_claim (&p, w->cfg.queues[q], w->cfg.id, w->cfg.lease_ms, &c, &err);
+          if (rc < 0)
+            {
+              sq_warn ("slot %d: claim from '%s': %s", s->idx, w->cfg.queues[q], err.msg);
+              break;
+            }
+          if (rc != 2)
+            all_paused = 0;
+          if (rc != 1)
+            continue;
+          got = 1;
+          pthread_mutex_lock (&w->lock);
+          s->state = SLOT_BUSY;
+          snprintf (s->queue, sizeof s->queue, "%s", w->cfg.queues[q]);
+          snprintf (s->id, sizeof s->id, "%s", c.id);
+          snprintf (s->token, sizeof s->token, "%s", c.token);
+          s->cancel = s->lost = s->release = 0;
+          s->started_ms = sq_now_ms ();
+          pthread_mutex_unlock (&w->lock);
+
+          job_run (s, &p, &c);
+          sq_claimed_free (&c);
+
+          pthread_mutex_lock (&w->lock);
+          s->state = SLOT_IDLE;
+          s->id[0] = s->token[0] = '\0';
+          pthread_mutex_unlock (&w->lock);
+        }
+      if (!got && r.c && !w->stopping && !w->draining)
+        {
+          if (all_paused)
+            sq_redis_backoff (5);
+          else
+            wait_for_work (w, &r);
+        }
+    }
+  sq_redis_close (&r);
+  return NULL;
+}

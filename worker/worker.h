@@ -1,0 +1,98 @@
+/* sandq-worker: shared state of the supervisor loop and the slot threads. */
+#ifndef SQ_WORKER_H
+#define SQ_WORKER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "../common/proto.h"
+#include "../common/redis.h"
+#include "../common/spec.h"
+#include "../sandbox/sandbox.h"
+
+#define SQ_MAX_QUEUES 16
+#define SQ_MAX_SLOTS 64
+
+struct worker;
+
+enum slot_state
+{
+  SLOT_IDLE,
+  SLOT_BUSY,
+};
+
+struct slot
+{
+  struct worker *w;
+  int idx;
+  pthread_t thread;
+  /* Guarded by w->lock: */
+  enum slot_state state;
+  char queue[SQ_QUEUE_MAX + 1];
+  char id[SQ_ID_MAX + 1];
+  char token[192];
+  struct sbx *sbx;           /* set while the sandbox runs */
+  int cancel;                /* the job was cancelled (lease renewal said so) */
+  int lost;                  /* the lease was taken over */
+  int release;               /* shutting down: give the job back */
+  uint64_t started_ms;
+};
+
+struct worker_config
+{
+  char redis_url[1024];
+  char queues[SQ_MAX_QUEUES][SQ_QUEUE_MAX + 1];
+  int nqueues;
+  int concurrency;
+  uint64_t lease_ms;
+  uint64_t grace_ms;
+  char id[128];
+  struct sbx_limits defaults;       /* for limits a spec leaves out */
+  struct sq_spec_policy policy;     /* the most a spec may ask for */
+  uint64_t max_result_bytes;
+  int max_reclaims;
+  uid_t uid_base;
+  char metrics_addr[128];           /* host:port, or "" for none */
+};
+
+/* A Prometheus histogram with fixed buckets in seconds. */
+#define SQ_HIST_BUCKETS 12
+extern const double sq_hist_bounds[SQ_HIST_BUCKETS];
+
+struct hist
+{
+  uint64_t counts[SQ_HIST_BUCKETS + 1];   /* last: +Inf */
+  double sum;
+  uint64_t n;
+};
+
+void hist_observe (struct hist *h, double seconds);
+
+struct worker_stats
+{
+  uint64_t jobs_by_status[SQ_STATUS__COUNT];
+  uint64_t stale, retries, reclaims_seen, released, dead_letters;
+  struct hist queue_wait, run_time, unpack_time, upload_time;
+};
+
+struct worker
+{
+  struct worker_config cfg;
+  struct sbx_host *host;
+  pthread_mutex_t lock;
+  struct slot slots[SQ_MAX_SLOTS];
+  volatile int stopping;       /* SIGTERM/SIGINT: no more fetching */
+  volatile int draining;       /* sandq drain: no more fetching */
+  volatile int releasing;      /* grace ran out: give jobs back */
+  volatile int redis_up;
+  struct worker_stats stats;   /* guarded by lock */
+  uint64_t started_ms;
+};
+
+/* Slot thread entry point. */
+void *slot_main (void *arg);
+
+/* Runs one claimed job to its verdict and reports it (worker/job.c). */
+void job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c);
+
+#endif
