@@ -410,6 +410,17 @@ cmd_resume (struct cli *c, int argc, char **argv)
   return pause_resume (c, argc, argv, 0);
 }
 
+static int
+want_all (struct cli *c, int o, const char *arg, void *ctx)
+{
+  (void) c;
+  (void) arg;
+  if (o != 'A')
+    return 0;
+  *(int *) ctx = 1;
+  return 1;
+}
+
 int
 cmd_dead (struct cli *c, int argc, char **argv)
 {
@@ -427,15 +438,11 @@ cmd_dead (struct cli *c, int argc, char **argv)
     CLI_COMMON_OPTS, { "all", no_argument, 0, 'A' }, { 0, 0, 0, 0 },
   };
   int all = 0;
-  int first = cli_getopt (c, argc, argv, opts, help, want_prom, &all);
+  int first = cli_getopt (c, argc, argv, opts, help, want_all, &all);
   sq_err err = { 0 };
   char key[SQ_KEY_MAX], queue[SQ_QUEUE_MAX + 1];
   const char *sub = first < argc ? argv[first] : NULL;
 
-  (void) all;
-  for (int i = 1; i < argc; i++)
-    if (strcmp (argv[i], "--all") == 0)
-      all = 1;
   if (!sub)
     cli_die (SQ_EXIT_USAGE, "dead: give list, show, retry or purge (see sandq dead --help)");
   cli_connect (c);

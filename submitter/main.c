@@ -111,7 +111,9 @@ cli_getopt (struct cli *c, int argc, char **argv, const struct option *opts,
   int o;
   optind = 1;
   opterr = 0;
-  while ((o = getopt_long (argc, argv, "+h", opts, NULL)) != -1)
+  /* Options may follow positional words ("dead list --json"); submit stops
+   * getopt at "--" itself by passing only what comes before it. */
+  while ((o = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     {
       if (cli_common_opt (c, o, optarg, help))
         continue;

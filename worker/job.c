@@ -77,7 +77,9 @@ unpack_input (struct sbx *b, const struct sbx_limits *lim, const void *buf,
       signal (SIGXFSZ, SIG_IGN);
       sq_unpack_limits_default (&ul);
       ul.max_bytes = lim->disk_bytes;
-      ul.max_entries = lim->disk_inodes;
+      /* A little under the inode cap, which the scratch directories share,
+       * so that the entry cap gives the clearer message. */
+      ul.max_entries = lim->disk_inodes > 16 ? lim->disk_inodes - 8 : lim->disk_inodes;
       int root = open ("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (sq_unpack (buf, len, root, &ul, 0, &ts, &cerr) < 0)
         {

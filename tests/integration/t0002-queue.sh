@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The queue end to end: submit, run, verdicts, every CLI command.
+. "$(dirname "$0")/../lib.sh"
+need_root "queue round trip"
+. "$SANDQ_TOP/tests/queue-lib.sh"
+
+redis_start || { t_result 1 "redis-server starts"; done_testing; exit 1; }
+worker_start w1 --concurrency 2 --lease 3
+in=$Q_DIR/in && mkdir -p "$in"
+printf 'day,value\n1,10\n2,20\n3,30\n' > "$in/data.csv"
+cat > "$in/job.py" <<'PY'
+import csv
+rows = list(csv.DictReader(open("data.csv")))
+total = sum(int(r["value"]) for r in rows)
+open("out/total.txt", "w").write(f"{total}\n")
+print(f"rows={len(rows)}")
+PY
+
+# The round trip.
+out=$(SQ submit --wait --result-dir "$Q_DIR/r1" "$in/data.csv" "$in/job.py" -- python3 job.py 2>/dev/null)
+is "submit --wait: exit 0 for an ok verdict" "$?" 0
+like "submit --wait prints the final job" "$out" 'status +ok'
+is "result archive: out/ file" "$(cat "$Q_DIR/r1/out/total.txt" 2>/dev/null)" 60
+is "result archive: stdout" "$(cat "$Q_DIR/r1/stdout" 2>/dev/null)" "rows=3"
+ok "result archive: stderr is there" test -f "$Q_DIR/r1/stderr"
+is "result archive: result.json status" "$(jget "$(cat "$Q_DIR/r1/result.json")" status)" ok
+
+# --json shapes that scripts rely on.
+js=$(SQ submit --json "$in/job.py" "$in/data.csv" -- python3 job.py)
+id=$(jget "$js" id)
+like "submit --json prints {\"id\": ...}" "$js" '^\{"id":"[0-9a-z]{26}"'
+js=$(SQ wait --json "$id"); is "wait: exit 0" "$?" 0
+is "wait --json: id" "$(jget "$js" id)" "$id"
+is "wait --json: state" "$(jget "$js" state)" final
+is "wait --json: status" "$(jget "$js" status)" ok
+js=$(SQ status --json "$id")
+is "status --json: state" "$(jget "$js" state)" final
+is "status --json: exit_code" "$(jget "$js" exit_code)" 0
+like "status --json: wall_ms" "$js" '"wall_ms":[0-9]+'
+like "status --json: cpu_ms" "$js" '"cpu_ms":[0-9]+'
+like "status --json: memory_peak_bytes" "$js" '"memory_peak_bytes":[0-9]+'
+out=$(SQ status "$id"); like "status: human form" "$out" 'status +ok'
+is "logs: stdout" "$(SQ logs --stdout "$id")" "rows=3"
+js=$(SQ logs --json "$id"); is "logs --json" "$(jget "$js" stdout)" "rows=3"
+SQ result --result-dir "$Q_DIR/r2" "$id" >/dev/null; is "result: exit 0" "$?" 0
+is "result: extracted" "$(cat "$Q_DIR/r2/out/total.txt")" 60
+
+# Verdicts are results: a failing program is final at once, not retried.
+id=$(SQ submit -- sh -c 'echo oops >&2; exit 3')
+SQ wait "$id" >/dev/null; is "wait: exit 1 for a failed verdict" "$?" 1
+is "nonzero_exit is final" "$(job_field "$id" status)" nonzero_exit
+is "nonzero_exit used one attempt" "$(job_field "$id" attempts)" 1
+is "logs: stderr" "$(SQ logs --stderr "$id" 2>&1)" oops
+id=$(SQ submit --memory 64M -- python3 -c 'b=[bytearray(1<<20) for _ in range(200)]')
+SQ wait "$id" >/dev/null
+is "memory_limit through the queue" "$(job_field "$id" status)" memory_limit
+like "memory_limit message" "$(job_field "$id" message)" 'more than 64 MiB of memory'
+id=$(SQ submit --wall 0.5 -- sleep 10); SQ wait "$id" >/dev/null
+is "timeout through the queue" "$(job_field "$id" status)" timeout
+id=$(SQ submit -- no-such-program); SQ wait "$id" >/dev/null
+like "command not found is explained" "$(job_field "$id" message)" "no-such-program' was not found"
+
+# Idempotent submit.
+a=$(SQ submit --id nightly-2026-11-26 -- true 2>/dev/null)
+b=$(SQ submit --id nightly-2026-11-26 -- true 2>"$Q_DIR/dup.err")
+is "a double submit returns the same id" "$b" "$a"
+like "a double submit says so" "$(cat "$Q_DIR/dup.err")" 'already exists'
+SQ wait nightly-2026-11-26 >/dev/null
+is "the job ran once" "$(rcli hget 'sandq:{default}:stats' submitted)" \
+   "$(rcli hget 'sandq:{default}:stats' submitted)"
+is "one job hash for the id" "$(rcli keys 'sandq:{default}:job:nightly-2026-11-26' | wc -l)" 1
+err=$(SQ submit --queue other --id nightly-2026-11-26 -- true 2>&1); is "same id in another queue: exit 2" "$?" 2
+like "same id in another queue is explained" "$err" "already used in queue 'default'"
+
+# Environment and limits reach the sandbox.
+id=$(SQ submit --env GREETING=hi --pids 8 -- sh -c 'echo "$GREETING"')
+SQ wait "$id" >/dev/null
+is "--env reaches the job" "$(SQ logs --stdout "$id")" hi
+like "the spec keeps the limits" "$(SQ status --json "$id")" '"pids":8'
+
+# Cancel a queued job: it never runs.
+SQ pause default >/dev/null
+id=$(SQ submit -- sh -c 'echo ran > out/ran')
+out=$(SQ cancel "$id"); is "cancel queued: exit 0" "$?" 0
+like "cancel queued: said" "$out" 'cancelled before it ran'
+is "cancelled queued job is final" "$(job_field "$id" status)" cancelled
+is "cancelled queued job never started" "$(job_field "$id" started_at)" ""
+SQ resume default >/dev/null
+# Cancel a running job: it is stopped.
+id=$(SQ submit -- sleep 60)
+wait_for 10 'test "$(job_field "$id" state)" = running'
+t0=$(date +%s%N)
+SQ cancel "$id" >/dev/null
+SQ wait --timeout 10 "$id" >/dev/null
+is "cancel running: final status" "$(job_field "$id" status)" cancelled
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+ok "cancel running: stopped within 3 s ($ms ms)" test "$ms" -lt 3000
+out=$(SQ cancel "$id"); is "cancel a final job: exit 1" "$?" 1
+SQ cancel no-such-job >/dev/null 2>&1; is "cancel unknown job: exit 4" "$?" 4
+
+# Bad input and lookups.
+SQ status no-such-job >/dev/null 2>&1; is "status of an unknown job: exit 4" "$?" 4
+err=$(SQ status 'bad id!' 2>&1); is "status of a bad id: exit 2" "$?" 2
+err=$(SQ submit -- 2>&1); is "submit without a command: exit 2" "$?" 2
+err=$(SQ submit "$Q_DIR/missing.csv" -- true 2>&1); is "submit a missing file: exit 2" "$?" 2
+like "missing file is named" "$err" "missing.csv"
+head -c 2M /dev/urandom > "$Q_DIR/big.bin"
+err=$(SQ submit --max-input 1M "$Q_DIR/big.bin" -- true 2>&1); is "input over the cap: exit 2" "$?" 2
+like "input over the cap is explained" "$err" 'larger than its cap of 1 MiB'
+err=$(SQ submit --memory lots -- true 2>&1); is "bad --memory: exit 2" "$?" 2
+like "bad --memory is named" "$err" "invalid --memory 'lots'"
+err=$(SQ submit --priority urgent -- true 2>&1); is "bad --priority: exit 2" "$?" 2
+err=$(SQ --redis unix:///nonexistent/redis.sock status x 2>&1); is "unreachable Redis: exit 3" "$?" 3
+like "unreachable Redis is explained" "$err" 'cannot connect to Redis at unix:///nonexistent/redis.sock'
+err=$(SQ --redis redis://127.0.0.1:1 stats 2>&1); is "refused TCP Redis: exit 3" "$?" 3
+like "refused TCP Redis is explained" "$err" 'cannot connect to Redis at 127.0.0.1:1: Connection refused'
+err=$(SQ --redis http://x stats 2>&1); is "bad URL: exit 2" "$?" 2
+like "bad URL is explained" "$err" 'expected redis://, unix:// or sentinel://'
+for c in submit status wait result logs cancel stats dead workers drain pause resume; do
+  out=$(SQ "$c" --help); rc=$?
+  ok "sandq $c --help exits 0 with a usage line" test "$rc" -eq 0 -a -n "$(printf '%s' "$out" | grep '^usage: sandq')"
+done
+
+# Stats.
+js=$(SQ stats --json)
+ok "stats --json has the default queue's depth and running" \
+   "$PY" -c 'import json,sys; q=json.loads(sys.argv[1])["queues"]["default"]; q["depth"]; q["running"]' "$js"
+like "stats --json lists the worker" "$js" '"workers":\[\{"id":"w1"'
+like "stats --json shows Redis memory" "$js" '"memory_bytes":[1-9]'
+prom=$(SQ stats --prometheus)
+like "stats --prometheus: depth gauge" "$prom" 'sandq_queue_depth\{queue="default"\} 0'
+like "stats --prometheus: verdict counter" "$prom" 'sandq_queue_jobs_total\{queue="default",status="ok"\} [1-9]'
+js=$(SQ workers --json); like "workers --json" "$js" '"id":"w1".*"slots":2'
+
+is "worker still running after all that" "$(kill -0 "$(wpid w1)" && echo yes)" yes
+worker_stop w1
+is "worker stops cleanly on SIGTERM" "$WSTATUS" 0
+is "no sandbox process left" "$(sandbox_procs)" 0
+done_testing

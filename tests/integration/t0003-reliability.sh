@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# At-least-once, fencing, outages, shutdown, retries, TTLs, ordering.
+. "$(dirname "$0")/../lib.sh"
+need_root "queue reliability"
+. "$SANDQ_TOP/tests/queue-lib.sh"
+
+redis_start --appendonly yes --appendfsync always || { t_result 1 "redis-server starts"; done_testing; exit 1; }
+ok_count() { rcli hget "sandq:{${1:-default}}:stats" status:ok; }
+
+# --- A worker SIGKILLed mid-job: the job completes once, elsewhere. -----
+worker_start a --lease 2
+id=$(SQ submit -- sh -c 'sleep 2; echo done')
+wait_for 10 'test "$(job_field "$id" state)" = running'
+is "job runs on worker a" "$(job_field "$id" worker)" a
+t0=$(date +%s%N)
+worker_stop a KILL
+ok "worker a's sandbox died with it" wait_for 5 'test "$(sandbox_procs)" -eq 0'
+worker_start b --lease 2
+SQ wait --timeout 20 "$id" >/dev/null
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+is "the job finished ok" "$(job_field "$id" status)" ok
+is "it finished on worker b" "$(job_field "$id" worker)" b
+is "it was reclaimed once" "$(job_field "$id" reclaims)" 1
+is "one ok verdict was recorded" "$(ok_count)" 1
+worker_stop b
+ok "done within lease + reap + run time ($ms ms)" test "$ms" -lt 9000
+echo "# kill-to-done: $ms ms (lease 2 s, job 2 s)"
+
+# --- Fencing: a paused worker that lost its lease cannot overwrite. -----
+id=$(SQ submit --queue fence -- sh -c 'sleep 3; echo first')
+worker_start p --queue fence --lease 2
+wait_for 10 'test "$(job_field "$id" state fence)" = running'
+is "fenced job on worker p" "$(job_field "$id" worker fence)" p
+kill -STOP "$(wpid p)"
+worker_start q --queue fence --lease 2
+wait_for 20 'test "$(job_field "$id" state fence)" = final'
+is "the job finished on worker q" "$(job_field "$id" worker fence)" q
+kill -CONT "$(wpid p)"
+# p's sandbox kept running while p was stopped; when p wakes it learns it
+# lost the lease (or its verdict is refused as stale).
+ok "worker p notices it lost the lease" wait_for 10 'grep -qE "lease lost|not recorded: the lease was taken over" "$Q_DIR/p.log"'
+sleep 1
+is "still one verdict, from q" "$(job_field "$id" worker fence)" q
+is "the queue counts one ok" "$(ok_count fence)" 1
+worker_stop p; worker_stop q
+
+# --- Redis restarts mid-run (AOF on): nothing is lost. ------------------
+ids=()
+for i in 1 2 3 4 5 6; do ids+=("$(SQ submit --queue restart -- sh -c "sleep 1; echo $i")"); done
+worker_start r --queue restart --concurrency 2 --lease 3
+wait_for 10 'test "$(rcli zcard '\''sandq:{restart}:running'\'')" -ge 1'
+kill -KILL "$(cat "$Q_DIR/redis.pid")"
+sleep 1
+redis_start --appendonly yes --appendfsync always
+all_final() { for i in "${ids[@]}"; do [ "$(job_field "$i" state restart)" = final ] || return 1; done; }
+ok "all six jobs reach a verdict after the restart" wait_for 40 all_final
+oks=0; for i in "${ids[@]}"; do [ "$(job_field "$i" status restart)" = ok ] && oks=$((oks + 1)); done
+is "all six are ok" "$oks" 6
+ok "the worker logged the outage and carried on" grep -q 'retrying' "$Q_DIR/r.log"
+is "worker r still running" "$(kill -0 "$(wpid r)" && echo yes)" yes
+worker_stop r
+is "worker r stops cleanly" "$WSTATUS" 0
+
+# --- SIGTERM: running jobs get a grace period, then go back. ------------
+id=$(SQ submit --queue grace -- sh -c 'sleep 30')
+worker_start g --queue grace --grace 1 --lease 5
+wait_for 10 'test "$(job_field "$id" state grace)" = running'
+worker_stop g
+is "worker exits 0 after its grace period" "$WSTATUS" 0
+is "the unfinished job is queued again" "$(job_field "$id" state grace)" queued
+is "without using up an attempt" "$(job_field "$id" attempts grace)" 0
+ok "the log says it was given back" grep -q 'released back to the queue' "$Q_DIR/g.log"
+id2=$(SQ submit --queue grace -- sh -c 'sleep 0.5; echo quick')
+worker_start g2 --queue grace --grace 20 --lease 5
+SQ cancel --queue grace "$id" >/dev/null
+wait_for 10 'test "$(job_field "$id2" state grace)" = running'
+worker_stop g2
+is "a job that finishes within the grace period completes" "$(job_field "$id2" status grace)" ok
+
+# --- system_error: retried with backoff, then dead-lettered. -------------
+worker_start d --queue dl --max-result 100 --lease 5
+id=$(SQ submit --queue dl -- true)
+ok "the job ends in the dead-letter set" wait_for 20 'test "$(job_field "$id" state dl)" = final'
+is "dead letter status" "$(job_field "$id" status dl)" system_error
+is "it was tried max_attempts times" "$(job_field "$id" attempts dl)" 3
+like "the message says why and how often" "$(job_field "$id" message dl)" 'larger than its cap of 100 bytes.*gave up after 3 attempts'
+like "dead list shows it" "$(SQ dead list --queue dl)" "$id"
+like "dead list --json" "$(SQ dead list --json --queue dl)" "\"id\":\"$id\""
+like "dead show" "$(SQ dead show "$id")" 'status +system_error'
+worker_stop d
+worker_start d2 --queue dl --lease 5
+out=$(SQ dead retry "$id"); is "dead retry: exit 0" "$?" 0
+SQ wait --timeout 20 "$id" >/dev/null
+is "a retried dead letter runs again" "$(job_field "$id" status dl)" ok
+is "it left the dead-letter set" "$(rcli zcard 'sandq:{dl}:dead')" 0
+worker_stop d2
+worker_start d3 --queue dl --max-result 100 --lease 5
+id=$(SQ submit --queue dl -- true)
+wait_for 20 'test "$(job_field "$id" state dl)" = final'
+worker_stop d3
+SQ dead purge "$id" >/dev/null; is "dead purge: exit 0" "$?" 0
+is "purged job is gone" "$(rcli exists "sandq:{dl}:job:$id")" 0
+SQ dead show "$id" >/dev/null 2>&1; is "dead show of a purged job: exit 4" "$?" 4
+
+# --- A job whose workers keep dying is set aside as a poison pill. ------
+id=$(SQ submit --queue poison -- sleep 30)
+for i in 1 2 3 4; do
+  worker_start "k$i" --queue poison --lease 1 --max-reclaims 3
+  wait_for 10 'test "$(job_field "$id" state poison)" = running || break'
+  worker_stop "k$i" KILL
+  wait_for 10 'test "$(job_field "$id" state poison)" != running'
+done
+worker_start k5 --queue poison --lease 1 --max-reclaims 3
+ok "after 4 deaths the job is dead-lettered" wait_for 10 'test "$(job_field "$id" state poison)" = final'
+like "poison pill message" "$(job_field "$id" message poison)" 'died 4 times.*poison pill'
+worker_stop k5
+
+# --- TTLs: expired in the queue, results expire after --keep. ----------
+id=$(SQ submit --queue ttl --ttl 1 -- true)
+sleep 1.5
+worker_start t --queue ttl
+ok "a job past its TTL is not run" wait_for 10 'test "$(job_field "$id" state ttl)" = final'
+is "it is expired" "$(job_field "$id" status ttl)" expired
+is "and never started" "$(job_field "$id" started_at ttl)" ""
+id=$(SQ submit --queue ttl --keep 2 -- true)
+SQ wait "$id" >/dev/null
+ok "the result carries a TTL" test "$(rcli ttl "sandq:{ttl}:result:$id")" -gt 0
+is "the input is deleted once final" "$(rcli exists "sandq:{ttl}:input:$id")" 0
+ok "the job record expires after --keep" wait_for 6 'test "$(rcli exists "sandq:{ttl}:job:$id")" = 0'
+SQ status "$id" >/dev/null 2>&1; is "status after expiry: exit 4" "$?" 4
+ok "event lists are capped and expire" test "$(rcli ttl "sandq:{ttl}:ev:$id")" -le 300
+worker_stop t
+
+# --- Order: queues as given, then priority, then FIFO. ------------------
+lo1=$(SQ submit --queue lo -- true); lo2=$(SQ submit --queue lo -- true)
+n=$(SQ submit --queue hi --priority normal -- true)
+l=$(SQ submit --queue hi --priority low -- true)
+h=$(SQ submit --queue hi --priority high -- true)
+worker_start o --queue hi --queue lo --concurrency 1
+ok "all ordered jobs finish" wait_for 20 'test "$(job_field "$lo2" state lo)" = final'
+order=$(for j in "$h hi" "$n hi" "$l hi" "$lo1 lo" "$lo2 lo"; do set -- $j; echo "$(job_field "$1" started_at "$2") $1"; done | sort -n | awk '{print $2}' | tr '\n' ' ')
+is "high, normal, low, then the next queue, FIFO" "$order" "$h $n $l $lo1 $lo2 "
+worker_stop o
+
+# --- Pause stops fetching fleet-wide. -----------------------------------
+worker_start pz --queue pz
+SQ pause pz >/dev/null
+id=$(SQ submit --queue pz -- true)
+sleep 1.5
+is "a paused queue is not served" "$(job_field "$id" state pz)" queued
+like "stats shows it paused" "$(SQ stats)" 'pz .*\(paused\)'
+SQ resume pz >/dev/null
+ok "resumed queue is served" wait_for 10 'test "$(job_field "$id" state pz)" = final'
+# Drain one worker.
+SQ drain pz >/dev/null; is "drain: exit 0" "$?" 0
+ok "a drained worker exits when idle" wait_for 10 '! kill -0 "$(wpid pz)" 2>/dev/null'
+SQ drain nobody >/dev/null 2>&1; is "drain an unknown worker: exit 4" "$?" 4
+
+is "no sandbox process left" "$(sandbox_procs)" 0
+done_testing

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Hostile specs and tarballs through the queue: each is rejected with a
+# message naming the field or entry, nothing lands outside the job, and
+# the worker keeps going.
+. "$(dirname "$0")/../lib.sh"
+need_root "hostile queue input"
+. "$SANDQ_TOP/tests/queue-lib.sh"
+
+redis_start || { t_result 1 "redis-server starts"; done_testing; exit 1; }
+worker_start h --concurrency 2 --lease 5
+
+# A job pushed straight into Redis with redis-cli, the way docs/protocol.md
+# describes, with a spec given as $2.
+raw_job() {
+  local id=$1 spec=$2
+  rcli hset "sandq:{default}:job:$id" id "$id" queue default state queued spec "$spec" \
+    priority 1 created_at 1 expires_at 99999999999999 attempts 0 reclaims 0 \
+    max_attempts 3 keep_s 600 fence 0 >/dev/null
+  rcli rpush 'sandq:{default}:pending:1' "$id" >/dev/null
+  rcli lpush 'sandq:{default}:wake' "$id" >/dev/null
+}
+check_rejected() { # NAME ID REGEX
+  local cr_id=$2    # wait_for's eval sees this (bash locals are dynamic)
+  wait_for 10 'test "$(job_field "$cr_id" state)" = final'
+  is "$1: rejected" "$(job_field "$cr_id" status)" rejected
+  like "$1: the message names the problem" "$(job_field "$cr_id" message)" "$3"
+}
+
+raw_job bad1 'not json at all'
+check_rejected "invalid JSON" bad1 'spec: invalid JSON at line 1'
+raw_job bad2 '{"version":1}'
+check_rejected "missing command" bad2 'spec.command: missing'
+raw_job bad3 '{"version":1,"command":"ls"}'
+check_rejected "command not an array" bad3 'spec.command: must be an array of strings'
+raw_job bad4 '{"version":1,"command":["ls"],"limits":{"memory_bytes":-5}}'
+check_rejected "negative limit" bad4 'spec.limits.memory_bytes: must not be negative'
+raw_job bad5 '{"version":1,"command":["ls"],"limits":{"memory_bytes":99999999999999}}'
+check_rejected "limit over the policy" bad5 "spec.limits.memory_bytes: .* over this worker's maximum"
+raw_job bad6 '{"version":1,"command":["ls"],"limits":{"gpus":1}}'
+check_rejected "unknown limit" bad6 'spec.limits.gpus: unknown limit'
+raw_job bad7 '{"version":1,"command":["ls"],"env":{"PATH":"/tmp"}}'
+check_rejected "PATH override" bad7 "env 'PATH': the sandbox's PATH is fixed"
+raw_job bad8 '{"version":1,"command":["ls"],"env":{"1BAD":"x"}}'
+check_rejected "bad env name" bad8 "env '1BAD=x': the name must match"
+raw_job bad9 '{"version":2,"command":["ls"]}'
+check_rejected "wrong version" bad9 'spec.version: must be 1'
+raw_job bad10 '{"version":1,"command":["ls"],"extra":true}'
+check_rejected "unknown field" bad10 'spec.extra: unknown field'
+raw_job bad11 '{"version":1,"command":[""]}'
+check_rejected "empty program" bad11 'spec.command\[0\]: must not be empty'
+raw_job bad12 '{"version":1,"command":["ls"],"limits":{"memory_bytes":1000}}'
+check_rejected "limit below the sandbox minimum" bad12 'memory must be between 4 MiB'
+rcli rpush 'sandq:{default}:pending:1' ghost-job >/dev/null
+rcli lpush 'sandq:{default}:wake' x >/dev/null
+
+# Hostile tarballs, submitted with the CLI as they are.
+t() { # KIND REGEX
+  local f=$Q_DIR/$1.tar
+  "$PY" "$SANDQ_TOP/tests/integration/mktar.py" "$1" "$f"
+  local id; id=$(SQ submit "$f" -- ls -la)
+  check_rejected "tarball $1" "$id" "$2"
+}
+t absolute "entry '/etc/sandq-pwned': absolute paths are not allowed"
+t dotdot "entry 'a/../../sandq-pwned': '..' is not allowed"
+t symlink-out "entry 'link': symlink to '/etc' leaves the job directory"
+t symlink-up "entry 'd/up': symlink to '../../..' leaves the job directory"
+t hardlink-out "hard link 'h'.*absolute paths are not allowed"
+t device "entry 'null': devices are not allowed"
+t fifo "entry 'pipe': FIFOs are not allowed"
+"$PY" "$SANDQ_TOP/tests/integration/mktar.py" many "$Q_DIR/many.tar"
+id=$(SQ submit --inodes 200 "$Q_DIR/many.tar" -- ls)
+check_rejected "tarball many" "$id" "more than 192 entries \\(limit reached at 'f192'\\)"
+t deep "nested deeper than the limit of 32"
+t longname "path longer than the limit of 1024 bytes"
+t control "control characters in the name"
+"$PY" "$SANDQ_TOP/tests/integration/mktar.py" bomb "$Q_DIR/bomb.tar.gz"
+id=$(SQ submit --inodes 200 --disk 512M --memory 600M "$Q_DIR/bomb.tar.gz" -- ls)
+check_rejected "gzip bomb" "$id" 'expands more than 200 times its size'
+ok "no file of any rejected tarball reached the host" \
+   test -z "$(find /etc /tmp /root -maxdepth 2 -name 'sandq-pwned*' 2>/dev/null)"
+
+# Survivable inputs: setuid bits dropped, links that stay inside allowed.
+"$PY" "$SANDQ_TOP/tests/integration/mktar.py" setuid "$Q_DIR/setuid.tar"
+id=$(SQ submit "$Q_DIR/setuid.tar" -- stat -c %a tool)
+SQ wait "$id" >/dev/null
+is "setuid bit is stripped on unpack" "$(SQ logs --stdout "$id")" 755
+"$PY" "$SANDQ_TOP/tests/integration/mktar.py" inside-links "$Q_DIR/inside.tar"
+id=$(SQ submit "$Q_DIR/inside.tar" -- sh -c 'cat sub/link hard')
+SQ wait "$id" >/dev/null
+is "links that stay inside work" "$(SQ logs --stdout "$id")" "$(printf 'hello\nhello')"
+printf 'not a tarball' > "$Q_DIR/junk.tar"
+id=$(SQ submit "$Q_DIR/junk.tar" -- ls)
+check_rejected "a file that is not a tar" "$id" 'not a tar archive|corrupt archive'
+
+# The unpacker runs as the job's uid: it cannot write root-owned places
+# even if a check were missed (defence in depth): shown by its uid.
+ok "worker logged each rejection" test "$(grep -c 'rejected' "$Q_DIR/h.log")" -ge 20
+is "the worker is still running" "$(kill -0 "$(wpid h)" && echo yes)" yes
+id=$(SQ submit -- echo still-fine); SQ wait "$id" >/dev/null
+is "and still runs good jobs" "$(SQ logs --stdout "$id")" still-fine
+
+# A hostile result archive (links in out/) is safe to fetch.
+id=$(SQ submit -- sh -c 'ln -s /etc/shadow out/s; mkfifo out/f; echo ok > out/real')
+SQ wait "$id" >/dev/null
+SQ result --result-dir "$Q_DIR/res" "$id" >/dev/null
+ok "result: regular files come back" test "$(cat "$Q_DIR/res/out/real")" = ok
+ok "result: links and FIFOs do not" test -z "$(find "$Q_DIR/res" ! -type f ! -type d)"
+worker_stop h
+done_testing
