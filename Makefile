@@ -58,10 +58,11 @@ LIBSANDBOX := $(BUILD)/libsandq-sandbox.a
 LIBQUEUE := $(BUILD)/libsandq-queue.a
 
 BINS := $(BUILD)/sandq-sandbox $(BUILD)/sandq-worker $(BUILD)/sandq
-BENCH := $(BUILD)/bench/sandbox-latency
+BENCH := $(BUILD)/bench/sandbox-latency $(BUILD)/bench/queue-bench
+FUZZ_REPLAY := $(BUILD)/tests/fuzz-replay-spec $(BUILD)/tests/fuzz-replay-unpack
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-all: $(BINS) $(UNIT_TESTS) $(BENCH)
+all: $(BINS) $(UNIT_TESTS) $(BENCH) $(FUZZ_REPLAY)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -127,8 +128,31 @@ $(BUILD)/bench/sandbox-latency: $(call obj,bench/sandbox_latency.c) $(LIBSANDBOX
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
 
+# Fuzz targets: replayed over fuzz/corpus by make check with the normal
+# toolchain; fuzzed for real with clang's libFuzzer by make fuzz.
+$(BUILD)/tests/fuzz-replay-%: $(call obj,fuzz/replay.c fuzz/fuzz_%.c) $(LIBQUEUE) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(QUEUE_LIBS) -lm
+
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -Ibuild/gen
+fuzz:
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) -o build/fuzz/spec fuzz/fuzz_spec.c common/spec.c common/err.c \
+	  common/util.c -ljansson -lm
+	clang $(FUZZ_CFLAGS) -o build/fuzz/unpack fuzz/fuzz_unpack.c common/archive.c \
+	  common/tree.c common/err.c common/util.c -larchive -lm
+	mkdir -p build/fuzz/spec-corpus build/fuzz/unpack-corpus
+	build/fuzz/spec -max_total_time=$(FUZZ_SECONDS) build/fuzz/spec-corpus fuzz/corpus/spec
+	build/fuzz/unpack -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/unpack-corpus fuzz/corpus/unpack
+
+$(BUILD)/bench/queue-bench: $(call obj,bench/queue_bench.c) $(LIBQUEUE) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(QUEUE_LIBS) -lpthread -lm
+
 bench: all
 	$(BUILD)/bench/sandbox-latency
+	$(BUILD)/bench/queue-bench
 
 check: all
 	BUILD=$(BUILD) tests/run
@@ -149,6 +173,6 @@ install: all
 clean:
 	rm -rf build build-san
 
-.PHONY: all bench demo check format-check deps install clean
+.PHONY: all bench demo check fuzz format-check deps install clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -316,14 +316,18 @@ sq_redis_connect (sq_redis *r, sq_err *err)
       int is_master = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0
                       && rep->element[0]->type == REDIS_REPLY_STRING
                       && strcmp (rep->element[0]->str, "master") == 0;
-      if (rep)
-        freeReplyObject (rep);
       if (!is_master)
         {
-          sq_err_set (err, 0, "Redis at %s is not a master (yet)", r->where);
+          if (rep && rep->type == REDIS_REPLY_ERROR)
+            sq_err_set (err, 0, "Redis at %s: ROLE: %.200s", r->where, rep->str);
+          else
+            sq_err_set (err, 0, "Redis at %s is not a master (yet)", r->where);
+          if (rep)
+            freeReplyObject (rep);
           sq_redis_close (r);
           return -1;
         }
+      freeReplyObject (rep);
     }
   if (a->db)
     {
@@ -356,6 +360,17 @@ check_reply (sq_redis *r, redisReply *rep, sq_err *err)
     {
       sq_err_set (err, 0, "Redis at %s: %s", r->where,
                   r->c && r->c->errstr[0] ? r->c->errstr : "connection lost");
+      sq_redis_close (r);
+      return NULL;
+    }
+  /* A master demoted by a failover answers READONLY; one still loading its
+   * data answers LOADING. Both mean: reconnect (through Sentinel) later. */
+  if (rep->type == REDIS_REPLY_ERROR
+      && (strncmp (rep->str, "READONLY", 8) == 0 || strncmp (rep->str, "LOADING", 7) == 0
+          || strncmp (rep->str, "MASTERDOWN", 10) == 0))
+    {
+      sq_err_set (err, 0, "Redis at %s: %.200s", r->where, rep->str);
+      freeReplyObject (rep);
       sq_redis_close (r);
       return NULL;
     }

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The systemd units verify, keep their hardening, and the nightly
+# service's command works end to end against a test Redis.
+. "$(dirname "$0")/../lib.sh"
+U=$(mktemp -d /tmp/sandq-units.XXXXXX)
+trap 'rm -rf "$U"' EXIT
+if ! command -v systemd-analyze >/dev/null; then
+  skip "systemd units" "systemd-analyze is not installed"; done_testing; exit 0
+fi
+# The units name installed paths; point them at this build to verify.
+for f in "$SANDQ_TOP"/systemd/*.service "$SANDQ_TOP"/systemd/*.timer; do
+  sed -e "s|/usr/local/bin/sandq-worker|$BIN/sandq-worker|" \
+      -e "s|/usr/local/bin/sandq-nightly|$SANDQ_TOP/systemd/sandq-nightly|" "$f" > "$U/$(basename "$f")"
+done
+cp "$U/sandq-nightly@.service" "$U/sandq-nightly@sales.service"
+cp "$U/sandq-nightly@.timer" "$U/sandq-nightly@sales.timer"
+for u in sandq-worker.service sandq-nightly@sales.service sandq-nightly@sales.timer; do
+  out=$(cd "$U" && systemd-analyze verify "$u" 2>&1); rc=$?
+  ok "systemd-analyze verify $u" test "$rc" -eq 0 -a -z "$out"
+  [ -z "$out" ] || echo "#   $out"
+done
+score=$(systemd-analyze security --offline=yes "$U/sandq-worker.service" 2>/dev/null \
+        | sed -n 's/.*Overall exposure level for sandq-worker.service: \([0-9.]*\).*/\1/p')
+ok "worker unit exposure $score is at most 4.5 (docs/operations.md explains the rest)" \
+   awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 4.5) }'
+w=$SANDQ_TOP/systemd/sandq-worker.service
+like "worker unit: Type=notify" "$(cat "$w")" '^Type=notify'
+like "worker unit: watchdog" "$(cat "$w")" '^WatchdogSec='
+like "worker unit: Delegate=yes" "$(cat "$w")" '^Delegate=yes'
+like "worker unit: KillMode=control-group" "$(cat "$w")" '^KillMode=control-group'
+like "worker unit: password as a credential" "$(cat "$w")" '^LoadCredential=redis-password:'
+stop=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)s/\1/p' "$w")
+grace=$(sed -n 's/^grace = \([0-9]*\)s/\1/p' "$SANDQ_TOP/systemd/sandq.conf.example")
+ok "TimeoutStopSec ($stop s) is longer than the drain grace ($grace s)" test "$stop" -gt "$grace"
+like "timer: Persistent=true" "$(cat "$SANDQ_TOP/systemd/sandq-nightly@.timer")" '^Persistent=true'
+
+need_root "nightly end to end"
+. "$SANDQ_TOP/tests/queue-lib.sh"
+redis_start || { t_result 1 "redis-server starts"; done_testing; exit 1; }
+worker_start n --queue bulk --lease 5
+export SANDQ="$BIN/sandq"
+mkdir -p "$Q_DIR/data"
+printf 'a,b\n1,2\n' > "$Q_DIR/data/in.csv"
+cat > "$Q_DIR/sales.conf" <<CONF
+inputs = $Q_DIR/data/in.csv
+command = sh -c 'wc -l < in.csv > out/lines.txt; echo counted'
+queue = bulk
+limits = --memory 256M --wall 30
+results = $Q_DIR/results
+keep = 2
+CONF
+# sandq-nightly splits "command" on spaces; give it one without quoting.
+sed -i "s|^command = .*|command = wc -l in.csv|" "$Q_DIR/sales.conf"
+for d in 2026-11-20 2026-11-21 2026-11-22; do
+  SANDQ_NIGHTLY_DATE=$d "$SANDQ_TOP/systemd/sandq-nightly" "$Q_DIR/sales.conf" 2>"$Q_DIR/n-$d.err"
+  is "nightly $d: exit 0 for an ok verdict" "$?" 0
+done
+like "the result is kept under a dated folder" "$(cat "$Q_DIR/results/2026-11-22/stdout")" '^2 in.csv'
+is "only the last 2 dated folders are kept" "$(ls "$Q_DIR/results" | tr '\n' ' ')" "2026-11-21 2026-11-22 "
+like "log lines carry journald levels and the job id" "$(cat "$Q_DIR/n-2026-11-22.err")" '^<6>sandq-nightly: job=nightly-sales-2026-11-22'
+before=$(rcli hget 'sandq:{bulk}:stats' submitted)
+SANDQ_NIGHTLY_DATE=2026-11-22 "$SANDQ_TOP/systemd/sandq-nightly" "$Q_DIR/sales.conf" 2>/dev/null
+is "a second run on the same date: exit 0" "$?" 0
+is "and nothing is submitted twice" "$(rcli hget 'sandq:{bulk}:stats' submitted)" "$before"
+sed -i 's|^command = .*|command = false|' "$Q_DIR/sales.conf"
+SANDQ_NIGHTLY_DATE=2026-11-23 "$SANDQ_TOP/systemd/sandq-nightly" "$Q_DIR/sales.conf" 2>"$Q_DIR/bad.err"
+is "a bad verdict fails the service (exit 1)" "$?" 1
+like "and says so at error level" "$(cat "$Q_DIR/bad.err")" '^<3>sandq-nightly: job=nightly-sales-2026-11-23 status=nonzero_exit'
+"$SANDQ_TOP/systemd/sandq-nightly" "$Q_DIR/missing.conf" 2>/dev/null
+is "a missing config: exit 2" "$?" 2
+worker_stop n
+done_testing
