@@ -407,6 +407,7 @@ sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv,
 
   if (!r->c && sq_redis_connect (r, err) < 0)
     return NULL;
+  r->ncommands++;
   for (int i = 0; r->progress && lens && i < argc; i++)
     total += lens[i];
   if (r->progress && total > (1 << 20))
@@ -422,6 +423,7 @@ sq_redis_cmdf (sq_redis *r, sq_err *err, const char *fmt, ...)
 
   if (!r->c && sq_redis_connect (r, err) < 0)
     return NULL;
+  r->ncommands++;
   va_start (ap, fmt);
   rep = redisvCommand (r->c, fmt, ap);
   va_end (ap);

@@ -47,6 +47,7 @@ typedef struct sq_redis
   /* Called while a large command is being sent: bytes sent, total. */
   void (*progress) (size_t done, size_t total, void *ctx);
   void *progress_ctx;
+  unsigned long long ncommands;   /* round trips sent on this connection */
 } sq_redis;
 
 /* Connects (following Sentinel to the master, checking ROLE), AUTHs and

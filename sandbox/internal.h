@@ -2,6 +2,7 @@
 #ifndef SBX_INTERNAL_H
 #define SBX_INTERNAL_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -33,6 +34,7 @@ struct rootfs_step
 };
 
 #define SBX_MAX_STEPS 96
+#define SBX_NETNS_SLOTS 256
 
 /* Per-process state: the cgroup subtree, the compiled seccomp program and
  * the rootfs plan, all made once so that a run only executes them. */
@@ -46,12 +48,18 @@ struct sbx_host
   char *strings;           /* owns the plan's paths */
   int cap_last;            /* /proc/sys/kernel/cap_last_cap */
   unsigned seq;            /* for cgroup names; atomically incremented */
+  /* Per-slot network namespaces, made on first use and reused by the
+   * slot's later runs (see sbx_slot_netns in sandbox.c). -1: not made. */
+  int netns[SBX_NETNS_SLOTS];
+  pthread_mutex_t netns_lock;
+  int reuse_netns;
   char desc[8192];
 };
 
 struct sbx
 {
   struct sbx_host *host;
+  unsigned slot;
   struct sbx_limits lim;
   uid_t uid;               /* host uid the program runs as */
   int scratch_fd;          /* detached tmpfs (the job's whole disk) */
@@ -67,6 +75,11 @@ struct sbx
  * writes "what: why" into msg and returns -1. */
 int sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg,
                       size_t msglen);
+
+/* The slot's reusable network namespace (loopback up, owned by the host's
+ * user namespace, so a job has no capability over it), or -1 when runs of
+ * this slot get a namespace of their own. */
+int sbx_slot_netns (struct sbx_host *h, unsigned slot);
 
 /* Computes the rootfs plan from what the host has (merged /usr or not,
  * which /etc files exist). */

@@ -64,6 +64,7 @@
 
 struct child_args
 {
+  int own_netns;           /* 0: a reused slot namespace, already set up */
   const struct sbx_host *h;
   const struct sbx *b;
   char *const *argv;
@@ -306,7 +307,7 @@ init_main (const struct child_args *a)
       report_text (report_fd, REC_SETUP, "unshare the cgroup namespace", errno);
       _exit (INIT_EXIT_ABORT);
     }
-  if (loopback_up () < 0)
+  if (a->own_netns && loopback_up () < 0)
     {
       report_text (report_fd, REC_SETUP, "bring up the loopback device", errno);
       _exit (INIT_EXIT_ABORT);
@@ -560,12 +561,37 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res,
     .err_wr = err_wr,
   };
   memset (&ca, 0, sizeof ca);
-  ca.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET
-             | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
+  ca.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC
+             | CLONE_NEWUTS | CLONE_PIDFD;
   ca.pidfd = (uint64_t) (uintptr_t) &pidfd;
   ca.exit_signal = SIGCHLD;
+  /* A worker slot reuses its own network namespace: this thread steps
+   * into it for the clone and straight back out. */
+  int slot_ns = sbx_slot_netns (h, b->slot), home_ns = -1;
+  if (slot_ns >= 0)
+    {
+      home_ns = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+      if (home_ns < 0 || setns (slot_ns, CLONE_NEWNET) < 0)
+        {
+          if (home_ns >= 0)
+            close (home_ns);
+          home_ns = -1;
+          slot_ns = -1;
+        }
+    }
+  if (slot_ns < 0)
+    ca.flags |= CLONE_NEWNET;
+  a.own_netns = slot_ns < 0;
   start_us = sq_now_us ();
   pid = (pid_t) syscall (SYS_clone3, &ca, sizeof ca);
+  if (pid != 0 && home_ns >= 0)
+    {
+      int e = errno;
+      if (setns (home_ns, CLONE_NEWNET) < 0)
+        abort ();           /* never talk to Redis from the job's namespace */
+      close (home_ns);
+      errno = e;
+    }
   if (pid < 0)
     {
       sq_err_set (err, errno, "clone the sandbox (user namespaces may be "

@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -106,6 +110,10 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
     }
   sq_read_u64_at (AT_FDCWD, "/proc/sys/kernel/cap_last_cap", &cap_last, NULL);
   h->cap_last = (int) cap_last;
+  h->reuse_netns = h->cfg.reuse_netns;
+  pthread_mutex_init (&h->netns_lock, NULL);
+  for (int i = 0; i < SBX_NETNS_SLOTS; i++)
+    h->netns[i] = -1;
   sbx_seccomp_builtin (&h->seccomp);
   if (sbx_rootfs_plan (h, err) < 0 || cg_host_init (&h->cg, err) < 0)
     {
@@ -128,9 +136,70 @@ sbx_host_free (struct sbx_host *h)
 {
   if (!h)
     return;
+  for (int i = 0; i < SBX_NETNS_SLOTS; i++)
+    if (h->netns[i] >= 0)
+      close (h->netns[i]);
   cg_host_fini (&h->cg);
   free (h->strings);
   free (h);
+}
+
+/* Makes a network namespace with only a loopback device, up, and returns
+ * an fd to it. The calling thread switches into it and back: network
+ * namespaces are per thread, so the rest of the process is unaffected. */
+static int
+make_netns (void)
+{
+  int self = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  int ns = -1, sock;
+  struct ifreq ifr;
+
+  if (self < 0)
+    return -1;
+  if (unshare (CLONE_NEWNET) < 0)
+    {
+      close (self);
+      return -1;
+    }
+  ns = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  memset (&ifr, 0, sizeof ifr);
+  memcpy (ifr.ifr_name, "lo", 3);
+  if (sock < 0 || ioctl (sock, SIOCGIFFLAGS, &ifr) < 0
+      || (ifr.ifr_flags |= IFF_UP | IFF_RUNNING, ioctl (sock, SIOCSIFFLAGS, &ifr) < 0))
+    {
+      if (ns >= 0)
+        close (ns);
+      ns = -1;
+    }
+  if (sock >= 0)
+    close (sock);
+  /* Back to where the thread was; if that failed the thread would talk
+   * to Redis from the wrong namespace, so that is fatal for the caller. */
+  if (setns (self, CLONE_NEWNET) < 0)
+    {
+      close (self);
+      if (ns >= 0)
+        close (ns);
+      abort ();
+    }
+  close (self);
+  return ns;
+}
+
+int
+sbx_slot_netns (struct sbx_host *h, unsigned slot)
+{
+  int fd;
+
+  if (!h->reuse_netns || slot >= SBX_NETNS_SLOTS)
+    return -1;
+  pthread_mutex_lock (&h->netns_lock);
+  if (h->netns[slot] < 0)
+    h->netns[slot] = make_netns ();
+  fd = h->netns[slot];
+  pthread_mutex_unlock (&h->netns_lock);
+  return fd;
 }
 
 /* Makes a tmpfs that exists only as a file descriptor: no host path, no
@@ -177,6 +246,7 @@ sbx_new (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot,
       return NULL;
     }
   b->host = h;
+  b->slot = slot;
   b->lim = *lim;
   b->uid = h->cfg.uid_base + slot % h->cfg.uid_count;
   b->work_fd = b->out_fd = b->cancel_fd = -1;

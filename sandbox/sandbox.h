@@ -59,6 +59,12 @@ struct sbx_host_config
 {
   uid_t uid_base;          /* host uid of slot 0; slot N runs as base + N */
   unsigned uid_count;      /* slots available from uid_base */
+  /* Reuse one network namespace per slot across runs instead of making
+   * one per run (saves ~0.5 ms a run). Safe only when a slot runs one
+   * sandbox at a time, as the worker's slots do: every process of a run
+   * is dead before the next starts, and a job has no capability over the
+   * namespace. */
+  int reuse_netns;
 };
 
 #define SBX_DEFAULT_UID_BASE 800000

@@ -416,7 +416,7 @@ main (int argc, char **argv)
   sq_redis_url_redacted (&addr, redacted, sizeof redacted);
   sq_config_free (&conf);
 
-  struct sbx_host_config hc = { .uid_base = cfg->uid_base };
+  struct sbx_host_config hc = { .uid_base = cfg->uid_base, .reuse_netns = 1 };
   W.host = sbx_host_new (&hc, &err);
   if (!W.host)
     {
@@ -530,6 +530,10 @@ main (int argc, char **argv)
   sq_redis_close (&r);
   metrics_stop (m);
   sbx_host_free (W.host);
-  sq_notice ("stopped");
+  uint64_t jobs = 0;
+  for (int i = 0; i < SQ_STATUS__COUNT; i++)
+    jobs += W.stats.jobs_by_status[i];
+  sq_notice ("stopped after %" PRIu64 " job(s); redis_commands slots=%" PRIu64
+             " supervisor=%llu", jobs, W.stats.slot_commands, r.ncommands);
   return 0;
 }

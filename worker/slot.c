@@ -101,6 +101,9 @@ slot_main (void *arg)
             wait_for_work (w, &r);
         }
     }
+  pthread_mutex_lock (&w->lock);
+  w->stats.slot_commands += r.ncommands;
+  pthread_mutex_unlock (&w->lock);
   sq_redis_close (&r);
   return NULL;
 }

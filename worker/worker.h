@@ -72,6 +72,7 @@ struct worker_stats
 {
   uint64_t jobs_by_status[SQ_STATUS__COUNT];
   uint64_t stale, retries, reclaims_seen, released, dead_letters;
+  uint64_t slot_commands;      /* Redis round trips of the slots */
   struct hist queue_wait, run_time, unpack_time, upload_time;
 };
 

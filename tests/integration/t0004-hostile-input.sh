@@ -105,5 +105,50 @@ SQ wait "$id" >/dev/null
 SQ result --result-dir "$Q_DIR/res" "$id" >/dev/null
 ok "result: regular files come back" test "$(cat "$Q_DIR/res/out/real")" = ok
 ok "result: links and FIFOs do not" test -z "$(find "$Q_DIR/res" ! -type f ! -type d)"
+# Worker slots reuse one network namespace per slot. The host's loopback
+# stays out of reach, and nothing a job leaves listening survives it.
+"$PY" - "$Q_DIR/port" > /dev/null 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+c, _ = s.accept(); open(sys.argv[1] + ".hit", "w").write("hit")
+PY
+lpid=$!
+wait_for 5 'test -s "$Q_DIR/port"'
+port=$(cat "$Q_DIR/port")
+cat > "$Q_DIR/probe.py" <<'PY'
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1)
+    print("CONNECTED")
+except OSError as e:
+    print("refused:", e.errno)
+PY
 worker_stop h
+worker_start h1 --concurrency 1 --lease 5
+id=$(SQ submit "$Q_DIR/probe.py" -- python3 probe.py 127.0.0.1 "$port"); SQ wait "$id" >/dev/null
+like "a worker's job cannot reach the host's loopback" "$(SQ logs --stdout "$id")" '^refused'
+ok "the host listener saw nothing" test ! -e "$Q_DIR/port.hit"
+kill "$lpid" 2>/dev/null
+id=$(SQ submit -- python3 -c '
+import os, socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 7777)); s.listen()
+a = socket.socket(socket.AF_UNIX); a.bind("\0sandq-left-behind"); a.listen()
+if os.fork() == 0:
+    os.setsid(); time.sleep(60)
+print("listening")')
+SQ wait "$id" >/dev/null
+is "job 1 left listeners and a daemon behind" "$(SQ logs --stdout "$id")" listening
+id=$(SQ submit "$Q_DIR/probe.py" -- sh -c 'python3 probe.py 127.0.0.1 7777; python3 -c "
+import socket
+a = socket.socket(socket.AF_UNIX)
+try:
+    a.connect(\"\\0sandq-left-behind\"); print(\"CONNECTED\")
+except OSError as e:
+    print(\"refused:\", e.errno)"')
+SQ wait "$id" >/dev/null
+out=$(SQ logs --stdout "$id")
+unlike "the next job in the slot finds nothing listening" "$out" CONNECTED
+like "both probes were refused" "$out" '^refused.*'$'\n''refused'
+worker_stop h1
 done_testing
