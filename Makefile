@@ -166,9 +166,18 @@ deps:
 demo:
 	scripts/demo
 
+DOCDIR ?= $(PREFIX)/share/doc/sandq
+
 install: all
-	install -d $(DESTDIR)$(BINDIR)
-	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)/sandq/nightly
+	install -m 0755 $(BINS) systemd/sandq-nightly $(DESTDIR)$(BINDIR)/
+	install -m 0644 systemd/sandq-worker.service systemd/sandq-nightly@.service \
+	  systemd/sandq-nightly@.timer $(DESTDIR)$(UNITDIR)/
+	install -m 0644 systemd/sandq.conf.example systemd/nightly.conf.example \
+	  $(DESTDIR)$(SYSCONFDIR)/sandq/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	@echo "installed; see $(DOCDIR)/operations.md to configure and start sandq-worker"
 
 clean:
 	rm -rf build build-san

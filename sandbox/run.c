@@ -301,6 +301,15 @@ init_main (const struct child_args *a)
   /* Files made while building the root must belong to a mapped id. */
   setfsgid (SBX_INNER_ID);
   setfsuid (SBX_INNER_ID);
+  /* The kernel clears the parent-death signal when the fsuid or fsgid
+   * changes: arm it again, then make sure the supervisor did not die in
+   * between (its end of the report pipe would be closed). */
+  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  {
+    struct pollfd pf = { report_fd, POLLOUT, 0 };
+    if (poll (&pf, 1, 0) == 1 && (pf.revents & (POLLERR | POLLHUP)))
+      _exit (INIT_EXIT_ABORT);
+  }
   /* Now that we are in the job's cgroup, make it the namespace's root. */
   if (unshare (CLONE_NEWCGROUP) < 0)
     {

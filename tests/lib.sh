@@ -74,8 +74,14 @@ jget() { "$PY" -c 'import json,sys; v=json.loads(sys.argv[1]);
 for k in sys.argv[2].split("."): v=v[k] if isinstance(v,dict) else v[int(k)]
 print("null" if v is None else v)' "$1" "$2" 2>/dev/null; }
 
-# Host uids sandq's sandboxes run as: the default base, 4096 slots.
-sandbox_procs() { ps -e -o uid= | awk '$1 >= 800000 && $1 < 804096' | wc -l; }
+# Processes of sandboxes still alive: those of the sandbox uids (800000 and
+# up, as every test uses) plus any process, such as a sandbox's init,
+# still inside one of sandq's job cgroups.
+sandbox_procs() {
+  { ps -e -o pid=,uid= | awk '$2 >= 800000 && $2 < 900000 {print $1}'
+    cat /sys/fs/cgroup/*/sandq/*/j*/cgroup.procs /sys/fs/cgroup/*/*/sandq/*/j*/cgroup.procs \
+        /sys/fs/cgroup/sandq/*/j*/cgroup.procs 2>/dev/null; } | sort -u | grep -c .
+}
 
 done_testing() {
   echo "1..$T_N"

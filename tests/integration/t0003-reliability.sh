@@ -10,11 +10,19 @@ ok_count() { rcli hget "sandq:{${1:-default}}:stats" status:ok; }
 # --- A worker SIGKILLed mid-job: the job completes once, elsewhere. -----
 worker_start a --lease 2
 id=$(SQ submit -- sh -c 'sleep 2; echo done')
+sleeper=$(SQ submit --queue orphan -- sleep 60)
 wait_for 10 'test "$(job_field "$id" state)" = running'
 is "job runs on worker a" "$(job_field "$id" worker)" a
 t0=$(date +%s%N)
 worker_stop a KILL
-ok "worker a's sandbox died with it" wait_for 5 'test "$(sandbox_procs)" -eq 0'
+ok "worker a's sandbox died with it" wait_for 1 'test "$(sandbox_procs)" -eq 0'
+# A long job: its sandbox must die with a SIGKILLed worker, not run on.
+worker_start o --queue orphan --lease 2
+wait_for 10 'test "$(job_field "$sleeper" state orphan)" = running'
+ok "the long job's sandbox is running" test "$(sandbox_procs)" -ge 1
+worker_stop o KILL
+ok "a SIGKILLed worker's long-running sandbox dies within a second" wait_for 1 'test "$(sandbox_procs)" -eq 0'
+SQ cancel --queue orphan "$sleeper" >/dev/null
 worker_start b --lease 2
 SQ wait --timeout 20 "$id" >/dev/null
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
