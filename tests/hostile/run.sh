@@ -41,8 +41,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Job cgroups (j<N>) of any sandq instance; instance directories of live
+# workers elsewhere on the machine are not leftovers.
 cgroup_leftovers() {
-  find /sys/fs/cgroup -path '*/sandq/*' -type d 2>/dev/null | grep -v '/supervisor$' | wc -l
+  find /sys/fs/cgroup -path '*/sandq/*/j*' -type d 2>/dev/null | wc -l
 }
 
 only=${HOSTILE_ONLY:-}

@@ -91,7 +91,7 @@ if [ -d /sys/fs/cgroup/memory ]; then
 else
   skip "a dead instance's job cgroup is swept" "not a cgroup v1 host"
 fi
-is "no sandq job cgroup is left" "$(find /sys/fs/cgroup -path '*/sandq/*' -type d | wc -l)" 0
+is "no sandq job cgroup is left" "$(find /sys/fs/cgroup -path '*/sandq/*/j*' -type d | wc -l)" 0
 
 info=$("$S" info); is "info exits 0" "$?" 0
 like "info names the cgroup layout" "$info" 'cgroup v[12]'

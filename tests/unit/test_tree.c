@@ -75,7 +75,7 @@ copies_files_and_dirs_strips_setuid (void **state)
   assert_int_equal (sq_tree_copy (sfd, dfd, &roomy, 0, 0, 0, &st, &err), 0);
   assert_int_equal (fstatat (dfd, "d/f", &sb, 0), 0);
   assert_int_equal (sb.st_size, 5);
-  assert_int_equal (sb.st_mode & 07777, 0755);  /* setuid bit gone */
+  assert_int_equal (sb.st_mode & 07777, 0755); /* setuid bit gone */
   assert_true (st.entries == 3);
 }
 
@@ -161,7 +161,8 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown (copies_files_and_dirs_strips_setuid, setup, teardown),
+    cmocka_unit_test_setup_teardown (copies_files_and_dirs_strips_setuid, setup,
+                                     teardown),
     cmocka_unit_test_setup_teardown (never_follows_symlinks, setup, teardown),
     cmocka_unit_test_setup_teardown (caps_entries_bytes_depth, setup, teardown),
     cmocka_unit_test_setup_teardown (bad_names, setup, teardown),

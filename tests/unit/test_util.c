@@ -121,8 +121,8 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (sizes), cmocka_unit_test (bad_sizes),
-    cmocka_unit_test (durations), cmocka_unit_test (uints),
+    cmocka_unit_test (sizes),      cmocka_unit_test (bad_sizes),
+    cmocka_unit_test (durations),  cmocka_unit_test (uints),
     cmocka_unit_test (formatting), cmocka_unit_test (names),
     cmocka_unit_test (statuses),
   };

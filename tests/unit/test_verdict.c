@@ -37,10 +37,11 @@ static void
 ok_and_nonzero (void **state)
 {
   (void) state;
-  struct sbx_result r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = 0 });
+  struct sbx_result r
+      = decide ((struct sbx_observed){ .have_status = 1, .wait_status = 0 });
   assert_int_equal (r.status, SQ_STATUS_OK);
   assert_int_equal (r.exit_code, 0);
-  r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = EXITED (3) });
+  r = decide ((struct sbx_observed){ .have_status = 1, .wait_status = EXITED (3) });
   assert_int_equal (r.status, SQ_STATUS_NONZERO_EXIT);
   assert_int_equal (r.exit_code, 3);
   assert_string_equal (r.message, "the program exited with code 3");
@@ -50,17 +51,18 @@ static void
 memory (void **state)
 {
   (void) state;
-  struct sbx_result r = decide ((struct sbx_observed) {
-    .have_status = 1, .wait_status = SIGKILL, .oom_kills = 1 });
+  struct sbx_result r = decide (
+      (struct sbx_observed){ .have_status = 1, .wait_status = SIGKILL, .oom_kills = 1 });
   assert_int_equal (r.status, SQ_STATUS_MEMORY_LIMIT);
   assert_string_equal (r.message, "the program used more than 256 MiB of memory "
-                       "and was stopped");
+                                  "and was stopped");
   /* A shell reporting its OOM-killed child as 137 is still memory. */
-  r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = EXITED (137),
-                                      .oom_kills = 2 });
+  r = decide ((struct sbx_observed){
+      .have_status = 1, .wait_status = EXITED (137), .oom_kills = 2 });
   assert_int_equal (r.status, SQ_STATUS_MEMORY_LIMIT);
   /* A main that recovers and exits 0 is ok. */
-  r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = 0, .oom_kills = 1 });
+  r = decide (
+      (struct sbx_observed){ .have_status = 1, .wait_status = 0, .oom_kills = 1 });
   assert_int_equal (r.status, SQ_STATUS_OK);
 }
 
@@ -68,20 +70,20 @@ static void
 supervisor_kills (void **state)
 {
   (void) state;
-  struct sbx_result r = decide ((struct sbx_observed) { .killed = SBX_KILL_TIMEOUT });
+  struct sbx_result r = decide ((struct sbx_observed){ .killed = SBX_KILL_TIMEOUT });
   assert_int_equal (r.status, SQ_STATUS_TIMEOUT);
   assert_string_equal (r.message, "the program ran longer than its wall-clock "
-                       "limit of 2 s and was stopped");
-  r = decide ((struct sbx_observed) { .killed = SBX_KILL_TIMEOUT, .pids_max_events = 5 });
+                                  "limit of 2 s and was stopped");
+  r = decide ((struct sbx_observed){ .killed = SBX_KILL_TIMEOUT, .pids_max_events = 5 });
   assert_int_equal (r.status, SQ_STATUS_PIDS_LIMIT);
-  r = decide ((struct sbx_observed) { .killed = SBX_KILL_CPU });
+  r = decide ((struct sbx_observed){ .killed = SBX_KILL_CPU });
   assert_int_equal (r.status, SQ_STATUS_CPU_LIMIT);
   assert_non_null (strstr (r.message, "1 s of CPU time"));
-  r = decide ((struct sbx_observed) { .killed = SBX_KILL_OUTPUT, .oom_kills = 1 });
+  r = decide ((struct sbx_observed){ .killed = SBX_KILL_OUTPUT, .oom_kills = 1 });
   assert_int_equal (r.status, SQ_STATUS_OUTPUT_LIMIT);
-  r = decide ((struct sbx_observed) { .killed = SBX_KILL_CANCEL });
+  r = decide ((struct sbx_observed){ .killed = SBX_KILL_CANCEL });
   assert_int_equal (r.status, SQ_STATUS_CANCELLED);
-  r = decide ((struct sbx_observed) { .killed = SBX_KILL_SINK });
+  r = decide ((struct sbx_observed){ .killed = SBX_KILL_SINK });
   assert_int_equal (r.status, SQ_STATUS_SYSTEM_ERROR);
 }
 
@@ -89,18 +91,18 @@ static void
 signals_and_rlimits (void **state)
 {
   (void) state;
-  struct sbx_result r = decide ((struct sbx_observed) { .have_status = 1,
-                                                        .wait_status = SIGSEGV });
+  struct sbx_result r
+      = decide ((struct sbx_observed){ .have_status = 1, .wait_status = SIGSEGV });
   assert_int_equal (r.status, SQ_STATUS_SIGNALED);
   assert_int_equal (r.signal, SIGSEGV);
   assert_int_equal (r.exit_code, -1);
   assert_non_null (strstr (r.message, "SIGSEGV"));
-  r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = SIGXCPU });
+  r = decide ((struct sbx_observed){ .have_status = 1, .wait_status = SIGXCPU });
   assert_int_equal (r.status, SQ_STATUS_CPU_LIMIT);
-  r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = SIGKILL,
-                                      .cpu_ns = 1000000000ULL });
+  r = decide ((struct sbx_observed){
+      .have_status = 1, .wait_status = SIGKILL, .cpu_ns = 1000000000ULL });
   assert_int_equal (r.status, SQ_STATUS_CPU_LIMIT);
-  r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = SIGXFSZ });
+  r = decide ((struct sbx_observed){ .have_status = 1, .wait_status = SIGXFSZ });
   assert_int_equal (r.status, SQ_STATUS_DISK_LIMIT);
 }
 
@@ -108,16 +110,15 @@ static void
 disk_and_pids (void **state)
 {
   (void) state;
-  struct sbx_result r = decide ((struct sbx_observed) { .have_status = 1,
-                                                        .wait_status = EXITED (1),
-                                                        .disk_full = 1 });
+  struct sbx_result r = decide ((struct sbx_observed){
+      .have_status = 1, .wait_status = EXITED (1), .disk_full = 1 });
   assert_int_equal (r.status, SQ_STATUS_DISK_LIMIT);
   assert_non_null (strstr (r.message, "exited with code 1"));
-  r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = EXITED (1),
-                                      .inodes_full = 1 });
+  r = decide ((struct sbx_observed){
+      .have_status = 1, .wait_status = EXITED (1), .inodes_full = 1 });
   assert_int_equal (r.status, SQ_STATUS_DISK_LIMIT);
-  r = decide ((struct sbx_observed) { .have_status = 1, .wait_status = EXITED (1),
-                                      .pids_max_events = 1 });
+  r = decide ((struct sbx_observed){
+      .have_status = 1, .wait_status = EXITED (1), .pids_max_events = 1 });
   assert_int_equal (r.status, SQ_STATUS_PIDS_LIMIT);
 }
 
@@ -125,15 +126,16 @@ static void
 sandbox_faults (void **state)
 {
   (void) state;
-  struct sbx_result r = decide ((struct sbx_observed) { .setup_failed = 1,
-                                                        .setup_error = "mount x: EPERM" });
+  struct sbx_result r = decide (
+      (struct sbx_observed){ .setup_failed = 1, .setup_error = "mount x: EPERM" });
   assert_int_equal (r.status, SQ_STATUS_SYSTEM_ERROR);
   assert_non_null (strstr (r.message, "mount x: EPERM"));
-  r = decide ((struct sbx_observed) { .have_status = 0 });
+  r = decide ((struct sbx_observed){ .have_status = 0 });
   assert_int_equal (r.status, SQ_STATUS_SYSTEM_ERROR);
-  r = decide ((struct sbx_observed) { .exec_failed = 1, .have_status = 1,
-                                      .wait_status = EXITED (127),
-                                      .exec_error = "the command 'x' was not found" });
+  r = decide ((struct sbx_observed){ .exec_failed = 1,
+                                     .have_status = 1,
+                                     .wait_status = EXITED (127),
+                                     .exec_error = "the command 'x' was not found" });
   assert_int_equal (r.status, SQ_STATUS_NONZERO_EXIT);
   assert_int_equal (r.exit_code, 127);
   assert_string_equal (r.message, "the command 'x' was not found");
