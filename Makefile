@@ -180,7 +180,7 @@ install: all
 	@echo "installed; see $(DOCDIR)/operations.md to configure and start sandq-worker"
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fmt
 
 .PHONY: all bench demo check fuzz format-check deps install clean
 

@@ -96,9 +96,16 @@ submit_many (sq_redis *r, const char *queue, int n, const char *prefix)
       char id[64];
       snprintf (id, sizeof id, "%s%d", prefix, i);
       struct sq_submit_args a = {
-        .queue = queue, .id = id, .spec_json = spec, .input = input,
-        .input_len = input_len, .ttl_ms = 3600000, .keep_s = 3600,
-        .priority = 1, .max_attempts = 3, .submitter = "bench",
+        .queue = queue,
+        .id = id,
+        .spec_json = spec,
+        .input = input,
+        .input_len = input_len,
+        .ttl_ms = 3600000,
+        .keep_s = 3600,
+        .priority = 1,
+        .max_attempts = 3,
+        .submitter = "bench",
       };
       if (sq_submit (&p, &a, NULL, 0, &err) < 0)
         die ("submit", err.msg);
@@ -151,8 +158,8 @@ run_workers (sq_redis *r, int n, int workers, int conc, double *cmds_per_job, lo
       char exe[4200];
       snprintf (exe, sizeof exe, "%s/sandq-worker", bindir);
       snprintf (id, sizeof id, "bench-%d", i);
-      char *argv[] = { exe, "--redis", url, "--queue", q, "--concurrency", conc_s,
-                       "--id", id, "--log-level", "notice", NULL };
+      char *argv[] = { exe,    "--redis", url, "--queue",     q,        "--concurrency",
+                       conc_s, "--id",    id,  "--log-level", "notice", NULL };
       pids[i] = spawn (argv, log);
     }
   *rss = 0;
@@ -216,7 +223,8 @@ noop_thread (void *arg)
       static const char *fields[] = { "exit_code", "0" };
       struct sq_completion done = { "ok", "no-op", "x", 1, 1000, fields, 2 };
       char outcome[16];
-      if (sq_complete (&p, a->queue, c.id, c.token, &done, outcome, sizeof outcome, &err) < 0)
+      if (sq_complete (&p, a->queue, c.id, c.token, &done, outcome, sizeof outcome, &err)
+          < 0)
         die ("complete", err.msg);
       sq_claimed_free (&c);
     }
@@ -264,8 +272,8 @@ latency (sq_redis *r, int n)
   sq_err err = { 0 };
   snprintf (exe, sizeof exe, "%s/sandq-worker", bindir);
   snprintf (log, sizeof log, "%s/worker.log", dir);
-  char *argv[] = { exe, "--redis", url, "--queue", "lat", "--concurrency", "1",
-                   "--id", "bench-lat", "--log-level", "warning", NULL };
+  char *argv[] = { exe, "--redis", url,         "--queue",     "lat",     "--concurrency",
+                   "1", "--id",    "bench-lat", "--log-level", "warning", NULL };
   pid_t pid = spawn (argv, log);
   usleep (300000);
   for (int i = 0; i < n; i++)
@@ -283,8 +291,10 @@ latency (sq_redis *r, int n)
           redisReply *rep = sq_redis_cmdf (r, &err, "BLPOP %s 1", ev);
           if (!rep)
             die ("blpop", err.msg);
-          int final = rep->type == REDIS_REPLY_ARRAY && strcmp (rep->element[1]->str, "final") == 0;
-          int running = rep->type == REDIS_REPLY_ARRAY && strcmp (rep->element[1]->str, "running") == 0;
+          int final = rep->type == REDIS_REPLY_ARRAY
+                      && strcmp (rep->element[1]->str, "final") == 0;
+          int running = rep->type == REDIS_REPLY_ARRAY
+                        && strcmp (rep->element[1]->str, "running") == 0;
           freeReplyObject (rep);
           if (running && !start[i])
             start[i] = sq_now_us () - t0;
@@ -323,7 +333,7 @@ main (int argc, char **argv)
   ssize_t l = readlink ("/proc/self/exe", bindir, sizeof bindir - 1);
   bindir[l > 0 ? l : 0] = '\0';
   *strrchr (bindir, '/') = '\0';
-  *strrchr (bindir, '/') = '\0';           /* build/bench -> build */
+  *strrchr (bindir, '/') = '\0'; /* build/bench -> build */
   snprintf (dir, sizeof dir, "/tmp/sandq-bench.XXXXXX");
   if (!mkdtemp (dir))
     die ("mkdtemp", strerror (errno));
@@ -332,8 +342,18 @@ main (int argc, char **argv)
   {
     char log[128];
     snprintf (log, sizeof log, "%s/redis.log", dir);
-    char *rargv[] = { "/usr/bin/redis-server", "--port", "0", "--unixsocket", sock,
-                      "--save", "", "--appendonly", "no", "--dir", dir, NULL };
+    char *rargv[] = { "/usr/bin/redis-server",
+                      "--port",
+                      "0",
+                      "--unixsocket",
+                      sock,
+                      "--save",
+                      "",
+                      "--appendonly",
+                      "no",
+                      "--dir",
+                      dir,
+                      NULL };
     redis_pid = spawn (rargv, log);
   }
   connect_or_die (&r);
@@ -349,7 +369,8 @@ main (int argc, char **argv)
   }
 
   printf ("== floors, same machine, same run\n");
-  snprintf (cmd, sizeof cmd, "redis-benchmark -s %s -q -n 100000 -t lpush,rpop 2>/dev/null", sock);
+  snprintf (cmd, sizeof cmd,
+            "redis-benchmark -s %s -q -n 100000 -t lpush,rpop 2>/dev/null", sock);
   FILE *f = popen (cmd, "r");
   while (f && fgets (line, sizeof line, f))
     {
@@ -371,7 +392,8 @@ main (int argc, char **argv)
           }
         waitpid (pid, NULL, 0);
       }
-    printf ("bare fork/exec     %.0f /s (one at a time)\n", k / ((sq_now_us () - t0) / 1e6));
+    printf ("bare fork/exec     %.0f /s (one at a time)\n",
+            k / ((sq_now_us () - t0) / 1e6));
   }
   flush (&r);
 
@@ -379,18 +401,24 @@ main (int argc, char **argv)
   for (int t = 1; t <= 2; t++)
     {
       double rate = run_noop (&r, n * 5, t, &cpj);
-      printf ("%d client(s)        %7.0f jobs/s   %.2f Redis round trips per job (claim, complete)\n",
+      printf ("%d client(s)        %7.0f jobs/s   %.2f Redis round trips per job (claim, "
+              "complete)\n",
               t, rate, cpj);
       flush (&r);
     }
 
   printf ("\n== sandboxed /bin/true, 4 KiB input, end to end through sandq-worker\n");
-  struct { int workers, conc; } cfgs[] = { { 1, 1 }, { 2, 1 }, { 1, 2 }, { 1, 4 } };
+  struct
+  {
+    int workers, conc;
+  } cfgs[] = { { 1, 1 }, { 2, 1 }, { 1, 2 }, { 1, 4 } };
   for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
     {
       double rate = run_workers (&r, n, cfgs[i].workers, cfgs[i].conc, &cpj, &rss);
-      printf ("%d worker(s) x %d slot(s)  %7.0f jobs/s (%.0f per core)   %.2f round trips/job   "
-              "max worker RSS %ld KiB\n", cfgs[i].workers, cfgs[i].conc, rate, rate / 2, cpj, rss);
+      printf ("%d worker(s) x %d slot(s)  %7.0f jobs/s (%.0f per core)   %.2f round "
+              "trips/job   "
+              "max worker RSS %ld KiB\n",
+              cfgs[i].workers, cfgs[i].conc, rate, rate / 2, cpj, rss);
       flush (&r);
     }
 

@@ -84,8 +84,8 @@ report (const char *name, double *v, int n, double *median)
 {
   qsort (v, n, sizeof *v, cmp);
   *median = v[n / 2];
-  printf ("%-8s median %7.3f ms   p90 %7.3f ms   min %7.3f ms\n", name,
-          v[n / 2], v[n * 9 / 10], v[0]);
+  printf ("%-8s median %7.3f ms   p90 %7.3f ms   min %7.3f ms\n", name, v[n / 2],
+          v[n * 9 / 10], v[0]);
 }
 
 int
@@ -97,9 +97,9 @@ main (int argc, char **argv)
   char *bwrap[64];
   int nb = 0;
   static const char *const etc[] = {
-    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "timezone", "alternatives",
-    "fonts", "matplotlibrc", "mime.types", "protocols", "services", "magic",
-    "mailcap", "python3", "python3.11", NULL,
+    "ld.so.cache", "ld.so.conf",   "ld.so.conf.d", "timezone",   "alternatives",
+    "fonts",       "matplotlibrc", "mime.types",   "protocols",  "services",
+    "magic",       "mailcap",      "python3",      "python3.11", NULL,
   };
   static char etcsrc[32][64];
   sq_err err = { 0 };
@@ -115,10 +115,18 @@ main (int argc, char **argv)
   bwrap[nb++] = "/usr/bin/bwrap";
   bwrap[nb++] = "--unshare-all";
   bwrap[nb++] = "--die-with-parent";
-  bwrap[nb++] = "--ro-bind"; bwrap[nb++] = "/usr"; bwrap[nb++] = "/usr";
-  bwrap[nb++] = "--symlink"; bwrap[nb++] = "usr/bin"; bwrap[nb++] = "/bin";
-  bwrap[nb++] = "--symlink"; bwrap[nb++] = "usr/lib"; bwrap[nb++] = "/lib";
-  bwrap[nb++] = "--symlink"; bwrap[nb++] = "usr/lib64"; bwrap[nb++] = "/lib64";
+  bwrap[nb++] = "--ro-bind";
+  bwrap[nb++] = "/usr";
+  bwrap[nb++] = "/usr";
+  bwrap[nb++] = "--symlink";
+  bwrap[nb++] = "usr/bin";
+  bwrap[nb++] = "/bin";
+  bwrap[nb++] = "--symlink";
+  bwrap[nb++] = "usr/lib";
+  bwrap[nb++] = "/lib";
+  bwrap[nb++] = "--symlink";
+  bwrap[nb++] = "usr/lib64";
+  bwrap[nb++] = "/lib64";
   for (int i = 0, k = 0; etc[i]; i++)
     {
       struct stat st;
@@ -130,11 +138,16 @@ main (int argc, char **argv)
       bwrap[nb++] = etcsrc[k];
       k++;
     }
-  bwrap[nb++] = "--proc"; bwrap[nb++] = "/proc";
-  bwrap[nb++] = "--dev"; bwrap[nb++] = "/dev";
-  bwrap[nb++] = "--tmpfs"; bwrap[nb++] = "/tmp";
-  bwrap[nb++] = "--tmpfs"; bwrap[nb++] = "/work";
-  bwrap[nb++] = "--chdir"; bwrap[nb++] = "/work";
+  bwrap[nb++] = "--proc";
+  bwrap[nb++] = "/proc";
+  bwrap[nb++] = "--dev";
+  bwrap[nb++] = "/dev";
+  bwrap[nb++] = "--tmpfs";
+  bwrap[nb++] = "/tmp";
+  bwrap[nb++] = "--tmpfs";
+  bwrap[nb++] = "/work";
+  bwrap[nb++] = "--chdir";
+  bwrap[nb++] = "/work";
   bwrap[nb++] = "/bin/true";
   bwrap[nb] = NULL;
 
@@ -155,10 +168,18 @@ main (int argc, char **argv)
         int which = (k + r) % 4;
         switch (which)
           {
-          case 0: t[0][r] = spawn_ms (bare); break;
-          case 1: t[1][r] = spawn_ms (bwrap); break;
-          case 2: t[2][r] = spawn_ms (sq); break;
-          case 3: t[3][r] = library_ms (h, r); break;
+          case 0:
+            t[0][r] = spawn_ms (bare);
+            break;
+          case 1:
+            t[1][r] = spawn_ms (bwrap);
+            break;
+          case 2:
+            t[2][r] = spawn_ms (sq);
+            break;
+          case 3:
+            t[3][r] = library_ms (h, r);
+            break;
           }
       }
   printf ("start-to-reap latency of /bin/true, %d interleaved rounds\n", rounds);

@@ -55,8 +55,9 @@ check_path (const char *p, char *out, size_t outlen, const struct sq_unpack_limi
   if (p[0] == '/')
     return sq_err_set (err, 0, "entry '%.200s': absolute paths are not allowed", p);
   if (strlen (p) > lim->max_path)
-    return sq_err_set (err, 0, "entry '%.64s...': path longer than the limit of %zu bytes",
-                       p, lim->max_path);
+    return sq_err_set (err, 0,
+                       "entry '%.64s...': path longer than the limit of %zu bytes", p,
+                       lim->max_path);
   for (const unsigned char *c = (const unsigned char *) p; *c; c++)
     if (*c < 0x20 || *c == 0x7f)
       return sq_err_set (err, 0, "entry '%.200s': control characters in the name", p);
@@ -80,8 +81,8 @@ check_path (const char *p, char *out, size_t outlen, const struct sq_unpack_limi
     }
   out[o] = '\0';
   if ((unsigned) depth > lim->max_depth)
-    return sq_err_set (err, 0, "entry '%.200s': nested deeper than the limit of %u",
-                       p, lim->max_depth);
+    return sq_err_set (err, 0, "entry '%.200s': nested deeper than the limit of %u", p,
+                       lim->max_depth);
   return depth;
 }
 
@@ -148,8 +149,10 @@ open_parent (int rootfd, char *path, const char **name, sq_err *err)
         {
           nfd = (int) syscall (SYS_openat2, dfd, c, &how, sizeof how);
           if (nfd < 0)
-            sq_err_set (err, errno, "entry '%s/%s': parent '%s' is not a directory "
-                        "inside the job", path, *name, c);
+            sq_err_set (err, errno,
+                        "entry '%s/%s': parent '%s' is not a directory "
+                        "inside the job",
+                        path, *name, c);
         }
       if (e)
         *e = '/';
@@ -182,8 +185,10 @@ extract_data (struct archive *a, int fd, const char *path, uint64_t *total,
         {
           char b[32];
           sq_format_size (lim->max_bytes, b, sizeof b);
-          return sq_err_set (err, 0, "entry '%.200s': the files add up to more "
-                             "than the limit of %s", path, b);
+          return sq_err_set (err, 0,
+                             "entry '%.200s': the files add up to more "
+                             "than the limit of %s",
+                             path, b);
         }
       if (pwrite (fd, blk, size, off) != (ssize_t) size)
         return sq_err_set (err, errno, "entry '%.200s': write", path);
@@ -194,9 +199,8 @@ extract_data (struct archive *a, int fd, const char *path, uint64_t *total,
 }
 
 int
-sq_unpack (const void *buf, size_t len, int rootfd,
-           const struct sq_unpack_limits *lim, unsigned flags,
-           struct sq_tree_stats *stats, sq_err *err)
+sq_unpack (const void *buf, size_t len, int rootfd, const struct sq_unpack_limits *lim,
+           unsigned flags, struct sq_tree_stats *stats, sq_err *err)
 {
   struct archive *a = archive_read_new ();
   struct archive_entry *e;
@@ -216,7 +220,7 @@ sq_unpack (const void *buf, size_t len, int rootfd,
   if (len == 0)
     {
       archive_read_free (a);
-      return 0;                 /* no input at all is fine */
+      return 0; /* no input at all is fine */
     }
   if (archive_read_open_memory (a, buf, len) != ARCHIVE_OK)
     {
@@ -236,7 +240,7 @@ sq_unpack (const void *buf, size_t len, int rootfd,
       if (depth < 0)
         goto out;
       if (depth == 0)
-        continue;               /* "./" itself */
+        continue; /* "./" itself */
       if (++stats->entries > lim->max_entries)
         {
           sq_err_set (err, 0, "more than %" PRIu64 " entries (limit reached at '%s')",
@@ -267,8 +271,10 @@ sq_unpack (const void *buf, size_t len, int rootfd,
             goto out;
           if (fstatat (tfd, tname, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG (st.st_mode))
             {
-              sq_err_set (err, 0, "hard link '%s': its target '%s' is not a file "
-                          "inside the job", path, hl);
+              sq_err_set (err, 0,
+                          "hard link '%s': its target '%s' is not a file "
+                          "inside the job",
+                          path, hl);
               goto out;
             }
           if (linkat (tfd, tname, pfd, name, 0) < 0)
@@ -282,8 +288,9 @@ sq_unpack (const void *buf, size_t len, int rootfd,
         {
         case AE_IFREG:
           {
-            cleanup_close int fd = openat (pfd, name, O_WRONLY | O_CREAT | O_EXCL
-                                           | O_NOFOLLOW | O_CLOEXEC, mode | 0600);
+            cleanup_close int fd
+                = openat (pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                          mode | 0600);
             if (fd < 0)
               {
                 sq_err_set (err, errno, "entry '%s'", path);
@@ -306,8 +313,10 @@ sq_unpack (const void *buf, size_t len, int rootfd,
         case AE_IFLNK:
           if (!sl || !link_stays_inside (sl, depth))
             {
-              sq_err_set (err, 0, "entry '%s': symlink to '%.200s' leaves the job "
-                          "directory", path, sl ? sl : "");
+              sq_err_set (err, 0,
+                          "entry '%s': symlink to '%.200s' leaves the job "
+                          "directory",
+                          path, sl ? sl : "");
               goto out;
             }
           if (symlinkat (sl, pfd, name) < 0)
@@ -318,15 +327,18 @@ sq_unpack (const void *buf, size_t len, int rootfd,
           break;
         default:
           sq_err_set (err, 0, "entry '%s': %s are not allowed", path,
-                      type == AE_IFIFO ? "FIFOs" : type == AE_IFSOCK ? "sockets"
+                      type == AE_IFIFO                       ? "FIFOs"
+                      : type == AE_IFSOCK                    ? "sockets"
                       : type == AE_IFCHR || type == AE_IFBLK ? "devices"
-                      : "special files");
+                                                             : "special files");
           goto out;
         }
       if (lim->max_ratio && total > (1 << 20) && total / lim->max_ratio > len)
         {
-          sq_err_set (err, 0, "entry '%s': the archive expands more than %" PRIu64
-                      " times its size (a compression bomb?)", path, lim->max_ratio);
+          sq_err_set (err, 0,
+                      "entry '%s': the archive expands more than %" PRIu64
+                      " times its size (a compression bomb?)",
+                      path, lim->max_ratio);
           goto out;
         }
     }
@@ -396,10 +408,12 @@ sq_packer_new (uint64_t max_bytes, sq_err *err)
       || archive_write_set_format_pax_restricted (p->a) != ARCHIVE_OK
       || archive_write_set_bytes_in_last_block (p->a, 1) != ARCHIVE_OK
       /* Level 1: results are mostly small or already compressed; speed wins. */
-      || archive_write_set_filter_option (p->a, "gzip", "compression-level", "1") != ARCHIVE_OK
+      || archive_write_set_filter_option (p->a, "gzip", "compression-level", "1")
+             != ARCHIVE_OK
       || archive_write_open2 (p->a, p, NULL, pk_write, NULL, NULL) != ARCHIVE_OK)
     {
-      sq_err_set (err, 0, "archive: %s", p->a ? archive_error_string (p->a) : "no memory");
+      sq_err_set (err, 0, "archive: %s",
+                  p->a ? archive_error_string (p->a) : "no memory");
       sq_packer_free (p);
       return NULL;
     }
@@ -413,15 +427,17 @@ pk_fail (struct sq_packer *p, const char *name, sq_err *err)
     {
       char b[32];
       sq_format_size (p->max, b, sizeof b);
-      return sq_err_set (err, EFBIG, "the archive is larger than its cap of %s "
-                         "(at '%s')", b, name);
+      return sq_err_set (err, EFBIG,
+                         "the archive is larger than its cap of %s "
+                         "(at '%s')",
+                         b, name);
     }
   return sq_err_set (err, 0, "archive '%s': %s", name, archive_error_string (p->a));
 }
 
 static int
-add_header (struct sq_packer *p, const char *name, mode_t type, mode_t perm,
-            int64_t size, const char *symlink, sq_err *err)
+add_header (struct sq_packer *p, const char *name, mode_t type, mode_t perm, int64_t size,
+            const char *symlink, sq_err *err)
 {
   struct archive_entry *e = archive_entry_new ();
   int r;
@@ -438,8 +454,8 @@ add_header (struct sq_packer *p, const char *name, mode_t type, mode_t perm,
 }
 
 int
-sq_packer_add_mem (struct sq_packer *p, const char *name, const void *data,
-                   size_t len, sq_err *err)
+sq_packer_add_mem (struct sq_packer *p, const char *name, const void *data, size_t len,
+                   sq_err *err)
 {
   if (add_header (p, name, AE_IFREG, 0644, (int64_t) len, NULL, err) < 0)
     return -1;
@@ -449,8 +465,7 @@ sq_packer_add_mem (struct sq_packer *p, const char *name, const void *data,
 }
 
 static int
-add_fd (struct sq_packer *p, int fd, const char *name, const struct stat *st,
-        sq_err *err)
+add_fd (struct sq_packer *p, int fd, const char *name, const struct stat *st, sq_err *err)
 {
   char buf[65536];
   ssize_t n;
@@ -499,8 +514,8 @@ add_entry (const struct sq_tree_entry *e, void *ctx, sq_err *err)
     return add_header (t->p, name, AE_IFDIR, e->st.st_mode | 0700, 0, NULL, err);
   if (S_ISREG (e->st.st_mode))
     {
-      cleanup_close int fd = openat (e->parentfd, e->name, O_RDONLY | O_NOFOLLOW
-                                     | O_NONBLOCK | O_CLOEXEC);
+      cleanup_close int fd
+          = openat (e->parentfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
       struct stat st;
       if (fd < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
         return sq_err_set (err, errno, "open '%s'", e->path);
@@ -529,8 +544,7 @@ sq_packer_add_tree (struct sq_packer *p, int dirfd, const char *prefix,
 }
 
 int
-sq_packer_add_path (struct sq_packer *p, const char *path, const char *name,
-                    sq_err *err)
+sq_packer_add_path (struct sq_packer *p, const char *path, const char *name, sq_err *err)
 {
   struct stat st;
   struct sq_tree_stats stats;
@@ -586,8 +600,8 @@ sq_packer_free (struct sq_packer *p)
 }
 
 void *
-sq_archive_read_member (const void *buf, size_t len, const char *name,
-                        size_t max, size_t *outlen, sq_err *err)
+sq_archive_read_member (const void *buf, size_t len, const char *name, size_t max,
+                        size_t *outlen, sq_err *err)
 {
   struct archive *a = archive_read_new ();
   struct archive_entry *e;
@@ -609,7 +623,8 @@ sq_archive_read_member (const void *buf, size_t len, const char *name,
       int64_t sz = archive_entry_size (e);
       if (sz < 0 || (uint64_t) sz > max)
         {
-          sq_err_set (err, EFBIG, "'%s' in the archive is larger than %zu bytes", name, max);
+          sq_err_set (err, EFBIG, "'%s' in the archive is larger than %zu bytes", name,
+                      max);
           break;
         }
       out = malloc ((size_t) sz + 1);

@@ -21,10 +21,10 @@
 struct sq_unpack_limits
 {
   uint64_t max_entries;
-  uint64_t max_bytes;          /* uncompressed bytes of file data */
+  uint64_t max_bytes; /* uncompressed bytes of file data */
   unsigned max_depth;
   size_t max_path;
-  uint64_t max_ratio;          /* uncompressed / compressed, 0 = no cap */
+  uint64_t max_ratio; /* uncompressed / compressed, 0 = no cap */
 };
 
 void sq_unpack_limits_default (struct sq_unpack_limits *l);
@@ -59,8 +59,8 @@ int sq_packer_add_path (struct sq_packer *p, const char *path, const char *name,
  * directories only, never following a link; other entries and bad names
  * are counted in stats->skipped. */
 int sq_packer_add_tree (struct sq_packer *p, int dirfd, const char *prefix,
-                        const struct sq_tree_limits *lim,
-                        struct sq_tree_stats *stats, sq_err *err);
+                        const struct sq_tree_limits *lim, struct sq_tree_stats *stats,
+                        sq_err *err);
 
 /* Finishes the archive; *out is malloc'ed. The packer is freed. */
 int sq_packer_finish (struct sq_packer *p, void **out, size_t *len, sq_err *err);
@@ -69,7 +69,7 @@ void sq_packer_free (struct sq_packer *p);
 
 /* Reads one named regular file out of an archive in memory (for
  * "sandq logs"). Returns a malloc'ed buffer, or NULL if absent. */
-void *sq_archive_read_member (const void *buf, size_t len, const char *name,
-                              size_t max, size_t *outlen, sq_err *err);
+void *sq_archive_read_member (const void *buf, size_t len, const char *name, size_t max,
+                              size_t *outlen, sq_err *err);
 
 #endif

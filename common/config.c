@@ -54,7 +54,8 @@ sq_config_load (struct sq_config *c, const char *path, sq_err *err)
       eq = strchr (s, '=');
       if (!eq)
         {
-          sq_err_set (err, 0, "config file '%s', line %d: expected 'key = value'", p, lineno);
+          sq_err_set (err, 0, "config file '%s', line %d: expected 'key = value'", p,
+                      lineno);
           sq_config_free (c);
           return -1;
         }
@@ -115,8 +116,7 @@ read_secret (const char *path, char *buf, size_t len, sq_err *err)
 }
 
 int
-sq_config_redis_password (const struct sq_config *c, char *buf, size_t len,
-                          sq_err *err)
+sq_config_redis_password (const struct sq_config *c, char *buf, size_t len, sq_err *err)
 {
   const char *f = sq_config_get (c, "redis_password_file");
   const char *cred = getenv ("CREDENTIALS_DIRECTORY");

@@ -16,19 +16,19 @@
 
 typedef struct sq_err
 {
-  int code;                   /* errno at the failure, or 0 */
-  char msg[SQ_ERR_MSG_MAX];   /* "what failed: why", lowercase, no full stop */
+  int code;                 /* errno at the failure, or 0 */
+  char msg[SQ_ERR_MSG_MAX]; /* "what failed: why", lowercase, no full stop */
 } sq_err;
 
 /* Sets *err to the formatted message. When errnum is non-zero, ": strerror"
  * is appended. Always returns -1 so callers can `return sq_err_set (...)`. */
 int sq_err_set (sq_err *err, int errnum, const char *fmt, ...)
-  __attribute__ ((format (printf, 3, 4)));
+    __attribute__ ((format (printf, 3, 4)));
 
 /* Prefixes the existing message with context: "context: old message".
  * Returns -1. */
 int sq_err_wrap (sq_err *err, const char *fmt, ...)
-  __attribute__ ((format (printf, 2, 3)));
+    __attribute__ ((format (printf, 2, 3)));
 
 void sq_err_clear (sq_err *err);
 

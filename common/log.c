@@ -36,10 +36,13 @@ sq_log_set_level (enum sq_log_level level)
 int
 sq_log_level_from_name (const char *name)
 {
-  static const struct { const char *name; int level; } names[] = {
-    { "err", SQ_LOG_ERR }, { "error", SQ_LOG_ERR },
-    { "warning", SQ_LOG_WARNING }, { "notice", SQ_LOG_NOTICE },
-    { "info", SQ_LOG_INFO }, { "debug", SQ_LOG_DEBUG },
+  static const struct
+  {
+    const char *name;
+    int level;
+  } names[] = {
+    { "err", SQ_LOG_ERR },       { "error", SQ_LOG_ERR }, { "warning", SQ_LOG_WARNING },
+    { "notice", SQ_LOG_NOTICE }, { "info", SQ_LOG_INFO }, { "debug", SQ_LOG_DEBUG },
   };
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (strcmp (names[i].name, name) == 0)
@@ -61,11 +64,16 @@ level_name (enum sq_log_level level)
 {
   switch (level)
     {
-    case SQ_LOG_ERR: return "error";
-    case SQ_LOG_WARNING: return "warning";
-    case SQ_LOG_NOTICE: return "notice";
-    case SQ_LOG_INFO: return "info";
-    case SQ_LOG_DEBUG: return "debug";
+    case SQ_LOG_ERR:
+      return "error";
+    case SQ_LOG_WARNING:
+      return "warning";
+    case SQ_LOG_NOTICE:
+      return "notice";
+    case SQ_LOG_INFO:
+      return "info";
+    case SQ_LOG_DEBUG:
+      return "debug";
     }
   return "?";
 }
@@ -88,8 +96,8 @@ sq_log (enum sq_log_level level, const char *fmt, ...)
       clock_gettime (CLOCK_REALTIME, &ts);
       gmtime_r (&ts.tv_sec, &tm);
       n = strftime (line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-      n += snprintf (line + n, sizeof line - n, ".%03ldZ %s[%d] %s: ",
-                     ts.tv_nsec / 1000000, prog, (int) getpid (),
+      n += snprintf (line + n, sizeof line - n,
+                     ".%03ldZ %s[%d] %s: ", ts.tv_nsec / 1000000, prog, (int) getpid (),
                      level_name (level));
     }
   if (job[0] && n < sizeof line)

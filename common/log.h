@@ -32,7 +32,7 @@ int sq_log_level_from_name (const char *name);
 void sq_log_set_job (const char *job_id);
 
 void sq_log (enum sq_log_level level, const char *fmt, ...)
-  __attribute__ ((format (printf, 2, 3)));
+    __attribute__ ((format (printf, 2, 3)));
 
 #define sq_err_log(...) sq_log (SQ_LOG_ERR, __VA_ARGS__)
 #define sq_warn(...) sq_log (SQ_LOG_WARNING, __VA_ARGS__)

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua_scripts.h"   /* generated from common/lua/ */
+#include "lua_scripts.h" /* generated from common/lua/ */
 
 static const char *const prio_names[] = { "high", "normal", "low" };
 
@@ -27,8 +27,7 @@ sq_priority_name (int prio)
 }
 
 void
-sq_key (char *buf, size_t len, const char *queue, const char *what,
-        const char *id)
+sq_key (char *buf, size_t len, const char *queue, const char *what, const char *id)
 {
   if (id)
     snprintf (buf, len, "sandq:{%s}:%s:%s", queue, what, id);
@@ -41,7 +40,7 @@ sq_proto_init (struct sq_proto *p, sq_redis *r)
 {
   memset (p, 0, sizeof *p);
   p->r = r;
-#define S(n) p->n = (struct sq_script) { #n, sq_lua_##n, "" }
+#define S(n) p->n = (struct sq_script){ #n, sq_lua_##n, "" }
   S (submit);
   S (claim);
   S (renew);
@@ -60,8 +59,7 @@ prefix (char *buf, size_t len, const char *queue)
 }
 
 static int
-string_reply (redisReply *rep, char *out, size_t outlen, const char *what,
-              sq_err *err)
+string_reply (redisReply *rep, char *out, size_t outlen, const char *what, sq_err *err)
 {
   int r = 0;
   if (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_STATUS)
@@ -76,8 +74,8 @@ int
 sq_submit (struct sq_proto *p, const struct sq_submit_args *a, char *state_out,
            size_t state_len, sq_err *err)
 {
-  char job[SQ_KEY_MAX], input[SQ_KEY_MAX], pending[SQ_KEY_MAX],
-    wake[SQ_KEY_MAX], stats[SQ_KEY_MAX], ttl[32], keep[32], prio[8], att[8];
+  char job[SQ_KEY_MAX], input[SQ_KEY_MAX], pending[SQ_KEY_MAX], wake[SQ_KEY_MAX],
+      stats[SQ_KEY_MAX], ttl[32], keep[32], prio[8], att[8];
   const char *keys[] = { job, input, pending, wake, stats };
   const char *args[9];
   size_t lens[9];
@@ -115,7 +113,8 @@ sq_submit (struct sq_proto *p, const struct sq_submit_args *a, char *state_out,
     }
   r = (int) rep->element[0]->integer;
   if (state_out)
-    snprintf (state_out, state_len, "%s", rep->element[1]->str ? rep->element[1]->str : "");
+    snprintf (state_out, state_len, "%s",
+              rep->element[1]->str ? rep->element[1]->str : "");
   freeReplyObject (rep);
   return r;
 }
@@ -129,8 +128,8 @@ sq_claimed_free (struct sq_claimed *c)
 }
 
 int
-sq_claim (struct sq_proto *p, const char *queue, const char *worker,
-          uint64_t lease_ms, struct sq_claimed *c, sq_err *err)
+sq_claim (struct sq_proto *p, const char *queue, const char *worker, uint64_t lease_ms,
+          struct sq_claimed *c, sq_err *err)
 {
   char k[6][SQ_KEY_MAX], pre[SQ_KEY_MAX], lease[32];
   const char *keys[6], *args[3];
@@ -187,8 +186,8 @@ sq_claim (struct sq_proto *p, const char *queue, const char *worker,
 
 int
 sq_renew (struct sq_proto *p, const char *queue, uint64_t lease_ms, int n,
-          const char *const *ids, const char *const *tokens,
-          enum sq_lease_state *out, sq_err *err)
+          const char *const *ids, const char *const *tokens, enum sq_lease_state *out,
+          sq_err *err)
 {
   char running[SQ_KEY_MAX], pre[SQ_KEY_MAX], lease[32];
   const char *keys[1] = { running };
@@ -218,17 +217,17 @@ sq_renew (struct sq_proto *p, const char *queue, uint64_t lease_ms, int n,
   for (int i = 0; i < n; i++)
     {
       const char *s = rep->element[2 * i + 1]->str;
-      out[i] = strcmp (s, "ok") == 0 ? SQ_LEASE_OK
-             : strcmp (s, "cancel") == 0 ? SQ_LEASE_CANCEL : SQ_LEASE_LOST;
+      out[i] = strcmp (s, "ok") == 0       ? SQ_LEASE_OK
+               : strcmp (s, "cancel") == 0 ? SQ_LEASE_CANCEL
+                                           : SQ_LEASE_LOST;
     }
   freeReplyObject (rep);
   return 0;
 }
 
 int
-sq_complete (struct sq_proto *p, const char *queue, const char *id,
-             const char *token, const struct sq_completion *c, char *outcome,
-             size_t outlen, sq_err *err)
+sq_complete (struct sq_proto *p, const char *queue, const char *id, const char *token,
+             const struct sq_completion *c, char *outcome, size_t outlen, sq_err *err)
 {
   char job[SQ_KEY_MAX], result[SQ_KEY_MAX], pre[SQ_KEY_MAX], backoff[32];
   const char *keys[2] = { job, result };
@@ -262,8 +261,8 @@ sq_complete (struct sq_proto *p, const char *queue, const char *id,
 }
 
 int
-sq_release (struct sq_proto *p, const char *queue, const char *id,
-            const char *token, sq_err *err)
+sq_release (struct sq_proto *p, const char *queue, const char *id, const char *token,
+            sq_err *err)
 {
   char job[SQ_KEY_MAX], pre[SQ_KEY_MAX];
   const char *keys[1] = { job };
@@ -282,8 +281,8 @@ sq_release (struct sq_proto *p, const char *queue, const char *id,
 }
 
 int
-sq_reap (struct sq_proto *p, const char *queue, int max_reclaims,
-         long long counts[3], sq_err *err)
+sq_reap (struct sq_proto *p, const char *queue, int max_reclaims, long long counts[3],
+         sq_err *err)
 {
   char running[SQ_KEY_MAX], pre[SQ_KEY_MAX], maxr[16];
   const char *keys[1] = { running };
@@ -298,7 +297,8 @@ sq_reap (struct sq_proto *p, const char *queue, int max_reclaims,
     return -1;
   for (int i = 0; i < 3; i++)
     counts[i] = rep->type == REDIS_REPLY_ARRAY && rep->elements == 3
-                  ? rep->element[i]->integer : 0;
+                    ? rep->element[i]->integer
+                    : 0;
   freeReplyObject (rep);
   return 0;
 }
@@ -321,8 +321,8 @@ sq_cancel (struct sq_proto *p, const char *queue, const char *id, char *outcome,
 }
 
 int
-sq_retry (struct sq_proto *p, const char *queue, const char *id,
-          uint64_t ttl_ms, char *outcome, size_t outlen, sq_err *err)
+sq_retry (struct sq_proto *p, const char *queue, const char *id, uint64_t ttl_ms,
+          char *outcome, size_t outlen, sq_err *err)
 {
   char job[SQ_KEY_MAX], input[SQ_KEY_MAX], pre[SQ_KEY_MAX], ttl[32];
   const char *keys[2] = { job, input };
@@ -340,8 +340,8 @@ sq_retry (struct sq_proto *p, const char *queue, const char *id,
 }
 
 int
-sq_find_queue (sq_redis *r, const char *id, const char *fallback_queue,
-               char *queue, size_t len, sq_err *err)
+sq_find_queue (sq_redis *r, const char *id, const char *fallback_queue, char *queue,
+               size_t len, sq_err *err)
 {
   redisReply *rep = sq_redis_cmdf (r, err, "GET sandq:jobq:%s", id);
   if (!rep)

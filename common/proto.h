@@ -31,9 +31,9 @@ const char *sq_priority_name (int prio);
 
 /* Defaults, documented in docs/protocol.md. */
 #define SQ_DEFAULT_QUEUE "default"
-#define SQ_DEFAULT_TTL_MS (24ULL * 3600 * 1000)   /* queued at most 1 day */
-#define SQ_DEFAULT_KEEP_S (3 * 86400)             /* results kept 3 days */
-#define SQ_DEFAULT_DEAD_KEEP_S (7 * 86400)        /* dead letters 7 days */
+#define SQ_DEFAULT_TTL_MS (24ULL * 3600 * 1000) /* queued at most 1 day */
+#define SQ_DEFAULT_KEEP_S (3 * 86400)           /* results kept 3 days */
+#define SQ_DEFAULT_DEAD_KEEP_S (7 * 86400)      /* dead letters 7 days */
 #define SQ_DEFAULT_MAX_ATTEMPTS 3
 #define SQ_DEFAULT_MAX_RECLAIMS 3
 #define SQ_DEFAULT_LEASE_MS 15000
@@ -41,16 +41,14 @@ const char *sq_priority_name (int prio);
 #define SQ_MAX_RESULT_BYTES (64ULL << 20)
 
 /* Writes "sandq:{queue}:what" or, with id, "sandq:{queue}:what:id". */
-void sq_key (char *buf, size_t len, const char *queue, const char *what,
-             const char *id);
+void sq_key (char *buf, size_t len, const char *queue, const char *what, const char *id);
 
 /* Per-connection script cache: each script is loaded once per connection
  * and again after NOSCRIPT. */
 struct sq_proto
 {
   sq_redis *r;
-  struct sq_script submit, claim, renew, complete, release, reap, cancel,
-    retry;
+  struct sq_script submit, claim, renew, complete, release, reap, cancel, retry;
 };
 
 void sq_proto_init (struct sq_proto *p, sq_redis *r);
@@ -71,20 +69,20 @@ struct sq_submit_args
 
 /* Returns 1 if the job was created, 0 if a job with this id already
  * exists (its state goes to state_out), -1 on error. */
-int sq_submit (struct sq_proto *p, const struct sq_submit_args *a,
-               char *state_out, size_t state_len, sq_err *err);
+int sq_submit (struct sq_proto *p, const struct sq_submit_args *a, char *state_out,
+               size_t state_len, sq_err *err);
 
 struct sq_claimed
 {
   char id[SQ_ID_MAX + 1];
   char token[192];
-  const char *spec;        /* points into reply */
-  const char *input;       /* points into reply */
+  const char *spec;  /* points into reply */
+  const char *input; /* points into reply */
   size_t spec_len;
   size_t input_len;
   int attempts;
-  uint64_t created_ms;     /* when it was submitted (Redis clock) */
-  void *reply;             /* owns the strings above */
+  uint64_t created_ms; /* when it was submitted (Redis clock) */
+  void *reply;         /* owns the strings above */
 };
 
 void sq_claimed_free (struct sq_claimed *c);
@@ -104,44 +102,44 @@ enum sq_lease_state
 /* Renews n (at most 120) leases of one queue in one round trip; out[i]
  * says what became of each. */
 int sq_renew (struct sq_proto *p, const char *queue, uint64_t lease_ms, int n,
-              const char *const *ids, const char *const *tokens,
-              enum sq_lease_state *out, sq_err *err);
+              const char *const *ids, const char *const *tokens, enum sq_lease_state *out,
+              sq_err *err);
 
 struct sq_completion
 {
   const char *status;
   const char *message;
-  const void *result;      /* the result archive */
+  const void *result; /* the result archive */
   size_t result_len;
   uint64_t retry_backoff_ms;
-  const char *const *fields;  /* extra job fields: name, value, ... */
-  int nfields;                /* count of strings in fields (even) */
+  const char *const *fields; /* extra job fields: name, value, ... */
+  int nfields;               /* count of strings in fields (even) */
 };
 
 /* Writes "done", "retry", "dead" or "stale" to outcome. */
-int sq_complete (struct sq_proto *p, const char *queue, const char *id,
-                 const char *token, const struct sq_completion *c,
-                 char *outcome, size_t outlen, sq_err *err);
+int sq_complete (struct sq_proto *p, const char *queue, const char *id, const char *token,
+                 const struct sq_completion *c, char *outcome, size_t outlen,
+                 sq_err *err);
 
 /* Returns 1 if released, 0 if the lease was not ours. */
-int sq_release (struct sq_proto *p, const char *queue, const char *id,
-                const char *token, sq_err *err);
+int sq_release (struct sq_proto *p, const char *queue, const char *id, const char *token,
+                sq_err *err);
 
 /* counts: requeued, dead-lettered, cancelled. */
-int sq_reap (struct sq_proto *p, const char *queue, int max_reclaims,
-             long long counts[3], sq_err *err);
+int sq_reap (struct sq_proto *p, const char *queue, int max_reclaims, long long counts[3],
+             sq_err *err);
 
 /* Writes "cancelled", "cancelling", "final" or "unknown". */
-int sq_cancel (struct sq_proto *p, const char *queue, const char *id,
-               char *outcome, size_t outlen, sq_err *err);
+int sq_cancel (struct sq_proto *p, const char *queue, const char *id, char *outcome,
+               size_t outlen, sq_err *err);
 
 /* Writes "queued", "not_dead", "no_input" or "unknown". */
-int sq_retry (struct sq_proto *p, const char *queue, const char *id,
-              uint64_t ttl_ms, char *outcome, size_t outlen, sq_err *err);
+int sq_retry (struct sq_proto *p, const char *queue, const char *id, uint64_t ttl_ms,
+              char *outcome, size_t outlen, sq_err *err);
 
 /* Finds a job's queue from the global index "sandq:jobq:<id>"; falls back
  * to fallback_queue when the index has no entry. */
-int sq_find_queue (sq_redis *r, const char *id, const char *fallback_queue,
-                   char *queue, size_t len, sq_err *err);
+int sq_find_queue (sq_redis *r, const char *id, const char *fallback_queue, char *queue,
+                   size_t len, sq_err *err);
 
 #endif

@@ -121,7 +121,8 @@ sq_redis_parse_url (const char *url, struct sq_redis_addr *a, sq_err *err)
       q = strchr (p, '?');
       size_t n = q ? (size_t) (q - p) : strlen (p);
       if (n == 0 || p[0] != '/' || n >= sizeof a->path)
-        return sq_err_set (err, 0, "invalid Redis URL: unix:// needs an absolute socket path");
+        return sq_err_set (err, 0,
+                           "invalid Redis URL: unix:// needs an absolute socket path");
       memcpy (a->path, p, n);
       a->path[n] = '\0';
       if (q)
@@ -141,7 +142,8 @@ sq_redis_parse_url (const char *url, struct sq_redis_addr *a, sq_err *err)
         return -1;
       slash = strchr (p, '/');
       if (parse_hostport (p, slash ? (size_t) (slash - p) : strlen (p), a->host,
-                          sizeof a->host, &a->port, 6379, err) < 0)
+                          sizeof a->host, &a->port, 6379, err)
+          < 0)
         return -1;
       return slash ? parse_db (slash + 1, &a->db, err) : 0;
     }
@@ -163,7 +165,8 @@ sq_redis_parse_url (const char *url, struct sq_redis_addr *a, sq_err *err)
             return sq_err_set (err, 0, "invalid Redis URL: more than %d sentinels",
                                SQ_REDIS_MAX_SENTINELS);
           if (parse_hostport (s, e - s, a->sentinel_host[a->nsentinels], 256,
-                              &a->sentinel_port[a->nsentinels], 26379, err) < 0)
+                              &a->sentinel_port[a->nsentinels], 26379, err)
+              < 0)
             return -1;
           a->nsentinels++;
           s = e + (comma ? 1 : 0);
@@ -176,8 +179,10 @@ sq_redis_parse_url (const char *url, struct sq_redis_addr *a, sq_err *err)
       a->master[mlen] = '\0';
       return slash2 ? parse_db (slash2 + 1, &a->db, err) : 0;
     }
-  return sq_err_set (err, 0, "invalid Redis URL '%.40s': expected redis://, "
-                     "unix:// or sentinel://", url);
+  return sq_err_set (err, 0,
+                     "invalid Redis URL '%.40s': expected redis://, "
+                     "unix:// or sentinel://",
+                     url);
 }
 
 void
@@ -227,8 +232,8 @@ sentinel_master (sq_redis *r, char *host, size_t hlen, int *port, sq_err *err)
 
   for (int i = 0; i < a->nsentinels; i++)
     {
-      redisContext *c = connect_tcp (a->sentinel_host[i], a->sentinel_port[i],
-                                     r->timeout_ms, &last);
+      redisContext *c
+          = connect_tcp (a->sentinel_host[i], a->sentinel_port[i], r->timeout_ms, &last);
       redisReply *rep;
       if (!c)
         continue;
@@ -247,8 +252,8 @@ sentinel_master (sq_redis *r, char *host, size_t hlen, int *port, sq_err *err)
         freeReplyObject (rep);
       redisFree (c);
     }
-  return sq_err_set (err, 0, "no sentinel answered for master '%s' (last: %s)",
-                     a->master, last.msg);
+  return sq_err_set (err, 0, "no sentinel answered for master '%s' (last: %s)", a->master,
+                     last.msg);
 }
 
 int
@@ -400,8 +405,7 @@ cmd_with_progress (sq_redis *r, int argc, const char **argv, const size_t *lens)
 }
 
 redisReply *
-sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv,
-              const size_t *lens)
+sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv, const size_t *lens)
 {
   size_t total = 0;
 
@@ -431,8 +435,8 @@ sq_redis_cmdf (sq_redis *r, sq_err *err, const char *fmt, ...)
 }
 
 redisReply *
-sq_redis_eval (sq_redis *r, struct sq_script *s, int nkeys, const char **keys,
-               int nargs, const char **args, const size_t *arglens, sq_err *err)
+sq_redis_eval (sq_redis *r, struct sq_script *s, int nkeys, const char **keys, int nargs,
+               const char **args, const size_t *arglens, sq_err *err)
 {
   int argc = 3 + nkeys + nargs;
   const char *argv[256];

@@ -15,10 +15,15 @@
 
 struct sq_redis_addr
 {
-  enum { SQ_ADDR_TCP, SQ_ADDR_UNIX, SQ_ADDR_SENTINEL } kind;
+  enum
+  {
+    SQ_ADDR_TCP,
+    SQ_ADDR_UNIX,
+    SQ_ADDR_SENTINEL
+  } kind;
   char host[256];
   int port;
-  char path[512];                 /* unix socket */
+  char path[512]; /* unix socket */
   char user[128];
   char password[256];
   int db;
@@ -41,13 +46,13 @@ void sq_redis_url_redacted (const struct sq_redis_addr *a, char *buf, size_t len
 typedef struct sq_redis
 {
   struct sq_redis_addr addr;
-  redisContext *c;                /* NULL while disconnected */
+  redisContext *c; /* NULL while disconnected */
   int timeout_ms;
-  char where[300];                /* host:port actually connected to */
+  char where[300]; /* host:port actually connected to */
   /* Called while a large command is being sent: bytes sent, total. */
   void (*progress) (size_t done, size_t total, void *ctx);
   void *progress_ctx;
-  unsigned long long ncommands;   /* round trips sent on this connection */
+  unsigned long long ncommands; /* round trips sent on this connection */
 } sq_redis;
 
 /* Connects (following Sentinel to the master, checking ROLE), AUTHs and
@@ -75,9 +80,9 @@ struct sq_script
 
 /* EVALSHA with keys then args. NULL with err on connection errors and on
  * script errors (the message includes the script's name). */
-redisReply *sq_redis_eval (sq_redis *r, struct sq_script *s, int nkeys,
-                           const char **keys, int nargs, const char **args,
-                           const size_t *arglens, sq_err *err);
+redisReply *sq_redis_eval (sq_redis *r, struct sq_script *s, int nkeys, const char **keys,
+                           int nargs, const char **args, const size_t *arglens,
+                           sq_err *err);
 
 /* Sleeps for the next reconnect delay: exponential from 50 ms to 5 s with
  * full jitter. attempt starts at 0. */

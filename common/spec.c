@@ -10,14 +10,10 @@
 #include "util.h"
 
 const char *const sq_limit_names[SQ_LIM__COUNT] = {
-  [SQ_LIM_MEMORY] = "memory_bytes",
-  [SQ_LIM_CPU] = "cpu_ms",
-  [SQ_LIM_WALL] = "wall_ms",
-  [SQ_LIM_PIDS] = "pids",
-  [SQ_LIM_OUTPUT] = "output_bytes",
-  [SQ_LIM_DISK] = "disk_bytes",
-  [SQ_LIM_INODES] = "disk_inodes",
-  [SQ_LIM_MILLICORES] = "cpu_millicores",
+  [SQ_LIM_MEMORY] = "memory_bytes", [SQ_LIM_CPU] = "cpu_ms",
+  [SQ_LIM_WALL] = "wall_ms",        [SQ_LIM_PIDS] = "pids",
+  [SQ_LIM_OUTPUT] = "output_bytes", [SQ_LIM_DISK] = "disk_bytes",
+  [SQ_LIM_INODES] = "disk_inodes",  [SQ_LIM_MILLICORES] = "cpu_millicores",
 };
 
 void
@@ -55,9 +51,10 @@ sq_spec_add_env (struct sq_spec *s, const char *kv, sq_err *err)
   char **n;
 
   if (!eq || !env_name_ok (kv, eq - kv))
-    return sq_err_set (err, 0, "env '%.64s': the name must match "
-                       "[A-Za-z_][A-Za-z0-9_]* (at most %d chars)", kv,
-                       SQ_SPEC_MAX_ENV_NAME);
+    return sq_err_set (err, 0,
+                       "env '%.64s': the name must match "
+                       "[A-Za-z_][A-Za-z0-9_]* (at most %d chars)",
+                       kv, SQ_SPEC_MAX_ENV_NAME);
   if (eq - kv == 4 && strncmp (kv, "PATH", 4) == 0)
     return sq_err_set (err, 0, "env 'PATH': the sandbox's PATH is fixed");
   if (strlen (eq + 1) > SQ_SPEC_MAX_ENV_VALUE)
@@ -110,8 +107,10 @@ parse_command (json_t *cmd, struct sq_spec *s, sq_err *err)
         return sq_err_set (err, 0, "spec.command[%zu]: must be a string", i);
       len = json_string_length (a);
       if (len > SQ_SPEC_MAX_ARG_BYTES || memchr (json_string_value (a), 0, len))
-        return sq_err_set (err, 0, "spec.command[%zu]: must be at most %d bytes "
-                           "without NUL", i, SQ_SPEC_MAX_ARG_BYTES);
+        return sq_err_set (err, 0,
+                           "spec.command[%zu]: must be at most %d bytes "
+                           "without NUL",
+                           i, SQ_SPEC_MAX_ARG_BYTES);
       if (i == 0 && len == 0)
         return sq_err_set (err, 0, "spec.command[0]: must not be empty");
       total += len;
@@ -134,21 +133,21 @@ parse_env (json_t *env, struct sq_spec *s, sq_err *err)
   if (!json_is_object (env))
     return sq_err_set (err, 0, "spec.env: must be an object of strings");
   json_object_foreach (env, k, v)
-    {
-      char *kv;
-      size_t vlen;
-      if (!json_is_string (v))
-        return sq_err_set (err, 0, "spec.env.%.64s: must be a string", k);
-      vlen = json_string_length (v);
-      if (memchr (json_string_value (v), 0, vlen))
-        return sq_err_set (err, 0, "spec.env.%.64s: must not contain NUL", k);
-      if (asprintf (&kv, "%s=%s", k, json_string_value (v)) < 0)
-        return sq_err_set (err, ENOMEM, "spec.env");
-      int r = sq_spec_add_env (s, kv, err);
-      free (kv);
-      if (r < 0)
-        return sq_err_wrap (err, "spec");
-    }
+  {
+    char *kv;
+    size_t vlen;
+    if (!json_is_string (v))
+      return sq_err_set (err, 0, "spec.env.%.64s: must be a string", k);
+    vlen = json_string_length (v);
+    if (memchr (json_string_value (v), 0, vlen))
+      return sq_err_set (err, 0, "spec.env.%.64s: must not contain NUL", k);
+    if (asprintf (&kv, "%s=%s", k, json_string_value (v)) < 0)
+      return sq_err_set (err, ENOMEM, "spec.env");
+    int r = sq_spec_add_env (s, kv, err);
+    free (kv);
+    if (r < 0)
+      return sq_err_wrap (err, "spec");
+  }
   return 0;
 }
 
@@ -162,25 +161,26 @@ parse_limits (json_t *lim, const struct sq_spec_policy *pol, struct sq_spec *s,
   if (!json_is_object (lim))
     return sq_err_set (err, 0, "spec.limits: must be an object");
   json_object_foreach (lim, k, v)
-    {
-      int which = -1;
-      json_int_t x;
-      for (int i = 0; i < SQ_LIM__COUNT; i++)
-        if (strcmp (k, sq_limit_names[i]) == 0)
-          which = i;
-      if (which < 0)
-        return sq_err_set (err, 0, "spec.limits.%.64s: unknown limit", k);
-      if (!json_is_integer (v))
-        return sq_err_set (err, 0, "spec.limits.%s: must be a whole number", k);
-      x = json_integer_value (v);
-      if (x < 0)
-        return sq_err_set (err, 0, "spec.limits.%s: must not be negative", k);
-      if (pol && (uint64_t) x > pol->max[which])
-        return sq_err_set (err, 0, "spec.limits.%s: %" PRId64 " is over this "
-                           "worker's maximum of %" PRIu64, k, (int64_t) x,
-                           pol->max[which]);
-      s->limits[which] = (uint64_t) x;
-    }
+  {
+    int which = -1;
+    json_int_t x;
+    for (int i = 0; i < SQ_LIM__COUNT; i++)
+      if (strcmp (k, sq_limit_names[i]) == 0)
+        which = i;
+    if (which < 0)
+      return sq_err_set (err, 0, "spec.limits.%.64s: unknown limit", k);
+    if (!json_is_integer (v))
+      return sq_err_set (err, 0, "spec.limits.%s: must be a whole number", k);
+    x = json_integer_value (v);
+    if (x < 0)
+      return sq_err_set (err, 0, "spec.limits.%s: must not be negative", k);
+    if (pol && (uint64_t) x > pol->max[which])
+      return sq_err_set (err, 0,
+                         "spec.limits.%s: %" PRId64 " is over this "
+                         "worker's maximum of %" PRIu64,
+                         k, (int64_t) x, pol->max[which]);
+    s->limits[which] = (uint64_t) x;
+  }
   return 0;
 }
 
@@ -195,24 +195,23 @@ sq_spec_parse (const char *json, size_t len, const struct sq_spec_policy *pol,
 
   memset (s, 0, sizeof *s);
   if (len > SQ_SPEC_MAX_BYTES)
-    return sq_err_set (err, 0, "spec: %zu bytes is more than the limit of %d",
-                       len, SQ_SPEC_MAX_BYTES);
+    return sq_err_set (err, 0, "spec: %zu bytes is more than the limit of %d", len,
+                       SQ_SPEC_MAX_BYTES);
   root = json_loadb (json, len, JSON_REJECT_DUPLICATES, &je);
   if (!root)
-    return sq_err_set (err, 0, "spec: invalid JSON at line %d column %d: %s",
-                       je.line, je.column, je.text);
+    return sq_err_set (err, 0, "spec: invalid JSON at line %d column %d: %s", je.line,
+                       je.column, je.text);
   if (!json_is_object (root))
     {
       sq_err_set (err, 0, "spec: must be a JSON object");
       goto out;
     }
-  json_object_foreach (root, k, v)
-    if (strcmp (k, "version") && strcmp (k, "command") && strcmp (k, "env")
-        && strcmp (k, "limits"))
-      {
-        sq_err_set (err, 0, "spec.%.64s: unknown field", k);
-        goto out;
-      }
+  json_object_foreach (root, k, v) if (strcmp (k, "version") && strcmp (k, "command")
+                                       && strcmp (k, "env") && strcmp (k, "limits"))
+  {
+    sq_err_set (err, 0, "spec.%.64s: unknown field", k);
+    goto out;
+  }
   v = json_object_get (root, "version");
   if (!json_is_integer (v) || json_integer_value (v) != SQ_SPEC_VERSION)
     {
@@ -260,7 +259,8 @@ sq_spec_to_json (const struct sq_spec *s)
   json_object_set_new (root, "env", env);
   for (int i = 0; i < SQ_LIM__COUNT; i++)
     if (s->limits[i])
-      json_object_set_new (lim, sq_limit_names[i], json_integer ((json_int_t) s->limits[i]));
+      json_object_set_new (lim, sq_limit_names[i],
+                           json_integer ((json_int_t) s->limits[i]));
   json_object_set_new (root, "limits", lim);
   out = json_dumps (root, JSON_COMPACT);
   json_decref (root);

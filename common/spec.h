@@ -16,14 +16,14 @@
 
 enum sq_limit
 {
-  SQ_LIM_MEMORY,        /* memory_bytes */
-  SQ_LIM_CPU,           /* cpu_ms */
-  SQ_LIM_WALL,          /* wall_ms */
-  SQ_LIM_PIDS,          /* pids */
-  SQ_LIM_OUTPUT,        /* output_bytes */
-  SQ_LIM_DISK,          /* disk_bytes */
-  SQ_LIM_INODES,        /* disk_inodes */
-  SQ_LIM_MILLICORES,    /* cpu_millicores */
+  SQ_LIM_MEMORY,     /* memory_bytes */
+  SQ_LIM_CPU,        /* cpu_ms */
+  SQ_LIM_WALL,       /* wall_ms */
+  SQ_LIM_PIDS,       /* pids */
+  SQ_LIM_OUTPUT,     /* output_bytes */
+  SQ_LIM_DISK,       /* disk_bytes */
+  SQ_LIM_INODES,     /* disk_inodes */
+  SQ_LIM_MILLICORES, /* cpu_millicores */
   SQ_LIM__COUNT
 };
 
@@ -40,9 +40,9 @@ extern const char *const sq_limit_names[SQ_LIM__COUNT];
 
 struct sq_spec
 {
-  char **argv;          /* NULL-terminated */
+  char **argv; /* NULL-terminated */
   int argc;
-  char **env;           /* "NAME=value", NULL-terminated */
+  char **env; /* "NAME=value", NULL-terminated */
   int nenv;
   uint64_t limits[SQ_LIM__COUNT];
 };

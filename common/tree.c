@@ -46,14 +46,12 @@ walk_dir (struct walk *w, int dirfd, size_t plen, unsigned depth)
   int fd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
   if (fd < 0)
-    return sq_err_set (w->err, errno, "open directory '%s'",
-                       plen ? w->path : ".");
+    return sq_err_set (w->err, errno, "open directory '%s'", plen ? w->path : ".");
   d = fdopendir (fd);
   if (!d)
     {
       close (fd);
-      return sq_err_set (w->err, errno, "read directory '%s'",
-                         plen ? w->path : ".");
+      return sq_err_set (w->err, errno, "read directory '%s'", plen ? w->path : ".");
     }
   while ((e = readdir (d)))
     {
@@ -69,8 +67,8 @@ walk_dir (struct walk *w, int dirfd, size_t plen, unsigned depth)
           w->path[plen] = '\0';
           r = sq_err_set (w->err, 0,
                           "entry '%s/%.64s...' has a path longer than the "
-                          "limit of %zu bytes", plen ? w->path : ".",
-                          e->d_name, w->lim->max_path);
+                          "limit of %zu bytes",
+                          plen ? w->path : ".", e->d_name, w->lim->max_path);
           break;
         }
       if (plen)
@@ -80,7 +78,8 @@ walk_dir (struct walk *w, int dirfd, size_t plen, unsigned depth)
         {
           r = sq_err_set (w->err, 0,
                           "entry '%s' is nested deeper than the limit of %u "
-                          "directories", w->path, w->lim->max_depth);
+                          "directories",
+                          w->path, w->lim->max_depth);
           break;
         }
       if (++w->stats->entries > w->lim->max_entries)
@@ -104,7 +103,8 @@ walk_dir (struct walk *w, int dirfd, size_t plen, unsigned depth)
               sq_format_size (w->lim->max_bytes, lim, sizeof lim);
               r = sq_err_set (w->err, 0,
                               "files add up to more than %s (limit reached at "
-                              "'%s')", lim, w->path);
+                              "'%s')",
+                              lim, w->path);
               break;
             }
         }
@@ -120,9 +120,8 @@ walk_dir (struct walk *w, int dirfd, size_t plen, unsigned depth)
         }
       if (cr == 0 && S_ISDIR (ent.st.st_mode))
         {
-          cleanup_close int sub = openat (dirfd, e->d_name,
-                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                                          | O_CLOEXEC);
+          cleanup_close int sub = openat (
+              dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
           if (sub < 0)
             {
               r = sq_err_set (w->err, errno, "open directory '%s'", w->path);
@@ -140,8 +139,8 @@ walk_dir (struct walk *w, int dirfd, size_t plen, unsigned depth)
 }
 
 int
-sq_tree_walk (int rootfd, const struct sq_tree_limits *lim, sq_tree_fn fn,
-              void *ctx, struct sq_tree_stats *stats, sq_err *err)
+sq_tree_walk (int rootfd, const struct sq_tree_limits *lim, sq_tree_fn fn, void *ctx,
+              struct sq_tree_stats *stats, sq_err *err)
 {
   struct walk w = { .lim = lim, .fn = fn, .ctx = ctx, .stats = stats, .err = err };
 
@@ -262,9 +261,8 @@ copy_one (const struct sq_tree_entry *e, void *ctx, sq_err *err)
 }
 
 int
-sq_tree_copy (int srcfd, int dstfd, const struct sq_tree_limits *lim,
-              unsigned flags, uid_t uid, gid_t gid,
-              struct sq_tree_stats *stats, sq_err *err)
+sq_tree_copy (int srcfd, int dstfd, const struct sq_tree_limits *lim, unsigned flags,
+              uid_t uid, gid_t gid, struct sq_tree_stats *stats, sq_err *err)
 {
   struct copy *c = calloc (1, sizeof *c);
   int r;

@@ -16,36 +16,35 @@
 
 struct sq_tree_limits
 {
-  uint64_t max_entries;    /* files, directories and links together */
-  uint64_t max_bytes;      /* sum of regular file sizes */
-  unsigned max_depth;      /* 1 = only the top directory's entries */
-  size_t max_path;         /* longest relative path, in bytes */
+  uint64_t max_entries; /* files, directories and links together */
+  uint64_t max_bytes;   /* sum of regular file sizes */
+  unsigned max_depth;   /* 1 = only the top directory's entries */
+  size_t max_path;      /* longest relative path, in bytes */
 };
 
 struct sq_tree_entry
 {
-  int parentfd;            /* open directory holding the entry */
-  const char *name;        /* its name in parentfd */
-  const char *path;        /* relative to the root: "a/b/c" */
-  struct stat st;          /* lstat of the entry */
-  unsigned depth;          /* 1 for the root's own entries */
+  int parentfd;     /* open directory holding the entry */
+  const char *name; /* its name in parentfd */
+  const char *path; /* relative to the root: "a/b/c" */
+  struct stat st;   /* lstat of the entry */
+  unsigned depth;   /* 1 for the root's own entries */
 };
 
 /* Called for each entry, parents before children. Return 0 to go on
  * (descending into a directory), 1 to skip it (and its subtree), -1 to stop
  * with err set. */
-typedef int (*sq_tree_fn) (const struct sq_tree_entry *e, void *ctx,
-                           sq_err *err);
+typedef int (*sq_tree_fn) (const struct sq_tree_entry *e, void *ctx, sq_err *err);
 
 struct sq_tree_stats
 {
   uint64_t entries;
   uint64_t bytes;
-  uint64_t skipped;        /* entries the copier left out (links, devices) */
+  uint64_t skipped; /* entries the copier left out (links, devices) */
 };
 
-int sq_tree_walk (int rootfd, const struct sq_tree_limits *lim, sq_tree_fn fn,
-                  void *ctx, struct sq_tree_stats *stats, sq_err *err);
+int sq_tree_walk (int rootfd, const struct sq_tree_limits *lim, sq_tree_fn fn, void *ctx,
+                  struct sq_tree_stats *stats, sq_err *err);
 
 /* True if a path component is safe to recreate: not empty, ".", "..", no
  * '/', and no control characters. */
@@ -53,8 +52,8 @@ int sq_tree_name_ok (const char *name);
 
 enum sq_copy_flags
 {
-  SQ_COPY_SYMLINKS = 1 << 0,   /* recreate symlinks (else skip them) */
-  SQ_COPY_CHOWN = 1 << 1,      /* chown what is created to uid:gid */
+  SQ_COPY_SYMLINKS = 1 << 0,       /* recreate symlinks (else skip them) */
+  SQ_COPY_CHOWN = 1 << 1,          /* chown what is created to uid:gid */
   SQ_COPY_SKIP_BAD_NAMES = 1 << 2, /* skip, rather than fail on, bad names */
 };
 
@@ -62,8 +61,7 @@ enum sq_copy_flags
  * regular files (mode & 0777 only: no setuid, setgid or sticky bits) and,
  * with SQ_COPY_SYMLINKS, symlinks. FIFOs, sockets and devices are skipped
  * and counted in stats->skipped. Nothing is created outside dstfd. */
-int sq_tree_copy (int srcfd, int dstfd, const struct sq_tree_limits *lim,
-                  unsigned flags, uid_t uid, gid_t gid,
-                  struct sq_tree_stats *stats, sq_err *err);
+int sq_tree_copy (int srcfd, int dstfd, const struct sq_tree_limits *lim, unsigned flags,
+                  uid_t uid, gid_t gid, struct sq_tree_stats *stats, sq_err *err);
 
 #endif

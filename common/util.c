@@ -21,28 +21,43 @@ sq_parse_size (const char *s, const char *name, uint64_t *out, sq_err *err)
   uint64_t mul = 1;
 
   if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-    return sq_err_set (err, 0, "invalid %s '%s': expected a size such as 256M",
-                       name, s ? s : "");
+    return sq_err_set (err, 0, "invalid %s '%s': expected a size such as 256M", name,
+                       s ? s : "");
   errno = 0;
   v = strtoull (s, &end, 10);
   if (errno || end == s)
-    return sq_err_set (err, 0, "invalid %s '%s': expected a size such as 256M",
-                       name, s);
+    return sq_err_set (err, 0, "invalid %s '%s': expected a size such as 256M", name, s);
   switch (*end)
     {
-    case 'k': case 'K': mul = 1ULL << 10; end++; break;
-    case 'm': case 'M': mul = 1ULL << 20; end++; break;
-    case 'g': case 'G': mul = 1ULL << 30; end++; break;
-    case 't': case 'T': mul = 1ULL << 40; end++; break;
-    default: break;
+    case 'k':
+    case 'K':
+      mul = 1ULL << 10;
+      end++;
+      break;
+    case 'm':
+    case 'M':
+      mul = 1ULL << 20;
+      end++;
+      break;
+    case 'g':
+    case 'G':
+      mul = 1ULL << 30;
+      end++;
+      break;
+    case 't':
+    case 'T':
+      mul = 1ULL << 40;
+      end++;
+      break;
+    default:
+      break;
     }
   if (mul > 1 && (strcmp (end, "iB") == 0 || strcmp (end, "B") == 0))
     end += strlen (end);
   else if (mul == 1 && strcmp (end, "B") == 0)
     end++;
   if (*end)
-    return sq_err_set (err, 0,
-                       "invalid %s '%s': unknown suffix '%s' (use K, M, G or T)",
+    return sq_err_set (err, 0, "invalid %s '%s': unknown suffix '%s' (use K, M, G or T)",
                        name, s, end);
   if (v > UINT64_MAX / mul)
     return sq_err_set (err, 0, "invalid %s '%s': too large", name, s);
@@ -51,30 +66,26 @@ sq_parse_size (const char *s, const char *name, uint64_t *out, sq_err *err)
 }
 
 int
-sq_parse_duration_ms (const char *s, const char *name, uint64_t *out,
-                      sq_err *err)
+sq_parse_duration_ms (const char *s, const char *name, uint64_t *out, sq_err *err)
 {
   char *end;
   double v, mul = 1000.0;
 
   if (!s || !*s || *s == ' ')
-    return sq_err_set (err, 0, "invalid %s '%s': expected seconds such as 1.5",
-                       name, s ? s : "");
+    return sq_err_set (err, 0, "invalid %s '%s': expected seconds such as 1.5", name,
+                       s ? s : "");
   errno = 0;
   v = strtod (s, &end);
   if (errno || end == s || isnan (v) || isinf (v))
-    return sq_err_set (err, 0, "invalid %s '%s': expected seconds such as 1.5",
-                       name, s);
+    return sq_err_set (err, 0, "invalid %s '%s': expected seconds such as 1.5", name, s);
   if (strcmp (end, "ms") == 0)
     mul = 1.0;
   else if (strcmp (end, "m") == 0 || strcmp (end, "min") == 0)
     mul = 60000.0;
   else if (*end && strcmp (end, "s") != 0)
-    return sq_err_set (err, 0, "invalid %s '%s': unknown suffix '%s'", name, s,
-                       end);
+    return sq_err_set (err, 0, "invalid %s '%s': unknown suffix '%s'", name, s, end);
   if (v <= 0)
-    return sq_err_set (err, 0, "invalid %s '%s': must be greater than zero",
-                       name, s);
+    return sq_err_set (err, 0, "invalid %s '%s': must be greater than zero", name, s);
   v *= mul;
   if (v > 1e15)
     return sq_err_set (err, 0, "invalid %s '%s': too large", name, s);
@@ -83,24 +94,23 @@ sq_parse_duration_ms (const char *s, const char *name, uint64_t *out,
 }
 
 int
-sq_parse_uint (const char *s, const char *name, uint64_t min, uint64_t max,
-               uint64_t *out, sq_err *err)
+sq_parse_uint (const char *s, const char *name, uint64_t min, uint64_t max, uint64_t *out,
+               sq_err *err)
 {
   char *end;
   unsigned long long v;
 
   if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-    return sq_err_set (err, 0, "invalid %s '%s': expected a whole number",
-                       name, s ? s : "");
+    return sq_err_set (err, 0, "invalid %s '%s': expected a whole number", name,
+                       s ? s : "");
   errno = 0;
   v = strtoull (s, &end, 10);
   if (errno || end == s || *end)
-    return sq_err_set (err, 0, "invalid %s '%s': expected a whole number",
-                       name, s);
+    return sq_err_set (err, 0, "invalid %s '%s': expected a whole number", name, s);
   if (v < min || v > max)
     return sq_err_set (err, 0,
-                       "invalid %s '%s': must be between %" PRIu64 " and %" PRIu64,
-                       name, s, min, max);
+                       "invalid %s '%s': must be between %" PRIu64 " and %" PRIu64, name,
+                       s, min, max);
   *out = v;
   return 0;
 }
@@ -187,8 +197,7 @@ sq_write_all (int fd, const void *buf, size_t len)
 }
 
 char *
-sq_read_file_at (int dirfd, const char *path, size_t max, size_t *len_out,
-                 sq_err *err)
+sq_read_file_at (int dirfd, const char *path, size_t max, size_t *len_out, sq_err *err)
 {
   cleanup_close int fd = -1;
   cleanup_free char *buf = NULL;
@@ -294,9 +303,8 @@ sq_valid_name (const char *s, size_t max)
       char c = s[n];
       if (n >= max)
         return 0;
-      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'
-            || c == ':'))
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+            || c == '.' || c == '_' || c == '-' || c == ':'))
         return 0;
     }
   return 1;

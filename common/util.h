@@ -15,8 +15,7 @@ int sq_parse_size (const char *s, const char *name, uint64_t *out, sq_err *err);
 
 /* Parses seconds, fractions allowed ("1.5"), into milliseconds. Accepts an
  * optional "s", "ms" or "m" suffix. Zero and negatives are rejected. */
-int sq_parse_duration_ms (const char *s, const char *name, uint64_t *out,
-                          sq_err *err);
+int sq_parse_duration_ms (const char *s, const char *name, uint64_t *out, sq_err *err);
 
 /* Parses a whole number in [min, max]. */
 int sq_parse_uint (const char *s, const char *name, uint64_t min, uint64_t max,
@@ -42,12 +41,11 @@ int sq_write_all (int fd, const void *buf, size_t len);
 
 /* Reads a whole small file into a NUL-terminated malloc'ed buffer; refuses
  * files larger than max. *len_out may be NULL. */
-char *sq_read_file_at (int dirfd, const char *path, size_t max,
-                       size_t *len_out, sq_err *err);
+char *sq_read_file_at (int dirfd, const char *path, size_t max, size_t *len_out,
+                       sq_err *err);
 
 /* Writes a short string to a file (as for cgroup and /proc knobs). */
-int sq_write_file_at (int dirfd, const char *path, const char *value,
-                      sq_err *err);
+int sq_write_file_at (int dirfd, const char *path, const char *value, sq_err *err);
 
 /* Reads a decimal number from a file. */
 int sq_read_u64_at (int dirfd, const char *path, uint64_t *out, sq_err *err);

@@ -33,7 +33,7 @@ check_one (const char *p, const struct stat *st, int flag, struct FTW *f)
   (void) p;
   (void) f;
   if (flag == FTW_SL || flag == FTW_SLN)
-    return 0;                       /* links are checked by the unpacker */
+    return 0; /* links are checked by the unpacker */
   if (!S_ISREG (st->st_mode) && !S_ISDIR (st->st_mode))
     __builtin_trap ();
   if (st->st_mode & (S_ISUID | S_ISGID))

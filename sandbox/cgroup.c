@@ -64,8 +64,8 @@ proc_starttime (pid_t pid, unsigned long long *out)
 static int
 own_cgroup_path (const char *ctrl, char *out, size_t len, sq_err *err)
 {
-  cleanup_free char *data = sq_read_file_at (AT_FDCWD, "/proc/self/cgroup",
-                                             1 << 16, NULL, err);
+  cleanup_free char *data
+      = sq_read_file_at (AT_FDCWD, "/proc/self/cgroup", 1 << 16, NULL, err);
   char *save = NULL;
 
   if (!data)
@@ -87,8 +87,7 @@ own_cgroup_path (const char *ctrl, char *out, size_t len, sq_err *err)
           continue;
         }
       char *csave = NULL;
-      for (char *c = strtok_r (c1 + 1, ",", &csave); c;
-           c = strtok_r (NULL, ",", &csave))
+      for (char *c = strtok_r (c1 + 1, ",", &csave); c; c = strtok_r (NULL, ",", &csave))
         if (strcmp (c, ctrl) == 0)
           {
             snprintf (out, len, "%s", c2 + 1);
@@ -117,8 +116,8 @@ kill_and_drain (int dirfd)
 
   for (unsigned round = 0;; round++)
     {
-      cleanup_free char *procs = sq_read_file_at (dirfd, "cgroup.procs",
-                                                  1 << 20, NULL, NULL);
+      cleanup_free char *procs
+          = sq_read_file_at (dirfd, "cgroup.procs", 1 << 20, NULL, NULL);
       if (!procs || procs[0] == '\0')
         return 0;
       if (killfile)
@@ -162,8 +161,7 @@ rmdir_retry (int parentfd, const char *name)
 static int
 sweep_instance (int subtreefd, const char *inst)
 {
-  cleanup_close int ifd = openat (subtreefd, inst,
-                                  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  cleanup_close int ifd = openat (subtreefd, inst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   DIR *d;
   struct dirent *e;
   int n = 0;
@@ -198,7 +196,7 @@ instance_alive (const char *name)
   long pid = strtol (name, &end, 10);
 
   if (end == name || *end != '-')
-    return 1;                   /* not ours to judge: leave it */
+    return 1; /* not ours to judge: leave it */
   start = strtoull (end + 1, NULL, 10);
   if (proc_starttime ((pid_t) pid, &cur) < 0)
     return 0;
@@ -213,8 +211,8 @@ cg_sweep (struct cg_host *h)
   for (int i = 0; i < h->ndirs; i++)
     {
       /* The subtree directory is the parent of our instance directory. */
-      cleanup_close int sfd = openat (h->dirfd[i], "..",
-                                      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      cleanup_close int sfd
+          = openat (h->dirfd[i], "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       DIR *d;
       struct dirent *e;
 
@@ -226,13 +224,12 @@ cg_sweep (struct cg_host *h)
       while ((e = readdir (d)))
         {
           if (e->d_type != DT_DIR || e->d_name[0] == '.'
-              || strcmp (e->d_name, h->instance) == 0
-              || instance_alive (e->d_name))
+              || strcmp (e->d_name, h->instance) == 0 || instance_alive (e->d_name))
             continue;
           int n = sweep_instance (sfd, e->d_name);
           if (n > 0)
-            sq_warn ("cgroup: swept %d stale job cgroup(s) of dead instance %s",
-                     n, e->d_name);
+            sq_warn ("cgroup: swept %d stale job cgroup(s) of dead instance %s", n,
+                     e->d_name);
           removed += n;
         }
       closedir (d);
@@ -270,7 +267,7 @@ enable_controllers (int dirfd, const char *shown, sq_err *err)
           sq_err_wrap (err, "enable the %s controller in '%s'", want[i], shown);
           if (err && err->code == EBUSY)
             sq_err_wrap (err, "the cgroup has other processes in it; start the "
-                         "worker in a cgroup of its own with Delegate=yes");
+                              "worker in a cgroup of its own with Delegate=yes");
           return -1;
         }
     }
@@ -314,13 +311,12 @@ init_v2 (struct cg_host *h, sq_err *err)
    * children, so this process moves to a leaf of its own first. */
   snprintf (pid, sizeof pid, "%d", (int) getpid ());
   {
-    cleanup_close int supfd = openat (ifd, "supervisor",
-                                      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    cleanup_close int supfd
+        = openat (ifd, "supervisor", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (supfd < 0 || sq_write_file_at (supfd, "cgroup.procs", pid, err) < 0)
       return sq_err_wrap (err, "move the worker into '%s/supervisor'", inst);
   }
-  if (enable_controllers (bfd, base, err) < 0
-      || enable_controllers (sfd, sub, err) < 0
+  if (enable_controllers (bfd, base, err) < 0 || enable_controllers (sfd, sub, err) < 0
       || enable_controllers (ifd, inst, err) < 0)
     return -1;
   h->dirfd[0] = steal_fd (&ifd);
@@ -372,8 +368,7 @@ init_v1 (struct cg_host *h, sq_err *err)
       if (mkdir_p_at (sfd, h->instance, err, base) < 0)
         return -1;
       snprintf (inst, sizeof inst, "%s/" CG_SUBTREE "/%s", base, h->instance);
-      h->dirfd[h->ndirs] = openat (sfd, h->instance,
-                                   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      h->dirfd[h->ndirs] = openat (sfd, h->instance, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (h->dirfd[h->ndirs] < 0)
         return sq_err_set (err, errno, "open cgroup '%s'", inst);
       snprintf (h->path[h->ndirs], sizeof h->path[0], "%s", inst);
@@ -381,7 +376,8 @@ init_v1 (struct cg_host *h, sq_err *err)
       h->ctrl_dir[c] = h->ndirs++;
     }
   h->has_memsw = faccessat (h->dirfd[h->ctrl_dir[CG_MEMORY]],
-                            "memory.memsw.limit_in_bytes", W_OK, 0) == 0;
+                            "memory.memsw.limit_in_bytes", W_OK, 0)
+                 == 0;
   return 0;
 }
 
@@ -409,8 +405,8 @@ cg_host_init (struct cg_host *h, sq_err *err)
     {
       struct statfs u;
       h->mode = CG_MODE_V1;
-      h->hybrid = statfs (CG_MOUNT "/unified", &u) == 0
-                  && u.f_type == CGROUP2_SUPER_MAGIC;
+      h->hybrid
+          = statfs (CG_MOUNT "/unified", &u) == 0 && u.f_type == CGROUP2_SUPER_MAGIC;
       r = init_v1 (h, err);
     }
   if (r < 0)
@@ -434,8 +430,7 @@ cg_host_describe (const struct cg_host *h, char *buf, size_t len)
     }
   n = snprintf (buf, len, "cgroup v1%s:", h->hybrid ? " (hybrid: limits on v1)" : "");
   for (int c = 0; c < CG_NCTRL && n < len; c++)
-    n += snprintf (buf + n, len - n, " %s=%s", ctrl_names[c],
-                   h->path[h->ctrl_dir[c]]);
+    n += snprintf (buf + n, len - n, " %s=%s", ctrl_names[c], h->path[h->ctrl_dir[c]]);
 }
 
 void
@@ -449,8 +444,8 @@ cg_host_fini (struct cg_host *h)
         unlinkat (h->dirfd[i], "supervisor", AT_REMOVEDIR);
       /* Removing our own instance directory; fails harmlessly if the v2
        * supervisor leaf still holds this process. */
-      cleanup_close int sfd = openat (h->dirfd[i], "..",
-                                      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      cleanup_close int sfd
+          = openat (h->dirfd[i], "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       close (h->dirfd[i]);
       h->dirfd[i] = -1;
       if (sfd >= 0)
@@ -460,8 +455,7 @@ cg_host_fini (struct cg_host *h)
 }
 
 static int
-write_knob (int dirfd, const char *file, const char *value, const char *job,
-            sq_err *err)
+write_knob (int dirfd, const char *file, const char *value, const char *job, sq_err *err)
 {
   if (sq_write_file_at (dirfd, file, value, err) < 0)
     return sq_err_wrap (err, "cgroup of job %s", job);
@@ -518,7 +512,7 @@ cg_job_create (struct cg_host *h, struct cg_job *j, const char *name,
     goto fail;
   if (lim->cpu_millicores)
     {
-      uint64_t quota = (uint64_t) lim->cpu_millicores * 100;   /* of 100 ms */
+      uint64_t quota = (uint64_t) lim->cpu_millicores * 100; /* of 100 ms */
       if (h->mode == CG_MODE_V2)
         {
           snprintf (v, sizeof v, "%" PRIu64 " 100000", quota);
@@ -586,8 +580,7 @@ cg_job_cpu_ns (struct cg_host *h, struct cg_job *j, uint64_t *ns)
       *ns = us * 1000;
       return 0;
     }
-  return sq_read_u64_at (j->dirfd[h->ctrl_dir[CG_CPUACCT]], "cpuacct.usage",
-                         ns, NULL);
+  return sq_read_u64_at (j->dirfd[h->ctrl_dir[CG_CPUACCT]], "cpuacct.usage", ns, NULL);
 }
 
 int
@@ -607,8 +600,7 @@ cg_job_stats (struct cg_host *h, struct cg_job *j, struct cg_stats *st)
     }
   else
     {
-      sq_read_u64_at (mem, "memory.max_usage_in_bytes", &st->memory_peak_bytes,
-                      NULL);
+      sq_read_u64_at (mem, "memory.max_usage_in_bytes", &st->memory_peak_bytes, NULL);
       read_keyed (mem, "memory.oom_control", "oom_kill", &st->oom_kills);
     }
   return 0;

@@ -39,26 +39,26 @@ enum cg_ctrl
 struct cg_host
 {
   enum cg_mode mode;
-  int hybrid;                       /* v1 limits, cgroup2 mounted too */
+  int hybrid; /* v1 limits, cgroup2 mounted too */
   /* v1: one instance directory per distinct hierarchy; v2: dirfd[0] only. */
   int dirfd[CG_NCTRL];
-  int ctrl_dir[CG_NCTRL];           /* index into dirfd for each controller */
+  int ctrl_dir[CG_NCTRL]; /* index into dirfd for each controller */
   int ndirs;
-  char path[CG_NCTRL][1280];        /* instance path of each dirfd, for logs */
+  char path[CG_NCTRL][1280]; /* instance path of each dirfd, for logs */
   char instance[64];
-  int has_memsw;                    /* v1: memory.memsw.* exists (swap cap) */
+  int has_memsw; /* v1: memory.memsw.* exists (swap cap) */
 };
 
 struct cg_limits
 {
   uint64_t memory_bytes;
   uint64_t pids;
-  uint32_t cpu_millicores;          /* 0 = no CPU bandwidth cap */
+  uint32_t cpu_millicores; /* 0 = no CPU bandwidth cap */
 };
 
 struct cg_job
 {
-  int dirfd[CG_NCTRL];              /* parallel to cg_host.dirfd */
+  int dirfd[CG_NCTRL]; /* parallel to cg_host.dirfd */
   int ndirs;
   char name[64];
 };

@@ -18,19 +18,19 @@
 
 enum rootfs_op
 {
-  RF_DIR,        /* mkdir dst */
-  RF_SYMLINK,    /* symlink src at dst */
-  RF_BIND_RO,    /* bind src read-only at dst (dir or file) */
-  RF_DEV,        /* bind a host device node at dst */
-  RF_FILE,       /* write content to a new file dst */
+  RF_DIR,     /* mkdir dst */
+  RF_SYMLINK, /* symlink src at dst */
+  RF_BIND_RO, /* bind src read-only at dst (dir or file) */
+  RF_DEV,     /* bind a host device node at dst */
+  RF_FILE,    /* write content to a new file dst */
 };
 
 struct rootfs_step
 {
   enum rootfs_op op;
   const char *src;
-  const char *dst;         /* relative to the new root, no leading '/' */
-  int is_dir;              /* RF_BIND_RO: the source is a directory */
+  const char *dst; /* relative to the new root, no leading '/' */
+  int is_dir;      /* RF_BIND_RO: the source is a directory */
 };
 
 #define SBX_MAX_STEPS 96
@@ -45,9 +45,9 @@ struct sbx_host
   struct sbx_seccomp seccomp;
   struct rootfs_step steps[SBX_MAX_STEPS];
   unsigned nsteps;
-  char *strings;           /* owns the plan's paths */
-  int cap_last;            /* /proc/sys/kernel/cap_last_cap */
-  unsigned seq;            /* for cgroup names; atomically incremented */
+  char *strings; /* owns the plan's paths */
+  int cap_last;  /* /proc/sys/kernel/cap_last_cap */
+  unsigned seq;  /* for cgroup names; atomically incremented */
   /* Per-slot network namespaces, made on first use and reused by the
    * slot's later runs (see sbx_slot_netns in sandbox.c). -1: not made. */
   int netns[SBX_NETNS_SLOTS];
@@ -61,11 +61,11 @@ struct sbx
   struct sbx_host *host;
   unsigned slot;
   struct sbx_limits lim;
-  uid_t uid;               /* host uid the program runs as */
-  int scratch_fd;          /* detached tmpfs (the job's whole disk) */
-  int work_fd;             /* scratch:/work */
-  int out_fd;              /* scratch:/work/out, after the run */
-  int cancel_fd;           /* eventfd: sbx_cancel() writes it */
+  uid_t uid;      /* host uid the program runs as */
+  int scratch_fd; /* detached tmpfs (the job's whole disk) */
+  int work_fd;    /* scratch:/work */
+  int out_fd;     /* scratch:/work/out, after the run */
+  int cancel_fd;  /* eventfd: sbx_cancel() writes it */
   int ran;
 };
 
@@ -73,8 +73,7 @@ struct sbx
  * program is started. Builds the new root from the plan in the current
  * directory-less state and pivots into it. No allocation. On failure it
  * writes "what: why" into msg and returns -1. */
-int sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg,
-                      size_t msglen);
+int sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg, size_t msglen);
 
 /* The slot's reusable network namespace (loopback up, owned by the host's
  * user namespace, so a job has no capability over it), or -1 when runs of

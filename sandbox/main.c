@@ -36,46 +36,47 @@ static char **env;
 static void
 usage (int code, FILE *out)
 {
-  fprintf (out,
-"usage: sandq-sandbox run [OPTION...] [--dir DIR] -- COMMAND [ARG...]\n"
-"       sandq-sandbox info [--json]\n"
-"\n"
-"Runs COMMAND in a fresh sandbox: new user, PID, mount, IPC, UTS, network\n"
-"(loopback only) and cgroup namespaces, a read-only view of the host's /usr,\n"
-"no capabilities, a seccomp filter, and hard limits. Prints the verdict as\n"
-"one JSON object on stdout.\n"
-"\n"
-"The program starts in /work, a copy of DIR. What it\n"
-"writes to /work/out comes back to DIR/out: regular files and directories\n"
-"only, never links or devices. DIR/out must be absent or empty.\n"
-"\n"
-"Limits (defaults are safe for untrusted code):\n"
-"  --memory SIZE     memory, no swap, incl. files written    (default 512M)\n"
-"  --cpu SECONDS     CPU time of all processes together      (default 60)\n"
-"  --wall SECONDS    wall-clock time, fractions allowed      (default 60)\n"
-"  --pids N          processes and threads at once           (default 64)\n"
-"  --output SIZE     stdout and stderr together              (default 16M)\n"
-"  --disk SIZE       /work, /tmp and /dev/shm together       (default 256M)\n"
-"  --inodes N        files and directories on that disk      (default 16384)\n"
-"  --cpus N          CPU bandwidth in cores, e.g. 0.5         (default 1)\n"
-"  --nofile N        open files per process                  (default 256)\n"
-"SIZE takes K, M, G or T (powers of 1024); SECONDS takes an ms suffix too.\n"
-"\n"
-"Other options:\n"
-"  --dir DIR         the job's inputs; results go to DIR/out\n"
-"  --env NAME=VALUE  set a variable (repeatable); the environment is\n"
-"                    otherwise only PATH, HOME, TMPDIR, LANG, USER, LOGNAME\n"
-"                    and MPLBACKEND=Agg\n"
-"  --stdin FILE      the program's stdin (default: /dev/null)\n"
-"  --stdout FILE     store the captured stdout there (default: discard)\n"
-"  --stderr FILE     store the captured stderr there (default: discard)\n"
-"  --slot N          picks the host uid (uid base + N)   (default: pid-based)\n"
-"  --uid-base UID    host uid of slot 0                  (default 800000)\n"
-"  -h, --help        show this help\n"
-"  --version         show the version\n"
-"\n"
-"Exit status: 0 the program ended ok; 1 it ran but the verdict is not ok;\n"
-"2 usage or bad input; 3 sandq itself failed (system_error).\n");
+  fprintf (
+      out,
+      "usage: sandq-sandbox run [OPTION...] [--dir DIR] -- COMMAND [ARG...]\n"
+      "       sandq-sandbox info [--json]\n"
+      "\n"
+      "Runs COMMAND in a fresh sandbox: new user, PID, mount, IPC, UTS, network\n"
+      "(loopback only) and cgroup namespaces, a read-only view of the host's /usr,\n"
+      "no capabilities, a seccomp filter, and hard limits. Prints the verdict as\n"
+      "one JSON object on stdout.\n"
+      "\n"
+      "The program starts in /work, a copy of DIR. What it\n"
+      "writes to /work/out comes back to DIR/out: regular files and directories\n"
+      "only, never links or devices. DIR/out must be absent or empty.\n"
+      "\n"
+      "Limits (defaults are safe for untrusted code):\n"
+      "  --memory SIZE     memory, no swap, incl. files written    (default 512M)\n"
+      "  --cpu SECONDS     CPU time of all processes together      (default 60)\n"
+      "  --wall SECONDS    wall-clock time, fractions allowed      (default 60)\n"
+      "  --pids N          processes and threads at once           (default 64)\n"
+      "  --output SIZE     stdout and stderr together              (default 16M)\n"
+      "  --disk SIZE       /work, /tmp and /dev/shm together       (default 256M)\n"
+      "  --inodes N        files and directories on that disk      (default 16384)\n"
+      "  --cpus N          CPU bandwidth in cores, e.g. 0.5         (default 1)\n"
+      "  --nofile N        open files per process                  (default 256)\n"
+      "SIZE takes K, M, G or T (powers of 1024); SECONDS takes an ms suffix too.\n"
+      "\n"
+      "Other options:\n"
+      "  --dir DIR         the job's inputs; results go to DIR/out\n"
+      "  --env NAME=VALUE  set a variable (repeatable); the environment is\n"
+      "                    otherwise only PATH, HOME, TMPDIR, LANG, USER, LOGNAME\n"
+      "                    and MPLBACKEND=Agg\n"
+      "  --stdin FILE      the program's stdin (default: /dev/null)\n"
+      "  --stdout FILE     store the captured stdout there (default: discard)\n"
+      "  --stderr FILE     store the captured stderr there (default: discard)\n"
+      "  --slot N          picks the host uid (uid base + N)   (default: pid-based)\n"
+      "  --uid-base UID    host uid of slot 0                  (default 800000)\n"
+      "  -h, --help        show this help\n"
+      "  --version         show the version\n"
+      "\n"
+      "Exit status: 0 the program ended ok; 1 it ran but the verdict is not ok;\n"
+      "2 usage or bad input; 3 sandq itself failed (system_error).\n");
   exit (code);
 }
 
@@ -171,15 +172,24 @@ int
 main (int argc, char **argv)
 {
   static const struct option opts[] = {
-    { "memory", required_argument, 0, 'm' }, { "cpu", required_argument, 0, 'c' },
-    { "wall", required_argument, 0, 'w' }, { "pids", required_argument, 0, 'p' },
-    { "output", required_argument, 0, 'o' }, { "disk", required_argument, 0, 'd' },
-    { "inodes", required_argument, 0, 'i' }, { "cpus", required_argument, 0, 'C' },
-    { "nofile", required_argument, 0, 'n' }, { "dir", required_argument, 0, 'D' },
-    { "env", required_argument, 0, 'e' }, { "stdin", required_argument, 0, 'I' },
-    { "stdout", required_argument, 0, 'O' }, { "stderr", required_argument, 0, 'E' },
-    { "slot", required_argument, 0, 's' }, { "uid-base", required_argument, 0, 'u' },
-    { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' },
+    { "memory", required_argument, 0, 'm' },
+    { "cpu", required_argument, 0, 'c' },
+    { "wall", required_argument, 0, 'w' },
+    { "pids", required_argument, 0, 'p' },
+    { "output", required_argument, 0, 'o' },
+    { "disk", required_argument, 0, 'd' },
+    { "inodes", required_argument, 0, 'i' },
+    { "cpus", required_argument, 0, 'C' },
+    { "nofile", required_argument, 0, 'n' },
+    { "dir", required_argument, 0, 'D' },
+    { "env", required_argument, 0, 'e' },
+    { "stdin", required_argument, 0, 'I' },
+    { "stdout", required_argument, 0, 'O' },
+    { "stderr", required_argument, 0, 'E' },
+    { "slot", required_argument, 0, 's' },
+    { "uid-base", required_argument, 0, 'u' },
+    { "help", no_argument, 0, 'h' },
+    { "version", no_argument, 0, 'V' },
     { 0, 0, 0, 0 },
   };
   struct sbx_limits lim;
@@ -216,21 +226,41 @@ main (int argc, char **argv)
     {
       switch (c)
         {
-#define SIZE(field, name) \
-  { if (sq_parse_size (optarg, name, &lim.field, &err) < 0) die_usage ("%s", err.msg); } break
-#define SECS(field, name) \
-  { if (sq_parse_duration_ms (optarg, name, &lim.field, &err) < 0) die_usage ("%s", err.msg); } break
-#define UINT(field, name, min, max) \
-  { if (sq_parse_uint (optarg, name, min, max, &v, &err) < 0) die_usage ("%s", err.msg); \
-    lim.field = v; } break
-        case 'm': SIZE (memory_bytes, "--memory");
-        case 'o': SIZE (output_bytes, "--output");
-        case 'd': SIZE (disk_bytes, "--disk");
-        case 'c': SECS (cpu_ms, "--cpu");
-        case 'w': SECS (wall_ms, "--wall");
-        case 'p': UINT (pids, "--pids", 1, 65536);
-        case 'i': UINT (disk_inodes, "--inodes", 16, 1 << 24);
-        case 'n': UINT (nofile, "--nofile", 16, 65536);
+#define SIZE(field, name)                                                                \
+  {                                                                                      \
+    if (sq_parse_size (optarg, name, &lim.field, &err) < 0)                              \
+      die_usage ("%s", err.msg);                                                         \
+  }                                                                                      \
+  break
+#define SECS(field, name)                                                                \
+  {                                                                                      \
+    if (sq_parse_duration_ms (optarg, name, &lim.field, &err) < 0)                       \
+      die_usage ("%s", err.msg);                                                         \
+  }                                                                                      \
+  break
+#define UINT(field, name, min, max)                                                      \
+  {                                                                                      \
+    if (sq_parse_uint (optarg, name, min, max, &v, &err) < 0)                            \
+      die_usage ("%s", err.msg);                                                         \
+    lim.field = v;                                                                       \
+  }                                                                                      \
+  break
+        case 'm':
+          SIZE (memory_bytes, "--memory");
+        case 'o':
+          SIZE (output_bytes, "--output");
+        case 'd':
+          SIZE (disk_bytes, "--disk");
+        case 'c':
+          SECS (cpu_ms, "--cpu");
+        case 'w':
+          SECS (wall_ms, "--wall");
+        case 'p':
+          UINT (pids, "--pids", 1, 65536);
+        case 'i':
+          UINT (disk_inodes, "--inodes", 16, 1 << 24);
+        case 'n':
+          UINT (nofile, "--nofile", 16, 65536);
 #undef SIZE
 #undef SECS
 #undef UINT
@@ -332,8 +362,11 @@ main (int argc, char **argv)
     }
 
   struct sbx_exec ex = {
-    .argv = argv + optind, .envp = env, .stdin_fd = in_fd,
-    .stdout_fd = out_fd, .stderr_fd = err_fd,
+    .argv = argv + optind,
+    .envp = env,
+    .stdin_fd = in_fd,
+    .stdout_fd = out_fd,
+    .stderr_fd = err_fd,
   };
   struct sbx_result res;
   int rc = sbx_run (b, &ex, &res, &err);
@@ -348,13 +381,13 @@ main (int argc, char **argv)
         sq_err_set (&cerr, errno, "create '%s/out'", dir);
       else
         {
-          cleanup_close int ofd = openat (dirfd, "out", O_RDONLY | O_DIRECTORY
-                                          | O_NOFOLLOW | O_CLOEXEC);
+          cleanup_close int ofd
+              = openat (dirfd, "out", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
           if (ofd < 0)
             sq_err_set (&cerr, errno, "open '%s/out'", dir);
           else
-            sq_tree_copy (sbx_out_fd (b), ofd, &tl, SQ_COPY_SKIP_BAD_NAMES, 0, 0,
-                          &ts, &cerr);
+            sq_tree_copy (sbx_out_fd (b), ofd, &tl, SQ_COPY_SKIP_BAD_NAMES, 0, 0, &ts,
+                          &cerr);
         }
       if (cerr.msg[0])
         copy_error = json_string (cerr.msg);

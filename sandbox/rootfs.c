@@ -28,24 +28,23 @@
 
 #include "../common/cleanup.h"
 
-static const char passwd[] =
-  "root:x:0:0:root:/:/usr/sbin/nologin\n"
-  "sandbox:x:1000:1000:sandbox:/work:/bin/sh\n"
-  "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
-static const char group[] =
-  "root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n";
-static const char hosts[] =
-  "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-  "127.0.1.1\tsandbox\n";
-static const char nsswitch[] =
-  "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"
-  "networks: files\nprotocols: files\nservices: files\n";
+static const char passwd[]
+    = "root:x:0:0:root:/:/usr/sbin/nologin\n"
+      "sandbox:x:1000:1000:sandbox:/work:/bin/sh\n"
+      "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+static const char group[] = "root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n";
+static const char hosts[]
+    = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+      "127.0.1.1\tsandbox\n";
+static const char nsswitch[]
+    = "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"
+      "networks: files\nprotocols: files\nservices: files\n";
 
 /* /etc entries that programs need and that hold no secrets. */
 static const char *const etc_keep[] = {
-  "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone",
-  "alternatives", "fonts", "matplotlibrc", "mime.types", "protocols",
-  "services", "magic", "mailcap", NULL,
+  "ld.so.cache",  "ld.so.conf", "ld.so.conf.d", "localtime",  "timezone",
+  "alternatives", "fonts",      "matplotlibrc", "mime.types", "protocols",
+  "services",     "magic",      "mailcap",      NULL,
 };
 
 static const char *const top_dirs[] = {
@@ -76,8 +75,8 @@ keep (struct planner *p, const char *s)
 }
 
 static int
-add (struct planner *p, enum rootfs_op op, const char *src, const char *dst,
-     int is_dir, sq_err *err)
+add (struct planner *p, enum rootfs_op op, const char *src, const char *dst, int is_dir,
+     sq_err *err)
 {
   struct rootfs_step *s;
 
@@ -183,8 +182,13 @@ sbx_rootfs_plan (struct sbx_host *h, sq_err *err)
 
 /* ---- Below runs in the sandbox's pid 1, between clone and execve. ---- */
 
-#define FAIL(what) \
-  do { fail_msg (msg, msglen, what, dst_of_step, errno); return -1; } while (0)
+#define FAIL(what)                                                                       \
+  do                                                                                     \
+    {                                                                                    \
+      fail_msg (msg, msglen, what, dst_of_step, errno);                                  \
+      return -1;                                                                         \
+    }                                                                                    \
+  while (0)
 
 static void
 fail_msg (char *msg, size_t len, const char *what, const char *path, int e)
@@ -221,9 +225,9 @@ locked_flags (const char *path)
 static int
 remount_ro (const char *path, unsigned long extra)
 {
-  return mount (NULL, path, NULL,
-                MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | extra
-                  | locked_flags (path), NULL);
+  return mount (
+      NULL, path, NULL,
+      MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | extra | locked_flags (path), NULL);
 }
 
 static int
@@ -241,8 +245,7 @@ make_target (const char *dst, int is_dir)
 }
 
 int
-sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg,
-                  size_t msglen)
+sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg, size_t msglen)
 {
   const char *dst_of_step = "/";
 
@@ -251,7 +254,8 @@ sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg,
   /* The new root is mounted over /tmp of this private namespace only. */
   dst_of_step = "/tmp";
   if (mount ("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-             "size=1m,nr_inodes=4096,mode=0755") < 0)
+             "size=1m,nr_inodes=4096,mode=0755")
+      < 0)
     FAIL ("mount the new root");
   if (chdir ("/tmp") < 0)
     FAIL ("enter the new root");
@@ -306,7 +310,8 @@ sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg,
 
   dst_of_step = "dev";
   if (mount ("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
-             "size=64k,nr_inodes=64,mode=0755") < 0)
+             "size=64k,nr_inodes=64,mode=0755")
+      < 0)
     FAIL ("mount");
   for (unsigned i = 0; i < h->nsteps; i++)
     {
@@ -323,8 +328,7 @@ sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg,
   if (symlink ("/proc/self/fd", "dev/fd") < 0
       || symlink ("/proc/self/fd/0", "dev/stdin") < 0
       || symlink ("/proc/self/fd/1", "dev/stdout") < 0
-      || symlink ("/proc/self/fd/2", "dev/stderr") < 0
-      || mkdir ("dev/shm", 0755) < 0)
+      || symlink ("/proc/self/fd/2", "dev/stderr") < 0 || mkdir ("dev/shm", 0755) < 0)
     FAIL ("populate");
 
   /* The scratch tmpfs was made by the supervisor and is held by fd only.
@@ -333,7 +337,8 @@ sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg,
   if (mkdir (".scratch", 0700) < 0)
     FAIL ("mkdir");
   if (syscall (SYS_move_mount, scratch_fd, "", AT_FDCWD, ".scratch",
-               MOVE_MOUNT_F_EMPTY_PATH) < 0)
+               MOVE_MOUNT_F_EMPTY_PATH)
+      < 0)
     FAIL ("attach the scratch disk at");
   dst_of_step = "work";
   if (mount (".scratch/work", "work", NULL, MS_BIND, NULL) < 0)
@@ -356,12 +361,14 @@ sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg,
     FAIL ("detach the host root");
   if (chdir ("/") < 0)
     FAIL ("chdir");
-  if (mount (NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID
-             | MS_NODEV, NULL) < 0)
+  if (mount (NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+             NULL)
+      < 0)
     FAIL ("remount read-only");
   dst_of_step = "/dev";
-  if (mount (NULL, "/dev", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID
-             | MS_NOEXEC, NULL) < 0)
+  if (mount (NULL, "/dev", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+             NULL)
+      < 0)
     FAIL ("remount read-only");
   return 0;
 }

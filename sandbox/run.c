@@ -56,15 +56,15 @@
 #define INIT_EXIT_ABORT 125
 
 /* Report records from inside: one kind byte, then data. */
-#define REC_SETUP 'F'   /* text: the sandbox could not be built */
-#define REC_EXEC 'E'    /* text: the command could not be started */
-#define REC_STATUS 'S'  /* int: the program's wait status */
+#define REC_SETUP 'F'  /* text: the sandbox could not be built */
+#define REC_EXEC 'E'   /* text: the command could not be started */
+#define REC_STATUS 'S' /* int: the program's wait status */
 
 #define CPU_POLL_MS 20
 
 struct child_args
 {
-  int own_netns;           /* 0: a reused slot namespace, already set up */
+  int own_netns; /* 0: a reused slot namespace, already set up */
   const struct sbx_host *h;
   const struct sbx *b;
   char *const *argv;
@@ -135,8 +135,7 @@ drop_bounding (int cap_last)
   for (int c = 0; c <= cap_last; c++)
     if (prctl (PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
       return -1;
-  if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0
-      && errno != EINVAL)
+  if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
     return -1;
   return 0;
 }
@@ -158,7 +157,11 @@ set_limits (const struct sbx_limits *l)
   /* A second layer under the cgroup: per process, enforced by the kernel
    * even if the cgroup write were lost. */
   rlim_t cpu_s = (l->cpu_ms + 999) / 1000 + 1;
-  struct { int res; rlim_t soft, hard; } r[] = {
+  struct
+  {
+    int res;
+    rlim_t soft, hard;
+  } r[] = {
     { RLIMIT_CPU, cpu_s, cpu_s + 1 },
     { RLIMIT_NPROC, l->pids, l->pids },
     { RLIMIT_FSIZE, l->disk_bytes, l->disk_bytes },
@@ -189,11 +192,13 @@ exec_in_path (char *const *argv, char *const *envp, int report_fd)
     {
       execve (cmd, argv, envp);
       if (errno == ENOENT)
-        snprintf (msg, sizeof msg, "the command '%.200s' was not found in the "
-                  "sandbox", cmd);
+        snprintf (msg, sizeof msg,
+                  "the command '%.200s' was not found in the "
+                  "sandbox",
+                  cmd);
       else
-        snprintf (msg, sizeof msg, "the command '%.200s' could not be started: %s",
-                  cmd, strerror (errno));
+        snprintf (msg, sizeof msg, "the command '%.200s' could not be started: %s", cmd,
+                  strerror (errno));
       report_text (report_fd, REC_EXEC, msg, 0);
       return;
     }
@@ -209,8 +214,10 @@ exec_in_path (char *const *argv, char *const *envp, int report_fd)
             saw_eacces = 1;
           else if (errno != ENOENT && errno != ENOTDIR)
             {
-              snprintf (msg, sizeof msg, "the command '%.200s' could not be "
-                        "started: %s", cmd, strerror (errno));
+              snprintf (msg, sizeof msg,
+                        "the command '%.200s' could not be "
+                        "started: %s",
+                        cmd, strerror (errno));
               report_text (report_fd, REC_EXEC, msg, 0);
               return;
             }
@@ -220,8 +227,10 @@ exec_in_path (char *const *argv, char *const *envp, int report_fd)
   if (saw_eacces)
     snprintf (msg, sizeof msg, "the command '%.200s' is not executable", cmd);
   else
-    snprintf (msg, sizeof msg, "the command '%.200s' was not found in the "
-              "sandbox (PATH is " SBX_PATH ")", cmd);
+    snprintf (msg, sizeof msg,
+              "the command '%.200s' was not found in the "
+              "sandbox (PATH is " SBX_PATH ")",
+              cmd);
   report_text (report_fd, REC_EXEC, msg, 0);
 }
 
@@ -248,8 +257,7 @@ program_main (const struct child_args *a, int report_fd)
    * setuid bits from giving any back at execve. */
   if (drop_bounding (a->h->cap_last) < 0
       || setresgid (SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0
-      || setresuid (SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0
-      || clear_caps () < 0
+      || setresuid (SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0 || clear_caps () < 0
       || prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     {
       report_text (report_fd, REC_SETUP, "drop privileges", errno);
@@ -283,8 +291,8 @@ init_main (const struct child_args *a)
   /* If the supervisor dies, the whole sandbox dies with it. */
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   {
-    int keep[] = { a->sync_rd, a->report_wr, a->in_fd, a->out_wr, a->err_wr,
-                   a->b->scratch_fd };
+    int keep[]
+        = { a->sync_rd, a->report_wr, a->in_fd, a->out_wr, a->err_wr, a->b->scratch_fd };
     close_all_except (keep, 6);
   }
   /* Wait until the supervisor has written the uid map and placed us in
@@ -411,8 +419,8 @@ write_id_map (pid_t pid, const char *file, unsigned outer, sq_err *err)
 
 struct stream
 {
-  int fd;                  /* read end, -1 when closed */
-  int sink;                /* caller's fd, -1 to discard */
+  int fd;   /* read end, -1 when closed */
+  int sink; /* caller's fd, -1 to discard */
   uint64_t *count;
 };
 
@@ -421,7 +429,7 @@ struct supervisor
   struct sbx *b;
   int pidfd;
   struct stream out, err;
-  uint64_t written;        /* output bytes passed on, both streams */
+  uint64_t written; /* output bytes passed on, both streams */
   enum sbx_kill_reason killed;
   int sink_errno;
   int init_done;
@@ -459,8 +467,7 @@ pump (struct supervisor *s, struct stream *st)
   else if (s->written + n > cap)
     pass = cap - s->written;
   s->written += pass;
-  if (pass && st->sink >= 0 && !s->sink_errno
-      && sq_write_all (st->sink, buf, pass) < 0)
+  if (pass && st->sink >= 0 && !s->sink_errno && sq_write_all (st->sink, buf, pass) < 0)
     {
       s->sink_errno = errno;
       kill_job (s, SBX_KILL_SINK);
@@ -504,13 +511,14 @@ fail_result (struct sbx_result *res, sq_err *err)
 {
   res->status = SQ_STATUS_SYSTEM_ERROR;
   res->exit_code = -1;
-  snprintf (res->message, sizeof res->message, "sandq failed to run the "
-            "program: %.400s", err ? err->msg : "unknown error");
+  snprintf (res->message, sizeof res->message,
+            "sandq failed to run the "
+            "program: %.400s",
+            err ? err->msg : "unknown error");
 }
 
 int
-sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res,
-         sq_err *err)
+sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_err *err)
 {
   struct sbx_host *h = b->host;
   struct cg_job job = { .ndirs = 0 };
@@ -546,15 +554,21 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res,
       fail_result (res, err);
       return -1;
     }
-  snprintf (name, sizeof name, "j%u",
-            __atomic_add_fetch (&h->seq, 1, __ATOMIC_RELAXED));
+  snprintf (name, sizeof name, "j%u", __atomic_add_fetch (&h->seq, 1, __ATOMIC_RELAXED));
   if (cg_job_create (&h->cg, &job, name, &cl, err) < 0)
     {
       fail_result (res, err);
       return -1;
     }
-#define PIPE(r, w, flags) \
-  do { if (pipe2 (p, O_CLOEXEC | (flags)) < 0) goto fail_errno; r = p[0]; w = p[1]; } while (0)
+#define PIPE(r, w, flags)                                                                \
+  do                                                                                     \
+    {                                                                                    \
+      if (pipe2 (p, O_CLOEXEC | (flags)) < 0)                                            \
+        goto fail_errno;                                                                 \
+      r = p[0];                                                                          \
+      w = p[1];                                                                          \
+    }                                                                                    \
+  while (0)
   PIPE (sync_rd, sync_wr, 0);
   PIPE (rep_rd, rep_wr, 0);
   PIPE (out_rd, out_wr, 0);
@@ -564,14 +578,20 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res,
   fcntl (err_rd, F_SETFL, O_NONBLOCK);
   fcntl (rep_rd, F_SETFL, O_NONBLOCK);
 
-  a = (struct child_args) {
-    .h = h, .b = b, .argv = ex->argv, .envp = ex->envp, .sync_rd = sync_rd,
-    .report_wr = rep_wr, .in_fd = ex->stdin_fd, .out_wr = out_wr,
+  a = (struct child_args){
+    .h = h,
+    .b = b,
+    .argv = ex->argv,
+    .envp = ex->envp,
+    .sync_rd = sync_rd,
+    .report_wr = rep_wr,
+    .in_fd = ex->stdin_fd,
+    .out_wr = out_wr,
     .err_wr = err_wr,
   };
   memset (&ca, 0, sizeof ca);
-  ca.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC
-             | CLONE_NEWUTS | CLONE_PIDFD;
+  ca.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+             | CLONE_PIDFD;
   ca.pidfd = (uint64_t) (uintptr_t) &pidfd;
   ca.exit_signal = SIGCHLD;
   /* A worker slot reuses its own network namespace: this thread steps
@@ -597,13 +617,14 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res,
     {
       int e = errno;
       if (setns (home_ns, CLONE_NEWNET) < 0)
-        abort ();           /* never talk to Redis from the job's namespace */
+        abort (); /* never talk to Redis from the job's namespace */
       close (home_ns);
       errno = e;
     }
   if (pid < 0)
     {
-      sq_err_set (err, errno, "clone the sandbox (user namespaces may be "
+      sq_err_set (err, errno,
+                  "clone the sandbox (user namespaces may be "
                   "disabled: see /proc/sys/user/max_user_namespaces)");
       goto fail;
     }
@@ -628,9 +649,9 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res,
   memset (&s, 0, sizeof s);
   s.b = b;
   s.pidfd = pidfd;
-  s.out = (struct stream) { out_rd, ex->stdout_fd, &res->stdout_bytes };
-  s.err = (struct stream) { err_rd, ex->stderr_fd, &res->stderr_bytes };
-  out_rd = err_rd = -1;         /* owned by s now */
+  s.out = (struct stream){ out_rd, ex->stdout_fd, &res->stdout_bytes };
+  s.err = (struct stream){ err_rd, ex->stderr_fd, &res->stderr_bytes };
+  out_rd = err_rd = -1; /* owned by s now */
   deadline_ms = start_us / 1000 + b->lim.wall_ms;
   next_cpu_ms = start_us / 1000 + CPU_POLL_MS;
 
@@ -717,16 +738,17 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res,
   obs.killed = s.killed;
   sbx_decide (&obs, &b->lim, res);
   if (s.killed == SBX_KILL_SINK)
-    snprintf (res->message, sizeof res->message, "sandq could not store the "
-              "program's output: %s", strerror (s.sink_errno ? s.sink_errno : EIO));
+    snprintf (res->message, sizeof res->message,
+              "sandq could not store the "
+              "program's output: %s",
+              strerror (s.sink_errno ? s.sink_errno : EIO));
   if (cg_job_destroy (&h->cg, &job, err) < 0)
     {
       sq_err_log ("%s", err->msg);
       fail_result (res, err);
       return -1;
     }
-  b->out_fd = openat (b->work_fd, "out", O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                      | O_CLOEXEC);
+  b->out_fd = openat (b->work_fd, "out", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (res->status == SQ_STATUS_SYSTEM_ERROR)
     {
       sq_err_set (err, 0, "%.400s", res->message);

@@ -23,14 +23,8 @@
 #include "../common/util.h"
 
 char *const sbx_default_env[] = {
-  "PATH=" SBX_PATH,
-  "HOME=/work",
-  "TMPDIR=/tmp",
-  "LANG=C.UTF-8",
-  "USER=sandbox",
-  "LOGNAME=sandbox",
-  "MPLBACKEND=Agg",
-  NULL,
+  "PATH=" SBX_PATH, "HOME=/work",      "TMPDIR=/tmp",    "LANG=C.UTF-8",
+  "USER=sandbox",   "LOGNAME=sandbox", "MPLBACKEND=Agg", NULL,
 };
 
 void
@@ -48,8 +42,8 @@ sbx_limits_default (struct sbx_limits *lim)
 }
 
 static int
-check_range (const char *name, uint64_t v, uint64_t min, uint64_t max,
-             int is_size, sq_err *err)
+check_range (const char *name, uint64_t v, uint64_t min, uint64_t max, int is_size,
+             sq_err *err)
 {
   char a[32], b[32];
 
@@ -103,7 +97,8 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
     h->cfg.uid_count = SBX_DEFAULT_UID_COUNT;
   if (geteuid () != 0)
     {
-      sq_err_set (err, EPERM, "the sandbox needs root (it maps uids, makes "
+      sq_err_set (err, EPERM,
+                  "the sandbox needs root (it maps uids, makes "
                   "namespaces and mounts a tmpfs)");
       free (h);
       return NULL;
@@ -231,8 +226,7 @@ make_scratch (const struct sbx_limits *lim, sq_err *err)
 }
 
 struct sbx *
-sbx_new (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot,
-         sq_err *err)
+sbx_new (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot, sq_err *err)
 {
   struct sbx *b;
   static const char *const dirs[] = { "work", "work/out", "tmp", "shm" };
@@ -310,8 +304,9 @@ sbx_copy_in (struct sbx *b, int srcdirfd, sq_err *err)
   };
   struct sq_tree_stats st;
 
-  if (sq_tree_copy (srcdirfd, b->work_fd, &tl, SQ_COPY_SYMLINKS | SQ_COPY_CHOWN,
-                    b->uid, b->uid, &st, err) < 0)
+  if (sq_tree_copy (srcdirfd, b->work_fd, &tl, SQ_COPY_SYMLINKS | SQ_COPY_CHOWN, b->uid,
+                    b->uid, &st, err)
+      < 0)
     {
       if (err && err->code == ENOSPC)
         sq_err_wrap (err, "the inputs do not fit in the disk limit");

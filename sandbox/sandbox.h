@@ -57,8 +57,8 @@ int sbx_limits_check (const struct sbx_limits *lim, sq_err *err);
 
 struct sbx_host_config
 {
-  uid_t uid_base;          /* host uid of slot 0; slot N runs as base + N */
-  unsigned uid_count;      /* slots available from uid_base */
+  uid_t uid_base;     /* host uid of slot 0; slot N runs as base + N */
+  unsigned uid_count; /* slots available from uid_base */
   /* Reuse one network namespace per slot across runs instead of making
    * one per run (saves ~0.5 ms a run). Safe only when a slot runs one
    * sandbox at a time, as the worker's slots do: every process of a run
@@ -89,8 +89,8 @@ struct sbx;
 /* Makes a sandbox for one run: the scratch tmpfs with work/, work/out/,
  * tmp/ and shm/. slot picks the host uid (uid_base + slot % uid_count);
  * concurrent sandboxes of one host should use distinct slots. */
-struct sbx *sbx_new (struct sbx_host *h, const struct sbx_limits *lim,
-                     unsigned slot, sq_err *err);
+struct sbx *sbx_new (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot,
+                     sq_err *err);
 
 /* The job's working directory, for the caller to fill before sbx_run().
  * Files put there must be owned by sbx_uid() to be writable inside. */
@@ -104,11 +104,11 @@ int sbx_copy_in (struct sbx *b, int srcdirfd, sq_err *err);
 
 struct sbx_exec
 {
-  char *const *argv;       /* argv[0] is looked up in PATH inside */
-  char *const *envp;       /* complete environment; NULL = sbx_default_env */
-  int stdin_fd;            /* -1: /dev/null */
-  int stdout_fd;           /* where captured stdout goes; -1: discard */
-  int stderr_fd;           /* where captured stderr goes; -1: discard */
+  char *const *argv; /* argv[0] is looked up in PATH inside */
+  char *const *envp; /* complete environment; NULL = sbx_default_env */
+  int stdin_fd;      /* -1: /dev/null */
+  int stdout_fd;     /* where captured stdout goes; -1: discard */
+  int stderr_fd;     /* where captured stderr goes; -1: discard */
 };
 
 /* The environment a job gets when the caller gives none. */
@@ -117,15 +117,15 @@ extern char *const sbx_default_env[];
 struct sbx_result
 {
   enum sq_status status;
-  int exit_code;           /* -1 unless the program exited */
-  int signal;              /* 0 unless a signal ended it */
+  int exit_code; /* -1 unless the program exited */
+  int signal;    /* 0 unless a signal ended it */
   uint64_t wall_ms;
   uint64_t cpu_ms;
   uint64_t memory_peak_bytes;
   uint64_t stdout_bytes;
   uint64_t stderr_bytes;
-  uint64_t disk_bytes;     /* scratch space in use when it ended */
-  char message[512];       /* one sentence for a person */
+  uint64_t disk_bytes; /* scratch space in use when it ended */
+  char message[512];   /* one sentence for a person */
 };
 
 /* Runs the program and waits for its verdict. Returns 0 with *res filled

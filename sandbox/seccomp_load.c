@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <linux/seccomp.h>
 
-#include "seccomp_filter.h"   /* generated: sbx_filter[] */
+#include "seccomp_filter.h" /* generated: sbx_filter[] */
 
 void
 sbx_seccomp_builtin (struct sbx_seccomp *sc)

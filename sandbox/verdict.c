@@ -27,8 +27,8 @@ sbx_describe (struct sbx_result *r, const struct sbx_limits *lim)
   if (r->exit_code >= 0)
     snprintf (tail, sizeof tail, "it exited with code %d", r->exit_code);
   else if (r->signal > 0)
-    snprintf (tail, sizeof tail, "it was killed by signal %d (SIG%s)",
-              r->signal, signame (r->signal));
+    snprintf (tail, sizeof tail, "it was killed by signal %d (SIG%s)", r->signal,
+              signame (r->signal));
 
   switch (r->status)
     {
@@ -39,38 +39,50 @@ sbx_describe (struct sbx_result *r, const struct sbx_limits *lim)
       snprintf (m, len, "the program exited with code %d", r->exit_code);
       break;
     case SQ_STATUS_SIGNALED:
-      snprintf (m, len, "the program was killed by signal %d (SIG%s)",
-                r->signal, signame (r->signal));
+      snprintf (m, len, "the program was killed by signal %d (SIG%s)", r->signal,
+                signame (r->signal));
       break;
     case SQ_STATUS_TIMEOUT:
       sq_format_duration (lim->wall_ms, a, sizeof a);
-      snprintf (m, len, "the program ran longer than its wall-clock limit of "
-                "%s and was stopped", a);
+      snprintf (m, len,
+                "the program ran longer than its wall-clock limit of "
+                "%s and was stopped",
+                a);
       break;
     case SQ_STATUS_CPU_LIMIT:
       sq_format_duration (lim->cpu_ms, a, sizeof a);
-      snprintf (m, len, "the program used more than %s of CPU time and was "
-                "stopped", a);
+      snprintf (m, len,
+                "the program used more than %s of CPU time and was "
+                "stopped",
+                a);
       break;
     case SQ_STATUS_MEMORY_LIMIT:
       sq_format_size (lim->memory_bytes, a, sizeof a);
-      snprintf (m, len, "the program used more than %s of memory and was "
-                "stopped", a);
+      snprintf (m, len,
+                "the program used more than %s of memory and was "
+                "stopped",
+                a);
       break;
     case SQ_STATUS_PIDS_LIMIT:
-      snprintf (m, len, "the program tried to run more than %" PRIu64
-                " processes and threads at once and was stopped", lim->pids);
+      snprintf (m, len,
+                "the program tried to run more than %" PRIu64
+                " processes and threads at once and was stopped",
+                lim->pids);
       break;
     case SQ_STATUS_OUTPUT_LIMIT:
       sq_format_size (lim->output_bytes, a, sizeof a);
-      snprintf (m, len, "the program wrote more than %s to stdout and stderr "
-                "and was stopped", a);
+      snprintf (m, len,
+                "the program wrote more than %s to stdout and stderr "
+                "and was stopped",
+                a);
       break;
     case SQ_STATUS_DISK_LIMIT:
       sq_format_size (lim->disk_bytes, a, sizeof a);
       snprintf (b, sizeof b, "%" PRIu64, lim->disk_inodes);
-      snprintf (m, len, "the program filled its disk (%s or %s files in /work "
-                "and /tmp)%s%s", a, b, tail[0] ? "; " : "", tail);
+      snprintf (m, len,
+                "the program filled its disk (%s or %s files in /work "
+                "and /tmp)%s%s",
+                a, b, tail[0] ? "; " : "", tail);
       break;
     case SQ_STATUS_CANCELLED:
       snprintf (m, len, "the job was cancelled");
@@ -151,9 +163,9 @@ sbx_decide (const struct sbx_observed *o, const struct sbx_limits *lim,
                 "the sandbox's init process ended without a report");
       return;
     }
-  if (signaled && (res->signal == SIGXCPU
-                   || (res->signal == SIGKILL
-                       && o->cpu_ns / 1000000 >= lim->cpu_ms)))
+  if (signaled
+      && (res->signal == SIGXCPU
+          || (res->signal == SIGKILL && o->cpu_ns / 1000000 >= lim->cpu_ms)))
     res->status = SQ_STATUS_CPU_LIMIT;
   else if ((signaled && res->signal == SIGXFSZ) || o->disk_full || o->inodes_full)
     res->status = SQ_STATUS_DISK_LIMIT;

@@ -14,22 +14,22 @@ enum sbx_kill_reason
   SBX_KILL_CPU,
   SBX_KILL_OUTPUT,
   SBX_KILL_CANCEL,
-  SBX_KILL_SINK,           /* the caller's stdout/stderr file failed */
+  SBX_KILL_SINK, /* the caller's stdout/stderr file failed */
 };
 
 struct sbx_observed
 {
   enum sbx_kill_reason killed;
-  int have_status;         /* the sandbox's init reported a wait status */
+  int have_status; /* the sandbox's init reported a wait status */
   int wait_status;
-  int exec_failed;         /* the command could not be started */
-  char exec_error[256];    /* "the command 'x' was not found in the sandbox" */
-  int setup_failed;        /* the sandbox itself could not be built */
+  int exec_failed;      /* the command could not be started */
+  char exec_error[256]; /* "the command 'x' was not found in the sandbox" */
+  int setup_failed;     /* the sandbox itself could not be built */
   char setup_error[256];
   uint64_t oom_kills;
   uint64_t pids_max_events;
   uint64_t cpu_ns;
-  int disk_full;           /* no space or no inodes left on scratch */
+  int disk_full; /* no space or no inodes left on scratch */
   int inodes_full;
 };
 

@@ -44,7 +44,10 @@ queue_stats (struct cli *c, const char *q)
       sq_key (key, sizeof key, q, "pending", prio);
       long long n = int_cmd (c, "LLEN %s", key);
       depth += n;
-      json_object_set_new (o, p == 0 ? "depth_high" : p == 1 ? "depth_normal" : "depth_low",
+      json_object_set_new (o,
+                           p == 0   ? "depth_high"
+                           : p == 1 ? "depth_normal"
+                                    : "depth_low",
                            json_integer (n));
       if (!n)
         continue;
@@ -53,7 +56,8 @@ queue_stats (struct cli *c, const char *q)
         {
           char jk[SQ_KEY_MAX];
           sq_key (jk, sizeof jk, q, "job", rep->str);
-          redisReply *t = must (c, sq_redis_cmdf (&c->r, &err, "HGET %s created_at", jk), &err);
+          redisReply *t
+              = must (c, sq_redis_cmdf (&c->r, &err, "HGET %s created_at", jk), &err);
           if (t->type == REDIS_REPLY_STRING)
             {
               long long age = (long long) now - strtoll (t->str, NULL, 10);
@@ -73,7 +77,8 @@ queue_stats (struct cli *c, const char *q)
   json_object_set_new (o, "dead", json_integer (int_cmd (c, "ZCARD %s", key)));
   sq_key (key, sizeof key, q, "paused", NULL);
   json_object_set_new (o, "paused", json_boolean (int_cmd (c, "EXISTS %s", key)));
-  json_object_set_new (o, "oldest_age_ms", oldest >= 0 ? json_integer (oldest) : json_null ());
+  json_object_set_new (o, "oldest_age_ms",
+                       oldest >= 0 ? json_integer (oldest) : json_null ());
   sq_key (key, sizeof key, q, "stats", NULL);
   redisReply *rep = must (c, sq_redis_cmdf (&c->r, &err, "HGETALL %s", key), &err);
   long long done = 0, failed = 0;
@@ -104,13 +109,16 @@ live_workers (struct cli *c)
 {
   sq_err err = { 0 };
   json_t *arr = json_array ();
-  redisReply *rep = must (c, sq_redis_cmdf (&c->r, &err,
-                                            "ZRANGEBYSCORE sandq:workers %" PRIu64 " +inf",
-                                            sq_wall_ms () - 30000), &err);
+  redisReply *rep
+      = must (c,
+              sq_redis_cmdf (&c->r, &err, "ZRANGEBYSCORE sandq:workers %" PRIu64 " +inf",
+                             sq_wall_ms () - 30000),
+              &err);
   for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
     {
-      redisReply *h = must (c, sq_redis_cmdf (&c->r, &err, "HGETALL sandq:worker:%s",
-                                              rep->element[i]->str), &err);
+      redisReply *h = must (
+          c, sq_redis_cmdf (&c->r, &err, "HGETALL sandq:worker:%s", rep->element[i]->str),
+          &err);
       json_t *w = json_object ();
       json_object_set_new (w, "id", json_string (rep->element[i]->str));
       for (size_t k = 0; h->type == REDIS_REPLY_ARRAY && k + 1 < h->elements; k += 2)
@@ -123,7 +131,8 @@ live_workers (struct cli *c)
             {
               json_t *list = json_array ();
               char *dup = strdup (v), *save = NULL;
-              for (char *t = strtok_r (dup, ",", &save); t; t = strtok_r (NULL, ",", &save))
+              for (char *t = strtok_r (dup, ",", &save); t;
+                   t = strtok_r (NULL, ",", &save))
                 json_array_append_new (list, json_string (t));
               free (dup);
               json_object_set_new (w, name, list);
@@ -149,8 +158,9 @@ memory_usage (struct cli *c, long long *bytes, long long *keys)
   *bytes = *keys = 0;
   do
     {
-      redisReply *rep = must (c, sq_redis_cmdf (&c->r, &err, "SCAN %s MATCH sandq:* COUNT 1000",
-                                                cursor), &err);
+      redisReply *rep = must (
+          c, sq_redis_cmdf (&c->r, &err, "SCAN %s MATCH sandq:* COUNT 1000", cursor),
+          &err);
       if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
         {
           freeReplyObject (rep);
@@ -159,8 +169,10 @@ memory_usage (struct cli *c, long long *bytes, long long *keys)
       snprintf (cursor, sizeof cursor, "%s", rep->element[0]->str);
       for (size_t i = 0; i < rep->element[1]->elements && *keys < 200000; i++)
         {
-          redisReply *m = must (c, sq_redis_cmdf (&c->r, &err, "MEMORY USAGE %s",
-                                                  rep->element[1]->element[i]->str), &err);
+          redisReply *m = must (c,
+                                sq_redis_cmdf (&c->r, &err, "MEMORY USAGE %s",
+                                               rep->element[1]->element[i]->str),
+                                &err);
           if (m->type == REDIS_REPLY_INTEGER)
             *bytes += m->integer;
           freeReplyObject (m);
@@ -185,15 +197,17 @@ want_prom (struct cli *c, int o, const char *arg, void *ctx)
 int
 cmd_stats (struct cli *c, int argc, char **argv)
 {
-  static const char help[] =
-    "usage: sandq stats [--json | --prometheus] [--queue Q]\n\n"
-    "Per queue: jobs waiting (by priority), running, retrying, dead-lettered,\n"
-    "the age of the oldest waiting job, finished counts by verdict. Then the\n"
-    "live workers with their slots and current jobs, and the memory sandq's\n"
-    "keys use in Redis. --prometheus prints the queue gauges in the text\n"
-    "format of node_exporter's textfile collector.\n";
+  static const char help[]
+      = "usage: sandq stats [--json | --prometheus] [--queue Q]\n\n"
+        "Per queue: jobs waiting (by priority), running, retrying, dead-lettered,\n"
+        "the age of the oldest waiting job, finished counts by verdict. Then the\n"
+        "live workers with their slots and current jobs, and the memory sandq's\n"
+        "keys use in Redis. --prometheus prints the queue gauges in the text\n"
+        "format of node_exporter's textfile collector.\n";
   static const struct option opts[] = {
-    CLI_COMMON_OPTS, { "prometheus", no_argument, 0, 'P' }, { 0, 0, 0, 0 },
+    CLI_COMMON_OPTS,
+    { "prometheus", no_argument, 0, 'P' },
+    { 0, 0, 0, 0 },
   };
   int prom = 0;
   sq_err err = { 0 };
@@ -207,9 +221,11 @@ cmd_stats (struct cli *c, int argc, char **argv)
     json_object_set_new (queues, c->queue, queue_stats (c, c->queue));
   else
     {
-      redisReply *rep = must (c, sq_redis_cmdf (&c->r, &err, "SMEMBERS sandq:queues"), &err);
+      redisReply *rep
+          = must (c, sq_redis_cmdf (&c->r, &err, "SMEMBERS sandq:queues"), &err);
       for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
-        json_object_set_new (queues, rep->element[i]->str, queue_stats (c, rep->element[i]->str));
+        json_object_set_new (queues, rep->element[i]->str,
+                             queue_stats (c, rep->element[i]->str));
       freeReplyObject (rep);
     }
   workers = live_workers (c);
@@ -219,45 +235,51 @@ cmd_stats (struct cli *c, int argc, char **argv)
   json_t *v;
   if (prom)
     {
-      printf ("# HELP sandq_queue_depth Jobs waiting in the queue.\n# TYPE sandq_queue_depth gauge\n");
+      printf ("# HELP sandq_queue_depth Jobs waiting in the queue.\n# TYPE "
+              "sandq_queue_depth gauge\n");
       json_object_foreach (queues, q, v)
-        printf ("sandq_queue_depth{queue=\"%s\"} %lld\n", q,
-                (long long) json_integer_value (json_object_get (v, "depth")));
-      printf ("# HELP sandq_queue_running Jobs running.\n# TYPE sandq_queue_running gauge\n");
+          printf ("sandq_queue_depth{queue=\"%s\"} %lld\n", q,
+                  (long long) json_integer_value (json_object_get (v, "depth")));
+      printf (
+          "# HELP sandq_queue_running Jobs running.\n# TYPE sandq_queue_running gauge\n");
       json_object_foreach (queues, q, v)
-        printf ("sandq_queue_running{queue=\"%s\"} %lld\n", q,
-                (long long) json_integer_value (json_object_get (v, "running")));
-      printf ("# HELP sandq_queue_dead Jobs in the dead-letter set.\n# TYPE sandq_queue_dead gauge\n");
+          printf ("sandq_queue_running{queue=\"%s\"} %lld\n", q,
+                  (long long) json_integer_value (json_object_get (v, "running")));
+      printf ("# HELP sandq_queue_dead Jobs in the dead-letter set.\n# TYPE "
+              "sandq_queue_dead gauge\n");
       json_object_foreach (queues, q, v)
-        printf ("sandq_queue_dead{queue=\"%s\"} %lld\n", q,
-                (long long) json_integer_value (json_object_get (v, "dead")));
+          printf ("sandq_queue_dead{queue=\"%s\"} %lld\n", q,
+                  (long long) json_integer_value (json_object_get (v, "dead")));
       printf ("# HELP sandq_queue_oldest_age_seconds Age of the oldest waiting job.\n"
               "# TYPE sandq_queue_oldest_age_seconds gauge\n");
       json_object_foreach (queues, q, v)
-        {
-          json_t *a = json_object_get (v, "oldest_age_ms");
-          printf ("sandq_queue_oldest_age_seconds{queue=\"%s\"} %.3f\n", q,
-                  json_is_integer (a) ? json_integer_value (a) / 1000.0 : 0.0);
-        }
+      {
+        json_t *a = json_object_get (v, "oldest_age_ms");
+        printf ("sandq_queue_oldest_age_seconds{queue=\"%s\"} %.3f\n", q,
+                json_is_integer (a) ? json_integer_value (a) / 1000.0 : 0.0);
+      }
       printf ("# HELP sandq_queue_jobs_total Finished jobs by verdict.\n"
               "# TYPE sandq_queue_jobs_total counter\n");
       json_object_foreach (queues, q, v)
-        {
-          const char *s;
-          json_t *n;
-          json_object_foreach (json_object_get (v, "by_status"), s, n)
+      {
+        const char *s;
+        json_t *n;
+        json_object_foreach (json_object_get (v, "by_status"), s, n)
             printf ("sandq_queue_jobs_total{queue=\"%s\",status=\"%s\"} %lld\n", q, s,
                     (long long) json_integer_value (n));
-        }
+      }
       printf ("# HELP sandq_workers_live Workers with a heartbeat in the last 30 s.\n"
-              "# TYPE sandq_workers_live gauge\nsandq_workers_live %zu\n", json_array_size (workers));
+              "# TYPE sandq_workers_live gauge\nsandq_workers_live %zu\n",
+              json_array_size (workers));
       printf ("# HELP sandq_redis_memory_bytes Memory used by sandq's keys.\n"
-              "# TYPE sandq_redis_memory_bytes gauge\nsandq_redis_memory_bytes %lld\n", mem);
+              "# TYPE sandq_redis_memory_bytes gauge\nsandq_redis_memory_bytes %lld\n",
+              mem);
     }
   else if (c->json)
     {
-      json_t *o = json_pack ("{s:o, s:o, s:{s:I, s:I}}", "queues", queues, "workers", workers,
-                             "redis", "memory_bytes", (json_int_t) mem, "keys", (json_int_t) keys);
+      json_t *o = json_pack ("{s:o, s:o, s:{s:I, s:I}}", "queues", queues, "workers",
+                             workers, "redis", "memory_bytes", (json_int_t) mem, "keys",
+                             (json_int_t) keys);
       json_dumpf (o, stdout, JSON_COMPACT);
       putchar ('\n');
       json_decref (o);
@@ -269,31 +291,32 @@ cmd_stats (struct cli *c, int argc, char **argv)
       printf ("%-16s %7s %7s %7s %7s %7s %7s %10s\n", "QUEUE", "WAITING", "RUNNING",
               "RETRY", "DEAD", "DONE", "FAILED", "OLDEST");
       json_object_foreach (queues, q, v)
-        {
-          json_t *a = json_object_get (v, "oldest_age_ms");
-          char age[32] = "-";
-          if (json_is_integer (a))
-            sq_format_duration ((uint64_t) json_integer_value (a), age, sizeof age);
+      {
+        json_t *a = json_object_get (v, "oldest_age_ms");
+        char age[32] = "-";
+        if (json_is_integer (a))
+          sq_format_duration ((uint64_t) json_integer_value (a), age, sizeof age);
 #define N(k) (long long) json_integer_value (json_object_get (v, k))
-          printf ("%-16s %7lld %7lld %7lld %7lld %7lld %7lld %10s%s\n", q, N ("depth"),
-                  N ("running"), N ("retrying"), N ("dead"), N ("done"), N ("failed"), age,
-                  json_is_true (json_object_get (v, "paused")) ? "  (paused)" : "");
+        printf ("%-16s %7lld %7lld %7lld %7lld %7lld %7lld %10s%s\n", q, N ("depth"),
+                N ("running"), N ("retrying"), N ("dead"), N ("done"), N ("failed"), age,
+                json_is_true (json_object_get (v, "paused")) ? "  (paused)" : "");
 #undef N
-        }
+      }
       printf ("\n%zu live worker(s)\n", json_array_size (workers));
       size_t i;
       json_array_foreach (workers, i, v)
-        {
-          printf ("  %-30s %lld/%lld busy  %s", json_string_value (json_object_get (v, "id")),
-                  (long long) json_integer_value (json_object_get (v, "busy")),
-                  (long long) json_integer_value (json_object_get (v, "slots")),
-                  json_string_value (json_object_get (v, "state")));
-          json_t *jobs = json_object_get (v, "jobs"), *j;
-          size_t k;
-          json_array_foreach (jobs, k, j)
+      {
+        printf ("  %-30s %lld/%lld busy  %s",
+                json_string_value (json_object_get (v, "id")),
+                (long long) json_integer_value (json_object_get (v, "busy")),
+                (long long) json_integer_value (json_object_get (v, "slots")),
+                json_string_value (json_object_get (v, "state")));
+        json_t *jobs = json_object_get (v, "jobs"), *j;
+        size_t k;
+        json_array_foreach (jobs, k, j)
             printf ("%s%s", k ? ", " : "  jobs: ", json_string_value (j));
-          putchar ('\n');
-        }
+        putchar ('\n');
+      }
       sq_format_size ((uint64_t) mem, m, sizeof m);
       printf ("\nRedis memory used by sandq: %s in %lld keys\n", m, keys);
     }
@@ -305,11 +328,11 @@ cmd_stats (struct cli *c, int argc, char **argv)
 int
 cmd_workers (struct cli *c, int argc, char **argv)
 {
-  static const char help[] =
-    "usage: sandq workers [--json]\n\n"
-    "Lists the live workers (a heartbeat in the last 30 s): id, host,\n"
-    "version, state (running, draining, stopping), busy/total slots and the\n"
-    "jobs they run.\n";
+  static const char help[]
+      = "usage: sandq workers [--json]\n\n"
+        "Lists the live workers (a heartbeat in the last 30 s): id, host,\n"
+        "version, state (running, draining, stopping), busy/total slots and the\n"
+        "jobs they run.\n";
   json_t *w, *v;
   size_t i;
 
@@ -327,21 +350,21 @@ cmd_workers (struct cli *c, int argc, char **argv)
       printf ("%-30s %-16s %-8s %-9s %5s  %s\n", "WORKER", "HOST", "VERSION", "STATE",
               "BUSY", "JOBS");
       json_array_foreach (w, i, v)
-        {
-          char jobs[1024] = "";
-          size_t n = 0, k;
-          json_t *j;
-          json_array_foreach (json_object_get (v, "jobs"), k, j)
-            n += snprintf (jobs + n, n < sizeof jobs ? sizeof jobs - n : 0, "%s%s",
-                           k ? "," : "", json_string_value (j));
-          printf ("%-30s %-16s %-8s %-9s %2lld/%-2lld  %s\n",
-                  json_string_value (json_object_get (v, "id")),
-                  json_string_value (json_object_get (v, "host")),
-                  json_string_value (json_object_get (v, "version")),
-                  json_string_value (json_object_get (v, "state")),
-                  (long long) json_integer_value (json_object_get (v, "busy")),
-                  (long long) json_integer_value (json_object_get (v, "slots")), jobs);
-        }
+      {
+        char jobs[1024] = "";
+        size_t n = 0, k;
+        json_t *j;
+        json_array_foreach (json_object_get (v, "jobs"), k, j) n
+            += snprintf (jobs + n, n < sizeof jobs ? sizeof jobs - n : 0, "%s%s",
+                         k ? "," : "", json_string_value (j));
+        printf ("%-30s %-16s %-8s %-9s %2lld/%-2lld  %s\n",
+                json_string_value (json_object_get (v, "id")),
+                json_string_value (json_object_get (v, "host")),
+                json_string_value (json_object_get (v, "version")),
+                json_string_value (json_object_get (v, "state")),
+                (long long) json_integer_value (json_object_get (v, "busy")),
+                (long long) json_integer_value (json_object_get (v, "slots")), jobs);
+      }
     }
   json_decref (w);
   return SQ_EXIT_OK;
@@ -350,37 +373,41 @@ cmd_workers (struct cli *c, int argc, char **argv)
 int
 cmd_drain (struct cli *c, int argc, char **argv)
 {
-  static const char help[] =
-    "usage: sandq drain [--json] WORKER\n\n"
-    "Asks one worker to stop fetching jobs. It finishes what it runs (within\n"
-    "its grace period), then exits; under systemd, stop it or let it be\n"
-    "restarted. Nothing is lost or run twice.\n";
+  static const char help[]
+      = "usage: sandq drain [--json] WORKER\n\n"
+        "Asks one worker to stop fetching jobs. It finishes what it runs (within\n"
+        "its grace period), then exits; under systemd, stop it or let it be\n"
+        "restarted. Nothing is lost or run twice.\n";
   int first = cli_getopt (c, argc, argv, common_only, help, NULL, NULL);
   sq_err err = { 0 };
   if (first != argc - 1)
     cli_die (SQ_EXIT_USAGE, "drain: give exactly one WORKER id (see sandq workers)");
   cli_connect (c);
-  redisReply *rep = must (c, sq_redis_cmdf (&c->r, &err, "EXISTS sandq:worker:%s", argv[first]), &err);
+  redisReply *rep = must (
+      c, sq_redis_cmdf (&c->r, &err, "EXISTS sandq:worker:%s", argv[first]), &err);
   int exists = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
   freeReplyObject (rep);
   if (!exists)
     cli_die (SQ_EXIT_NOT_FOUND, "no live worker '%s' (see sandq workers)", argv[first]);
-  rep = must (c, sq_redis_cmdf (&c->r, &err, "HSET sandq:worker:%s drain 1", argv[first]), &err);
+  rep = must (c, sq_redis_cmdf (&c->r, &err, "HSET sandq:worker:%s drain 1", argv[first]),
+              &err);
   freeReplyObject (rep);
   if (c->json)
     printf ("{\"worker\":\"%s\",\"drain\":true}\n", argv[first]);
   else
-    printf ("%s: draining (it stops fetching within 2 s and exits when idle)\n", argv[first]);
+    printf ("%s: draining (it stops fetching within 2 s and exits when idle)\n",
+            argv[first]);
   return SQ_EXIT_OK;
 }
 
 static int
 pause_resume (struct cli *c, int argc, char **argv, int pause)
 {
-  const char *help = pause
-    ? "usage: sandq pause QUEUE\n\nStops every worker fetching from QUEUE. Running jobs "
-      "finish; submits are still accepted.\n"
-    : "usage: sandq resume QUEUE\n\nLets workers fetch from QUEUE again.\n";
+  const char *help
+      = pause ? "usage: sandq pause QUEUE\n\nStops every worker fetching from QUEUE. "
+                "Running jobs "
+                "finish; submits are still accepted.\n"
+              : "usage: sandq resume QUEUE\n\nLets workers fetch from QUEUE again.\n";
   int first = cli_getopt (c, argc, argv, common_only, help, NULL, NULL);
   char key[SQ_KEY_MAX];
   sq_err err = { 0 };
@@ -388,8 +415,10 @@ pause_resume (struct cli *c, int argc, char **argv, int pause)
     cli_die (SQ_EXIT_USAGE, "%s: give exactly one valid QUEUE name", argv[0]);
   cli_connect (c);
   sq_key (key, sizeof key, argv[first], "paused", NULL);
-  redisReply *rep = must (c, pause ? sq_redis_cmdf (&c->r, &err, "SET %s 1", key)
-                                   : sq_redis_cmdf (&c->r, &err, "DEL %s", key), &err);
+  redisReply *rep = must (c,
+                          pause ? sq_redis_cmdf (&c->r, &err, "SET %s 1", key)
+                                : sq_redis_cmdf (&c->r, &err, "DEL %s", key),
+                          &err);
   freeReplyObject (rep);
   if (c->json)
     printf ("{\"queue\":\"%s\",\"paused\":%s}\n", argv[first], pause ? "true" : "false");
@@ -424,18 +453,20 @@ want_all (struct cli *c, int o, const char *arg, void *ctx)
 int
 cmd_dead (struct cli *c, int argc, char **argv)
 {
-  static const char help[] =
-    "usage: sandq dead list [--queue Q] [--json]\n"
-    "       sandq dead show ID\n"
-    "       sandq dead retry ID\n"
-    "       sandq dead purge ID | --all [--queue Q]\n\n"
-    "The dead-letter set holds jobs that failed on sandq's side more than\n"
-    "their max attempts, or whose workers died too often (poison pills).\n"
-    "They keep their input for 7 days, so 'retry' can queue them again with\n"
-    "fresh attempts; 'purge' deletes them. The set is capped at 10000 per\n"
-    "queue.\n";
+  static const char help[]
+      = "usage: sandq dead list [--queue Q] [--json]\n"
+        "       sandq dead show ID\n"
+        "       sandq dead retry ID\n"
+        "       sandq dead purge ID | --all [--queue Q]\n\n"
+        "The dead-letter set holds jobs that failed on sandq's side more than\n"
+        "their max attempts, or whose workers died too often (poison pills).\n"
+        "They keep their input for 7 days, so 'retry' can queue them again with\n"
+        "fresh attempts; 'purge' deletes them. The set is capped at 10000 per\n"
+        "queue.\n";
   static const struct option opts[] = {
-    CLI_COMMON_OPTS, { "all", no_argument, 0, 'A' }, { 0, 0, 0, 0 },
+    CLI_COMMON_OPTS,
+    { "all", no_argument, 0, 'A' },
+    { 0, 0, 0, 0 },
   };
   int all = 0;
   int first = cli_getopt (c, argc, argv, opts, help, want_all, &all);
@@ -444,19 +475,23 @@ cmd_dead (struct cli *c, int argc, char **argv)
   const char *sub = first < argc ? argv[first] : NULL;
 
   if (!sub)
-    cli_die (SQ_EXIT_USAGE, "dead: give list, show, retry or purge (see sandq dead --help)");
+    cli_die (SQ_EXIT_USAGE,
+             "dead: give list, show, retry or purge (see sandq dead --help)");
   cli_connect (c);
   if (strcmp (sub, "list") == 0)
     {
       json_t *arr = json_array ();
-      redisReply *qs = c->queue ? NULL
-                                : must (c, sq_redis_cmdf (&c->r, &err, "SMEMBERS sandq:queues"), &err);
+      redisReply *qs
+          = c->queue
+                ? NULL
+                : must (c, sq_redis_cmdf (&c->r, &err, "SMEMBERS sandq:queues"), &err);
       size_t nq = c->queue ? 1 : (qs->type == REDIS_REPLY_ARRAY ? qs->elements : 0);
       for (size_t qi = 0; qi < nq; qi++)
         {
           const char *q = c->queue ? c->queue : qs->element[qi]->str;
           sq_key (key, sizeof key, q, "dead", NULL);
-          redisReply *rep = must (c, sq_redis_cmdf (&c->r, &err, "ZREVRANGE %s 0 999", key), &err);
+          redisReply *rep
+              = must (c, sq_redis_cmdf (&c->r, &err, "ZREVRANGE %s 0 999", key), &err);
           for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
             {
               json_t *job = cli_job_json (c, q, rep->element[i]->str);
@@ -477,9 +512,9 @@ cmd_dead (struct cli *c, int argc, char **argv)
           size_t i;
           json_t *j;
           json_array_foreach (arr, i, j)
-            printf ("%-28s %-12s %s\n", json_string_value (json_object_get (j, "id")),
-                    json_string_value (json_object_get (j, "queue")),
-                    json_string_value (json_object_get (j, "message")));
+              printf ("%-28s %-12s %s\n", json_string_value (json_object_get (j, "id")),
+                      json_string_value (json_object_get (j, "queue")),
+                      json_string_value (json_object_get (j, "message")));
           if (!json_array_size (arr))
             printf ("no dead letters\n");
         }
@@ -491,7 +526,8 @@ cmd_dead (struct cli *c, int argc, char **argv)
       if (!c->queue)
         cli_die (SQ_EXIT_USAGE, "dead purge --all: name the queue with --queue Q");
       sq_key (key, sizeof key, c->queue, "dead", NULL);
-      redisReply *rep = must (c, sq_redis_cmdf (&c->r, &err, "ZRANGE %s 0 -1", key), &err);
+      redisReply *rep
+          = must (c, sq_redis_cmdf (&c->r, &err, "ZRANGE %s 0 -1", key), &err);
       size_t n = rep->type == REDIS_REPLY_ARRAY ? rep->elements : 0;
       for (size_t i = 0; i < n; i++)
         {
@@ -500,8 +536,10 @@ cmd_dead (struct cli *c, int argc, char **argv)
           sq_key (jk, sizeof jk, c->queue, "job", id);
           sq_key (ik, sizeof ik, c->queue, "input", id);
           sq_key (rk, sizeof rk, c->queue, "result", id);
-          freeReplyObject (must (c, sq_redis_cmdf (&c->r, &err, "DEL %s %s %s", jk, ik, rk), &err));
-          freeReplyObject (must (c, sq_redis_cmdf (&c->r, &err, "ZREM %s %s", key, id), &err));
+          freeReplyObject (
+              must (c, sq_redis_cmdf (&c->r, &err, "DEL %s %s %s", jk, ik, rk), &err));
+          freeReplyObject (
+              must (c, sq_redis_cmdf (&c->r, &err, "ZREM %s %s", key, id), &err));
         }
       freeReplyObject (rep);
       printf (c->json ? "{\"purged\":%zu}\n" : "purged %zu dead letter(s)\n", n);
@@ -513,18 +551,21 @@ cmd_dead (struct cli *c, int argc, char **argv)
   cli_job_queue (c, id, queue, sizeof queue);
   json_t *job = cli_job_json (c, queue, id);
   if (!job || !json_object_get (job, "dead"))
-    cli_die (SQ_EXIT_NOT_FOUND, "'%s' is not in the dead-letter set of queue '%s'", id, queue);
+    cli_die (SQ_EXIT_NOT_FOUND, "'%s' is not in the dead-letter set of queue '%s'", id,
+             queue);
   if (strcmp (sub, "show") == 0)
     cli_print_job (c, job);
   else if (strcmp (sub, "retry") == 0)
     {
       char outcome[32];
-      if (sq_retry (&c->p, queue, id, SQ_DEFAULT_TTL_MS, outcome, sizeof outcome, &err) < 0)
+      if (sq_retry (&c->p, queue, id, SQ_DEFAULT_TTL_MS, outcome, sizeof outcome, &err)
+          < 0)
         cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
       if (strcmp (outcome, "queued") != 0)
         cli_die (SQ_EXIT_FAILURE, "cannot retry '%s': %s", id,
                  strcmp (outcome, "no_input") == 0 ? "its input has expired" : outcome);
-      printf (c->json ? "{\"id\":\"%s\",\"state\":\"queued\"}\n" : "%s: queued again\n", id);
+      printf (c->json ? "{\"id\":\"%s\",\"state\":\"queued\"}\n" : "%s: queued again\n",
+              id);
     }
   else if (strcmp (sub, "purge") == 0)
     {
@@ -533,12 +574,15 @@ cmd_dead (struct cli *c, int argc, char **argv)
       sq_key (ik, sizeof ik, queue, "input", id);
       sq_key (rk, sizeof rk, queue, "result", id);
       sq_key (key, sizeof key, queue, "dead", NULL);
-      freeReplyObject (must (c, sq_redis_cmdf (&c->r, &err, "DEL %s %s %s", jk, ik, rk), &err));
-      freeReplyObject (must (c, sq_redis_cmdf (&c->r, &err, "ZREM %s %s", key, id), &err));
+      freeReplyObject (
+          must (c, sq_redis_cmdf (&c->r, &err, "DEL %s %s %s", jk, ik, rk), &err));
+      freeReplyObject (
+          must (c, sq_redis_cmdf (&c->r, &err, "ZREM %s %s", key, id), &err));
       printf (c->json ? "{\"id\":\"%s\",\"purged\":true}\n" : "%s: purged\n", id);
     }
   else
-    cli_die (SQ_EXIT_USAGE, "dead: unknown subcommand '%s' (list, show, retry, purge)", sub);
+    cli_die (SQ_EXIT_USAGE, "dead: unknown subcommand '%s' (list, show, retry, purge)",
+             sub);
   json_decref (job);
   return SQ_EXIT_OK;
 }

@@ -14,18 +14,18 @@
 enum
 {
   SQ_EXIT_OK = 0,
-  SQ_EXIT_VERDICT = 1,      /* the job's verdict is not ok */
-  SQ_EXIT_USAGE = 2,        /* usage or bad input */
-  SQ_EXIT_FAILURE = 3,      /* Redis unreachable, protocol or local failure */
-  SQ_EXIT_NOT_FOUND = 4,    /* no such job (or worker) */
-  SQ_EXIT_TIMEOUT = 5,      /* wait --timeout ran out */
+  SQ_EXIT_VERDICT = 1,   /* the job's verdict is not ok */
+  SQ_EXIT_USAGE = 2,     /* usage or bad input */
+  SQ_EXIT_FAILURE = 3,   /* Redis unreachable, protocol or local failure */
+  SQ_EXIT_NOT_FOUND = 4, /* no such job (or worker) */
+  SQ_EXIT_TIMEOUT = 5,   /* wait --timeout ran out */
 };
 
 struct cli
 {
   const char *redis_flag;
   const char *config_path;
-  const char *queue;           /* --queue, or NULL */
+  const char *queue; /* --queue, or NULL */
   int json;
   struct sq_config conf;
   sq_redis r;
@@ -46,8 +46,8 @@ void cli_connect (struct cli *c);
 /* The queue of job id: --queue, else the index, else the default. */
 void cli_job_queue (struct cli *c, const char *id, char *queue, size_t len);
 
-__attribute__ ((noreturn, format (printf, 2, 3)))
-void cli_die (int code, const char *fmt, ...);
+__attribute__ ((noreturn, format (printf, 2, 3))) void cli_die (int code, const char *fmt,
+                                                                ...);
 
 /* Reads a job hash into a JSON object (numbers as numbers); NULL if the
  * job does not exist. */
@@ -59,12 +59,12 @@ void cli_print_job (struct cli *c, json_t *job);
 /* Blocks until the job is final (or timeout_ms passes, 0 = forever),
  * printing state changes to stderr when it is a terminal. Returns the
  * final job, or NULL on timeout (exit code set in *code). */
-json_t *cli_wait (struct cli *c, const char *queue, const char *id,
-                  uint64_t timeout_ms, int quiet, int *code);
+json_t *cli_wait (struct cli *c, const char *queue, const char *id, uint64_t timeout_ms,
+                  int quiet, int *code);
 
 /* Downloads and extracts a result archive into dir. */
-int cli_fetch_result (struct cli *c, const char *queue, const char *id,
-                      const char *dir, int *code);
+int cli_fetch_result (struct cli *c, const char *queue, const char *id, const char *dir,
+                      int *code);
 
 /* Exit code for a final job's status. */
 int cli_status_code (json_t *job);
@@ -83,13 +83,21 @@ int cmd_pause (struct cli *c, int argc, char **argv);
 int cmd_resume (struct cli *c, int argc, char **argv);
 
 /* Options every subcommand takes, for its getopt_long table. */
-enum { OPT_REDIS = 1000, OPT_CONFIG, OPT_QUEUE, OPT_JSON };
-#define CLI_COMMON_OPTS \
-  { "redis", required_argument, 0, OPT_REDIS }, \
-  { "config", required_argument, 0, OPT_CONFIG }, \
-  { "queue", required_argument, 0, OPT_QUEUE }, \
-  { "json", no_argument, 0, OPT_JSON }, \
-  { "help", no_argument, 0, 'h' }
+enum
+{
+  OPT_REDIS = 1000,
+  OPT_CONFIG,
+  OPT_QUEUE,
+  OPT_JSON
+};
+#define CLI_COMMON_OPTS                                                                  \
+  { "redis", required_argument, 0, OPT_REDIS },                                          \
+      { "config", required_argument, 0, OPT_CONFIG },                                    \
+      { "queue", required_argument, 0, OPT_QUEUE },                                      \
+      { "json", no_argument, 0, OPT_JSON },                                              \
+  {                                                                                      \
+    "help", no_argument, 0, 'h'                                                          \
+  }
 
 /* Handles a common option; returns 1 if it was one. Exits on --help. */
 int cli_common_opt (struct cli *c, int opt, const char *arg, const char *help);

@@ -13,7 +13,8 @@ static const char *
 one_id (int argc, char **argv, int first, const char *cmd)
 {
   if (first != argc - 1)
-    cli_die (SQ_EXIT_USAGE, "%s: give exactly one job ID (see sandq %s --help)", cmd, cmd);
+    cli_die (SQ_EXIT_USAGE, "%s: give exactly one job ID (see sandq %s --help)", cmd,
+             cmd);
   return argv[first];
 }
 
@@ -22,14 +23,14 @@ static const struct option common_only[] = { CLI_COMMON_OPTS, { 0, 0, 0, 0 } };
 int
 cmd_status (struct cli *c, int argc, char **argv)
 {
-  static const char help[] =
-    "usage: sandq status [--json] [--queue Q] ID\n\n"
-    "Prints the job's state (queued, running, final), its verdict and message\n"
-    "once final, figures (exit code, wall and CPU time, peak memory, output\n"
-    "bytes), timestamps, attempts and the worker. Exit status 0 if the job\n"
-    "exists, 4 if not.\n";
-  const char *id = one_id (argc, argv, cli_getopt (c, argc, argv, common_only, help, NULL, NULL),
-                           "status");
+  static const char help[]
+      = "usage: sandq status [--json] [--queue Q] ID\n\n"
+        "Prints the job's state (queued, running, final), its verdict and message\n"
+        "once final, figures (exit code, wall and CPU time, peak memory, output\n"
+        "bytes), timestamps, attempts and the worker. Exit status 0 if the job\n"
+        "exists, 4 if not.\n";
+  const char *id = one_id (
+      argc, argv, cli_getopt (c, argc, argv, common_only, help, NULL, NULL), "status");
   char queue[SQ_QUEUE_MAX + 1];
   json_t *job;
 
@@ -37,7 +38,8 @@ cmd_status (struct cli *c, int argc, char **argv)
   cli_job_queue (c, id, queue, sizeof queue);
   job = cli_job_json (c, queue, id);
   if (!job)
-    cli_die (SQ_EXIT_NOT_FOUND, "no job '%s' in queue '%s' (it may have expired)", id, queue);
+    cli_die (SQ_EXIT_NOT_FOUND, "no job '%s' in queue '%s' (it may have expired)", id,
+             queue);
   cli_print_job (c, job);
   json_decref (job);
   return SQ_EXIT_OK;
@@ -58,17 +60,20 @@ parse_timeout (struct cli *c, int o, const char *arg, void *ctx)
 int
 cmd_wait (struct cli *c, int argc, char **argv)
 {
-  static const char help[] =
-    "usage: sandq wait [--json] [--queue Q] [--timeout SECONDS] ID\n\n"
-    "Blocks until the job is final, showing state changes on a terminal,\n"
-    "then prints it like 'sandq status'. Exit status 0 if the verdict is ok,\n"
-    "1 if not, 4 if there is no such job, 5 on timeout.\n";
+  static const char help[]
+      = "usage: sandq wait [--json] [--queue Q] [--timeout SECONDS] ID\n\n"
+        "Blocks until the job is final, showing state changes on a terminal,\n"
+        "then prints it like 'sandq status'. Exit status 0 if the verdict is ok,\n"
+        "1 if not, 4 if there is no such job, 5 on timeout.\n";
   static const struct option opts[] = {
-    CLI_COMMON_OPTS, { "timeout", required_argument, 0, 'T' }, { 0, 0, 0, 0 },
+    CLI_COMMON_OPTS,
+    { "timeout", required_argument, 0, 'T' },
+    { 0, 0, 0, 0 },
   };
   uint64_t timeout = 0;
-  const char *id = one_id (argc, argv, cli_getopt (c, argc, argv, opts, help,
-                                                   parse_timeout, &timeout), "wait");
+  const char *id
+      = one_id (argc, argv,
+                cli_getopt (c, argc, argv, opts, help, parse_timeout, &timeout), "wait");
   char queue[SQ_QUEUE_MAX + 1];
   int code;
 
@@ -96,18 +101,20 @@ parse_dir (struct cli *c, int o, const char *arg, void *ctx)
 int
 cmd_result (struct cli *c, int argc, char **argv)
 {
-  static const char help[] =
-    "usage: sandq result [--json] [--queue Q] --result-dir DIR ID\n\n"
-    "Downloads the job's result archive and extracts it into DIR: out/ (the\n"
-    "files the program left there), stdout, stderr and result.json. The\n"
-    "archive is treated as hostile: no links, no devices, no absolute paths\n"
-    "or '..', capped sizes. Exit status follows the verdict (0 ok, 1 not).\n";
+  static const char help[]
+      = "usage: sandq result [--json] [--queue Q] --result-dir DIR ID\n\n"
+        "Downloads the job's result archive and extracts it into DIR: out/ (the\n"
+        "files the program left there), stdout, stderr and result.json. The\n"
+        "archive is treated as hostile: no links, no devices, no absolute paths\n"
+        "or '..', capped sizes. Exit status follows the verdict (0 ok, 1 not).\n";
   static const struct option opts[] = {
-    CLI_COMMON_OPTS, { "result-dir", required_argument, 0, 'R' }, { 0, 0, 0, 0 },
+    CLI_COMMON_OPTS,
+    { "result-dir", required_argument, 0, 'R' },
+    { 0, 0, 0, 0 },
   };
   const char *dir = NULL;
-  const char *id = one_id (argc, argv, cli_getopt (c, argc, argv, opts, help, parse_dir, &dir),
-                           "result");
+  const char *id = one_id (
+      argc, argv, cli_getopt (c, argc, argv, opts, help, parse_dir, &dir), "result");
   char queue[SQ_QUEUE_MAX + 1];
   int code = SQ_EXIT_OK;
 
@@ -117,7 +124,8 @@ cmd_result (struct cli *c, int argc, char **argv)
   cli_job_queue (c, id, queue, sizeof queue);
   json_t *job = cli_job_json (c, queue, id);
   if (!job)
-    cli_die (SQ_EXIT_NOT_FOUND, "no job '%s' in queue '%s' (it may have expired)", id, queue);
+    cli_die (SQ_EXIT_NOT_FOUND, "no job '%s' in queue '%s' (it may have expired)", id,
+             queue);
   if (cli_fetch_result (c, queue, id, dir, &code) < 0)
     {
       json_decref (job);
@@ -147,18 +155,20 @@ parse_stream (struct cli *c, int o, const char *arg, void *ctx)
 int
 cmd_logs (struct cli *c, int argc, char **argv)
 {
-  static const char help[] =
-    "usage: sandq logs [--queue Q] [--stdout | --stderr] ID\n\n"
-    "Prints the job's captured stdout, then its stderr (or only one of\n"
-    "them), as stored in its result archive. With --json: {\"stdout\": ...,\n"
-    "\"stderr\": ...}.\n";
+  static const char help[]
+      = "usage: sandq logs [--queue Q] [--stdout | --stderr] ID\n\n"
+        "Prints the job's captured stdout, then its stderr (or only one of\n"
+        "them), as stored in its result archive. With --json: {\"stdout\": ...,\n"
+        "\"stderr\": ...}.\n";
   static const struct option opts[] = {
-    CLI_COMMON_OPTS, { "stdout", no_argument, 0, 'o' }, { "stderr", no_argument, 0, 'e' },
+    CLI_COMMON_OPTS,
+    { "stdout", no_argument, 0, 'o' },
+    { "stderr", no_argument, 0, 'e' },
     { 0, 0, 0, 0 },
   };
   int which = 0;
-  const char *id = one_id (argc, argv, cli_getopt (c, argc, argv, opts, help, parse_stream,
-                                                   &which), "logs");
+  const char *id = one_id (
+      argc, argv, cli_getopt (c, argc, argv, opts, help, parse_stream, &which), "logs");
   char queue[SQ_QUEUE_MAX + 1], key[SQ_KEY_MAX];
   sq_err err = { 0 };
 
@@ -169,7 +179,8 @@ cmd_logs (struct cli *c, int argc, char **argv)
   if (!rep)
     cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
   if (rep->type != REDIS_REPLY_STRING)
-    cli_die (SQ_EXIT_NOT_FOUND, "job '%s' has no logs (not finished, rejected, or expired)", id);
+    cli_die (SQ_EXIT_NOT_FOUND,
+             "job '%s' has no logs (not finished, rejected, or expired)", id);
   json_t *o = json_object ();
   for (int i = 0; i < 2; i++)
     {
@@ -178,7 +189,8 @@ cmd_logs (struct cli *c, int argc, char **argv)
       sq_err e2 = { 0 };
       if ((which == 'o' && i == 1) || (which == 'e' && i == 0))
         continue;
-      char *data = sq_archive_read_member (rep->str, rep->len, name, 1ULL << 30, &len, &e2);
+      char *data
+          = sq_archive_read_member (rep->str, rep->len, name, 1ULL << 30, &len, &e2);
       if (!data)
         continue;
       if (c->json)
@@ -200,14 +212,14 @@ cmd_logs (struct cli *c, int argc, char **argv)
 int
 cmd_cancel (struct cli *c, int argc, char **argv)
 {
-  static const char help[] =
-    "usage: sandq cancel [--json] [--queue Q] ID\n\n"
-    "A queued job never runs; a running job is stopped within about a second\n"
-    "(at its worker's next lease renewal). Either way its final status is\n"
-    "'cancelled'. Exit status 0 if cancelled or cancelling, 1 if the job was\n"
-    "already final, 4 if there is no such job.\n";
-  const char *id = one_id (argc, argv, cli_getopt (c, argc, argv, common_only, help, NULL, NULL),
-                           "cancel");
+  static const char help[]
+      = "usage: sandq cancel [--json] [--queue Q] ID\n\n"
+        "A queued job never runs; a running job is stopped within about a second\n"
+        "(at its worker's next lease renewal). Either way its final status is\n"
+        "'cancelled'. Exit status 0 if cancelled or cancelling, 1 if the job was\n"
+        "already final, 4 if there is no such job.\n";
+  const char *id = one_id (
+      argc, argv, cli_getopt (c, argc, argv, common_only, help, NULL, NULL), "cancel");
   char queue[SQ_QUEUE_MAX + 1], outcome[32];
   sq_err err = { 0 };
 
@@ -218,10 +230,11 @@ cmd_cancel (struct cli *c, int argc, char **argv)
   if (c->json)
     printf ("{\"id\":\"%s\",\"outcome\":\"%s\"}\n", id, outcome);
   else
-    printf ("%s: %s\n", id, strcmp (outcome, "cancelled") == 0 ? "cancelled before it ran"
+    printf ("%s: %s\n", id,
+            strcmp (outcome, "cancelled") == 0    ? "cancelled before it ran"
             : strcmp (outcome, "cancelling") == 0 ? "running; it is being stopped"
-            : strcmp (outcome, "final") == 0 ? "already finished; nothing to cancel"
-            : "no such job");
+            : strcmp (outcome, "final") == 0      ? "already finished; nothing to cancel"
+                                                  : "no such job");
   if (strcmp (outcome, "unknown") == 0)
     return SQ_EXIT_NOT_FOUND;
   return strcmp (outcome, "final") == 0 ? SQ_EXIT_VERDICT : SQ_EXIT_OK;

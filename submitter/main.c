@@ -40,18 +40,19 @@ usage (int code, FILE *out)
                 "Commands:\n");
   for (const struct command *c = commands; c->name; c++)
     fprintf (out, "  %-8s %s\n", c->name, c->summary);
-  fprintf (out,
-"\n"
-"Every command takes --help, --json (for scripts), --redis URL, --config\n"
-"FILE and --queue Q. Redis is found at --redis, else $SANDQ_REDIS_URL, else\n"
-"redis_url in the config ($SANDQ_CONFIG or /etc/sandq/sandq.conf), else\n"
-"redis://127.0.0.1:6379. URLs: redis://[user:password@]host:port/db,\n"
-"unix:///path/to.sock, sentinel://host:port[,host:port]/MASTER. A password\n"
-"can live in redis_password_file instead of a URL.\n"
-"\n"
-"Exit status: 0 success (with --wait: the verdict is ok); 1 the job's verdict\n"
-"is not ok; 2 usage or bad input; 3 Redis or local failure; 4 no such job;\n"
-"5 timed out waiting.\n");
+  fprintf (
+      out,
+      "\n"
+      "Every command takes --help, --json (for scripts), --redis URL, --config\n"
+      "FILE and --queue Q. Redis is found at --redis, else $SANDQ_REDIS_URL, else\n"
+      "redis_url in the config ($SANDQ_CONFIG or /etc/sandq/sandq.conf), else\n"
+      "redis://127.0.0.1:6379. URLs: redis://[user:password@]host:port/db,\n"
+      "unix:///path/to.sock, sentinel://host:port[,host:port]/MASTER. A password\n"
+      "can live in redis_password_file instead of a URL.\n"
+      "\n"
+      "Exit status: 0 success (with --wait: the verdict is ok); 1 the job's verdict\n"
+      "is not ok; 2 usage or bad input; 3 Redis or local failure; 4 no such job;\n"
+      "5 timed out waiting.\n");
   exit (code);
 }
 
@@ -87,9 +88,15 @@ cli_common_opt (struct cli *c, int opt, const char *arg, const char *help)
 {
   switch (opt)
     {
-    case OPT_REDIS: c->redis_flag = arg; return 1;
-    case OPT_CONFIG: c->config_path = arg; return 1;
-    case OPT_JSON: c->json = 1; return 1;
+    case OPT_REDIS:
+      c->redis_flag = arg;
+      return 1;
+    case OPT_CONFIG:
+      c->config_path = arg;
+      return 1;
+    case OPT_JSON:
+      c->json = 1;
+      return 1;
     case OPT_QUEUE:
       if (!sq_valid_name (arg, SQ_QUEUE_MAX))
         cli_die (SQ_EXIT_USAGE, "invalid --queue '%s': use 1-%d of [A-Za-z0-9._:-]", arg,
@@ -119,8 +126,9 @@ cli_getopt (struct cli *c, int argc, char **argv, const struct option *opts,
         continue;
       if (o != '?' && extra && extra (c, o, optarg, ctx))
         continue;
-      cli_die (SQ_EXIT_USAGE, "%s: unknown or incomplete option '%s' (see sandq %s --help)",
-               argv[0], argv[optind - 1], argv[0]);
+      cli_die (SQ_EXIT_USAGE,
+               "%s: unknown or incomplete option '%s' (see sandq %s --help)", argv[0],
+               argv[optind - 1], argv[0]);
     }
   return optind;
 }
@@ -136,8 +144,8 @@ cli_connect (struct cli *c)
     return;
   if (sq_config_load (&c->conf, c->config_path, &err) < 0)
     cli_die (SQ_EXIT_USAGE, "%s", err.msg);
-  if (sq_redis_parse_url (sq_config_redis_url (&c->conf, c->redis_flag), &c->r.addr,
-                          &err) < 0)
+  if (sq_redis_parse_url (sq_config_redis_url (&c->conf, c->redis_flag), &c->r.addr, &err)
+      < 0)
     cli_die (SQ_EXIT_USAGE, "%s", err.msg);
   havepw = sq_config_redis_password (&c->conf, pw, sizeof pw, &err);
   if (havepw < 0)
@@ -167,10 +175,11 @@ cli_job_queue (struct cli *c, const char *id, char *queue, size_t len)
 }
 
 static const char *const numeric_fields[] = {
-  "created_at", "expires_at", "started_at", "finished_at", "attempts", "reclaims",
-  "max_attempts", "input_bytes", "exit_code", "signal", "wall_ms", "cpu_ms",
-  "memory_peak_bytes", "stdout_bytes", "stderr_bytes", "result_bytes", "out_files",
-  "unpack_ms", "keep_s", "lease_until", NULL,
+  "created_at",   "expires_at",   "started_at",        "finished_at",  "attempts",
+  "reclaims",     "max_attempts", "input_bytes",       "exit_code",    "signal",
+  "wall_ms",      "cpu_ms",       "memory_peak_bytes", "stdout_bytes", "stderr_bytes",
+  "result_bytes", "out_files",    "unpack_ms",         "keep_s",       "lease_until",
+  NULL,
 };
 
 json_t *
@@ -196,7 +205,7 @@ cli_job_json (struct cli *c, const char *queue, const char *id)
       const char *k = rep->element[i]->str, *v = rep->element[i + 1]->str;
       int numeric = 0;
       if (strcmp (k, "fence") == 0 || strcmp (k, "lease") == 0)
-        continue;               /* internals of the protocol */
+        continue; /* internals of the protocol */
       for (int j = 0; numeric_fields[j]; j++)
         numeric |= strcmp (k, numeric_fields[j]) == 0;
       if (strcmp (k, "spec") == 0)
@@ -252,9 +261,9 @@ cli_print_job (struct cli *c, json_t *job)
   print_time ("started", json_object_get (job, "started_at"));
   print_time ("finished", json_object_get (job, "finished_at"));
   static const char *const shown[] = {
-    "exit_code", "signal", "wall_ms", "cpu_ms", "memory_peak_bytes", "stdout_bytes",
-    "stderr_bytes", "result_bytes", "out_files", "attempts", "reclaims", "worker",
-    "priority", "last_error", NULL,
+    "exit_code",    "signal",       "wall_ms",      "cpu_ms",     "memory_peak_bytes",
+    "stdout_bytes", "stderr_bytes", "result_bytes", "out_files",  "attempts",
+    "reclaims",     "worker",       "priority",     "last_error", NULL,
   };
   for (int i = 0; shown[i]; i++)
     if ((v = json_object_get (job, shown[i])))
@@ -292,8 +301,8 @@ cli_wait (struct cli *c, const char *queue, const char *id, uint64_t timeout_ms,
       if (!job)
         {
           *code = SQ_EXIT_NOT_FOUND;
-          fprintf (stderr, "sandq: no job '%s' in queue '%s' (it may have expired)\n",
-                   id, queue);
+          fprintf (stderr, "sandq: no job '%s' in queue '%s' (it may have expired)\n", id,
+                   queue);
           return NULL;
         }
       state = json_string_value (json_object_get (job, "state"));
@@ -352,8 +361,10 @@ cli_fetch_result (struct cli *c, const char *queue, const char *id, const char *
     {
       freeReplyObject (rep);
       *code = SQ_EXIT_NOT_FOUND;
-      fprintf (stderr, "sandq: job '%s' has no result archive (not finished, "
-               "rejected, or expired)\n", id);
+      fprintf (stderr,
+               "sandq: job '%s' has no result archive (not finished, "
+               "rejected, or expired)\n",
+               id);
       return -1;
     }
   if (mkdir (dir, 0755) < 0 && errno != EEXIST)

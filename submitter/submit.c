@@ -16,32 +16,32 @@
 #include "../common/util.h"
 #include "cli.h"
 
-static const char help[] =
-"usage: sandq submit [OPTION...] [PATH...] -- COMMAND [ARG...]\n"
-"\n"
-"Packs the PATHs into the job's input (each under its base name in /work;\n"
-"a single .tar, .tar.gz or .tgz is used as the whole input), uploads it\n"
-"with a progress bar on a terminal, and prints the job id.\n"
-"\n"
-"Limits (as sandq-sandbox; the worker's defaults otherwise):\n"
-"  --memory SIZE --cpu SECONDS --wall SECONDS --pids N --output SIZE\n"
-"  --disk SIZE --inodes N --cpus N\n"
-"Job:\n"
-"  --queue Q          queue to submit to              (default: default)\n"
-"  --priority P       high, normal or low             (default: normal)\n"
-"  --id ID            your own id: submitting the same id twice returns\n"
-"                     the existing job\n"
-"  --env NAME=VALUE   set a variable in the sandbox (repeatable)\n"
-"  --ttl SECONDS      give up if not started by then  (default 86400)\n"
-"  --keep SECONDS     keep the verdict and result     (default 259200)\n"
-"  --max-attempts N   runs on sandq's own faults       (default 3)\n"
-"  --max-input SIZE   refuse bigger inputs             (default 64M)\n"
-"Following:\n"
-"  --wait             follow the job to its verdict; the exit status then\n"
-"                     reflects it\n"
-"  --result-dir DIR   with --wait: extract the result archive into DIR\n"
-"  --json             print {\"id\": ...} (with --wait: the final job)\n"
-"  --redis URL, --config FILE\n";
+static const char help[]
+    = "usage: sandq submit [OPTION...] [PATH...] -- COMMAND [ARG...]\n"
+      "\n"
+      "Packs the PATHs into the job's input (each under its base name in /work;\n"
+      "a single .tar, .tar.gz or .tgz is used as the whole input), uploads it\n"
+      "with a progress bar on a terminal, and prints the job id.\n"
+      "\n"
+      "Limits (as sandq-sandbox; the worker's defaults otherwise):\n"
+      "  --memory SIZE --cpu SECONDS --wall SECONDS --pids N --output SIZE\n"
+      "  --disk SIZE --inodes N --cpus N\n"
+      "Job:\n"
+      "  --queue Q          queue to submit to              (default: default)\n"
+      "  --priority P       high, normal or low             (default: normal)\n"
+      "  --id ID            your own id: submitting the same id twice returns\n"
+      "                     the existing job\n"
+      "  --env NAME=VALUE   set a variable in the sandbox (repeatable)\n"
+      "  --ttl SECONDS      give up if not started by then  (default 86400)\n"
+      "  --keep SECONDS     keep the verdict and result     (default 259200)\n"
+      "  --max-attempts N   runs on sandq's own faults       (default 3)\n"
+      "  --max-input SIZE   refuse bigger inputs             (default 64M)\n"
+      "Following:\n"
+      "  --wait             follow the job to its verdict; the exit status then\n"
+      "                     reflects it\n"
+      "  --result-dir DIR   with --wait: extract the result archive into DIR\n"
+      "  --json             print {\"id\": ...} (with --wait: the final job)\n"
+      "  --redis URL, --config FILE\n";
 
 struct submit_opts
 {
@@ -62,21 +62,38 @@ extra (struct cli *c, int o, const char *arg, void *ctx)
   uint64_t v;
   (void) c;
 
-#define LIM(i, parser, name) \
-  do { if (parser (arg, name, &s->spec.limits[i], &err) < 0) cli_die (SQ_EXIT_USAGE, "%s", err.msg); } while (0)
+#define LIM(i, parser, name)                                                             \
+  do                                                                                     \
+    {                                                                                    \
+      if (parser (arg, name, &s->spec.limits[i], &err) < 0)                              \
+        cli_die (SQ_EXIT_USAGE, "%s", err.msg);                                          \
+    }                                                                                    \
+  while (0)
   switch (o)
     {
-    case 'm': LIM (SQ_LIM_MEMORY, sq_parse_size, "--memory"); return 1;
-    case 'o': LIM (SQ_LIM_OUTPUT, sq_parse_size, "--output"); return 1;
-    case 'd': LIM (SQ_LIM_DISK, sq_parse_size, "--disk"); return 1;
-    case 'c': LIM (SQ_LIM_CPU, sq_parse_duration_ms, "--cpu"); return 1;
-    case 'w': LIM (SQ_LIM_WALL, sq_parse_duration_ms, "--wall"); return 1;
+    case 'm':
+      LIM (SQ_LIM_MEMORY, sq_parse_size, "--memory");
+      return 1;
+    case 'o':
+      LIM (SQ_LIM_OUTPUT, sq_parse_size, "--output");
+      return 1;
+    case 'd':
+      LIM (SQ_LIM_DISK, sq_parse_size, "--disk");
+      return 1;
+    case 'c':
+      LIM (SQ_LIM_CPU, sq_parse_duration_ms, "--cpu");
+      return 1;
+    case 'w':
+      LIM (SQ_LIM_WALL, sq_parse_duration_ms, "--wall");
+      return 1;
     case 'p':
       if (sq_parse_uint (arg, "--pids", 1, 65536, &s->spec.limits[SQ_LIM_PIDS], &err) < 0)
         cli_die (SQ_EXIT_USAGE, "%s", err.msg);
       return 1;
     case 'i':
-      if (sq_parse_uint (arg, "--inodes", 16, 1 << 24, &s->spec.limits[SQ_LIM_INODES], &err) < 0)
+      if (sq_parse_uint (arg, "--inodes", 16, 1 << 24, &s->spec.limits[SQ_LIM_INODES],
+                         &err)
+          < 0)
         cli_die (SQ_EXIT_USAGE, "%s", err.msg);
       return 1;
     case 'C':
@@ -84,7 +101,8 @@ extra (struct cli *c, int o, const char *arg, void *ctx)
         char *end;
         double cores = strtod (arg, &end);
         if (end == arg || *end || cores < 0.01 || cores > 1024)
-          cli_die (SQ_EXIT_USAGE, "invalid --cpus '%s': expected cores between 0.01 and 1024", arg);
+          cli_die (SQ_EXIT_USAGE,
+                   "invalid --cpus '%s': expected cores between 0.01 and 1024", arg);
         s->spec.limits[SQ_LIM_MILLICORES] = (uint64_t) (cores * 1000 + 0.5);
         return 1;
       }
@@ -95,8 +113,10 @@ extra (struct cli *c, int o, const char *arg, void *ctx)
       return 1;
     case 'I':
       if (!sq_valid_name (arg, SQ_ID_MAX))
-        cli_die (SQ_EXIT_USAGE, "invalid --id '%.80s': use 1-%d of [A-Za-z0-9._:-], not "
-                 "starting with '.' or '-'", arg, SQ_ID_MAX);
+        cli_die (SQ_EXIT_USAGE,
+                 "invalid --id '%.80s': use 1-%d of [A-Za-z0-9._:-], not "
+                 "starting with '.' or '-'",
+                 arg, SQ_ID_MAX);
       s->id = arg;
       return 1;
     case 'e':
@@ -195,8 +215,9 @@ pack_inputs (char **paths, int n, uint64_t max, size_t *len)
   char lim[32];
 
   sq_format_size (max, lim, sizeof lim);
-  if (n == 1 && (ends_with (paths[0], ".tar") || ends_with (paths[0], ".tar.gz")
-                 || ends_with (paths[0], ".tgz")))
+  if (n == 1
+      && (ends_with (paths[0], ".tar") || ends_with (paths[0], ".tar.gz")
+          || ends_with (paths[0], ".tgz")))
     {
       struct stat st;
       if (stat (paths[0], &st) < 0)
@@ -205,8 +226,10 @@ pack_inputs (char **paths, int n, uint64_t max, size_t *len)
         {
           char got[32];
           sq_format_size (st.st_size, got, sizeof got);
-          cli_die (SQ_EXIT_USAGE, "input '%s' is %s, more than the limit of %s "
-                   "(--max-input)", paths[0], got, lim);
+          cli_die (SQ_EXIT_USAGE,
+                   "input '%s' is %s, more than the limit of %s "
+                   "(--max-input)",
+                   paths[0], got, lim);
         }
       buf = sq_read_file_at (AT_FDCWD, paths[0], max, len, &err);
       if (!buf)
@@ -243,19 +266,31 @@ cmd_submit (struct cli *c, int argc, char **argv)
 {
   static const struct option opts[] = {
     CLI_COMMON_OPTS,
-    { "memory", required_argument, 0, 'm' }, { "cpu", required_argument, 0, 'c' },
-    { "wall", required_argument, 0, 'w' }, { "pids", required_argument, 0, 'p' },
-    { "output", required_argument, 0, 'o' }, { "disk", required_argument, 0, 'd' },
-    { "inodes", required_argument, 0, 'i' }, { "cpus", required_argument, 0, 'C' },
-    { "priority", required_argument, 0, 'P' }, { "id", required_argument, 0, 'I' },
-    { "env", required_argument, 0, 'e' }, { "ttl", required_argument, 0, 't' },
-    { "keep", required_argument, 0, 'k' }, { "max-attempts", required_argument, 0, 'a' },
-    { "max-input", required_argument, 0, 'M' }, { "wait", no_argument, 0, 'W' },
-    { "result-dir", required_argument, 0, 'R' }, { 0, 0, 0, 0 },
+    { "memory", required_argument, 0, 'm' },
+    { "cpu", required_argument, 0, 'c' },
+    { "wall", required_argument, 0, 'w' },
+    { "pids", required_argument, 0, 'p' },
+    { "output", required_argument, 0, 'o' },
+    { "disk", required_argument, 0, 'd' },
+    { "inodes", required_argument, 0, 'i' },
+    { "cpus", required_argument, 0, 'C' },
+    { "priority", required_argument, 0, 'P' },
+    { "id", required_argument, 0, 'I' },
+    { "env", required_argument, 0, 'e' },
+    { "ttl", required_argument, 0, 't' },
+    { "keep", required_argument, 0, 'k' },
+    { "max-attempts", required_argument, 0, 'a' },
+    { "max-input", required_argument, 0, 'M' },
+    { "wait", no_argument, 0, 'W' },
+    { "result-dir", required_argument, 0, 'R' },
+    { 0, 0, 0, 0 },
   };
   struct submit_opts s = {
-    .priority = SQ_PRIO_NORMAL, .ttl_ms = SQ_DEFAULT_TTL_MS, .keep_s = SQ_DEFAULT_KEEP_S,
-    .max_input = SQ_MAX_INPUT_BYTES, .max_attempts = SQ_DEFAULT_MAX_ATTEMPTS,
+    .priority = SQ_PRIO_NORMAL,
+    .ttl_ms = SQ_DEFAULT_TTL_MS,
+    .keep_s = SQ_DEFAULT_KEEP_S,
+    .max_input = SQ_MAX_INPUT_BYTES,
+    .max_attempts = SQ_DEFAULT_MAX_ATTEMPTS,
   };
   int dd = -1, first;
   char idbuf[32], state[32] = "";
@@ -269,18 +304,21 @@ cmd_submit (struct cli *c, int argc, char **argv)
         break;
       }
   if (dd < 0 || dd == argc - 1)
-    cli_die (SQ_EXIT_USAGE, "submit: give the command after '--' (see sandq submit --help)");
+    cli_die (SQ_EXIT_USAGE,
+             "submit: give the command after '--' (see sandq submit --help)");
   /* Options and PATHs come before "--"; getopt must not see the command. */
   first = cli_getopt (c, dd, argv, opts, help, extra, &s);
   if (s.result_dir && !s.wait)
-    cli_die (SQ_EXIT_USAGE, "submit: --result-dir needs --wait (or use sandq result later)");
+    cli_die (SQ_EXIT_USAGE,
+             "submit: --result-dir needs --wait (or use sandq result later)");
   if (s.max_input > SQ_MAX_INPUT_BYTES * 16)
     cli_die (SQ_EXIT_USAGE, "submit: --max-input above 1 GiB is not supported");
   s.spec.argc = argc - dd - 1;
   s.spec.argv = argv + dd + 1;
 
   size_t ilen = 0;
-  void *input = first < dd ? pack_inputs (argv + first, dd - first, s.max_input, &ilen) : NULL;
+  void *input
+      = first < dd ? pack_inputs (argv + first, dd - first, s.max_input, &ilen) : NULL;
   cleanup_free char *spec = sq_spec_to_json (&s.spec);
   s.spec.argv = NULL;
   s.spec.argc = 0;
@@ -311,9 +349,16 @@ cmd_submit (struct cli *c, int argc, char **argv)
   if (isatty (STDERR_FILENO) && !c->json)
     c->r.progress = progress;
   struct sq_submit_args a = {
-    .queue = queue, .id = s.id, .spec_json = spec, .input = input, .input_len = ilen,
-    .ttl_ms = s.ttl_ms, .keep_s = s.keep_s, .priority = s.priority,
-    .max_attempts = s.max_attempts, .submitter = getenv ("USER"),
+    .queue = queue,
+    .id = s.id,
+    .spec_json = spec,
+    .input = input,
+    .input_len = ilen,
+    .ttl_ms = s.ttl_ms,
+    .keep_s = s.keep_s,
+    .priority = s.priority,
+    .max_attempts = s.max_attempts,
+    .submitter = getenv ("USER"),
   };
   if (!a.input)
     a.input = "";
@@ -325,7 +370,8 @@ cmd_submit (struct cli *c, int argc, char **argv)
   if (created < 0)
     cli_die (SQ_EXIT_FAILURE, "submit: %s", err.msg);
   if (!created && !c->json)
-    fprintf (stderr, "sandq: job '%s' already exists (%s); not submitted again\n", s.id, state);
+    fprintf (stderr, "sandq: job '%s' already exists (%s); not submitted again\n", s.id,
+             state);
   if (!s.wait)
     {
       if (c->json)
@@ -342,7 +388,8 @@ cmd_submit (struct cli *c, int argc, char **argv)
   if (!job)
     return code;
   int fcode = 0;
-  int fetched = s.result_dir ? cli_fetch_result (c, queue, s.id, s.result_dir, &fcode) : 0;
+  int fetched
+      = s.result_dir ? cli_fetch_result (c, queue, s.id, s.result_dir, &fcode) : 0;
   cli_print_job (c, job);
   json_decref (job);
   /* A verdict that is not ok explains a missing archive (rejected, dead

@@ -32,8 +32,8 @@
  * hostile parsing never runs as root, and nothing it does can reach a
  * host path. */
 static int
-unpack_input (struct sbx *b, const struct sbx_limits *lim, const void *buf,
-              size_t len, sq_err *err)
+unpack_input (struct sbx *b, const struct sbx_limits *lim, const void *buf, size_t len,
+              sq_err *err)
 {
   int p[2];
   pid_t pid;
@@ -101,7 +101,9 @@ unpack_input (struct sbx *b, const struct sbx_limits *lim, const void *buf,
   if (WIFEXITED (st) && WEXITSTATUS (st) == 1)
     return sq_err_set (err, EINVAL, "input: %s", msg);
   return sq_err_set (err, EIO, "the unpacker failed: %s",
-                     msg[0] ? msg : WIFSIGNALED (st) ? strsignal (WTERMSIG (st)) : "?");
+                     msg[0]             ? msg
+                     : WIFSIGNALED (st) ? strsignal (WTERMSIG (st))
+                                        : "?");
 }
 
 static void
@@ -109,7 +111,7 @@ apply_spec_limits (struct sbx_limits *lim, const struct sq_spec *spec)
 {
   uint64_t *slot[SQ_LIM__COUNT] = {
     [SQ_LIM_MEMORY] = &lim->memory_bytes, [SQ_LIM_CPU] = &lim->cpu_ms,
-    [SQ_LIM_WALL] = &lim->wall_ms, [SQ_LIM_PIDS] = &lim->pids,
+    [SQ_LIM_WALL] = &lim->wall_ms,        [SQ_LIM_PIDS] = &lim->pids,
     [SQ_LIM_OUTPUT] = &lim->output_bytes, [SQ_LIM_DISK] = &lim->disk_bytes,
     [SQ_LIM_INODES] = &lim->disk_inodes,
   };
@@ -128,15 +130,19 @@ result_json (const struct sbx_result *r, const char *status, const char *message
   char *s;
   json_object_set_new (o, "status", json_string (status));
   json_object_set_new (o, "message", json_string (message));
-  json_object_set_new (o, "exit_code", r->exit_code >= 0 ? json_integer (r->exit_code) : json_null ());
-  json_object_set_new (o, "signal", r->signal > 0 ? json_integer (r->signal) : json_null ());
+  json_object_set_new (o, "exit_code",
+                       r->exit_code >= 0 ? json_integer (r->exit_code) : json_null ());
+  json_object_set_new (o, "signal",
+                       r->signal > 0 ? json_integer (r->signal) : json_null ());
   json_object_set_new (o, "wall_ms", json_integer ((json_int_t) r->wall_ms));
   json_object_set_new (o, "cpu_ms", json_integer ((json_int_t) r->cpu_ms));
-  json_object_set_new (o, "memory_peak_bytes", json_integer ((json_int_t) r->memory_peak_bytes));
+  json_object_set_new (o, "memory_peak_bytes",
+                       json_integer ((json_int_t) r->memory_peak_bytes));
   json_object_set_new (o, "stdout_bytes", json_integer ((json_int_t) r->stdout_bytes));
   json_object_set_new (o, "stderr_bytes", json_integer ((json_int_t) r->stderr_bytes));
   json_object_set_new (o, "disk_bytes", json_integer ((json_int_t) r->disk_bytes));
-  json_object_set_new (o, "out_files", json_integer ((json_int_t) (outs->entries - outs->skipped)));
+  json_object_set_new (o, "out_files",
+                       json_integer ((json_int_t) (outs->entries - outs->skipped)));
   json_object_set_new (o, "out_skipped", json_integer ((json_int_t) outs->skipped));
   json_object_set_new (o, "out_truncated", json_boolean (out_truncated));
   s = json_dumps (o, JSON_COMPACT);
@@ -162,9 +168,9 @@ map_memfd (int fd, size_t *len)
 /* Builds result.json + stdout + stderr + out/ into a tar.gz. If out/ does
  * not fit under the cap, it is left out and the verdict says so. */
 static int
-build_archive (struct worker *w, struct sbx *b, const struct sbx_result *r,
-               int so, int se, char *message, size_t msglen, void **arch,
-               size_t *alen, struct sq_tree_stats *outs, sq_err *err)
+build_archive (struct worker *w, struct sbx *b, const struct sbx_result *r, int so,
+               int se, char *message, size_t msglen, void **arch, size_t *alen,
+               struct sq_tree_stats *outs, sq_err *err)
 {
   size_t olen, elen;
   void *obuf = map_memfd (so, &olen), *ebuf = map_memfd (se, &elen);
@@ -183,8 +189,10 @@ build_archive (struct worker *w, struct sbx *b, const struct sbx_result *r,
           char b2[32];
           sq_format_size (w->cfg.max_result_bytes, b2, sizeof b2);
           size_t ml = strlen (message);
-          snprintf (message + ml, msglen - ml, "; its out/ was larger than the "
-                    "result cap of %s and was left out", b2);
+          snprintf (message + ml, msglen - ml,
+                    "; its out/ was larger than the "
+                    "result cap of %s and was left out",
+                    b2);
         }
       rj = result_json (r, sq_status_name (r->status), message, outs, !with_out);
       if (sq_packer_add_mem (p, "stdout", obuf, olen, err) < 0
@@ -231,23 +239,29 @@ report (struct slot *s, struct sq_proto *p, const char *status, const char *mess
 {
   struct worker *w = s->w;
   struct sq_completion c = {
-    .status = status, .message = message, .result = arch, .result_len = alen,
+    .status = status,
+    .message = message,
+    .result = arch,
+    .result_len = alen,
     .retry_backoff_ms = 1000ULL << (attempts < 6 ? attempts : 6),
-    .fields = fields, .nfields = nfields,
+    .fields = fields,
+    .nfields = nfields,
   };
   char outcome[32] = "";
   sq_err err = { 0 };
 
   for (unsigned i = 0; !w->releasing || i == 0; i++)
     {
-      if (sq_complete (p, s->queue, s->id, s->token, &c, outcome, sizeof outcome, &err) == 0)
+      if (sq_complete (p, s->queue, s->id, s->token, &c, outcome, sizeof outcome, &err)
+          == 0)
         break;
       sq_warn ("report %s: %s; retrying", status, err.msg);
       sq_redis_backoff (i);
       if (i > 200)
         {
           sq_err_log ("giving up reporting after %u tries; the lease will expire "
-                      "and another worker will run the job", i);
+                      "and another worker will run the job",
+                      i);
           return;
         }
     }
@@ -264,7 +278,8 @@ report (struct slot *s, struct sq_proto *p, const char *status, const char *mess
   pthread_mutex_unlock (&w->lock);
   if (strcmp (outcome, "stale") == 0)
     sq_warn ("verdict %s not recorded: the lease was taken over (the job ran "
-             "elsewhere)", status);
+             "elsewhere)",
+             status);
 }
 
 static void
@@ -272,12 +287,11 @@ log_line (struct slot *s, const char *status, const struct sbx_result *r,
           uint64_t total_ms, uint64_t unpack_ms, uint64_t upload_ms, int attempts)
 {
   sq_info ("queue=%s status=%s exit=%d signal=%d wall_ms=%" PRIu64 " cpu_ms=%" PRIu64
-           " mem_peak=%" PRIu64 " stdout=%" PRIu64 " stderr=%" PRIu64
-           " total_ms=%" PRIu64 " unpack_ms=%" PRIu64 " upload_ms=%" PRIu64
-           " attempt=%d slot=%d",
+           " mem_peak=%" PRIu64 " stdout=%" PRIu64 " stderr=%" PRIu64 " total_ms=%" PRIu64
+           " unpack_ms=%" PRIu64 " upload_ms=%" PRIu64 " attempt=%d slot=%d",
            s->queue, status, r->exit_code, r->signal, r->wall_ms, r->cpu_ms,
-           r->memory_peak_bytes, r->stdout_bytes, r->stderr_bytes, total_ms,
-           unpack_ms, upload_ms, attempts, s->idx);
+           r->memory_peak_bytes, r->stdout_bytes, r->stderr_bytes, total_ms, unpack_ms,
+           upload_ms, attempts, s->idx);
 }
 
 void
@@ -360,7 +374,8 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   int rc = sbx_run (b, &ex, &res, &err);
   pthread_mutex_lock (&w->lock);
   s->sbx = NULL;
-  int release = s->release || (w->releasing && res.status == SQ_STATUS_CANCELLED && !s->cancel);
+  int release
+      = s->release || (w->releasing && res.status == SQ_STATUS_CANCELLED && !s->cancel);
   pthread_mutex_unlock (&w->lock);
 
   if (release)
@@ -379,8 +394,9 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   snprintf (message, sizeof message, "%s", res.message);
   if (rc < 0 && res.status != SQ_STATUS_SYSTEM_ERROR)
     res.status = SQ_STATUS_SYSTEM_ERROR;
-  if (build_archive (w, b, &res, so, se, message, sizeof message, &arch, &alen,
-                     &outs, &err) < 0)
+  if (build_archive (w, b, &res, so, se, message, sizeof message, &arch, &alen, &outs,
+                     &err)
+      < 0)
     {
       snprintf (message, sizeof message, "sandq could not pack the result: %s", err.msg);
       res.status = SQ_STATUS_SYSTEM_ERROR;
@@ -388,9 +404,15 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
       alen = 0;
     }
   int nf = 0;
-#define FIELD(name, fmt, val) \
-  do { snprintf (f[nf / 2], sizeof f[0], fmt, val); fields[nf++] = name; \
-       fields[nf] = f[nf / 2]; nf++; } while (0)
+#define FIELD(name, fmt, val)                                                            \
+  do                                                                                     \
+    {                                                                                    \
+      snprintf (f[nf / 2], sizeof f[0], fmt, val);                                       \
+      fields[nf++] = name;                                                               \
+      fields[nf] = f[nf / 2];                                                            \
+      nf++;                                                                              \
+    }                                                                                    \
+  while (0)
   FIELD ("exit_code", "%d", res.exit_code);
   FIELD ("signal", "%d", res.signal);
   FIELD ("wall_ms", "%" PRIu64, res.wall_ms);
@@ -403,13 +425,15 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   FIELD ("unpack_ms", "%" PRIu64, t_unpack);
 #undef FIELD
   t_up = sq_now_ms ();
-  report (s, p, sq_status_name (res.status), message, arch, alen, fields, nf, c->attempts);
+  report (s, p, sq_status_name (res.status), message, arch, alen, fields, nf,
+          c->attempts);
   t_up = sq_now_ms () - t_up;
   log_line (s, sq_status_name (res.status), &res, sq_now_ms () - t0, t_unpack, t_up,
             c->attempts);
   pthread_mutex_lock (&w->lock);
   if (c->created_ms && sq_wall_ms () > c->created_ms)
-    hist_observe (&w->stats.queue_wait, (sq_wall_ms () - c->created_ms - (sq_now_ms () - t0)) / 1000.0);
+    hist_observe (&w->stats.queue_wait,
+                  (sq_wall_ms () - c->created_ms - (sq_now_ms () - t0)) / 1000.0);
   hist_observe (&w->stats.run_time, res.wall_ms / 1000.0);
   hist_observe (&w->stats.unpack_time, t_unpack / 1000.0);
   hist_observe (&w->stats.upload_time, t_up / 1000.0);

@@ -29,40 +29,41 @@ static struct worker W;
 static void
 usage (int code, FILE *out)
 {
-  fprintf (out,
-"usage: sandq-worker [OPTION...]\n"
-"\n"
-"Pops jobs from sandq's Redis queues and runs each in a sandbox.\n"
-"\n"
-"  --redis URL        redis://[user:pass@]host:port/db, unix:///path.sock,\n"
-"                     or sentinel://host:port[,host:port]/MASTER\n"
-"                     (default: $SANDQ_REDIS_URL, the config, then\n"
-"                     redis://127.0.0.1:6379)\n"
-"  --queue Q          serve queue Q; repeat to serve several, in priority\n"
-"                     order (default: default)\n"
-"  --concurrency N    jobs at once, one sandbox each     (default 1)\n"
-"  --lease SECONDS    lease per job; a dead worker's jobs run elsewhere\n"
-"                     after at most this long            (default 15)\n"
-"  --grace SECONDS    on SIGTERM, how long running jobs may finish before\n"
-"                     they are given back to the queue   (default 30)\n"
-"  --id ID            worker id shown by 'sandq workers' (default host:pid)\n"
-"  --memory SIZE --cpu SECONDS --wall SECONDS --pids N --output SIZE\n"
-"  --disk SIZE        default limits for jobs that set none (the\n"
-"                     sandq-sandbox defaults otherwise)\n"
-"  --max-result SIZE  cap on a result archive            (default 64M)\n"
-"  --max-reclaims N   worker deaths before a job is dead-lettered (default 3)\n"
-"  --uid-base UID     host uid of slot 0                 (default 800000)\n"
-"  --metrics ADDR     serve Prometheus metrics on ADDR (host:port)\n"
-"  --config FILE      config file (default: $SANDQ_CONFIG or\n"
-"                     /etc/sandq/sandq.conf if it exists)\n"
-"  --log-level L      err, warning, notice, info, debug  (default info)\n"
-"  -h, --help         show this help\n"
-"  --version          show the version\n"
-"\n"
-"Signals: SIGTERM or SIGINT stop fetching, let running jobs finish for the\n"
-"grace period, then give the rest back to the queue without using up an\n"
-"attempt. Exit status: 0 after a clean stop, 1 if the worker cannot start,\n"
-"2 on a usage error.\n");
+  fprintf (
+      out,
+      "usage: sandq-worker [OPTION...]\n"
+      "\n"
+      "Pops jobs from sandq's Redis queues and runs each in a sandbox.\n"
+      "\n"
+      "  --redis URL        redis://[user:pass@]host:port/db, unix:///path.sock,\n"
+      "                     or sentinel://host:port[,host:port]/MASTER\n"
+      "                     (default: $SANDQ_REDIS_URL, the config, then\n"
+      "                     redis://127.0.0.1:6379)\n"
+      "  --queue Q          serve queue Q; repeat to serve several, in priority\n"
+      "                     order (default: default)\n"
+      "  --concurrency N    jobs at once, one sandbox each     (default 1)\n"
+      "  --lease SECONDS    lease per job; a dead worker's jobs run elsewhere\n"
+      "                     after at most this long            (default 15)\n"
+      "  --grace SECONDS    on SIGTERM, how long running jobs may finish before\n"
+      "                     they are given back to the queue   (default 30)\n"
+      "  --id ID            worker id shown by 'sandq workers' (default host:pid)\n"
+      "  --memory SIZE --cpu SECONDS --wall SECONDS --pids N --output SIZE\n"
+      "  --disk SIZE        default limits for jobs that set none (the\n"
+      "                     sandq-sandbox defaults otherwise)\n"
+      "  --max-result SIZE  cap on a result archive            (default 64M)\n"
+      "  --max-reclaims N   worker deaths before a job is dead-lettered (default 3)\n"
+      "  --uid-base UID     host uid of slot 0                 (default 800000)\n"
+      "  --metrics ADDR     serve Prometheus metrics on ADDR (host:port)\n"
+      "  --config FILE      config file (default: $SANDQ_CONFIG or\n"
+      "                     /etc/sandq/sandq.conf if it exists)\n"
+      "  --log-level L      err, warning, notice, info, debug  (default info)\n"
+      "  -h, --help         show this help\n"
+      "  --version          show the version\n"
+      "\n"
+      "Signals: SIGTERM or SIGINT stop fetching, let running jobs finish for the\n"
+      "grace period, then give the rest back to the queue without using up an\n"
+      "attempt. Exit status: 0 after a clean stop, 1 if the worker cannot start,\n"
+      "2 on a usage error.\n");
   exit (code);
 }
 
@@ -94,10 +95,20 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
   char opt[80];
 
   snprintf (opt, sizeof opt, "--%s", name);
-#define SIZE(field) \
-  do { if (sq_parse_size (v, opt, &cfg->field, &err) < 0) die_usage ("%s", err.msg); } while (0)
-#define SECS(field) \
-  do { if (sq_parse_duration_ms (v, opt, &cfg->field, &err) < 0) die_usage ("%s", err.msg); } while (0)
+#define SIZE(field)                                                                      \
+  do                                                                                     \
+    {                                                                                    \
+      if (sq_parse_size (v, opt, &cfg->field, &err) < 0)                                 \
+        die_usage ("%s", err.msg);                                                       \
+    }                                                                                    \
+  while (0)
+#define SECS(field)                                                                      \
+  do                                                                                     \
+    {                                                                                    \
+      if (sq_parse_duration_ms (v, opt, &cfg->field, &err) < 0)                          \
+        die_usage ("%s", err.msg);                                                       \
+    }                                                                                    \
+  while (0)
   if (strcmp (name, "queue") == 0 || strcmp (name, "queues") == 0)
     {
       char buf[1024], *save = NULL;
@@ -171,7 +182,7 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
       sq_log_set_level ((enum sq_log_level) l);
     }
   else if (strcmp (name, "redis_url") == 0 || strcmp (name, "redis_password_file") == 0)
-    ;                           /* read where the URL is resolved */
+    ; /* read where the URL is resolved */
   else
     die_usage ("unknown option '%s'", name);
 #undef SIZE
@@ -198,7 +209,8 @@ heartbeat (sq_redis *r)
       }
   pthread_mutex_unlock (&W.lock);
   for (int i = 0; i < W.cfg.nqueues; i++)
-    ql += snprintf (queues + ql, sizeof queues - ql, "%s%s", i ? "," : "", W.cfg.queues[i]);
+    ql += snprintf (queues + ql, sizeof queues - ql, "%s%s", i ? "," : "",
+                    W.cfg.queues[i]);
   snprintf (key, sizeof key, "sandq:worker:%s", W.cfg.id);
   snprintf (now, sizeof now, "%" PRIu64, sq_wall_ms ());
   snprintf (busy, sizeof busy, "%d", nbusy);
@@ -209,9 +221,11 @@ heartbeat (sq_redis *r)
   char pid[16];
   snprintf (pid, sizeof pid, "%d", (int) getpid ());
   const char *state = W.stopping ? "stopping" : W.draining ? "draining" : "running";
-  const char *argv[] = { "HSET", key, "host", host, "pid", pid, "version", SANDQ_VERSION,
-                         "slots", slots, "busy", busy, "jobs", jobs, "queues", queues,
-                         "state", state, "heartbeat_at", now, "started_at", started };
+  const char *argv[]
+      = { "HSET",         key,           "host",       host,   "pid",   pid,
+          "version",      SANDQ_VERSION, "slots",      slots,  "busy",  busy,
+          "jobs",         jobs,          "queues",     queues, "state", state,
+          "heartbeat_at", now,           "started_at", started };
   redisReply *rep = sq_redis_cmd (r, &err, (int) SQ_ARRAY_SIZE (argv), argv, NULL);
   if (!rep)
     {
@@ -304,7 +318,8 @@ reap (struct sq_proto *p)
         continue;
       if (c[0] || c[1] || c[2])
         sq_notice ("queue %s: requeued %lld job(s) of dead workers, dead-lettered "
-                   "%lld, finished %lld cancelled", W.cfg.queues[q], c[0], c[1], c[2]);
+                   "%lld, finished %lld cancelled",
+                   W.cfg.queues[q], c[0], c[1], c[2]);
       pthread_mutex_lock (&W.lock);
       W.stats.reclaims_seen += (uint64_t) c[0];
       pthread_mutex_unlock (&W.lock);
@@ -326,16 +341,26 @@ int
 main (int argc, char **argv)
 {
   static const struct option opts[] = {
-    { "redis", required_argument, 0, 'r' }, { "queue", required_argument, 0, 'q' },
-    { "concurrency", required_argument, 0, 'c' }, { "lease", required_argument, 0, 1 },
-    { "grace", required_argument, 0, 1 }, { "id", required_argument, 0, 1 },
-    { "memory", required_argument, 0, 1 }, { "cpu", required_argument, 0, 1 },
-    { "wall", required_argument, 0, 1 }, { "pids", required_argument, 0, 1 },
-    { "output", required_argument, 0, 1 }, { "disk", required_argument, 0, 1 },
-    { "max-result", required_argument, 0, 1 }, { "max-reclaims", required_argument, 0, 1 },
-    { "uid-base", required_argument, 0, 1 }, { "metrics", required_argument, 0, 1 },
-    { "log-level", required_argument, 0, 1 }, { "config", required_argument, 0, 'C' },
-    { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' },
+    { "redis", required_argument, 0, 'r' },
+    { "queue", required_argument, 0, 'q' },
+    { "concurrency", required_argument, 0, 'c' },
+    { "lease", required_argument, 0, 1 },
+    { "grace", required_argument, 0, 1 },
+    { "id", required_argument, 0, 1 },
+    { "memory", required_argument, 0, 1 },
+    { "cpu", required_argument, 0, 1 },
+    { "wall", required_argument, 0, 1 },
+    { "pids", required_argument, 0, 1 },
+    { "output", required_argument, 0, 1 },
+    { "disk", required_argument, 0, 1 },
+    { "max-result", required_argument, 0, 1 },
+    { "max-reclaims", required_argument, 0, 1 },
+    { "uid-base", required_argument, 0, 1 },
+    { "metrics", required_argument, 0, 1 },
+    { "log-level", required_argument, 0, 1 },
+    { "config", required_argument, 0, 'C' },
+    { "help", no_argument, 0, 'h' },
+    { "version", no_argument, 0, 'V' },
     { 0, 0, 0, 0 },
   };
   struct worker_config *cfg = &W.cfg;
@@ -370,18 +395,30 @@ main (int argc, char **argv)
   while ((c = getopt_long (argc, argv, "h", opts, &idx)) != -1)
     switch (c)
       {
-      case 'r': redis_flag = optarg; break;
+      case 'r':
+        redis_flag = optarg;
+        break;
       case 'q':
         if (queues_from_config)
           cfg->nqueues = queues_from_config = 0;
         set_option (cfg, "queue", optarg);
         break;
-      case 'c': set_option (cfg, "concurrency", optarg); break;
-      case 'C': break;
-      case 1: set_option (cfg, opts[idx].name, optarg); break;
-      case 'h': usage (0, stdout); break;
-      case 'V': printf ("sandq-worker %s\n", SANDQ_VERSION); return 0;
-      default: die_usage ("invalid option");
+      case 'c':
+        set_option (cfg, "concurrency", optarg);
+        break;
+      case 'C':
+        break;
+      case 1:
+        set_option (cfg, opts[idx].name, optarg);
+        break;
+      case 'h':
+        usage (0, stdout);
+        break;
+      case 'V':
+        printf ("sandq-worker %s\n", SANDQ_VERSION);
+        return 0;
+      default:
+        die_usage ("invalid option");
       }
   if (optind < argc)
     die_usage ("unexpected argument '%s'", argv[optind]);
@@ -395,7 +432,8 @@ main (int argc, char **argv)
     }
   if (sbx_limits_check (&cfg->defaults, &err) < 0)
     die_usage ("%s", err.msg);
-  snprintf (cfg->redis_url, sizeof cfg->redis_url, "%s", sq_config_redis_url (&conf, redis_flag));
+  snprintf (cfg->redis_url, sizeof cfg->redis_url, "%s",
+            sq_config_redis_url (&conf, redis_flag));
   struct sq_redis_addr addr;
   if (sq_redis_parse_url (cfg->redis_url, &addr, &err) < 0)
     die_usage ("%s", err.msg);
@@ -410,7 +448,8 @@ main (int argc, char **argv)
       char *at = strstr (cfg->redis_url, "://");
       char rest[1024];
       snprintf (rest, sizeof rest, "%s", at + 3);
-      snprintf (at + 3, sizeof cfg->redis_url - (at + 3 - cfg->redis_url), ":%s@%s", pw, rest);
+      snprintf (at + 3, sizeof cfg->redis_url - (at + 3 - cfg->redis_url), ":%s@%s", pw,
+                rest);
       sq_redis_parse_url (cfg->redis_url, &addr, &err);
     }
   sq_redis_url_redacted (&addr, redacted, sizeof redacted);
@@ -434,8 +473,9 @@ main (int argc, char **argv)
   for (int i = 0, n = 0; i < cfg->nqueues; i++)
     n += snprintf (qlist + n, sizeof qlist - n, "%s%s", i ? "," : "", cfg->queues[i]);
   sq_notice ("sandq-worker %s id=%s redis=%s queues=%s concurrency=%d lease=%" PRIu64
-             "ms; %s", SANDQ_VERSION, cfg->id, redacted, qlist, cfg->concurrency,
-             cfg->lease_ms, sbx_host_describe (W.host));
+             "ms; %s",
+             SANDQ_VERSION, cfg->id, redacted, qlist, cfg->concurrency, cfg->lease_ms,
+             sbx_host_describe (W.host));
 
   struct metrics *m = NULL;
   if (cfg->metrics_addr[0])
@@ -478,7 +518,8 @@ main (int argc, char **argv)
         break;
       if (stop_at && now >= stop_at && !W.releasing)
         {
-          sq_notice ("grace period over: giving %d job(s) back to the queue", busy_slots ());
+          sq_notice ("grace period over: giving %d job(s) back to the queue",
+                     busy_slots ());
           W.releasing = 1;
           pthread_mutex_lock (&W.lock);
           for (int i = 0; i < cfg->concurrency; i++)
@@ -534,6 +575,7 @@ main (int argc, char **argv)
   for (int i = 0; i < SQ_STATUS__COUNT; i++)
     jobs += W.stats.jobs_by_status[i];
   sq_notice ("stopped after %" PRIu64 " job(s); redis_commands slots=%" PRIu64
-             " supervisor=%llu", jobs, W.stats.slot_commands, r.ncommands);
+             " supervisor=%llu",
+             jobs, W.stats.slot_commands, r.ncommands);
   return 0;
 }

@@ -76,8 +76,8 @@ hist_out (struct buf *b, const char *name, const char *help, const struct hist *
       out (b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, sq_hist_bounds[i], cum);
     }
   cum += h->counts[SQ_HIST_BUCKETS];
-  out (b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.6f\n%s_count %" PRIu64 "\n",
-       name, cum, name, h->sum, name, h->n);
+  out (b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.6f\n%s_count %" PRIu64 "\n", name,
+       cum, name, h->sum, name, h->n);
 }
 
 static char *
@@ -95,50 +95,78 @@ render (struct worker *w, size_t *len)
     busy += w->slots[i].state == SLOT_BUSY;
   pthread_mutex_unlock (&w->lock);
 
-  out (&b, "# HELP sandq_worker_info Worker build and identity.\n"
-       "# TYPE sandq_worker_info gauge\nsandq_worker_info{version=\"%s\",worker=\"%s\"} 1\n",
+  out (&b,
+       "# HELP sandq_worker_info Worker build and identity.\n"
+       "# TYPE sandq_worker_info gauge\nsandq_worker_info{version=\"%s\",worker=\"%s\"} "
+       "1\n",
        SANDQ_VERSION, w->cfg.id);
   out (&b, "# HELP sandq_worker_jobs_total Jobs finished by this worker, by verdict.\n"
-       "# TYPE sandq_worker_jobs_total counter\n");
+           "# TYPE sandq_worker_jobs_total counter\n");
   for (int s = 0; s < SQ_STATUS__COUNT; s++)
-    out (&b, "sandq_worker_jobs_total{status=\"%s\"} %" PRIu64 "\n",
-         sq_status_name (s), st.jobs_by_status[s]);
-  out (&b, "# HELP sandq_worker_sandbox_kills_total Jobs stopped for breaking a limit, by reason.\n"
-       "# TYPE sandq_worker_sandbox_kills_total counter\n");
+    out (&b, "sandq_worker_jobs_total{status=\"%s\"} %" PRIu64 "\n", sq_status_name (s),
+         st.jobs_by_status[s]);
+  out (&b, "# HELP sandq_worker_sandbox_kills_total Jobs stopped for breaking a limit, "
+           "by reason.\n"
+           "# TYPE sandq_worker_sandbox_kills_total counter\n");
   for (int s = 0; s < SQ_STATUS__COUNT; s++)
     if (sq_status_is_limit (s))
       out (&b, "sandq_worker_sandbox_kills_total{reason=\"%s\"} %" PRIu64 "\n",
            sq_status_name (s), st.jobs_by_status[s]);
-  out (&b, "# HELP sandq_worker_retries_total system_error verdicts sent back for a retry.\n"
-       "# TYPE sandq_worker_retries_total counter\nsandq_worker_retries_total %" PRIu64 "\n",
+  out (&b,
+       "# HELP sandq_worker_retries_total system_error verdicts sent back for a retry.\n"
+       "# TYPE sandq_worker_retries_total counter\nsandq_worker_retries_total %" PRIu64
+       "\n",
        st.retries);
-  out (&b, "# HELP sandq_worker_reclaims_total Jobs of dead workers this worker requeued.\n"
-       "# TYPE sandq_worker_reclaims_total counter\nsandq_worker_reclaims_total %" PRIu64 "\n",
+  out (&b,
+       "# HELP sandq_worker_reclaims_total Jobs of dead workers this worker requeued.\n"
+       "# TYPE sandq_worker_reclaims_total counter\nsandq_worker_reclaims_total %" PRIu64
+       "\n",
        st.reclaims_seen);
-  out (&b, "# HELP sandq_worker_cancels_total Running jobs stopped by a cancel.\n"
-       "# TYPE sandq_worker_cancels_total counter\nsandq_worker_cancels_total %" PRIu64 "\n",
+  out (&b,
+       "# HELP sandq_worker_cancels_total Running jobs stopped by a cancel.\n"
+       "# TYPE sandq_worker_cancels_total counter\nsandq_worker_cancels_total %" PRIu64
+       "\n",
        st.jobs_by_status[SQ_STATUS_CANCELLED]);
-  out (&b, "# HELP sandq_worker_dead_letters_total Jobs this worker sent to the dead-letter set.\n"
-       "# TYPE sandq_worker_dead_letters_total counter\nsandq_worker_dead_letters_total %" PRIu64 "\n",
+  out (&b,
+       "# HELP sandq_worker_dead_letters_total Jobs this worker sent to the dead-letter "
+       "set.\n"
+       "# TYPE sandq_worker_dead_letters_total counter\nsandq_worker_dead_letters_total "
+       "%" PRIu64 "\n",
        st.dead_letters);
-  out (&b, "# HELP sandq_worker_stale_total Verdicts refused because the lease was taken over.\n"
+  out (&b,
+       "# HELP sandq_worker_stale_total Verdicts refused because the lease was taken "
+       "over.\n"
        "# TYPE sandq_worker_stale_total counter\nsandq_worker_stale_total %" PRIu64 "\n",
        st.stale);
-  out (&b, "# HELP sandq_worker_released_total Jobs given back to the queue at shutdown.\n"
-       "# TYPE sandq_worker_released_total counter\nsandq_worker_released_total %" PRIu64 "\n",
+  out (&b,
+       "# HELP sandq_worker_released_total Jobs given back to the queue at shutdown.\n"
+       "# TYPE sandq_worker_released_total counter\nsandq_worker_released_total %" PRIu64
+       "\n",
        st.released);
-  out (&b, "# HELP sandq_worker_slots Job slots of this worker.\n# TYPE sandq_worker_slots gauge\n"
-       "sandq_worker_slots %d\n", w->cfg.concurrency);
-  out (&b, "# HELP sandq_worker_busy_slots Slots running a job.\n# TYPE sandq_worker_busy_slots gauge\n"
-       "sandq_worker_busy_slots %d\n", busy);
-  out (&b, "# HELP sandq_worker_redis_up 1 if the last Redis call succeeded.\n"
-       "# TYPE sandq_worker_redis_up gauge\nsandq_worker_redis_up %d\n", w->redis_up ? 1 : 0);
-  out (&b, "# HELP sandq_worker_draining 1 while draining or stopping.\n"
+  out (&b,
+       "# HELP sandq_worker_slots Job slots of this worker.\n# TYPE sandq_worker_slots "
+       "gauge\n"
+       "sandq_worker_slots %d\n",
+       w->cfg.concurrency);
+  out (&b,
+       "# HELP sandq_worker_busy_slots Slots running a job.\n# TYPE "
+       "sandq_worker_busy_slots gauge\n"
+       "sandq_worker_busy_slots %d\n",
+       busy);
+  out (&b,
+       "# HELP sandq_worker_redis_up 1 if the last Redis call succeeded.\n"
+       "# TYPE sandq_worker_redis_up gauge\nsandq_worker_redis_up %d\n",
+       w->redis_up ? 1 : 0);
+  out (&b,
+       "# HELP sandq_worker_draining 1 while draining or stopping.\n"
        "# TYPE sandq_worker_draining gauge\nsandq_worker_draining %d\n",
        (w->draining || w->stopping) ? 1 : 0);
-  hist_out (&b, "sandq_worker_queue_wait_seconds", "Time from submit to start.", &st.queue_wait);
-  hist_out (&b, "sandq_worker_run_seconds", "Wall time of the sandboxed program.", &st.run_time);
-  hist_out (&b, "sandq_worker_unpack_seconds", "Time to unpack the input.", &st.unpack_time);
+  hist_out (&b, "sandq_worker_queue_wait_seconds", "Time from submit to start.",
+            &st.queue_wait);
+  hist_out (&b, "sandq_worker_run_seconds", "Wall time of the sandboxed program.",
+            &st.run_time);
+  hist_out (&b, "sandq_worker_unpack_seconds", "Time to unpack the input.",
+            &st.unpack_time);
   hist_out (&b, "sandq_worker_upload_seconds", "Time to store the verdict and result.",
             &st.upload_time);
   *len = b.len;
@@ -165,7 +193,8 @@ handle (void *cls, struct MHD_Connection *c, const char *url, const char *method
   else if (strcmp (url, "/metrics") != 0)
     {
       static const char nf[] = "not found: try /metrics\n";
-      r = MHD_create_response_from_buffer (sizeof nf - 1, (void *) nf, MHD_RESPMEM_PERSISTENT);
+      r = MHD_create_response_from_buffer (sizeof nf - 1, (void *) nf,
+                                           MHD_RESPMEM_PERSISTENT);
       ret = MHD_queue_response (c, MHD_HTTP_NOT_FOUND, r);
     }
   else
@@ -210,8 +239,8 @@ metrics_start (struct worker *w, const char *addr, sq_err *err)
   sin.sin_port = htons ((uint16_t) port);
   m = calloc (1, sizeof *m);
   m->w = w;
-  m->d = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-                           NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR, &sin,
+  m->d = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
+                           NULL, handle, m, MHD_OPTION_SOCK_ADDR, &sin,
                            MHD_OPTION_CONNECTION_LIMIT, 16U,
                            MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
   if (!m->d)
@@ -243,7 +272,9 @@ metrics_status (struct worker *w, int busy)
 {
   sd_notifyf (0, "WATCHDOG=1\nSTATUS=%d/%d slots busy%s%s", busy, w->cfg.concurrency,
               w->redis_up ? "" : ", Redis unreachable",
-              w->stopping ? ", stopping" : w->draining ? ", draining" : "");
+              w->stopping   ? ", stopping"
+              : w->draining ? ", draining"
+                            : "");
 }
 
 void

@@ -31,10 +31,10 @@ struct slot
   char queue[SQ_QUEUE_MAX + 1];
   char id[SQ_ID_MAX + 1];
   char token[192];
-  struct sbx *sbx;           /* set while the sandbox runs */
-  int cancel;                /* the job was cancelled (lease renewal said so) */
-  int lost;                  /* the lease was taken over */
-  int release;               /* shutting down: give the job back */
+  struct sbx *sbx; /* set while the sandbox runs */
+  int cancel;      /* the job was cancelled (lease renewal said so) */
+  int lost;        /* the lease was taken over */
+  int release;     /* shutting down: give the job back */
   uint64_t started_ms;
 };
 
@@ -47,12 +47,12 @@ struct worker_config
   uint64_t lease_ms;
   uint64_t grace_ms;
   char id[128];
-  struct sbx_limits defaults;       /* for limits a spec leaves out */
-  struct sq_spec_policy policy;     /* the most a spec may ask for */
+  struct sbx_limits defaults;   /* for limits a spec leaves out */
+  struct sq_spec_policy policy; /* the most a spec may ask for */
   uint64_t max_result_bytes;
   int max_reclaims;
   uid_t uid_base;
-  char metrics_addr[128];           /* host:port, or "" for none */
+  char metrics_addr[128]; /* host:port, or "" for none */
 };
 
 /* A Prometheus histogram with fixed buckets in seconds. */
@@ -61,7 +61,7 @@ extern const double sq_hist_bounds[SQ_HIST_BUCKETS];
 
 struct hist
 {
-  uint64_t counts[SQ_HIST_BUCKETS + 1];   /* last: +Inf */
+  uint64_t counts[SQ_HIST_BUCKETS + 1]; /* last: +Inf */
   double sum;
   uint64_t n;
 };
@@ -72,7 +72,7 @@ struct worker_stats
 {
   uint64_t jobs_by_status[SQ_STATUS__COUNT];
   uint64_t stale, retries, reclaims_seen, released, dead_letters;
-  uint64_t slot_commands;      /* Redis round trips of the slots */
+  uint64_t slot_commands; /* Redis round trips of the slots */
   struct hist queue_wait, run_time, unpack_time, upload_time;
 };
 
@@ -82,11 +82,11 @@ struct worker
   struct sbx_host *host;
   pthread_mutex_t lock;
   struct slot slots[SQ_MAX_SLOTS];
-  volatile int stopping;       /* SIGTERM/SIGINT: no more fetching */
-  volatile int draining;       /* sandq drain: no more fetching */
-  volatile int releasing;      /* grace ran out: give jobs back */
+  volatile int stopping;  /* SIGTERM/SIGINT: no more fetching */
+  volatile int draining;  /* sandq drain: no more fetching */
+  volatile int releasing; /* grace ran out: give jobs back */
   volatile int redis_up;
-  struct worker_stats stats;   /* guarded by lock */
+  struct worker_stats stats; /* guarded by lock */
   uint64_t started_ms;
 };
 
