@@ -87,6 +87,8 @@ walk_dir (struct walk *w, int dirfd, size_t plen, unsigned depth)
           r = sq_err_set (w->err, 0,
                           "more than %" PRIu64 " entries (limit reached at '%s')",
                           w->lim->max_entries, w->path);
+          if (w->err)
+            w->err->code = EFBIG; /* a size cap: callers may retry smaller */
           break;
         }
       if (fstatat (dirfd, e->d_name, &ent.st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -105,6 +107,8 @@ walk_dir (struct walk *w, int dirfd, size_t plen, unsigned depth)
                               "files add up to more than %s (limit reached at "
                               "'%s')",
                               lim, w->path);
+              if (w->err)
+                w->err->code = EFBIG; /* a size cap: callers may retry smaller */
               break;
             }
         }

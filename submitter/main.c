@@ -427,6 +427,11 @@ main (int argc, char **argv)
     usage (SQ_EXIT_USAGE, stderr);
   for (const struct command *cmd = commands; cmd->name; cmd++)
     if (strcmp (cmd->name, argv[i]) == 0)
-      return cmd->run (&c, argc - i, argv + i);
+      {
+        int rc = cmd->run (&c, argc - i, argv + i);
+        sq_redis_close (&c.r);
+        sq_config_free (&c.conf);
+        return rc;
+      }
   cli_die (SQ_EXIT_USAGE, "unknown command '%s' (see sandq --help)", argv[i]);
 }

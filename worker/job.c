@@ -165,8 +165,32 @@ map_memfd (int fd, size_t *len)
   return p;
 }
 
+/* Adds stdout, stderr, out/ (unless with_out is 0) and, last because it
+ * carries the out/ counts, result.json. */
+static int
+add_result_entries (struct worker *w, struct sq_packer *p, struct sbx *b,
+                    const struct sbx_result *r, const void *obuf, size_t olen,
+                    const void *ebuf, size_t elen, int with_out, const char *message,
+                    struct sq_tree_stats *outs, sq_err *err)
+{
+  struct sq_tree_limits tl = { 1 << 20, w->cfg.max_result_bytes, 64, 4095 };
+  char *rj;
+  int rc;
+
+  memset (outs, 0, sizeof *outs);
+  if (sq_packer_add_mem (p, "stdout", obuf, olen, err) < 0
+      || sq_packer_add_mem (p, "stderr", ebuf, elen, err) < 0
+      || (with_out && sbx_out_fd (b) >= 0
+          && sq_packer_add_tree (p, sbx_out_fd (b), "out", &tl, outs, err) < 0))
+    return -1;
+  rj = result_json (r, sq_status_name (r->status), message, outs, !with_out);
+  rc = sq_packer_add_mem (p, "result.json", rj, strlen (rj), err);
+  free (rj);
+  return rc;
+}
+
 /* Builds result.json + stdout + stderr + out/ into a tar.gz. If out/ does
- * not fit under the cap, it is left out and the verdict says so. */
+ * not fit under the cap, it is left out and the message says so. */
 static int
 build_archive (struct worker *w, struct sbx *b, const struct sbx_result *r, int so,
                int se, char *message, size_t msglen, void **arch, size_t *alen,
@@ -179,49 +203,26 @@ build_archive (struct worker *w, struct sbx *b, const struct sbx_result *r, int 
   for (int with_out = 1; with_out >= 0; with_out--)
     {
       struct sq_packer *p = sq_packer_new (w->cfg.max_result_bytes, err);
-      struct sq_tree_limits tl = { 1 << 20, w->cfg.max_result_bytes, 64, 4095 };
-      char *rj;
       if (!p)
         break;
-      memset (outs, 0, sizeof *outs);
       if (!with_out)
         {
-          char b2[32];
-          sq_format_size (w->cfg.max_result_bytes, b2, sizeof b2);
+          char cap[32];
           size_t ml = strlen (message);
+          sq_format_size (w->cfg.max_result_bytes, cap, sizeof cap);
           snprintf (message + ml, msglen - ml,
-                    "; its out/ was larger than the "
-                    "result cap of %s and was left out",
-                    b2);
+                    "; its out/ was larger than the result cap of %s and was left out",
+                    cap);
         }
-      rj = result_json (r, sq_status_name (r->status), message, outs, !with_out);
-      if (sq_packer_add_mem (p, "stdout", obuf, olen, err) < 0
-          || sq_packer_add_mem (p, "stderr", ebuf, elen, err) < 0
-          || (with_out && sbx_out_fd (b) >= 0
-              && sq_packer_add_tree (p, sbx_out_fd (b), "out", &tl, outs, err) < 0))
-        {
-          free (rj);
-          sq_packer_free (p);
-          if (with_out && err->code == EFBIG)
-            continue;
-          break;
-        }
-      /* result.json last: it carries the out/ counts. */
-      free (rj);
-      rj = result_json (r, sq_status_name (r->status), message, outs, !with_out);
-      if (sq_packer_add_mem (p, "result.json", rj, strlen (rj), err) < 0)
-        {
-          free (rj);
-          sq_packer_free (p);
-          if (with_out && err->code == EFBIG)
-            continue;
-          break;
-        }
-      free (rj);
-      rc = sq_packer_finish (p, arch, alen, err);
-      if (rc < 0 && with_out && err->code == EFBIG)
-        continue;
-      break;
+      if (add_result_entries (w, p, b, r, obuf, olen, ebuf, elen, with_out, message, outs,
+                              err)
+          < 0)
+        sq_packer_free (p);
+      else
+        rc = sq_packer_finish (p, arch, alen, err); /* frees p */
+      /* Only a result too large for its cap is worth a second try. */
+      if (rc == 0 || err->code != EFBIG)
+        break;
     }
   if (obuf)
     munmap (obuf, olen);

@@ -173,7 +173,12 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
       cfg->uid_base = (uid_t) n;
     }
   else if (strcmp (name, "metrics") == 0)
-    snprintf (cfg->metrics_addr, sizeof cfg->metrics_addr, "%s", v);
+    {
+      struct sockaddr_in sin;
+      if (metrics_parse_addr (v, &sin, &err) < 0)
+        die_usage ("%s", err.msg);
+      snprintf (cfg->metrics_addr, sizeof cfg->metrics_addr, "%s", v);
+    }
   else if (strcmp (name, "log-level") == 0 || strcmp (name, "log_level") == 0)
     {
       int l = sq_log_level_from_name (v);

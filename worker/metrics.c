@@ -209,34 +209,37 @@ handle (void *cls, struct MHD_Connection *c, const char *url, const char *method
   return ret;
 }
 
-struct metrics *
-metrics_start (struct worker *w, const char *addr, sq_err *err)
+int
+metrics_parse_addr (const char *addr, struct sockaddr_in *sin, sq_err *err)
 {
-  struct sockaddr_in sin = { .sin_family = AF_INET };
   const char *colon = strrchr (addr, ':');
   char host[128] = "127.0.0.1";
   long port;
-  struct metrics *m;
 
+  memset (sin, 0, sizeof *sin);
+  sin->sin_family = AF_INET;
   if (!colon)
-    {
-      sq_err_set (err, 0, "invalid --metrics '%s': expected host:port", addr);
-      return NULL;
-    }
+    return sq_err_set (err, 0, "invalid --metrics '%s': expected host:port", addr);
   port = strtol (colon + 1, NULL, 10);
   if (port < 1 || port > 65535)
-    {
-      sq_err_set (err, 0, "invalid --metrics '%s': bad port", addr);
-      return NULL;
-    }
+    return sq_err_set (err, 0, "invalid --metrics '%s': bad port", addr);
   if (colon > addr)
     snprintf (host, sizeof host, "%.*s", (int) (colon - addr), addr);
-  if (inet_pton (AF_INET, host, &sin.sin_addr) != 1)
-    {
-      sq_err_set (err, 0, "invalid --metrics '%s': host must be an IPv4 address", addr);
-      return NULL;
-    }
-  sin.sin_port = htons ((uint16_t) port);
+  if (inet_pton (AF_INET, host, &sin->sin_addr) != 1)
+    return sq_err_set (err, 0, "invalid --metrics '%s': host must be an IPv4 address",
+                       addr);
+  sin->sin_port = htons ((uint16_t) port);
+  return 0;
+}
+
+struct metrics *
+metrics_start (struct worker *w, const char *addr, sq_err *err)
+{
+  struct sockaddr_in sin;
+  struct metrics *m;
+
+  if (metrics_parse_addr (addr, &sin, err) < 0)
+    return NULL;
   m = calloc (1, sizeof *m);
   m->w = w;
   m->d = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,

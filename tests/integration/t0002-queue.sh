@@ -132,6 +132,20 @@ like "stats --prometheus: depth gauge" "$prom" 'sandq_queue_depth\{queue="defaul
 like "stats --prometheus: verdict counter" "$prom" 'sandq_queue_jobs_total\{queue="default",status="ok"\} [1-9]'
 js=$(SQ workers --json); like "workers --json" "$js" '"id":"w1".*"slots":2'
 
+# A result whose out/ is larger than the worker's cap: out/ is left out,
+# the verdict stands and says so, stdout and result.json still come back.
+worker_start small --queue small --max-result 64K
+id=$(SQ submit --queue small -- sh -c 'head -c 1M /dev/urandom > out/big.bin; echo made')
+SQ wait "$id" >/dev/null
+is "an oversized out/: the verdict stands" "$(job_field "$id" status small)" ok
+like "and the message says out/ was left out" "$(job_field "$id" message small)" \
+  'its out/ was larger than the result cap of 64 KiB and was left out'
+SQ result --result-dir "$Q_DIR/small" "$id" >/dev/null
+is "stdout still comes back" "$(cat "$Q_DIR/small/stdout")" made
+is "result.json says out_truncated" "$(jget "$(cat "$Q_DIR/small/result.json")" out_truncated)" True
+ok "out/big.bin is not in the archive" test ! -e "$Q_DIR/small/out/big.bin"
+worker_stop small
+
 is "worker still running after all that" "$(kill -0 "$(wpid w1)" && echo yes)" yes
 worker_stop w1
 is "worker stops cleanly on SIGTERM" "$WSTATUS" 0

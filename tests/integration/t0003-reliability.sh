@@ -35,11 +35,12 @@ ok "done within lease + reap + run time ($ms ms)" test "$ms" -lt 9000
 echo "# kill-to-done: $ms ms (lease 2 s, job 2 s)"
 
 # --- Fencing: a paused worker that lost its lease cannot overwrite. -----
-id=$(SQ submit --queue fence -- sh -c 'sleep 3; echo first')
+id=$(SQ submit --queue fence -- sh -c 'sleep 6; echo first')
 worker_start p --queue fence --lease 2
 wait_for 10 'test "$(job_field "$id" state fence)" = running'
 is "fenced job on worker p" "$(job_field "$id" worker fence)" p
 kill -STOP "$(wpid p)"
+ok "worker p is paused while its job runs" wait_for 2 'grep -q "^State:.*T" /proc/$(wpid p)/status'
 worker_start q --queue fence --lease 2
 wait_for 20 'test "$(job_field "$id" state fence)" = final'
 is "the job finished on worker q" "$(job_field "$id" worker fence)" q

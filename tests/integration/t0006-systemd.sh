@@ -69,4 +69,44 @@ like "and says so at error level" "$(cat "$Q_DIR/bad.err")" '^<3>sandq-nightly: 
 "$SANDQ_TOP/systemd/sandq-nightly" "$Q_DIR/missing.conf" 2>/dev/null
 is "a missing config: exit 2" "$?" 2
 worker_stop n
+
+# sd_notify and metrics: a notify socket of our own stands in for systemd.
+cat > "$Q_DIR/notify.py" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); s.settimeout(15)
+out = open(sys.argv[2], "a")
+end = time.time() + 15
+while time.time() < end:
+    try:
+        out.write(s.recv(4096).decode() + "\n---\n"); out.flush()
+    except socket.timeout:
+        break
+PY
+"$PY" "$Q_DIR/notify.py" "$Q_DIR/notify.sock" "$Q_DIR/notify.log" &
+npid=$!
+wait_for 5 'test -S "$Q_DIR/notify.sock"'
+port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+NOTIFY_SOCKET=$Q_DIR/notify.sock worker_start m --queue metrics --concurrency 2 --metrics "127.0.0.1:$port"
+ok "the worker tells systemd it is ready" wait_for 10 'grep -q "^READY=1" "$Q_DIR/notify.log"'
+ok "and shows its slots in the status line" wait_for 10 'grep -q "STATUS=0/2 slots busy" "$Q_DIR/notify.log"'
+ok "and pets the watchdog" wait_for 10 'grep -q "WATCHDOG=1" "$Q_DIR/notify.log"'
+id=$(SQ submit --queue metrics -- true); SQ wait "$id" >/dev/null
+id=$(SQ submit --queue metrics --memory 64M -- python3 -c 'b=[bytearray(1<<20) for _ in range(200)]'); SQ wait "$id" >/dev/null
+m=$("$PY" -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "http://127.0.0.1:$port/metrics")
+like "metrics: jobs by verdict" "$m" 'sandq_worker_jobs_total\{status="ok"\} 1'
+like "metrics: kills by reason" "$m" 'sandq_worker_sandbox_kills_total\{reason="memory_limit"\} 1'
+like "metrics: run time histogram" "$m" 'sandq_worker_run_seconds_count 2'
+like "metrics: queue wait histogram" "$m" 'sandq_worker_queue_wait_seconds_bucket\{le="\+Inf"\} 2'
+like "metrics: busy slots" "$m" 'sandq_worker_busy_slots 0'
+like "metrics: Redis up" "$m" 'sandq_worker_redis_up 1'
+code=$("$PY" -c 'import sys,urllib.request,urllib.error
+try: urllib.request.urlopen(sys.argv[1])
+except urllib.error.HTTPError as e: print(e.code)' "http://127.0.0.1:$port/other")
+is "metrics: other paths are 404" "$code" 404
+worker_stop m
+ok "and says it is stopping" grep -q "^STOPPING=1" "$Q_DIR/notify.log"
+kill "$npid" 2>/dev/null
+err=$("$BIN/sandq-worker" --metrics nonsense 2>&1); is "a bad --metrics address: exit 2" "$?" 2
+like "a bad --metrics address is explained" "$err" "invalid --metrics 'nonsense'"
 done_testing
