@@ -154,7 +154,10 @@ bench: all
 	$(BUILD)/bench/sandbox-latency
 	$(BUILD)/bench/queue-bench
 
-check: all
+# On a fresh machine the test command installs what it needs first.
+check:
+	scripts/install-deps
+	$(MAKE) all
 	BUILD=$(BUILD) tests/run
 
 format-check:
