@@ -334,6 +334,25 @@ sq_redis_connect (sq_redis *r, sq_err *err)
         }
       freeReplyObject (rep);
     }
+  /* A server that wants a password answers NOAUTH to everything: find
+   * out now, not as empty replies later. */
+  rep = redisCommand (r->c, "PING");
+  if (!rep || rep->type == REDIS_REPLY_ERROR)
+    {
+      if (rep && strncmp (rep->str, "NOAUTH", 6) == 0)
+        sq_err_set (err, 0,
+                    "Redis at %s requires a password: set redis_password_file in the "
+                    "config, or the credential redis-password",
+                    r->where);
+      else
+        sq_err_set (err, 0, "Redis at %s: PING: %.200s", r->where,
+                    rep ? rep->str : r->c->errstr);
+      if (rep)
+        freeReplyObject (rep);
+      sq_redis_close (r);
+      return -1;
+    }
+  freeReplyObject (rep);
   if (a->db)
     {
       rep = redisCommand (r->c, "SELECT %d", a->db);
@@ -369,10 +388,13 @@ check_reply (sq_redis *r, redisReply *rep, sq_err *err)
       return NULL;
     }
   /* A master demoted by a failover answers READONLY; one still loading its
-   * data answers LOADING. Both mean: reconnect (through Sentinel) later. */
+   * data answers LOADING: reconnect (through Sentinel) later. NOAUTH,
+   * NOPERM and WRONGPASS must not pass for empty replies either. */
   if (rep->type == REDIS_REPLY_ERROR
       && (strncmp (rep->str, "READONLY", 8) == 0 || strncmp (rep->str, "LOADING", 7) == 0
-          || strncmp (rep->str, "MASTERDOWN", 10) == 0))
+          || strncmp (rep->str, "MASTERDOWN", 10) == 0
+          || strncmp (rep->str, "NOAUTH", 6) == 0 || strncmp (rep->str, "NOPERM", 6) == 0
+          || strncmp (rep->str, "WRONGPASS", 9) == 0))
     {
       sq_err_set (err, 0, "Redis at %s: %.200s", r->where, rep->str);
       freeReplyObject (rep);

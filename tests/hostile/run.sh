@@ -5,8 +5,9 @@
 #   args="..."         extra sandq-sandbox options (limits)
 #   cmd="..."          run inside with /bin/sh -c (\n for newlines)
 #
-# and optionally input/ (copied into the job dir with lib/*), host-check
-# (bash, run on the host afterwards; non-zero fails the case).
+# and optionally input/ (copied into the job dir with lib/*), prepare (run
+# on the host with JOB set, before the run: e.g. to compile a probe), and
+# host-check (bash, run on the host afterwards; non-zero fails the case).
 #
 # Every case also gets the generic host-side checks: no process of a
 # sandbox uid survives, no canary (file contents, the CLI's environment,
@@ -59,6 +60,10 @@ for dir in "$HERE"/*/; do
   mkdir -p "$job"
   cp "$HERE"/lib/* "$job/"
   [ -d "$dir/input" ] && cp -r "$dir/input/." "$job/"
+  if [ -x "$dir/prepare" ] && ! JOB="$job" "$dir/prepare"; then
+    skip "$name" "its prepare step failed (no C compiler?)"
+    continue
+  fi
   before=$(date +%s.%N)
   # shellcheck disable=SC2086
   res=$(env SANDQ_CANARY="$canary_env" REDIS_PASSWORD="$canary_pw" \
