@@ -7,7 +7,7 @@ int
 main (void)
 {
   long ret;
-  __asm__ volatile ("int $0x80" : "=a" (ret) : "a" (20L) : "memory");   /* getpid */
+  __asm__ volatile("int $0x80" : "=a"(ret) : "a"(20L) : "memory"); /* getpid */
   printf ("int 0x80 getpid returned %ld\n", ret);
-  return ret == -38 ? 0 : 3;   /* -ENOSYS */
+  return ret == -38 ? 0 : 3; /* -ENOSYS */
 }
