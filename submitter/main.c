@@ -241,7 +241,6 @@ print_time (const char *label, json_t *v)
 void
 cli_print_job (struct cli *c, json_t *job)
 {
-  const char *k;
   json_t *v;
 
   if (c->json)
@@ -273,7 +272,6 @@ cli_print_job (struct cli *c, json_t *job)
         else
           printf ("%-13s %s\n", shown[i], json_string_value (v));
       }
-  (void) k;
 }
 
 int
