@@ -320,8 +320,10 @@ cmd_submit (struct cli *c, int argc, char **argv)
   void *input
       = first < dd ? pack_inputs (argv + first, dd - first, s.max_input, &ilen) : NULL;
   cleanup_free char *spec = sq_spec_to_json (&s.spec);
+  /* argv points into our own argv: detach it, then free what is ours. */
   s.spec.argv = NULL;
   s.spec.argc = 0;
+  sq_spec_free (&s.spec);
   if (!spec)
     cli_die (SQ_EXIT_FAILURE, "cannot build the job spec");
   const char *queue = c->queue ? c->queue : SQ_DEFAULT_QUEUE;

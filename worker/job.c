@@ -58,22 +58,34 @@ unpack_input (struct sbx *b, const struct sbx_limits *lim, const void *buf, size
       struct sq_unpack_limits ul;
       struct sq_tree_stats ts;
       uid_t uid = sbx_uid (b);
+#ifndef __SANITIZE_ADDRESS__
       struct rlimit as = { 512ULL << 20, 512ULL << 20 };
+#endif
       struct rlimit cpu = { 60, 61 };
       struct rlimit fsz = { lim->disk_bytes, lim->disk_bytes };
 
+      pid_t parent = getppid ();
+
       close (p[0]);
-      prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
       if (fchdir (sbx_work_fd (b)) < 0 || chroot (".") < 0 || chdir ("/") < 0
           || setgroups (0, NULL) < 0 || setresgid (uid, uid, uid) < 0
-          || setresuid (uid, uid, uid) < 0 || prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
-          || setrlimit (RLIMIT_AS, &as) < 0 || setrlimit (RLIMIT_CPU, &cpu) < 0
-          || setrlimit (RLIMIT_FSIZE, &fsz) < 0)
+          || setresuid (uid, uid, uid) < 0
+          || prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
+#ifndef __SANITIZE_ADDRESS__
+          /* ASan reserves terabytes of shadow address space; the byte caps
+           * below (RLIMIT_FSIZE, the tmpfs, sq_unpack's own) hold anyway. */
+          || setrlimit (RLIMIT_AS, &as) < 0
+#endif
+          || setrlimit (RLIMIT_CPU, &cpu) < 0 || setrlimit (RLIMIT_FSIZE, &fsz) < 0)
         {
           sq_err_set (&cerr, errno, "drop privileges for unpacking");
           sq_write_all (p[1], cerr.msg, strlen (cerr.msg));
           _exit (2);
         }
+      /* After the uid change, which clears it: die with the worker. */
+      prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+      if (getppid () != parent)
+        _exit (2);
       signal (SIGXFSZ, SIG_IGN);
       sq_unpack_limits_default (&ul);
       ul.max_bytes = lim->disk_bytes;
@@ -98,7 +110,7 @@ unpack_input (struct sbx *b, const struct sbx_limits *lim, const void *buf, size
     ;
   if (WIFEXITED (st) && WEXITSTATUS (st) == 0)
     return 0;
-  if (WIFEXITED (st) && WEXITSTATUS (st) == 1)
+  if (WIFEXITED (st) && WEXITSTATUS (st) == 1 && msg[0])
     return sq_err_set (err, EINVAL, "input: %s", msg);
   return sq_err_set (err, EIO, "the unpacker failed: %s",
                      msg[0]             ? msg
