@@ -281,7 +281,12 @@ report (struct slot *s, struct sq_proto *p, const char *status, const char *mess
   pthread_mutex_lock (&w->lock);
   int st = sq_status_from_name (status);
   if (st >= 0)
-    w->stats.jobs_by_status[st]++;
+    {
+      w->stats.jobs_by_status[st]++;
+      for (int q = 0; q < w->cfg.nqueues; q++)
+        if (strcmp (w->cfg.queues[q], s->queue) == 0)
+          w->stats.jobs[q][st]++;
+    }
   if (strcmp (outcome, "stale") == 0)
     w->stats.stale++;
   if (strcmp (outcome, "retry") == 0)

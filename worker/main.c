@@ -258,6 +258,51 @@ heartbeat (sq_redis *r)
     }
 }
 
+/* Queue depth and the age of the oldest waiting job, for /metrics. */
+static void
+queue_gauges (sq_redis *r)
+{
+  for (int q = 0; q < W.cfg.nqueues; q++)
+    {
+      int64_t depth = 0, oldest = -1;
+      sq_err err = { 0 };
+      for (int prio = 0; prio < 3; prio++)
+        {
+          char key[SQ_KEY_MAX], p[4];
+          redisReply *rep;
+          snprintf (p, sizeof p, "%d", prio);
+          sq_key (key, sizeof key, W.cfg.queues[q], "pending", p);
+          if (!(rep = sq_redis_cmdf (r, &err, "LLEN %s", key)))
+            return;
+          depth += rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+          freeReplyObject (rep);
+          if (!(rep = sq_redis_cmdf (r, &err, "LINDEX %s 0", key)))
+            return;
+          if (rep->type == REDIS_REPLY_STRING)
+            {
+              char jk[SQ_KEY_MAX];
+              redisReply *t;
+              sq_key (jk, sizeof jk, W.cfg.queues[q], "job", rep->str);
+              if ((t = sq_redis_cmdf (r, &err, "HGET %s created_at", jk)))
+                {
+                  if (t->type == REDIS_REPLY_STRING)
+                    {
+                      int64_t age = (int64_t) sq_wall_ms () - strtoll (t->str, NULL, 10);
+                      if (age > oldest)
+                        oldest = age;
+                    }
+                  freeReplyObject (t);
+                }
+            }
+          freeReplyObject (rep);
+        }
+      pthread_mutex_lock (&W.lock);
+      W.stats.queue_depth[q] = depth;
+      W.stats.queue_oldest_ms[q] = oldest;
+      pthread_mutex_unlock (&W.lock);
+    }
+}
+
 static void
 renew_leases (struct sq_proto *p)
 {
@@ -544,6 +589,7 @@ main (int argc, char **argv)
       if (now >= next_beat)
         {
           heartbeat (&r);
+          queue_gauges (&r);
           next_beat = now + 2000;
           if (!notified_ready && W.redis_up)
             {

@@ -100,11 +100,24 @@ render (struct worker *w, size_t *len)
        "# TYPE sandq_worker_info gauge\nsandq_worker_info{version=\"%s\",worker=\"%s\"} "
        "1\n",
        SANDQ_VERSION, w->cfg.id);
-  out (&b, "# HELP sandq_worker_jobs_total Jobs finished by this worker, by verdict.\n"
-           "# TYPE sandq_worker_jobs_total counter\n");
-  for (int s = 0; s < SQ_STATUS__COUNT; s++)
-    out (&b, "sandq_worker_jobs_total{status=\"%s\"} %" PRIu64 "\n", sq_status_name (s),
-         st.jobs_by_status[s]);
+  out (&b, "# HELP sandq_worker_jobs_total Jobs finished by this worker, by queue and "
+           "verdict.\n# TYPE sandq_worker_jobs_total counter\n");
+  for (int q = 0; q < w->cfg.nqueues; q++)
+    for (int s = 0; s < SQ_STATUS__COUNT; s++)
+      out (&b, "sandq_worker_jobs_total{queue=\"%s\",status=\"%s\"} %" PRIu64 "\n",
+           w->cfg.queues[q], sq_status_name (s), st.jobs[q][s]);
+  out (&b,
+       "# HELP sandq_worker_queue_depth Jobs waiting in each queue this worker serves.\n"
+       "# TYPE sandq_worker_queue_depth gauge\n");
+  for (int q = 0; q < w->cfg.nqueues; q++)
+    out (&b, "sandq_worker_queue_depth{queue=\"%s\"} %" PRId64 "\n", w->cfg.queues[q],
+         st.queue_depth[q]);
+  out (&b, "# HELP sandq_worker_queue_oldest_age_seconds Age of the oldest waiting job "
+           "(0 if none).\n# TYPE sandq_worker_queue_oldest_age_seconds gauge\n");
+  for (int q = 0; q < w->cfg.nqueues; q++)
+    out (&b, "sandq_worker_queue_oldest_age_seconds{queue=\"%s\"} %.3f\n",
+         w->cfg.queues[q],
+         st.queue_oldest_ms[q] > 0 ? st.queue_oldest_ms[q] / 1000.0 : 0.0);
   out (&b, "# HELP sandq_worker_sandbox_kills_total Jobs stopped for breaking a limit, "
            "by reason.\n"
            "# TYPE sandq_worker_sandbox_kills_total counter\n");

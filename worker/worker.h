@@ -71,6 +71,10 @@ void hist_observe (struct hist *h, double seconds);
 struct worker_stats
 {
   uint64_t jobs_by_status[SQ_STATUS__COUNT];
+  uint64_t jobs[SQ_MAX_QUEUES][SQ_STATUS__COUNT]; /* by queue and verdict */
+  /* Refreshed by the supervisor at each heartbeat: */
+  int64_t queue_depth[SQ_MAX_QUEUES];
+  int64_t queue_oldest_ms[SQ_MAX_QUEUES]; /* -1: nothing waiting */
   uint64_t stale, retries, reclaims_seen, released, dead_letters;
   uint64_t slot_commands; /* Redis round trips of the slots */
   struct hist queue_wait, run_time, unpack_time, upload_time;

@@ -94,7 +94,9 @@ ok "and pets the watchdog" wait_for 10 'grep -q "WATCHDOG=1" "$Q_DIR/notify.log"
 id=$(SQ submit --queue metrics -- true); SQ wait "$id" >/dev/null
 id=$(SQ submit --queue metrics --memory 64M -- python3 -c 'b=[bytearray(1<<20) for _ in range(200)]'); SQ wait "$id" >/dev/null
 m=$("$PY" -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "http://127.0.0.1:$port/metrics")
-like "metrics: jobs by verdict" "$m" 'sandq_worker_jobs_total\{status="ok"\} 1'
+like "metrics: jobs by queue and verdict" "$m" 'sandq_worker_jobs_total\{queue="metrics",status="ok"\} 1'
+like "metrics: queue depth" "$m" 'sandq_worker_queue_depth\{queue="metrics"\} 0'
+like "metrics: oldest waiting age" "$m" 'sandq_worker_queue_oldest_age_seconds\{queue="metrics"\} 0'
 like "metrics: kills by reason" "$m" 'sandq_worker_sandbox_kills_total\{reason="memory_limit"\} 1'
 like "metrics: run time histogram" "$m" 'sandq_worker_run_seconds_count 2'
 like "metrics: queue wait histogram" "$m" 'sandq_worker_queue_wait_seconds_bucket\{le="\+Inf"\} 2'
