@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
 #include "lua_scripts.h" /* generated from common/lua/ */
 
 static const char *const prio_names[] = { "high", "normal", "low" };
@@ -337,6 +338,49 @@ sq_retry (struct sq_proto *p, const char *queue, const char *id, uint64_t ttl_ms
   if (!rep)
     return -1;
   return string_reply (rep, outcome, outlen, "retry", err);
+}
+
+int
+sq_queue_waiting (sq_redis *r, const char *queue, struct sq_waiting *w, sq_err *err)
+{
+  int64_t now = (int64_t) sq_wall_ms ();
+
+  memset (w, 0, sizeof *w);
+  w->oldest_ms = -1;
+  for (int prio = 0; prio < 3; prio++)
+    {
+      char key[SQ_KEY_MAX], jk[SQ_KEY_MAX], p[4];
+      redisReply *rep;
+
+      snprintf (p, sizeof p, "%d", prio);
+      sq_key (key, sizeof key, queue, "pending", p);
+      if (!(rep = sq_redis_cmdf (r, err, "LLEN %s", key)))
+        return -1;
+      w->depth[prio] = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+      w->total += w->depth[prio];
+      freeReplyObject (rep);
+      if (!w->depth[prio])
+        continue;
+      if (!(rep = sq_redis_cmdf (r, err, "LINDEX %s 0", key)))
+        return -1;
+      if (rep->type != REDIS_REPLY_STRING)
+        {
+          freeReplyObject (rep);
+          continue;
+        }
+      sq_key (jk, sizeof jk, queue, "job", rep->str);
+      freeReplyObject (rep);
+      if (!(rep = sq_redis_cmdf (r, err, "HGET %s created_at", jk)))
+        return -1;
+      if (rep->type == REDIS_REPLY_STRING)
+        {
+          int64_t age = now - strtoll (rep->str, NULL, 10);
+          if (age > w->oldest_ms)
+            w->oldest_ms = age;
+        }
+      freeReplyObject (rep);
+    }
+  return 0;
 }
 
 int

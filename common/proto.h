@@ -137,6 +137,17 @@ int sq_cancel (struct sq_proto *p, const char *queue, const char *id, char *outc
 int sq_retry (struct sq_proto *p, const char *queue, const char *id, uint64_t ttl_ms,
               char *outcome, size_t outlen, sq_err *err);
 
+struct sq_waiting
+{
+  int64_t depth[3]; /* waiting jobs by priority (high, normal, low) */
+  int64_t total;
+  int64_t oldest_ms; /* age of the oldest waiting job, -1 if none */
+};
+
+/* Counts a queue's waiting jobs and the age of the oldest (by its
+ * created_at, against the local clock). */
+int sq_queue_waiting (sq_redis *r, const char *queue, struct sq_waiting *w, sq_err *err);
+
 /* Finds a job's queue from the global index "sandq:jobq:<id>"; falls back
  * to fallback_queue when the index has no entry. */
 int sq_find_queue (sq_redis *r, const char *id, const char *fallback_queue, char *queue,

@@ -75,6 +75,11 @@ struct sbx
  * writes "what: why" into msg and returns -1. */
 int sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg, size_t msglen);
 
+/* Brings up the loopback device of the calling thread's network namespace
+ * (a new one starts with it down). Only syscalls: safe between clone and
+ * execve. */
+int sbx_loopback_up (void);
+
 /* The slot's reusable network namespace (loopback up, owned by the host's
  * user namespace, so a job has no capability over it), or -1 when runs of
  * this slot get a namespace of their own. */

@@ -278,8 +278,6 @@ program_main (const struct child_args *a, int report_fd)
   _exit (127);
 }
 
-static int loopback_up (void);
-
 static __attribute__ ((noreturn)) void
 init_main (const struct child_args *a)
 {
@@ -324,7 +322,7 @@ init_main (const struct child_args *a)
       report_text (report_fd, REC_SETUP, "unshare the cgroup namespace", errno);
       _exit (INIT_EXIT_ABORT);
     }
-  if (a->own_netns && loopback_up () < 0)
+  if (a->own_netns && sbx_loopback_up () < 0)
     {
       report_text (report_fd, REC_SETUP, "bring up the loopback device", errno);
       _exit (INIT_EXIT_ABORT);
@@ -382,27 +380,6 @@ init_main (const struct child_args *a)
       if (w < 0 && errno != EINTR)
         _exit (INIT_EXIT_ABORT);
     }
-}
-
-/* The network namespace has only a loopback device, and it starts down. */
-static int
-loopback_up (void)
-{
-  struct ifreq ifr;
-  int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  int r = -1;
-
-  if (fd < 0)
-    return -1;
-  memset (&ifr, 0, sizeof ifr);
-  memcpy (ifr.ifr_name, "lo", 3);
-  if (ioctl (fd, SIOCGIFFLAGS, &ifr) == 0)
-    {
-      ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-      r = ioctl (fd, SIOCSIFFLAGS, &ifr);
-    }
-  close (fd);
-  return r;
 }
 
 static int

@@ -139,6 +139,26 @@ sbx_host_free (struct sbx_host *h)
   free (h);
 }
 
+int
+sbx_loopback_up (void)
+{
+  struct ifreq ifr;
+  int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int r = -1;
+
+  if (fd < 0)
+    return -1;
+  memset (&ifr, 0, sizeof ifr);
+  memcpy (ifr.ifr_name, "lo", 3);
+  if (ioctl (fd, SIOCGIFFLAGS, &ifr) == 0)
+    {
+      ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+      r = ioctl (fd, SIOCSIFFLAGS, &ifr);
+    }
+  close (fd);
+  return r;
+}
+
 /* Makes a network namespace with only a loopback device, up, and returns
  * an fd to it. The calling thread switches into it and back: network
  * namespaces are per thread, so the rest of the process is unaffected. */
@@ -146,8 +166,7 @@ static int
 make_netns (void)
 {
   int self = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  int ns = -1, sock;
-  struct ifreq ifr;
+  int ns = -1;
 
   if (self < 0)
     return -1;
@@ -157,18 +176,11 @@ make_netns (void)
       return -1;
     }
   ns = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  memset (&ifr, 0, sizeof ifr);
-  memcpy (ifr.ifr_name, "lo", 3);
-  if (sock < 0 || ioctl (sock, SIOCGIFFLAGS, &ifr) < 0
-      || (ifr.ifr_flags |= IFF_UP | IFF_RUNNING, ioctl (sock, SIOCSIFFLAGS, &ifr) < 0))
+  if (ns >= 0 && sbx_loopback_up () < 0)
     {
-      if (ns >= 0)
-        close (ns);
+      close (ns);
       ns = -1;
     }
-  if (sock >= 0)
-    close (sock);
   /* Back to where the thread was; if that failed the thread would talk
    * to Redis from the wrong namespace, so that is fatal for the caller. */
   if (setns (self, CLONE_NEWNET) < 0)

@@ -31,44 +31,17 @@ int_cmd (struct cli *c, const char *fmt, const char *key)
 static json_t *
 queue_stats (struct cli *c, const char *q)
 {
+  static const char *const depth_names[3] = { "depth_high", "depth_normal", "depth_low" };
   char key[SQ_KEY_MAX];
   json_t *o = json_object (), *counts = json_object ();
-  long long depth = 0, oldest = -1;
+  struct sq_waiting wt;
   sq_err err = { 0 };
-  uint64_t now = sq_wall_ms ();
 
+  if (sq_queue_waiting (&c->r, q, &wt, &err) < 0)
+    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
   for (int p = 0; p < 3; p++)
-    {
-      char prio[4];
-      snprintf (prio, sizeof prio, "%d", p);
-      sq_key (key, sizeof key, q, "pending", prio);
-      long long n = int_cmd (c, "LLEN %s", key);
-      depth += n;
-      json_object_set_new (o,
-                           p == 0   ? "depth_high"
-                           : p == 1 ? "depth_normal"
-                                    : "depth_low",
-                           json_integer (n));
-      if (!n)
-        continue;
-      redisReply *rep = must (c, sq_redis_cmdf (&c->r, &err, "LINDEX %s 0", key), &err);
-      if (rep->type == REDIS_REPLY_STRING)
-        {
-          char jk[SQ_KEY_MAX];
-          sq_key (jk, sizeof jk, q, "job", rep->str);
-          redisReply *t
-              = must (c, sq_redis_cmdf (&c->r, &err, "HGET %s created_at", jk), &err);
-          if (t->type == REDIS_REPLY_STRING)
-            {
-              long long age = (long long) now - strtoll (t->str, NULL, 10);
-              if (age > oldest)
-                oldest = age;
-            }
-          freeReplyObject (t);
-        }
-      freeReplyObject (rep);
-    }
-  json_object_set_new (o, "depth", json_integer (depth));
+    json_object_set_new (o, depth_names[p], json_integer (wt.depth[p]));
+  json_object_set_new (o, "depth", json_integer (wt.total));
   sq_key (key, sizeof key, q, "running", NULL);
   json_object_set_new (o, "running", json_integer (int_cmd (c, "ZCARD %s", key)));
   sq_key (key, sizeof key, q, "delayed", NULL);
@@ -78,7 +51,7 @@ queue_stats (struct cli *c, const char *q)
   sq_key (key, sizeof key, q, "paused", NULL);
   json_object_set_new (o, "paused", json_boolean (int_cmd (c, "EXISTS %s", key)));
   json_object_set_new (o, "oldest_age_ms",
-                       oldest >= 0 ? json_integer (oldest) : json_null ());
+                       wt.oldest_ms >= 0 ? json_integer (wt.oldest_ms) : json_null ());
   sq_key (key, sizeof key, q, "stats", NULL);
   redisReply *rep = must (c, sq_redis_cmdf (&c->r, &err, "HGETALL %s", key), &err);
   long long done = 0, failed = 0;
@@ -183,14 +156,22 @@ memory_usage (struct cli *c, long long *bytes, long long *keys)
   while (strcmp (cursor, "0") != 0 && *keys < 200000);
 }
 
-static int
-want_prom (struct cli *c, int o, const char *arg, void *ctx)
+/* A no-argument option that sets a flag: ctx is a struct flag_opt. */
+struct flag_opt
 {
+  int opt;
+  int set;
+};
+
+static int
+flag_opt (struct cli *c, int o, const char *arg, void *ctx)
+{
+  struct flag_opt *f = ctx;
   (void) c;
   (void) arg;
-  if (o != 'P')
+  if (o != f->opt)
     return 0;
-  *(int *) ctx = 1;
+  f->set = 1;
   return 1;
 }
 
@@ -209,12 +190,12 @@ cmd_stats (struct cli *c, int argc, char **argv)
     { "prometheus", no_argument, 0, 'P' },
     { 0, 0, 0, 0 },
   };
-  int prom = 0;
+  struct flag_opt prom = { 'P', 0 };
   sq_err err = { 0 };
   json_t *queues = json_object (), *workers;
   long long mem, keys;
 
-  if (cli_getopt (c, argc, argv, opts, help, want_prom, &prom) != argc)
+  if (cli_getopt (c, argc, argv, opts, help, flag_opt, &prom) != argc)
     cli_die (SQ_EXIT_USAGE, "stats: takes no arguments");
   cli_connect (c);
   if (c->queue)
@@ -233,7 +214,7 @@ cmd_stats (struct cli *c, int argc, char **argv)
 
   const char *q;
   json_t *v;
-  if (prom)
+  if (prom.set)
     {
       printf ("# HELP sandq_queue_depth Jobs waiting in the queue.\n# TYPE "
               "sandq_queue_depth gauge\n");
@@ -439,17 +420,6 @@ cmd_resume (struct cli *c, int argc, char **argv)
   return pause_resume (c, argc, argv, 0);
 }
 
-static int
-want_all (struct cli *c, int o, const char *arg, void *ctx)
-{
-  (void) c;
-  (void) arg;
-  if (o != 'A')
-    return 0;
-  *(int *) ctx = 1;
-  return 1;
-}
-
 int
 cmd_dead (struct cli *c, int argc, char **argv)
 {
@@ -468,8 +438,8 @@ cmd_dead (struct cli *c, int argc, char **argv)
     { "all", no_argument, 0, 'A' },
     { 0, 0, 0, 0 },
   };
-  int all = 0;
-  int first = cli_getopt (c, argc, argv, opts, help, want_all, &all);
+  struct flag_opt all = { 'A', 0 };
+  int first = cli_getopt (c, argc, argv, opts, help, flag_opt, &all);
   sq_err err = { 0 };
   char key[SQ_KEY_MAX], queue[SQ_QUEUE_MAX + 1];
   const char *sub = first < argc ? argv[first] : NULL;
@@ -521,7 +491,7 @@ cmd_dead (struct cli *c, int argc, char **argv)
       json_decref (arr);
       return SQ_EXIT_OK;
     }
-  if (strcmp (sub, "purge") == 0 && all)
+  if (strcmp (sub, "purge") == 0 && all.set)
     {
       if (!c->queue)
         cli_die (SQ_EXIT_USAGE, "dead purge --all: name the queue with --queue Q");

@@ -264,41 +264,13 @@ queue_gauges (sq_redis *r)
 {
   for (int q = 0; q < W.cfg.nqueues; q++)
     {
-      int64_t depth = 0, oldest = -1;
+      struct sq_waiting wt;
       sq_err err = { 0 };
-      for (int prio = 0; prio < 3; prio++)
-        {
-          char key[SQ_KEY_MAX], p[4];
-          redisReply *rep;
-          snprintf (p, sizeof p, "%d", prio);
-          sq_key (key, sizeof key, W.cfg.queues[q], "pending", p);
-          if (!(rep = sq_redis_cmdf (r, &err, "LLEN %s", key)))
-            return;
-          depth += rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
-          freeReplyObject (rep);
-          if (!(rep = sq_redis_cmdf (r, &err, "LINDEX %s 0", key)))
-            return;
-          if (rep->type == REDIS_REPLY_STRING)
-            {
-              char jk[SQ_KEY_MAX];
-              redisReply *t;
-              sq_key (jk, sizeof jk, W.cfg.queues[q], "job", rep->str);
-              if ((t = sq_redis_cmdf (r, &err, "HGET %s created_at", jk)))
-                {
-                  if (t->type == REDIS_REPLY_STRING)
-                    {
-                      int64_t age = (int64_t) sq_wall_ms () - strtoll (t->str, NULL, 10);
-                      if (age > oldest)
-                        oldest = age;
-                    }
-                  freeReplyObject (t);
-                }
-            }
-          freeReplyObject (rep);
-        }
+      if (sq_queue_waiting (r, W.cfg.queues[q], &wt, &err) < 0)
+        return;
       pthread_mutex_lock (&W.lock);
-      W.stats.queue_depth[q] = depth;
-      W.stats.queue_oldest_ms[q] = oldest;
+      W.stats.queue_depth[q] = wt.total;
+      W.stats.queue_oldest_ms[q] = wt.oldest_ms;
       pthread_mutex_unlock (&W.lock);
     }
 }

@@ -110,6 +110,14 @@ worker_stop d3
 SQ dead purge "$id" >/dev/null; is "dead purge: exit 0" "$?" 0
 is "purged job is gone" "$(rcli exists "sandq:{dl}:job:$id")" 0
 SQ dead show "$id" >/dev/null 2>&1; is "dead show of a purged job: exit 4" "$?" 4
+for _ in 1 2; do SQ submit --queue dl -- true >/dev/null; done
+worker_start d4 --queue dl --max-result 100 --lease 5
+ok "two more dead letters" wait_for 30 'test "$(rcli zcard "sandq:{dl}:dead")" = 2'
+worker_stop d4
+err=$(SQ dead purge --all 2>&1); is "dead purge --all without a queue: exit 2" "$?" 2
+like "and says to name the queue" "$err" 'name the queue with --queue Q'
+like "dead purge --all --queue" "$(SQ dead purge --all --queue dl)" 'purged 2 dead letter'
+is "the dead-letter set is empty" "$(rcli zcard 'sandq:{dl}:dead')" 0
 
 # --- A job whose workers keep dying is set aside as a poison pill. ------
 id=$(SQ submit --queue poison -- sleep 30)
@@ -158,6 +166,11 @@ id=$(SQ submit --queue pz -- true)
 sleep 1.5
 is "a paused queue is not served" "$(job_field "$id" state pz)" queued
 like "stats shows it paused" "$(SQ stats)" 'pz .*\(paused\)'
+js=$(SQ stats --json --queue pz)
+is "stats counts the waiting job" "$(jget "$js" queues.pz.depth)" 1
+is "stats counts it at its priority" "$(jget "$js" queues.pz.depth_normal)" 1
+ok "stats ages the oldest waiting job (>= 1 s)" test "$(jget "$js" queues.pz.oldest_age_ms)" -ge 1000
+like "stats --prometheus has its age" "$(SQ stats --prometheus --queue pz)" 'sandq_queue_oldest_age_seconds\{queue="pz"\} [1-9]'
 SQ resume pz >/dev/null
 ok "resumed queue is served" wait_for 10 'test "$(job_field "$id" state pz)" = final'
 # Drain one worker.
