@@ -49,10 +49,19 @@ struct sbx_host
   int cap_last;  /* /proc/sys/kernel/cap_last_cap */
   unsigned seq;  /* for cgroup names; atomically incremented */
   /* Per-slot network namespaces, made on first use and reused by the
-   * slot's later runs (see sbx_slot_netns in sandbox.c). -1: not made. */
-  int netns[SBX_NETNS_SLOTS];
+   * slot's later runs (see sbx_slot_netns in sandbox.c), in the order
+   * they were made. A slot that finds the table full gets a namespace
+   * of its own per run. */
+  struct
+  {
+    unsigned slot;
+    int fd;
+  } netns[SBX_NETNS_SLOTS];
+  unsigned nnetns;
   pthread_mutex_t netns_lock;
   int reuse_netns;
+  pthread_t prefetch;   /* see sbx_host_config.prefetch_count */
+  int prefetch_pending; /* started and not joined yet */
   char desc[8192];
 };
 

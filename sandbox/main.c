@@ -336,6 +336,11 @@ main (int argc, char **argv)
       check_out_dir (dirfd, dir);
     }
 
+  /* This process runs one sandbox: its network namespace can be made
+   * beside the rest of the set-up. */
+  hc.reuse_netns = 1;
+  hc.prefetch_slot = (unsigned) slot;
+  hc.prefetch_count = 1;
   struct sbx_host *h = sbx_host_new (&hc, &err);
   if (!h)
     {

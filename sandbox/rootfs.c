@@ -21,7 +21,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/mount.h>
@@ -197,37 +196,14 @@ fail_msg (char *msg, size_t len, const char *what, const char *path, int e)
   snprintf (msg, len, "%s '%s': %s", what, path ? path : "", strerror (e));
 }
 
-static unsigned long
-locked_flags (const char *path)
-{
-  struct statvfs sv;
-  unsigned long f = 0;
-
-  if (statvfs (path, &sv) < 0)
-    return 0;
-  if (sv.f_flag & ST_NOSUID)
-    f |= MS_NOSUID;
-  if (sv.f_flag & ST_NODEV)
-    f |= MS_NODEV;
-  if (sv.f_flag & ST_NOEXEC)
-    f |= MS_NOEXEC;
-  if (sv.f_flag & ST_NOATIME)
-    f |= MS_NOATIME;
-  if (sv.f_flag & ST_NODIRATIME)
-    f |= MS_NODIRATIME;
-  if (sv.f_flag & ST_RELATIME)
-    f |= MS_RELATIME;
-  return f;
-}
-
-/* Read-only remount of a bind mount. In a user namespace the flags the
- * host mount was locked with (nosuid, nodev...) must be kept. */
+/* Sets mount attributes on path and, with AT_RECURSIVE, on every mount
+ * below it. Unlike a remount, it only adds what is asked, so the flags a
+ * user namespace must keep locked (nosuid, nodev...) need not be known. */
 static int
-remount_ro (const char *path, unsigned long extra)
+set_attr (const char *path, unsigned flags, uint64_t attr)
 {
-  return mount (
-      NULL, path, NULL,
-      MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | extra | locked_flags (path), NULL);
+  struct mount_attr ma = { .attr_set = attr };
+  return (int) syscall (SYS_mount_setattr, AT_FDCWD, path, flags, &ma, sizeof ma);
 }
 
 static int
@@ -280,8 +256,6 @@ sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg, size_t ms
             FAIL ("create mount point");
           if (mount (s->src, s->dst, NULL, MS_BIND | MS_REC, NULL) < 0)
             FAIL ("bind");
-          if (remount_ro (s->dst, MS_NODEV) < 0)
-            FAIL ("remount read-only");
           break;
         case RF_FILE:
           fd = open (s->dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -300,12 +274,24 @@ sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg, size_t ms
         }
     }
 
+  /* Everything planned is in place: the root and all binds below it turn
+   * read-only, nosuid and nodev in one call. What is mounted later (proc,
+   * /dev, the scratch disk) sets its own flags. */
+  dst_of_step = "/";
+  if (set_attr (".", AT_RECURSIVE,
+                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+      < 0)
+    FAIL ("make read-only (mount_setattr needs Linux 5.12 or later)");
+
   dst_of_step = "proc";
   if (mount ("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
     FAIL ("mount");
   dst_of_step = "proc/sys";
   if (mount ("proc/sys", "proc/sys", NULL, MS_BIND | MS_REC, NULL) < 0
-      || remount_ro ("proc/sys", MS_NODEV | MS_NOEXEC) < 0)
+      || set_attr ("proc/sys", AT_RECURSIVE,
+                   MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
+                       | MOUNT_ATTR_NOEXEC)
+             < 0)
     FAIL ("make read-only");
 
   dst_of_step = "dev";
@@ -332,26 +318,28 @@ sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg, size_t ms
     FAIL ("populate");
 
   /* The scratch tmpfs was made by the supervisor and is held by fd only.
-   * Attach it for a moment to bind its parts, then detach it again. */
-  dst_of_step = ".scratch";
-  if (mkdir (".scratch", 0700) < 0)
-    FAIL ("mkdir");
-  if (syscall (SYS_move_mount, scratch_fd, "", AT_FDCWD, ".scratch",
-               MOVE_MOUNT_F_EMPTY_PATH)
+   * It goes on /tmp, its parts are bound where they belong, and last its
+   * own tmp/ covers it there. Detaching it instead would cost an RCU
+   * grace period (the kernel waits for one on every unmount), and the
+   * covered root holds nothing but these three directories. */
+  dst_of_step = "tmp";
+  if (syscall (SYS_move_mount, scratch_fd, "", AT_FDCWD, "tmp", MOVE_MOUNT_F_EMPTY_PATH)
       < 0)
     FAIL ("attach the scratch disk at");
   dst_of_step = "work";
-  if (mount (".scratch/work", "work", NULL, MS_BIND, NULL) < 0)
-    FAIL ("bind");
-  dst_of_step = "tmp";
-  if (mount (".scratch/tmp", "tmp", NULL, MS_BIND, NULL) < 0)
+  if (mount ("tmp/work", "work", NULL, MS_BIND, NULL) < 0)
     FAIL ("bind");
   dst_of_step = "dev/shm";
-  if (mount (".scratch/shm", "dev/shm", NULL, MS_BIND, NULL) < 0)
+  if (mount ("tmp/shm", "dev/shm", NULL, MS_BIND, NULL) < 0)
     FAIL ("bind");
-  dst_of_step = ".scratch";
-  if (umount2 (".scratch", MNT_DETACH) < 0 || rmdir (".scratch") < 0)
-    FAIL ("detach");
+  dst_of_step = "tmp";
+  if (mount ("tmp/tmp", "tmp", NULL, MS_BIND, NULL) < 0)
+    FAIL ("bind");
+  /* Only /dev itself: its device binds must stay usable, and /dev/shm
+   * writable. */
+  dst_of_step = "dev";
+  if (set_attr ("dev", 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) < 0)
+    FAIL ("make read-only");
 
   dst_of_step = "/";
   if (syscall (SYS_pivot_root, ".", ".") < 0)
@@ -361,14 +349,5 @@ sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg, size_t ms
     FAIL ("detach the host root");
   if (chdir ("/") < 0)
     FAIL ("chdir");
-  if (mount (NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
-             NULL)
-      < 0)
-    FAIL ("remount read-only");
-  dst_of_step = "/dev";
-  if (mount (NULL, "/dev", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
-             NULL)
-      < 0)
-    FAIL ("remount read-only");
   return 0;
 }

@@ -17,7 +17,10 @@
  *
  * Between clone and execve the child runs on a copy of a possibly
  * multi-threaded process: it must not allocate or take locks, so it uses
- * only syscalls and data prepared beforehand.
+ * only syscalls and data prepared beforehand. Raw syscalls, too, for the
+ * uid and group calls: glibc's wrappers would try to apply them to the
+ * parent's other threads, and can wait forever for a thread that was
+ * being created at the moment of the clone.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -25,7 +28,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -35,7 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
-#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -256,19 +257,14 @@ program_main (const struct child_args *a, int report_fd)
    * that empties every set. no_new_privs then keeps file capabilities and
    * setuid bits from giving any back at execve. */
   if (drop_bounding (a->h->cap_last) < 0
-      || setresgid (SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0
-      || setresuid (SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0 || clear_caps () < 0
-      || prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+      || syscall (SYS_setresgid, SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0
+      || syscall (SYS_setresuid, SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0
+      || clear_caps () < 0 || prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     {
       report_text (report_fd, REC_SETUP, "drop privileges", errno);
       _exit (127);
     }
-  /* seccomp is loaded last: the steps above need calls it denies. */
-  if (sbx_seccomp_load (&a->h->seccomp) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "load the seccomp filter", errno);
-      _exit (127);
-    }
+  /* The seccomp filter came from init (see there). */
   if (chdir ("/work") < 0)
     {
       report_text (report_fd, REC_SETUP, "chdir /work", errno);
@@ -277,6 +273,23 @@ program_main (const struct child_args *a, int report_fd)
   exec_in_path (a->argv, a->envp ? a->envp : sbx_default_env, report_fd);
   _exit (127);
 }
+
+struct prog_start
+{
+  const struct child_args *a;
+  int report_fd;
+};
+
+static int
+program_entry (void *arg)
+{
+  const struct prog_start *ps = arg;
+  program_main (ps->a, ps->report_fd);
+}
+
+/* The program's stack between clone and execve. It lies in init's own
+ * copy of memory, which the program shares (CLONE_VM) while init waits. */
+static char prog_stack[64 * 1024] __attribute__ ((aligned (64)));
 
 static __attribute__ ((noreturn)) void
 init_main (const struct child_args *a)
@@ -293,20 +306,19 @@ init_main (const struct child_args *a)
         = { a->sync_rd, a->report_wr, a->in_fd, a->out_wr, a->err_wr, a->b->scratch_fd };
     close_all_except (keep, 6);
   }
-  /* Wait until the supervisor has written the uid map and placed us in
-   * the cgroup. EOF means it gave up. */
+  /* Wait until the supervisor has written the id maps. EOF means it gave
+   * up. */
   if (read (a->sync_rd, &go, 1) != 1)
     _exit (INIT_EXIT_ABORT);
-  close (a->sync_rd);
 
-  if (setgroups (0, NULL) < 0)
+  if (syscall (SYS_setgroups, 0, NULL) < 0)
     {
       report_text (report_fd, REC_SETUP, "clear supplementary groups", errno);
       _exit (INIT_EXIT_ABORT);
     }
   /* Files made while building the root must belong to a mapped id. */
-  setfsgid (SBX_INNER_ID);
-  setfsuid (SBX_INNER_ID);
+  syscall (SYS_setfsgid, SBX_INNER_ID);
+  syscall (SYS_setfsuid, SBX_INNER_ID);
   /* The kernel clears the parent-death signal when the fsuid or fsgid
    * changes: arm it again, then make sure the supervisor did not die in
    * between (its end of the report pipe would be closed). */
@@ -316,12 +328,6 @@ init_main (const struct child_args *a)
     if (poll (&pf, 1, 0) == 1 && (pf.revents & (POLLERR | POLLHUP)))
       _exit (INIT_EXIT_ABORT);
   }
-  /* Now that we are in the job's cgroup, make it the namespace's root. */
-  if (unshare (CLONE_NEWCGROUP) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "unshare the cgroup namespace", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
   if (a->own_netns && sbx_loopback_up () < 0)
     {
       report_text (report_fd, REC_SETUP, "bring up the loopback device", errno);
@@ -339,6 +345,18 @@ init_main (const struct child_args *a)
     }
   close (a->b->scratch_fd);
 
+  /* Meanwhile the supervisor made the job's cgroup and moved us into it;
+   * nothing of the program runs before it says so. Then the cgroup
+   * becomes the root of our cgroup namespace. */
+  if (read (a->sync_rd, &go, 1) != 1)
+    _exit (INIT_EXIT_ABORT);
+  close (a->sync_rd);
+  if (unshare (CLONE_NEWCGROUP) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "unshare the cgroup namespace", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
+
   struct child_args pa = *a;
   if (pa.in_fd < 0)
     {
@@ -349,14 +367,24 @@ init_main (const struct child_args *a)
           _exit (INIT_EXIT_ABORT);
         }
     }
-  prog = (pid_t) syscall (SYS_clone, SIGCHLD, 0, 0, 0, 0);
-  if (prog < 0)
+  /* The filter is loaded once, here, and the program inherits it. It
+   * denies nothing that init or the program still do before execve. */
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
+      || sbx_seccomp_load (&a->h->seccomp) < 0)
     {
-      report_text (report_fd, REC_SETUP, "fork the program", errno);
+      report_text (report_fd, REC_SETUP, "load the seccomp filter", errno);
       _exit (INIT_EXIT_ABORT);
     }
-  if (prog == 0)
-    program_main (&pa, report_fd);
+  /* vfork-style: the program borrows init's memory until its execve, so
+   * no page tables are copied, and init sleeps until then. */
+  struct prog_start ps = { &pa, report_fd };
+  prog = clone (program_entry, prog_stack + sizeof prog_stack,
+                CLONE_VM | CLONE_VFORK | SIGCHLD, &ps);
+  if (prog < 0)
+    {
+      report_text (report_fd, REC_SETUP, "start the program", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
 
   if (pa.in_fd >= 0)
     close (pa.in_fd);
@@ -366,8 +394,6 @@ init_main (const struct child_args *a)
    * the same seccomp filter. As pid 1 it ignores signals from inside. */
   drop_bounding (a->h->cap_last);
   clear_caps ();
-  prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-  sbx_seccomp_load (&a->h->seccomp);
   for (;;)
     {
       int st;
@@ -531,12 +557,6 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
       fail_result (res, err);
       return -1;
     }
-  snprintf (name, sizeof name, "j%u", __atomic_add_fetch (&h->seq, 1, __ATOMIC_RELAXED));
-  if (cg_job_create (&h->cg, &job, name, &cl, err) < 0)
-    {
-      fail_result (res, err);
-      return -1;
-    }
 #define PIPE(r, w, flags)                                                                \
   do                                                                                     \
     {                                                                                    \
@@ -612,10 +632,15 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   close (rep_wr), rep_wr = -1;
   close (out_wr), out_wr = -1;
   close (err_wr), err_wr = -1;
-  if (cg_job_attach (&h->cg, &job, pid, err) < 0
-      || write_id_map (pid, "uid_map", b->uid, err) < 0
+  /* Two steps, so that the cgroup work overlaps init building its root:
+   * the id maps, then "g"; the cgroup and the move into it, then "c".
+   * Until "c" init runs only sandq's code. */
+  snprintf (name, sizeof name, "j%u", __atomic_add_fetch (&h->seq, 1, __ATOMIC_RELAXED));
+  if (write_id_map (pid, "uid_map", b->uid, err) < 0
       || write_id_map (pid, "gid_map", b->uid, err) < 0
-      || sq_write_all (sync_wr, "g", 1) < 0)
+      || sq_write_all (sync_wr, "g", 1) < 0
+      || cg_job_create (&h->cg, &job, name, &cl, err) < 0
+      || cg_job_attach (&h->cg, &job, pid, err) < 0 || sq_write_all (sync_wr, "c", 1) < 0)
     {
       syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
       waitid (P_PIDFD, pidfd, NULL, WEXITED);

@@ -78,6 +78,69 @@ sbx_limits_check (const struct sbx_limits *l, sq_err *err)
   return 0;
 }
 
+static int make_netns (void);
+
+/* The slot's entry in the namespace table, or NULL. Under netns_lock. */
+static int *
+netns_of (struct sbx_host *h, unsigned slot)
+{
+  for (unsigned i = 0; i < h->nnetns; i++)
+    if (h->netns[i].slot == slot)
+      return &h->netns[i].fd;
+  return NULL;
+}
+
+/* Makes the slot's namespace unless it exists; returns its fd or -1. */
+static int
+netns_make_for (struct sbx_host *h, unsigned slot)
+{
+  int *have, fd;
+
+  pthread_mutex_lock (&h->netns_lock);
+  have = netns_of (h, slot);
+  pthread_mutex_unlock (&h->netns_lock);
+  if (have)
+    return *have;
+  fd = make_netns ();
+  if (fd < 0)
+    return -1;
+  pthread_mutex_lock (&h->netns_lock);
+  if (h->nnetns < SBX_NETNS_SLOTS)
+    h->netns[h->nnetns++] = (typeof (h->netns[0])){ slot, fd };
+  else
+    {
+      close (fd);
+      fd = -1;
+    }
+  pthread_mutex_unlock (&h->netns_lock);
+  return fd;
+}
+
+static void *
+prefetch_main (void *arg)
+{
+  struct sbx_host *h = arg;
+
+  for (unsigned i = 0; i < h->cfg.prefetch_count; i++)
+    netns_make_for (h, h->cfg.prefetch_slot + i);
+  return NULL;
+}
+
+static void
+close_netns (struct sbx_host *h)
+{
+  for (unsigned i = 0; i < h->nnetns; i++)
+    close (h->netns[i].fd);
+  h->nnetns = 0;
+}
+
+static void
+prefetch_join (struct sbx_host *h)
+{
+  if (__atomic_exchange_n (&h->prefetch_pending, 0, __ATOMIC_ACQ_REL))
+    pthread_join (h->prefetch, NULL);
+}
+
 struct sbx_host *
 sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
 {
@@ -107,11 +170,16 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
   h->cap_last = (int) cap_last;
   h->reuse_netns = h->cfg.reuse_netns;
   pthread_mutex_init (&h->netns_lock, NULL);
-  for (int i = 0; i < SBX_NETNS_SLOTS; i++)
-    h->netns[i] = -1;
+  /* A new network namespace takes about half a millisecond; the cgroup
+   * and rootfs set-up below need not wait for it. */
+  if (h->reuse_netns && h->cfg.prefetch_count > 0
+      && pthread_create (&h->prefetch, NULL, prefetch_main, h) == 0)
+    h->prefetch_pending = 1;
   sbx_seccomp_builtin (&h->seccomp);
   if (sbx_rootfs_plan (h, err) < 0 || cg_host_init (&h->cg, err) < 0)
     {
+      prefetch_join (h);
+      close_netns (h);
       free (h->strings);
       free (h);
       return NULL;
@@ -131,9 +199,8 @@ sbx_host_free (struct sbx_host *h)
 {
   if (!h)
     return;
-  for (int i = 0; i < SBX_NETNS_SLOTS; i++)
-    if (h->netns[i] >= 0)
-      close (h->netns[i]);
+  prefetch_join (h);
+  close_netns (h);
   cg_host_fini (&h->cg);
   free (h->strings);
   free (h);
@@ -197,16 +264,11 @@ make_netns (void)
 int
 sbx_slot_netns (struct sbx_host *h, unsigned slot)
 {
-  int fd;
-
-  if (!h->reuse_netns || slot >= SBX_NETNS_SLOTS)
+  if (!h->reuse_netns)
     return -1;
-  pthread_mutex_lock (&h->netns_lock);
-  if (h->netns[slot] < 0)
-    h->netns[slot] = make_netns ();
-  fd = h->netns[slot];
-  pthread_mutex_unlock (&h->netns_lock);
-  return fd;
+  prefetch_join (h);
+  /* Only this slot's own runs, one at a time, use or make its entry. */
+  return netns_make_for (h, slot);
 }
 
 /* Makes a tmpfs that exists only as a file descriptor: no host path, no

@@ -65,6 +65,11 @@ struct sbx_host_config
    * is dead before the next starts, and a job has no capability over the
    * namespace. */
   int reuse_netns;
+  /* With reuse_netns: make the namespaces of slots [prefetch_slot,
+   * prefetch_slot + prefetch_count) at once, in a thread of their own, so
+   * that the rest of the set-up and the first runs need not wait for
+   * them. */
+  unsigned prefetch_slot, prefetch_count;
 };
 
 #define SBX_DEFAULT_UID_BASE 800000

@@ -477,7 +477,11 @@ main (int argc, char **argv)
   sq_redis_url_redacted (&addr, redacted, sizeof redacted);
   sq_config_free (&conf);
 
-  struct sbx_host_config hc = { .uid_base = cfg->uid_base, .reuse_netns = 1 };
+  struct sbx_host_config hc = {
+    .uid_base = cfg->uid_base,
+    .reuse_netns = 1,
+    .prefetch_count = (unsigned) cfg->concurrency,
+  };
   W.host = sbx_host_new (&hc, &err);
   if (!W.host)
     {
