@@ -463,11 +463,63 @@ write_knob (int dirfd, const char *file, const char *value, const char *job, sq_
 }
 
 int
+cg_job_set_limits (struct cg_host *h, struct cg_job *j, const struct cg_limits *lim,
+                   sq_err *err)
+{
+  char v[64];
+  int mem = j->dirfd[h->ctrl_dir[CG_MEMORY]];
+  int pids = j->dirfd[h->ctrl_dir[CG_PIDS]];
+  int cpu = j->dirfd[h->ctrl_dir[CG_CPU]];
+
+  snprintf (v, sizeof v, "%" PRIu64, lim->memory_bytes);
+  if (h->mode == CG_MODE_V2)
+    {
+      if (write_knob (mem, "memory.max", v, j->name, err) < 0)
+        return -1;
+      /* No swap: a job that needs more than its cap is stopped, not slowed. */
+      if (faccessat (mem, "memory.swap.max", W_OK, 0) == 0
+          && write_knob (mem, "memory.swap.max", "0", j->name, err) < 0)
+        return -1;
+    }
+  else
+    {
+      /* memsw may never be below the plain limit, so when a limit is
+       * raised, memsw goes first. */
+      if (h->has_memsw && sq_write_file_at (mem, "memory.limit_in_bytes", v, NULL) < 0
+          && write_knob (mem, "memory.memsw.limit_in_bytes", v, j->name, err) < 0)
+        return -1;
+      if (write_knob (mem, "memory.limit_in_bytes", v, j->name, err) < 0)
+        return -1;
+      if (h->has_memsw
+          && write_knob (mem, "memory.memsw.limit_in_bytes", v, j->name, err) < 0)
+        return -1;
+    }
+  snprintf (v, sizeof v, "%" PRIu64, lim->pids);
+  if (write_knob (pids, "pids.max", v, j->name, err) < 0)
+    return -1;
+  if (lim->cpu_millicores)
+    {
+      uint64_t quota = (uint64_t) lim->cpu_millicores * 100; /* of 100 ms */
+      if (h->mode == CG_MODE_V2)
+        {
+          snprintf (v, sizeof v, "%" PRIu64 " 100000", quota);
+          if (write_knob (cpu, "cpu.max", v, j->name, err) < 0)
+            return -1;
+        }
+      else
+        {
+          snprintf (v, sizeof v, "%" PRIu64, quota);
+          if (write_knob (cpu, "cpu.cfs_quota_us", v, j->name, err) < 0)
+            return -1;
+        }
+    }
+  return 0;
+}
+
+int
 cg_job_create (struct cg_host *h, struct cg_job *j, const char *name,
                const struct cg_limits *lim, sq_err *err)
 {
-  char v[64];
-
   memset (j, 0, sizeof *j);
   snprintf (j->name, sizeof j->name, "%s", name);
   for (int i = 0; i < h->ndirs; i++)
@@ -485,47 +537,8 @@ cg_job_create (struct cg_host *h, struct cg_job *j, const char *name,
           goto fail;
         }
     }
-  int mem = j->dirfd[h->ctrl_dir[CG_MEMORY]];
-  int pids = j->dirfd[h->ctrl_dir[CG_PIDS]];
-  int cpu = j->dirfd[h->ctrl_dir[CG_CPU]];
-
-  snprintf (v, sizeof v, "%" PRIu64, lim->memory_bytes);
-  if (h->mode == CG_MODE_V2)
-    {
-      if (write_knob (mem, "memory.max", v, name, err) < 0)
-        goto fail;
-      /* No swap: a job that needs more than its cap is stopped, not slowed. */
-      if (faccessat (mem, "memory.swap.max", W_OK, 0) == 0
-          && write_knob (mem, "memory.swap.max", "0", name, err) < 0)
-        goto fail;
-    }
-  else
-    {
-      if (write_knob (mem, "memory.limit_in_bytes", v, name, err) < 0)
-        goto fail;
-      if (h->has_memsw
-          && write_knob (mem, "memory.memsw.limit_in_bytes", v, name, err) < 0)
-        goto fail;
-    }
-  snprintf (v, sizeof v, "%" PRIu64, lim->pids);
-  if (write_knob (pids, "pids.max", v, name, err) < 0)
+  if (cg_job_set_limits (h, j, lim, err) < 0)
     goto fail;
-  if (lim->cpu_millicores)
-    {
-      uint64_t quota = (uint64_t) lim->cpu_millicores * 100; /* of 100 ms */
-      if (h->mode == CG_MODE_V2)
-        {
-          snprintf (v, sizeof v, "%" PRIu64 " 100000", quota);
-          if (write_knob (cpu, "cpu.max", v, name, err) < 0)
-            goto fail;
-        }
-      else
-        {
-          snprintf (v, sizeof v, "%" PRIu64, quota);
-          if (write_knob (cpu, "cpu.cfs_quota_us", v, name, err) < 0)
-            goto fail;
-        }
-    }
   return 0;
 
 fail:

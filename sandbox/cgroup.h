@@ -86,6 +86,11 @@ void cg_host_fini (struct cg_host *h);
 int cg_job_create (struct cg_host *h, struct cg_job *j, const char *name,
                    const struct cg_limits *lim, sq_err *err);
 
+/* Writes the limits of an existing job cgroup (cg_job_create writes them
+ * too). */
+int cg_job_set_limits (struct cg_host *h, struct cg_job *j, const struct cg_limits *lim,
+                       sq_err *err);
+
 /* Moves pid into the job's cgroup(s). */
 int cg_job_attach (struct cg_host *h, struct cg_job *j, pid_t pid, sq_err *err);
 

@@ -34,6 +34,11 @@ struct rootfs_step
 };
 
 #define SBX_MAX_STEPS 96
+
+/* The most a job's argv and envp may hold, together: init receives them
+ * into fixed buffers of its own. */
+#define SBX_JOB_MAX_ARGS 4096
+#define SBX_JOB_MAX_BYTES (1 << 20)
 #define SBX_NETNS_SLOTS 256
 
 /* Per-process state: the cgroup subtree, the compiled seccomp program and
@@ -58,7 +63,20 @@ struct sbx_host
     int fd;
   } netns[SBX_NETNS_SLOTS];
   unsigned nnetns;
+  /* Per slot with sbx_prewarm: a thread that keeps one sandbox ready.
+   * Entries are only added; under netns_lock, with warm_cond. */
+  struct warm_slot
+  {
+    struct sbx_host *h;
+    unsigned slot;
+    struct sbx *b; /* ready, or NULL */
+    pthread_t thread;
+    int running, stop;
+  } warm[SBX_NETNS_SLOTS];
+  unsigned nwarm;
+  pthread_cond_t warm_cond;
   pthread_mutex_t netns_lock;
+  pthread_mutex_t netns_make_lock; /* one maker at a time */
   int reuse_netns;
   pthread_t prefetch;   /* see sbx_host_config.prefetch_count */
   int prefetch_pending; /* started and not joined yet */
@@ -76,7 +94,21 @@ struct sbx
   int out_fd;     /* scratch:/work/out, after the run */
   int cancel_fd;  /* eventfd: sbx_cancel() writes it */
   int ran;
+  /* Set by sbx_start: init is waiting in its namespaces and cgroup for
+   * the job. The supervisor's ends of its pipes, and its cgroup. */
+  int started;
+  int prewarmed; /* made by sbx_prewarm, with the default limits */
+  int pidfd, sync_wr, rep_rd, out_rd, err_rd;
+  struct cg_job job;
 };
+
+/* Starts init for b: namespaces, id maps, cgroup; init then builds the
+ * root and waits for the job, which sbx_run sends. stdin_fd may be -1
+ * (/dev/null). */
+int sbx_start (struct sbx *b, int stdin_fd, sq_err *err);
+
+/* Kills and cleans up a started sandbox that will not run. */
+void sbx_abandon (struct sbx *b);
 
 /* Runs in the sandbox's first process (pid 1 of its namespaces), before the
  * program is started. Builds the new root from the plan in the current

@@ -63,13 +63,30 @@
 
 #define CPU_POLL_MS 20
 
+/* What init learns only when the job is known (it may have been started
+ * before, see sbx_prewarm): sent on the sync pipe after the byte 'c'.
+ * The strings follow the header, each NUL-terminated: argv, then envp. */
+struct job_header
+{
+  uint32_t size; /* of the strings */
+  uint32_t argc, envc;
+  struct sbx_limits lim;
+};
+
+/* init's copy, in its own memory: it may not allocate. */
+static struct
+{
+  struct job_header hdr;
+  char strings[SBX_JOB_MAX_BYTES];
+  char *argv[SBX_JOB_MAX_ARGS + 1];
+  char *envp[SBX_JOB_MAX_ARGS + 1];
+} job_in;
+
 struct child_args
 {
   int own_netns; /* 0: a reused slot namespace, already set up */
   const struct sbx_host *h;
   const struct sbx *b;
-  char *const *argv;
-  char *const *envp;
   int sync_rd;
   int report_wr;
   int in_fd;
@@ -236,7 +253,7 @@ exec_in_path (char *const *argv, char *const *envp, int report_fd)
 }
 
 static __attribute__ ((noreturn)) void
-program_main (const struct child_args *a, int report_fd)
+program_main (const struct child_args *a, const struct job_header *job, int report_fd)
 {
   if (dup2 (a->in_fd, 0) < 0 || dup2 (a->out_wr, 1) < 0 || dup2 (a->err_wr, 2) < 0)
     {
@@ -247,7 +264,7 @@ program_main (const struct child_args *a, int report_fd)
     int keep[] = { 0, 1, 2, report_fd };
     close_all_except (keep, 4);
   }
-  if (set_limits (&a->b->lim) < 0)
+  if (set_limits (&job->lim) < 0)
     {
       report_text (report_fd, REC_SETUP, "setrlimit", errno);
       _exit (127);
@@ -270,7 +287,7 @@ program_main (const struct child_args *a, int report_fd)
       report_text (report_fd, REC_SETUP, "chdir /work", errno);
       _exit (127);
     }
-  exec_in_path (a->argv, a->envp ? a->envp : sbx_default_env, report_fd);
+  exec_in_path (job_in.argv, job_in.envp, report_fd);
   _exit (127);
 }
 
@@ -280,11 +297,58 @@ struct prog_start
   int report_fd;
 };
 
+/* Reads exactly len bytes; 0 on success. */
+static int
+read_full (int fd, void *buf, size_t len)
+{
+  char *p = buf;
+  while (len > 0)
+    {
+      ssize_t n = read (fd, p, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return -1;
+      p += n;
+      len -= n;
+    }
+  return 0;
+}
+
+/* Receives the job (after the 'c' byte) into job_in; 0 on success. */
+static int
+receive_job (int fd)
+{
+  struct job_header *h = &job_in.hdr;
+  char *p, *end;
+
+  if (read_full (fd, h, sizeof *h) < 0 || h->size > SBX_JOB_MAX_BYTES || h->argc < 1
+      || h->argc > SBX_JOB_MAX_ARGS || h->envc > SBX_JOB_MAX_ARGS
+      || read_full (fd, job_in.strings, h->size) < 0)
+    return -1;
+  p = job_in.strings;
+  end = p + h->size;
+  for (uint32_t i = 0; i < h->argc + h->envc; i++)
+    {
+      char *nul = memchr (p, '\0', end - p);
+      if (!nul)
+        return -1;
+      if (i < h->argc)
+        job_in.argv[i] = p;
+      else
+        job_in.envp[i - h->argc] = p;
+      p = nul + 1;
+    }
+  job_in.argv[h->argc] = NULL;
+  job_in.envp[h->envc] = NULL;
+  return 0;
+}
+
 static int
 program_entry (void *arg)
 {
   const struct prog_start *ps = arg;
-  program_main (ps->a, ps->report_fd);
+  program_main (ps->a, &job_in.hdr, ps->report_fd);
 }
 
 /* The program's stack between clone and execve. It lies in init's own
@@ -348,8 +412,13 @@ init_main (const struct child_args *a)
   /* Meanwhile the supervisor made the job's cgroup and moved us into it;
    * nothing of the program runs before it says so. Then the cgroup
    * becomes the root of our cgroup namespace. */
-  if (read (a->sync_rd, &go, 1) != 1)
+  if (read (a->sync_rd, &go, 1) != 1 || go != 'c')
     _exit (INIT_EXIT_ABORT);
+  if (receive_job (a->sync_rd) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "receive the job", 0);
+      _exit (INIT_EXIT_ABORT);
+    }
   close (a->sync_rd);
   if (unshare (CLONE_NEWCGROUP) < 0)
     {
@@ -520,11 +589,29 @@ fail_result (struct sbx_result *res, sq_err *err)
             err ? err->msg : "unknown error");
 }
 
+/* Kills a started sandbox that will not run, and cleans up after it. */
+void
+sbx_abandon (struct sbx *b)
+{
+  if (!b->started)
+    return;
+  syscall (SYS_pidfd_send_signal, b->pidfd, SIGKILL, NULL, 0);
+  waitid (P_PIDFD, b->pidfd, NULL, WEXITED);
+  cg_job_destroy (&b->host->cg, &b->job, NULL);
+  int *fds[] = { &b->pidfd, &b->sync_wr, &b->rep_rd, &b->out_rd, &b->err_rd };
+  for (size_t i = 0; i < SQ_ARRAY_SIZE (fds); i++)
+    if (*fds[i] >= 0)
+      {
+        close (*fds[i]);
+        *fds[i] = -1;
+      }
+  b->started = 0;
+}
+
 int
-sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_err *err)
+sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
 {
   struct sbx_host *h = b->host;
-  struct cg_job job = { .ndirs = 0 };
   struct cg_limits cl = {
     .memory_bytes = b->lim.memory_bytes,
     .pids = b->lim.pids,
@@ -533,35 +620,18 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   cleanup_close int sync_rd = -1, sync_wr = -1, rep_rd = -1, rep_wr = -1;
   cleanup_close int out_rd = -1, out_wr = -1, err_rd = -1, err_wr = -1;
   cleanup_close int pidfd = -1;
-  struct sbx_observed obs;
-  struct supervisor s;
   struct child_args a;
   struct clone_args ca;
   char name[32];
-  uint64_t start_us, deadline_ms, next_cpu_ms, drain_until = 0;
   int p[2];
   pid_t pid;
 
-  memset (res, 0, sizeof *res);
-  memset (&obs, 0, sizeof obs);
-  if (b->ran)
-    {
-      sq_err_set (err, EINVAL, "a sandbox runs only once");
-      fail_result (res, err);
-      return -1;
-    }
-  b->ran = 1;
-  if (!ex->argv || !ex->argv[0] || !ex->argv[0][0])
-    {
-      sq_err_set (err, EINVAL, "no command given");
-      fail_result (res, err);
-      return -1;
-    }
+  b->job.ndirs = 0;
 #define PIPE(r, w, flags)                                                                \
   do                                                                                     \
     {                                                                                    \
       if (pipe2 (p, O_CLOEXEC | (flags)) < 0)                                            \
-        goto fail_errno;                                                                 \
+        return sq_err_set (err, errno, "create pipes");                                  \
       r = p[0];                                                                          \
       w = p[1];                                                                          \
     }                                                                                    \
@@ -578,11 +648,9 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   a = (struct child_args){
     .h = h,
     .b = b,
-    .argv = ex->argv,
-    .envp = ex->envp,
     .sync_rd = sync_rd,
     .report_wr = rep_wr,
-    .in_fd = ex->stdin_fd,
+    .in_fd = stdin_fd,
     .out_wr = out_wr,
     .err_wr = err_wr,
   };
@@ -608,7 +676,6 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   if (slot_ns < 0)
     ca.flags |= CLONE_NEWNET;
   a.own_netns = slot_ns < 0;
-  start_us = sq_now_us ();
   pid = (pid_t) syscall (SYS_clone3, &ca, sizeof ca);
   if (pid != 0 && home_ns >= 0)
     {
@@ -619,12 +686,9 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
       errno = e;
     }
   if (pid < 0)
-    {
-      sq_err_set (err, errno,
-                  "clone the sandbox (user namespaces may be "
-                  "disabled: see /proc/sys/user/max_user_namespaces)");
-      goto fail;
-    }
+    return sq_err_set (err, errno,
+                       "clone the sandbox (user namespaces may be "
+                       "disabled: see /proc/sys/user/max_user_namespaces)");
   if (pid == 0)
     init_main (&a);
 
@@ -633,34 +697,126 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   close (out_wr), out_wr = -1;
   close (err_wr), err_wr = -1;
   /* Two steps, so that the cgroup work overlaps init building its root:
-   * the id maps, then "g"; the cgroup and the move into it, then "c".
-   * Until "c" init runs only sandq's code. */
+   * the id maps, then "g"; the cgroup and the move into it come next, and
+   * sbx_run's "c" with the job after them. Until "c" init runs only
+   * sandq's code. */
   snprintf (name, sizeof name, "j%u", __atomic_add_fetch (&h->seq, 1, __ATOMIC_RELAXED));
   if (write_id_map (pid, "uid_map", b->uid, err) < 0
       || write_id_map (pid, "gid_map", b->uid, err) < 0
       || sq_write_all (sync_wr, "g", 1) < 0
-      || cg_job_create (&h->cg, &job, name, &cl, err) < 0
-      || cg_job_attach (&h->cg, &job, pid, err) < 0 || sq_write_all (sync_wr, "c", 1) < 0)
+      || cg_job_create (&h->cg, &b->job, name, &cl, err) < 0
+      || cg_job_attach (&h->cg, &b->job, pid, err) < 0)
     {
       syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
       waitid (P_PIDFD, pidfd, NULL, WEXITED);
+      cg_job_destroy (&h->cg, &b->job, NULL);
+      return -1;
+    }
+  b->pidfd = steal_fd (&pidfd);
+  b->sync_wr = steal_fd (&sync_wr);
+  b->rep_rd = steal_fd (&rep_rd);
+  b->out_rd = steal_fd (&out_rd);
+  b->err_rd = steal_fd (&err_rd);
+  b->started = 1;
+  return 0;
+}
+
+/* Sends 'c' and the job: its limits, argv and envp. */
+static int
+send_job (struct sbx *b, const struct sbx_exec *ex, sq_err *err)
+{
+  char *const *envp = ex->envp ? ex->envp : sbx_default_env;
+  struct job_header hdr = { .lim = b->lim };
+  size_t size = 0;
+  char *buf, *p;
+  int r;
+
+  for (; ex->argv[hdr.argc]; hdr.argc++)
+    size += strlen (ex->argv[hdr.argc]) + 1;
+  for (; envp[hdr.envc]; hdr.envc++)
+    size += strlen (envp[hdr.envc]) + 1;
+  if (size > SBX_JOB_MAX_BYTES || hdr.argc > SBX_JOB_MAX_ARGS
+      || hdr.envc > SBX_JOB_MAX_ARGS)
+    return sq_err_set (err, E2BIG,
+                       "the command and environment exceed the sandbox's limit of "
+                       "%d strings and %d KiB",
+                       SBX_JOB_MAX_ARGS, SBX_JOB_MAX_BYTES >> 10);
+  hdr.size = (uint32_t) size;
+  buf = malloc (1 + sizeof hdr + size);
+  if (!buf)
+    return sq_err_set (err, ENOMEM, "the job for the sandbox");
+  buf[0] = 'c';
+  memcpy (buf + 1, &hdr, sizeof hdr);
+  p = buf + 1 + sizeof hdr;
+  for (uint32_t i = 0; i < hdr.argc + hdr.envc; i++)
+    {
+      const char *str = i < hdr.argc ? ex->argv[i] : envp[i - hdr.argc];
+      size_t n = strlen (str) + 1;
+      memcpy (p, str, n);
+      p += n;
+    }
+  r = sq_write_all (b->sync_wr, buf, 1 + sizeof hdr + size);
+  free (buf);
+  if (r < 0)
+    return sq_err_set (err, errno, "send the job to the sandbox");
+  return 0;
+}
+
+int
+sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_err *err)
+{
+  struct sbx_host *h = b->host;
+  struct cg_limits cl = {
+    .memory_bytes = b->lim.memory_bytes,
+    .pids = b->lim.pids,
+    .cpu_millicores = b->lim.cpu_millicores,
+  };
+  struct sbx_observed obs;
+  struct supervisor s;
+  uint64_t start_us, deadline_ms, next_cpu_ms, drain_until = 0;
+
+  memset (res, 0, sizeof *res);
+  memset (&obs, 0, sizeof obs);
+  if (b->ran)
+    {
+      sq_err_set (err, EINVAL, "a sandbox runs only once");
+      fail_result (res, err);
+      return -1;
+    }
+  b->ran = 1;
+  if (!ex->argv || !ex->argv[0] || !ex->argv[0][0])
+    {
+      sq_err_set (err, EINVAL, "no command given");
       goto fail;
     }
-  close (sync_wr), sync_wr = -1;
+  if (b->started && ex->stdin_fd >= 0)
+    {
+      sq_err_set (err, EINVAL, "a prewarmed sandbox reads its stdin from /dev/null");
+      goto fail;
+    }
+  if (!b->started && sbx_start (b, ex->stdin_fd, err) < 0)
+    goto fail;
+  /* A prewarmed sandbox's cgroup was made with the default limits. */
+  if (b->prewarmed && cg_job_set_limits (&h->cg, &b->job, &cl, err) < 0)
+    goto fail;
+  start_us = sq_now_us ();
+  if (send_job (b, ex, err) < 0)
+    goto fail;
+  close (b->sync_wr), b->sync_wr = -1;
 
   memset (&s, 0, sizeof s);
   s.b = b;
-  s.pidfd = pidfd;
-  s.out = (struct stream){ out_rd, ex->stdout_fd, &res->stdout_bytes };
-  s.err = (struct stream){ err_rd, ex->stderr_fd, &res->stderr_bytes };
-  out_rd = err_rd = -1; /* owned by s now */
+  s.pidfd = b->pidfd;
+  s.out = (struct stream){ b->out_rd, ex->stdout_fd, &res->stdout_bytes };
+  s.err = (struct stream){ b->err_rd, ex->stderr_fd, &res->stderr_bytes };
+  b->out_rd = b->err_rd = -1; /* owned by s now */
   deadline_ms = start_us / 1000 + b->lim.wall_ms;
   next_cpu_ms = start_us / 1000 + CPU_POLL_MS;
 
   while (!s.init_done || s.out.fd >= 0 || s.err.fd >= 0)
     {
       struct pollfd pf[4] = {
-        { s.init_done ? -1 : pidfd, POLLIN, 0 },
+        { s.init_done ? -1 : b->pidfd, POLLIN, 0 },
         { s.out.fd, POLLIN, 0 },
         { s.err.fd, POLLIN, 0 },
         { s.init_done ? -1 : b->cancel_fd, POLLIN, 0 },
@@ -706,7 +862,7 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
       if (now >= next_cpu_ms)
         {
           uint64_t ns;
-          if (cg_job_cpu_ns (&h->cg, &job, &ns) == 0 && ns / 1000000 >= b->lim.cpu_ms)
+          if (cg_job_cpu_ns (&h->cg, &b->job, &ns) == 0 && ns / 1000000 >= b->lim.cpu_ms)
             kill_job (&s, SBX_KILL_CPU);
           next_cpu_ms = now + CPU_POLL_MS;
         }
@@ -715,14 +871,14 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
     close (s.out.fd);
   if (s.err.fd >= 0)
     close (s.err.fd);
-  waitid (P_PIDFD, pidfd, NULL, WEXITED);
+  waitid (P_PIDFD, b->pidfd, NULL, WEXITED);
   res->wall_ms = (sq_now_us () - start_us + 500) / 1000;
 
-  parse_reports (rep_rd, &obs);
+  parse_reports (b->rep_rd, &obs);
   {
     struct cg_stats cs;
     struct statfs sf;
-    cg_job_stats (&h->cg, &job, &cs);
+    cg_job_stats (&h->cg, &b->job, &cs);
     obs.oom_kills = cs.oom_kills;
     obs.pids_max_events = cs.pids_max_events;
     obs.cpu_ns = cs.cpu_ns;
@@ -744,7 +900,10 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
               "sandq could not store the "
               "program's output: %s",
               strerror (s.sink_errno ? s.sink_errno : EIO));
-  if (cg_job_destroy (&h->cg, &job, err) < 0)
+  b->started = 0;
+  close (b->pidfd), b->pidfd = -1;
+  close (b->rep_rd), b->rep_rd = -1;
+  if (cg_job_destroy (&h->cg, &b->job, err) < 0)
     {
       sq_err_log ("%s", err->msg);
       fail_result (res, err);
@@ -758,10 +917,8 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
     }
   return 0;
 
-fail_errno:
-  sq_err_set (err, errno, "create pipes");
 fail:
-  cg_job_destroy (&h->cg, &job, NULL);
+  sbx_abandon (b);
   fail_result (res, err);
   return -1;
 }

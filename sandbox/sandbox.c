@@ -10,6 +10,8 @@
 #include <string.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -19,6 +21,7 @@
 #include <linux/mount.h>
 
 #include "../common/cleanup.h"
+#include "../common/log.h"
 #include "../common/tree.h"
 #include "../common/util.h"
 
@@ -101,9 +104,23 @@ netns_make_for (struct sbx_host *h, unsigned slot)
   pthread_mutex_unlock (&h->netns_lock);
   if (have)
     return *have;
+  /* A slot's own run and its prewarm thread may both get here first:
+   * one makes it, the other then finds it. */
+  pthread_mutex_lock (&h->netns_make_lock);
+  pthread_mutex_lock (&h->netns_lock);
+  have = netns_of (h, slot);
+  pthread_mutex_unlock (&h->netns_lock);
+  if (have)
+    {
+      pthread_mutex_unlock (&h->netns_make_lock);
+      return *have;
+    }
   fd = make_netns ();
   if (fd < 0)
-    return -1;
+    {
+      pthread_mutex_unlock (&h->netns_make_lock);
+      return -1;
+    }
   pthread_mutex_lock (&h->netns_lock);
   if (h->nnetns < SBX_NETNS_SLOTS)
     h->netns[h->nnetns++] = (typeof (h->netns[0])){ slot, fd };
@@ -113,6 +130,7 @@ netns_make_for (struct sbx_host *h, unsigned slot)
       fd = -1;
     }
   pthread_mutex_unlock (&h->netns_lock);
+  pthread_mutex_unlock (&h->netns_make_lock);
   return fd;
 }
 
@@ -170,6 +188,8 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
   h->cap_last = (int) cap_last;
   h->reuse_netns = h->cfg.reuse_netns;
   pthread_mutex_init (&h->netns_lock, NULL);
+  pthread_mutex_init (&h->netns_make_lock, NULL);
+  pthread_cond_init (&h->warm_cond, NULL);
   /* A new network namespace takes about half a millisecond; the cgroup
    * and rootfs set-up below need not wait for it. */
   if (h->reuse_netns && h->cfg.prefetch_count > 0
@@ -200,6 +220,8 @@ sbx_host_free (struct sbx_host *h)
   if (!h)
     return;
   prefetch_join (h);
+  for (unsigned i = 0; i < h->nwarm; i++)
+    sbx_unwarm (h, h->warm[i].slot);
   close_netns (h);
   cg_host_fini (&h->cg);
   free (h->strings);
@@ -271,24 +293,34 @@ sbx_slot_netns (struct sbx_host *h, unsigned slot)
   return netns_make_for (h, slot);
 }
 
-/* Makes a tmpfs that exists only as a file descriptor: no host path, no
- * mount in the host's namespace, nothing to clean up after a crash. */
+/* Sets the disk caps on a tmpfs being configured (fsopen or fspick). */
 static int
-make_scratch (const struct sbx_limits *lim, sq_err *err)
+set_scratch_caps (int fs, const struct sbx_limits *lim, sq_err *err)
 {
-  cleanup_close int fs = -1;
   char v[32];
-  int m;
 
-  fs = (int) syscall (SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
-  if (fs < 0)
-    return sq_err_set (err, errno, "fsopen tmpfs (needs Linux 5.2 or later)");
   snprintf (v, sizeof v, "%" PRIu64, lim->disk_bytes);
   if (syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", v, 0) < 0)
     return sq_err_set (err, errno, "set the scratch disk size to %s", v);
   snprintf (v, sizeof v, "%" PRIu64, lim->disk_inodes);
   if (syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "nr_inodes", v, 0) < 0)
     return sq_err_set (err, errno, "set the scratch disk inodes to %s", v);
+  return 0;
+}
+
+/* Makes a tmpfs that exists only as a file descriptor: no host path, no
+ * mount in the host's namespace, nothing to clean up after a crash. */
+static int
+make_scratch (const struct sbx_limits *lim, sq_err *err)
+{
+  cleanup_close int fs = -1;
+  int m;
+
+  fs = (int) syscall (SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+  if (fs < 0)
+    return sq_err_set (err, errno, "fsopen tmpfs (needs Linux 5.2 or later)");
+  if (set_scratch_caps (fs, lim, err) < 0)
+    return -1;
   if (syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0
       || syscall (SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
     return sq_err_set (err, errno, "create the scratch tmpfs");
@@ -299,14 +331,214 @@ make_scratch (const struct sbx_limits *lim, sq_err *err)
   return m;
 }
 
+static struct sbx *sbx_new_cold (struct sbx_host *h, const struct sbx_limits *lim,
+                                 unsigned slot, sq_err *err);
+
+/* The slot's prewarm entry, or NULL. Under netns_lock. */
+static struct warm_slot *
+warm_of (struct sbx_host *h, unsigned slot)
+{
+  for (unsigned i = 0; i < h->nwarm; i++)
+    if (h->warm[i].slot == slot)
+      return &h->warm[i];
+  return NULL;
+}
+
+/* Takes the slot's ready sandbox, or NULL; its thread makes the next. */
+static struct sbx *
+take_warm (struct sbx_host *h, unsigned slot)
+{
+  struct sbx *b = NULL;
+  struct warm_slot *e;
+
+  pthread_mutex_lock (&h->netns_lock);
+  e = warm_of (h, slot);
+  if (e && e->b)
+    {
+      b = e->b;
+      e->b = NULL;
+      pthread_cond_broadcast (&h->warm_cond);
+    }
+  pthread_mutex_unlock (&h->netns_lock);
+  return b;
+}
+
+static void *
+warm_main (void *arg)
+{
+  struct warm_slot *e = arg;
+  struct sbx_host *h = e->h;
+  unsigned fails = 0;
+
+  pthread_mutex_lock (&h->netns_lock);
+  while (!e->stop)
+    {
+      if (e->b)
+        {
+          pthread_cond_wait (&h->warm_cond, &h->netns_lock);
+          continue;
+        }
+      pthread_mutex_unlock (&h->netns_lock);
+      struct sbx_limits lim;
+      sq_err err = { 0 };
+      sbx_limits_default (&lim);
+      struct sbx *b = sbx_new_cold (h, &lim, e->slot, &err);
+      if (b && sbx_start (b, -1, &err) < 0)
+        {
+          sbx_free (b);
+          b = NULL;
+        }
+      pthread_mutex_lock (&h->netns_lock);
+      if (!b)
+        {
+          if (fails++ % 60 == 0)
+            sq_warn ("slot %u: cannot prewarm a sandbox (jobs make their own): %s",
+                     e->slot, err.msg);
+          struct timespec ts;
+          clock_gettime (CLOCK_REALTIME, &ts);
+          ts.tv_sec += 1;
+          pthread_cond_timedwait (&h->warm_cond, &h->netns_lock, &ts);
+          continue;
+        }
+      fails = 0;
+      b->prewarmed = 1;
+      e->b = b;
+    }
+  pthread_mutex_unlock (&h->netns_lock);
+  return NULL;
+}
+
+int
+sbx_prewarm (struct sbx_host *h, unsigned slot, sq_err *err)
+{
+  struct warm_slot *e;
+  sigset_t all, old;
+  int r = 0;
+
+  pthread_mutex_lock (&h->netns_lock);
+  e = warm_of (h, slot);
+  if (!e && h->nwarm < SBX_NETNS_SLOTS)
+    {
+      e = &h->warm[h->nwarm++];
+      *e = (struct warm_slot){ .h = h, .slot = slot };
+    }
+  if (!e)
+    r = sq_err_set (err, ENOSPC, "more than %d prewarmed slots", SBX_NETNS_SLOTS);
+  else if (!e->running)
+    {
+      /* Signals are for the caller's threads, not this one. */
+      sigfillset (&all);
+      pthread_sigmask (SIG_BLOCK, &all, &old);
+      e->stop = 0;
+      int pr = pthread_create (&e->thread, NULL, warm_main, e);
+      pthread_sigmask (SIG_SETMASK, &old, NULL);
+      if (pr != 0)
+        r = sq_err_set (err, pr, "start the prewarm thread of slot %u", slot);
+      else
+        e->running = 1;
+    }
+  pthread_mutex_unlock (&h->netns_lock);
+  return r;
+}
+
+int
+sbx_prewarm_wait (struct sbx_host *h, unsigned slot, int timeout_ms)
+{
+  uint64_t until = sq_now_ms () + (uint64_t) timeout_ms;
+  int ready = 0;
+
+  for (;;)
+    {
+      pthread_mutex_lock (&h->netns_lock);
+      struct warm_slot *e = warm_of (h, slot);
+      ready = e && e->b;
+      pthread_mutex_unlock (&h->netns_lock);
+      if (ready || !e || sq_now_ms () >= until)
+        break;
+      struct timespec ts = { 0, 200000 };
+      nanosleep (&ts, NULL);
+    }
+  return ready ? 0 : -1;
+}
+
+void
+sbx_unwarm (struct sbx_host *h, unsigned slot)
+{
+  struct warm_slot *e;
+  struct sbx *b = NULL;
+  pthread_t th;
+  int join = 0;
+
+  pthread_mutex_lock (&h->netns_lock);
+  e = warm_of (h, slot);
+  if (e && e->running)
+    {
+      e->stop = 1;
+      th = e->thread;
+      join = 1;
+      pthread_cond_broadcast (&h->warm_cond);
+    }
+  pthread_mutex_unlock (&h->netns_lock);
+  if (join)
+    pthread_join (th, NULL);
+  pthread_mutex_lock (&h->netns_lock);
+  if (e)
+    {
+      b = e->b;
+      e->b = NULL;
+      e->running = 0;
+    }
+  pthread_mutex_unlock (&h->netns_lock);
+  sbx_free (b);
+}
+
+/* Gives the scratch disk of a prewarmed sandbox the job's size and inode
+ * caps (it was made with the defaults). */
+static int
+resize_scratch (struct sbx *b, const struct sbx_limits *lim, sq_err *err)
+{
+  cleanup_close int fs = -1;
+
+  fs = (int) syscall (SYS_fspick, b->scratch_fd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC);
+  if (fs < 0)
+    return sq_err_set (err, errno, "fspick the scratch disk");
+  if (set_scratch_caps (fs, lim, err) < 0)
+    return -1;
+  if (syscall (SYS_fsconfig, fs, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
+    return sq_err_set (err, errno, "resize the scratch disk");
+  return 0;
+}
+
 struct sbx *
 sbx_new (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot, sq_err *err)
 {
   struct sbx *b;
-  static const char *const dirs[] = { "work", "work/out", "tmp", "shm" };
 
   if (sbx_limits_check (lim, err) < 0)
     return NULL;
+  b = take_warm (h, slot);
+  if (b)
+    {
+      sq_err rerr = { 0 };
+      if (resize_scratch (b, lim, &rerr) == 0)
+        {
+          b->lim = *lim;
+          return b;
+        }
+      /* Not worth failing the job for: start a sandbox of its own. */
+      sq_warn ("prewarmed sandbox of slot %u: %s; making a new one", slot, rerr.msg);
+      sbx_free (b);
+    }
+  return sbx_new_cold (h, lim, slot, err);
+}
+
+static struct sbx *
+sbx_new_cold (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot,
+              sq_err *err)
+{
+  struct sbx *b;
+  static const char *const dirs[] = { "work", "work/out", "tmp", "shm" };
+
   b = calloc (1, sizeof *b);
   if (!b)
     {
@@ -318,6 +550,7 @@ sbx_new (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot, sq_err
   b->lim = *lim;
   b->uid = h->cfg.uid_base + slot % h->cfg.uid_count;
   b->work_fd = b->out_fd = b->cancel_fd = -1;
+  b->pidfd = b->sync_wr = b->rep_rd = b->out_rd = b->err_rd = -1;
   b->scratch_fd = make_scratch (lim, err);
   if (b->scratch_fd < 0)
     goto fail;
@@ -403,6 +636,7 @@ sbx_free (struct sbx *b)
 {
   if (!b)
     return;
+  sbx_abandon (b);
   if (b->out_fd >= 0)
     close (b->out_fd);
   if (b->work_fd >= 0)

@@ -91,6 +91,21 @@ void sbx_host_free (struct sbx_host *h);
 
 struct sbx;
 
+/* Keeps the slot's next sandbox ready ahead of time: a thread of the
+ * library makes one (init in its namespaces and cgroup, its root built,
+ * waiting) whenever the slot has none. sbx_new() for the slot takes it if
+ * it is ready (and gives it the job's limits), so sbx_run() has only the
+ * program left to start; otherwise it makes one as usual. A prewarmed
+ * program reads /dev/null as stdin. Idempotent. */
+int sbx_prewarm (struct sbx_host *h, unsigned slot, sq_err *err);
+
+/* Waits up to timeout_ms for the slot's prewarmed sandbox to be ready;
+ * 0 when it is. For benchmarks and tests. */
+int sbx_prewarm_wait (struct sbx_host *h, unsigned slot, int timeout_ms);
+
+/* Stops the slot's prewarm thread and discards its sandbox, if any. */
+void sbx_unwarm (struct sbx_host *h, unsigned slot);
+
 /* Makes a sandbox for one run: the scratch tmpfs with work/, work/out/,
  * tmp/ and shm/. slot picks the host uid (uid_base + slot % uid_count);
  * concurrent sandboxes of one host should use distinct slots. */

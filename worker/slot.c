@@ -2,8 +2,9 @@
  *
  * It claims from the queues in the order given (so a bulk queue never
  * starves an interactive one), runs the job, reports, and starts again.
- * When every queue is empty it blocks on the queues' wake lists for up to
- * a second. When Redis goes away it reconnects with backoff and jitter.
+ * The sandbox library keeps the slot's next sandbox ready meanwhile (see
+ * sbx_prewarm). When every queue is empty it blocks on the queues' wake
+ * lists for up to a second. When Redis goes away it reconnects with backoff and jitter.
  */
 #define _GNU_SOURCE
 #include "worker.h"
@@ -45,6 +46,10 @@ slot_main (void *arg)
   sq_err err = { 0 };
 
   sq_redis_parse_url (w->cfg.redis_url, &r.addr, &err);
+  /* The next job's sandbox is built beside the current one: a job then
+   * waits only for its program's own start. */
+  if (sbx_prewarm (w->host, (unsigned) s->idx, &err) < 0)
+    sq_warn ("slot %d: %s; each job will make its own sandbox", s->idx, err.msg);
   sq_proto_init (&p, &r);
   while (!w->stopping && !w->draining)
     {
@@ -101,6 +106,7 @@ slot_main (void *arg)
             wait_for_work (w, &r);
         }
     }
+  sbx_unwarm (w->host, (unsigned) s->idx);
   pthread_mutex_lock (&w->lock);
   w->stats.slot_commands += r.ncommands;
   pthread_mutex_unlock (&w->lock);

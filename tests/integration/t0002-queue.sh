@@ -55,6 +55,19 @@ id=$(SQ submit --memory 64M -- python3 -c 'b=[bytearray(1<<20) for _ in range(20
 SQ wait "$id" >/dev/null
 is "memory_limit through the queue" "$(job_field "$id" status)" memory_limit
 like "memory_limit message" "$(job_field "$id" message)" 'more than 64 MiB of memory'
+# Each idle slot keeps its next sandbox ready (made with the default
+# limits); a job that takes it still gets its own limits.
+ok "each idle slot has a prewarmed sandbox waiting" \
+  wait_for 5 'test "$(cat /sys/fs/cgroup/*/sandq/*/j*/cgroup.procs /sys/fs/cgroup/*/*/sandq/*/j*/cgroup.procs /sys/fs/cgroup/sandq/*/j*/cgroup.procs 2>/dev/null | sort -u | grep -c .)" -eq 2'
+id=$(SQ submit --disk 2M -- sh -c 'head -c 3000000 /dev/zero > big')
+SQ wait "$id" >/dev/null
+is "a prewarmed sandbox gets the job's disk limit" "$(job_field "$id" status)" disk_limit
+id=$(SQ submit --pids 5 -- sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait')
+SQ wait "$id" >/dev/null
+is "... and its pids limit" "$(job_field "$id" status)" pids_limit
+id=$(SQ submit --memory 600M -- python3 -c 'b=bytearray(550<<20); print(len(b))')
+SQ wait "$id" >/dev/null
+is "... and a memory limit above the default one" "$(job_field "$id" status)" ok
 id=$(SQ submit --wall 0.5 -- sleep 10); SQ wait "$id" >/dev/null
 is "timeout through the queue" "$(job_field "$id" status)" timeout
 id=$(SQ submit -- no-such-program); SQ wait "$id" >/dev/null
