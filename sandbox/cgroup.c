@@ -184,6 +184,8 @@ sweep_instance (int subtreefd, const char *inst)
         n++;
     }
   closedir (d);
+  /* A one-shot instance is itself the job's cgroup. */
+  kill_and_drain (ifd);
   rmdir_retry (subtreefd, inst);
   return n;
 }
@@ -211,8 +213,8 @@ cg_sweep (struct cg_host *h)
   for (int i = 0; i < h->ndirs; i++)
     {
       /* The subtree directory is the parent of our instance directory. */
-      cleanup_close int sfd
-          = openat (h->dirfd[i], "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      cleanup_close int sfd = openat (h->dirfd[i], h->one_shot ? "." : "..",
+                                      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       DIR *d;
       struct dirent *e;
 
@@ -365,10 +367,17 @@ init_v1 (struct cg_host *h, sq_err *err)
       sfd = openat (bfd, CG_SUBTREE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (sfd < 0)
         return sq_err_set (err, errno, "open cgroup '%s/" CG_SUBTREE "'", base);
+      if (h->one_shot)
+        {
+          snprintf (inst, sizeof inst, "%s/" CG_SUBTREE, base);
+          h->dirfd[h->ndirs] = steal_fd (&sfd);
+          goto opened;
+        }
       if (mkdir_p_at (sfd, h->instance, err, base) < 0)
         return -1;
       snprintf (inst, sizeof inst, "%s/" CG_SUBTREE "/%s", base, h->instance);
       h->dirfd[h->ndirs] = openat (sfd, h->instance, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    opened:
       if (h->dirfd[h->ndirs] < 0)
         return sq_err_set (err, errno, "open cgroup '%s'", inst);
       snprintf (h->path[h->ndirs], sizeof h->path[0], "%s", inst);
@@ -382,7 +391,7 @@ init_v1 (struct cg_host *h, sq_err *err)
 }
 
 int
-cg_host_init (struct cg_host *h, sq_err *err)
+cg_host_init (struct cg_host *h, int one_shot, sq_err *err)
 {
   struct statfs sfs;
   unsigned long long start = 0;
@@ -405,6 +414,7 @@ cg_host_init (struct cg_host *h, sq_err *err)
     {
       struct statfs u;
       h->mode = CG_MODE_V1;
+      h->one_shot = one_shot;
       h->hybrid
           = statfs (CG_MOUNT "/unified", &u) == 0 && u.f_type == CGROUP2_SUPER_MAGIC;
       r = init_v1 (h, err);
@@ -440,6 +450,12 @@ cg_host_fini (struct cg_host *h)
     {
       if (h->dirfd[i] < 0)
         continue;
+      if (h->one_shot)
+        {
+          close (h->dirfd[i]);
+          h->dirfd[i] = -1;
+          continue;
+        }
       if (h->mode == CG_MODE_V2)
         unlinkat (h->dirfd[i], "supervisor", AT_REMOVEDIR);
       /* Removing our own instance directory; fails harmlessly if the v2
@@ -521,19 +537,19 @@ cg_job_create (struct cg_host *h, struct cg_job *j, const char *name,
                const struct cg_limits *lim, sq_err *err)
 {
   memset (j, 0, sizeof *j);
-  snprintf (j->name, sizeof j->name, "%s", name);
+  snprintf (j->name, sizeof j->name, "%s", h->one_shot ? h->instance : name);
   for (int i = 0; i < h->ndirs; i++)
     {
-      if (mkdirat (h->dirfd[i], name, 0755) < 0)
+      if (mkdirat (h->dirfd[i], j->name, 0755) < 0)
         {
-          sq_err_set (err, errno, "create cgroup '%s/%s'", h->path[i], name);
+          sq_err_set (err, errno, "create cgroup '%s/%s'", h->path[i], j->name);
           goto fail;
         }
-      j->dirfd[i] = openat (h->dirfd[i], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      j->dirfd[i] = openat (h->dirfd[i], j->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       j->ndirs = i + 1;
       if (j->dirfd[i] < 0)
         {
-          sq_err_set (err, errno, "open cgroup '%s/%s'", h->path[i], name);
+          sq_err_set (err, errno, "open cgroup '%s/%s'", h->path[i], j->name);
           goto fail;
         }
     }

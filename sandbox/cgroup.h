@@ -47,6 +47,10 @@ struct cg_host
   char path[CG_NCTRL][1280]; /* instance path of each dirfd, for logs */
   char instance[64];
   int has_memsw; /* v1: memory.memsw.* exists (swap cap) */
+  /* v1, for a process that runs one job: dirfd is the subtree itself,
+   * and the job's cgroup is the instance directory (one level less to
+   * make and remove). */
+  int one_shot;
 };
 
 struct cg_limits
@@ -74,7 +78,7 @@ struct cg_stats
 /* Detects the layout, creates this instance's subtree and sweeps what dead
  * instances left behind. On failure the message says which path and why,
  * with a hint for the common causes. */
-int cg_host_init (struct cg_host *h, sq_err *err);
+int cg_host_init (struct cg_host *h, int one_shot, sq_err *err);
 
 /* One line for the start-up log: the mode and the paths in use. */
 void cg_host_describe (const struct cg_host *h, char *buf, size_t len);

@@ -341,6 +341,7 @@ main (int argc, char **argv)
   hc.reuse_netns = 1;
   hc.prefetch_slot = (unsigned) slot;
   hc.prefetch_count = 1;
+  hc.one_shot = 1;
   struct sbx_host *h = sbx_host_new (&hc, &err);
   if (!h)
     {

@@ -196,7 +196,7 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
       && pthread_create (&h->prefetch, NULL, prefetch_main, h) == 0)
     h->prefetch_pending = 1;
   sbx_seccomp_builtin (&h->seccomp);
-  if (sbx_rootfs_plan (h, err) < 0 || cg_host_init (&h->cg, err) < 0)
+  if (sbx_rootfs_plan (h, err) < 0 || cg_host_init (&h->cg, h->cfg.one_shot, err) < 0)
     {
       prefetch_join (h);
       close_netns (h);

@@ -70,6 +70,10 @@ struct sbx_host_config
    * that the rest of the set-up and the first runs need not wait for
    * them. */
   unsigned prefetch_slot, prefetch_count;
+  /* This process runs one sandbox (the CLI): on cgroup v1 its cgroup is
+   * made straight under sandq's subtree, one level less to make and
+   * remove. */
+  int one_shot;
 };
 
 #define SBX_DEFAULT_UID_BASE 800000
