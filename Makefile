@@ -36,8 +36,6 @@ PKGS_QUEUE := hiredis jansson libarchive
 SECCOMP_LIBS := $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 JSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 QUEUE_LIBS := $(shell pkg-config --libs $(PKGS_QUEUE) 2>/dev/null || echo -lhiredis -ljansson -larchive)
-SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
-MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 # Dependency-free shared code: usable by the sandbox.
 COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tree.c
@@ -96,7 +94,7 @@ $(LIBQUEUE): $(call obj,$(QUEUE_SRC))
 
 # The worker is where the queue and the sandbox meet.
 $(BUILD)/sandq-worker: $(call obj,$(WORKER_SRC)) $(LIBSANDBOX) $(LIBQUEUE) $(LIBCOMMON)
-	$(CC) $(LDFLAGS) -o $@ $^ $(QUEUE_LIBS) $(SYSTEMD_LIBS) $(MHD_LIBS) -lpthread -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(QUEUE_LIBS) -lpthread -lm
 
 # The submit CLI never links the sandbox.
 $(BUILD)/sandq: $(call obj,$(SUBMIT_SRC)) $(LIBQUEUE) $(LIBCOMMON)
