@@ -34,6 +34,7 @@ struct rootfs_step
 };
 
 #define SBX_MAX_STEPS 96
+#define SBX_TEMPLATE_MAX_AGE_MS 60000
 
 /* The most a job's argv and envp may hold, together: init receives them
  * into fixed buffers of its own. */
@@ -43,6 +44,14 @@ struct rootfs_step
 
 /* Per-process state: the cgroup subtree, the compiled seccomp program and
  * the rootfs plan, all made once so that a run only executes them. */
+/* A template being built: input and result of the building thread. */
+struct tmpl_build
+{
+  struct sbx_host *h;
+  int fd;
+  char msg[300];
+};
+
 struct sbx_host
 {
   struct sbx_host_config cfg;
@@ -75,6 +84,15 @@ struct sbx_host
   } warm[SBX_NETNS_SLOTS];
   unsigned nwarm;
   pthread_cond_t warm_cond;
+  /* The template mount namespace (see sbx_template_build): an nsfs fd,
+   * when it was made, and the thread making the first one. */
+  pthread_mutex_t tmpl_lock;
+  int tmpl_fd;
+  uint64_t tmpl_made_ms;
+  pthread_t tmpl_thread;
+  int tmpl_pending;
+  struct tmpl_build tmpl_build;
+  char tmpl_err[300];
   pthread_mutex_t netns_lock;
   pthread_mutex_t netns_make_lock; /* one maker at a time */
   int reuse_netns;
@@ -107,14 +125,28 @@ struct sbx
  * (/dev/null). */
 int sbx_start (struct sbx *b, int stdin_fd, sq_err *err);
 
+/* The template mount namespace, made or remade (when a minute old, so
+ * that host files replaced since are seen) as needed; -1 and err on
+ * failure. */
+int sbx_template (struct sbx_host *h, sq_err *err);
+
 /* Kills and cleans up a started sandbox that will not run. */
 void sbx_abandon (struct sbx *b);
 
-/* Runs in the sandbox's first process (pid 1 of its namespaces), before the
- * program is started. Builds the new root from the plan in the current
- * directory-less state and pivots into it. No allocation. On failure it
- * writes "what: why" into msg and returns -1. */
-int sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg, size_t msglen);
+/* Builds the sandbox's root in the calling thread's mount namespace, which
+ * must be a private one of its own (unshare CLONE_FS, then CLONE_NEWNS),
+ * and pivots into it: the template that every sandbox's mount namespace
+ * is copied from. Its /proc is there only so that a sandbox may mount its
+ * own over it (hidepid: it shows no process). With own, init builds its
+ * root itself and that /proc is already its own. On failure it writes
+ * "what: why" into msg. */
+int sbx_template_build (const struct sbx_host *h, int own, char *msg, size_t msglen);
+
+/* Runs in the sandbox's first process (pid 1 of its namespaces), whose
+ * mount namespace is a copy of the template: mounts its /proc (with
+ * new_proc) and the scratch disk. No allocation. On failure it writes "what: why" into
+ * msg and returns -1. */
+int sbx_rootfs_enter (int scratch_fd, int new_proc, char *msg, size_t msglen);
 
 /* Brings up the loopback device of the calling thread's network namespace
  * (a new one starts with it down). Only syscalls: safe between clone and

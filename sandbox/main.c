@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,8 @@ usage (int code, FILE *out)
       "  --stderr FILE     store the captured stderr there (default: discard)\n"
       "  --slot N          picks the host uid (uid base + N)   (default: pid-based)\n"
       "  --uid-base UID    host uid of slot 0                  (default 800000)\n"
+      "  --template        copy the root from a template mount namespace, as a\n"
+      "                    worker does, instead of building it in place\n"
       "  -h, --help        show this help\n"
       "  --version         show the version\n"
       "\n"
@@ -172,25 +175,16 @@ int
 main (int argc, char **argv)
 {
   static const struct option opts[] = {
-    { "memory", required_argument, 0, 'm' },
-    { "cpu", required_argument, 0, 'c' },
-    { "wall", required_argument, 0, 'w' },
-    { "pids", required_argument, 0, 'p' },
-    { "output", required_argument, 0, 'o' },
-    { "disk", required_argument, 0, 'd' },
-    { "inodes", required_argument, 0, 'i' },
-    { "cpus", required_argument, 0, 'C' },
-    { "nofile", required_argument, 0, 'n' },
-    { "dir", required_argument, 0, 'D' },
-    { "env", required_argument, 0, 'e' },
-    { "stdin", required_argument, 0, 'I' },
-    { "stdout", required_argument, 0, 'O' },
-    { "stderr", required_argument, 0, 'E' },
-    { "slot", required_argument, 0, 's' },
-    { "uid-base", required_argument, 0, 'u' },
-    { "help", no_argument, 0, 'h' },
-    { "version", no_argument, 0, 'V' },
-    { 0, 0, 0, 0 },
+    { "memory", required_argument, 0, 'm' }, { "cpu", required_argument, 0, 'c' },
+    { "wall", required_argument, 0, 'w' },   { "pids", required_argument, 0, 'p' },
+    { "output", required_argument, 0, 'o' }, { "disk", required_argument, 0, 'd' },
+    { "inodes", required_argument, 0, 'i' }, { "cpus", required_argument, 0, 'C' },
+    { "nofile", required_argument, 0, 'n' }, { "dir", required_argument, 0, 'D' },
+    { "env", required_argument, 0, 'e' },    { "stdin", required_argument, 0, 'I' },
+    { "stdout", required_argument, 0, 'O' }, { "stderr", required_argument, 0, 'E' },
+    { "slot", required_argument, 0, 's' },   { "uid-base", required_argument, 0, 'u' },
+    { "template", no_argument, 0, 'T' },     { "help", no_argument, 0, 'h' },
+    { "version", no_argument, 0, 'V' },      { 0, 0, 0, 0 },
   };
   struct sbx_limits lim;
   struct sbx_host_config hc = { 0 };
@@ -198,6 +192,7 @@ main (int argc, char **argv)
   size_t nenv = 0;
   int in_fd = -1, out_fd = -1, err_fd = -1;
   uint64_t v, slot = (uint64_t) getpid ();
+  int template = 0;
   sq_err err = { 0 };
   int c;
 
@@ -307,6 +302,9 @@ main (int argc, char **argv)
           if (sq_parse_uint (optarg, "--slot", 0, 1 << 20, &slot, &err) < 0)
             die_usage ("%s", err.msg);
           break;
+        case 'T':
+          template = 1;
+          break;
         case 'u':
           if (sq_parse_uint (optarg, "--uid-base", 1000, 4000000000u, &v, &err) < 0)
             die_usage ("%s", err.msg);
@@ -341,7 +339,10 @@ main (int argc, char **argv)
   hc.reuse_netns = 1;
   hc.prefetch_slot = (unsigned) slot;
   hc.prefetch_count = 1;
-  hc.one_shot = 1;
+  hc.one_shot = !template;
+  /* A sandbox that dies early closes its pipes: that is an error to
+   * report, not a reason to die. */
+  signal (SIGPIPE, SIG_IGN);
   struct sbx_host *h = sbx_host_new (&hc, &err);
   if (!h)
     {

@@ -179,7 +179,9 @@ sbx_rootfs_plan (struct sbx_host *h, sq_err *err)
   return 0;
 }
 
-/* ---- Below runs in the sandbox's pid 1, between clone and execve. ---- */
+/* ---- Building the root. The template is built once per host (and again
+ * when it is a minute old) by a thread of the supervisor, in a mount
+ * namespace of its own; each sandbox's init starts in a copy of it. ---- */
 
 #define FAIL(what)                                                                       \
   do                                                                                     \
@@ -221,7 +223,7 @@ make_target (const char *dst, int is_dir)
 }
 
 int
-sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg, size_t msglen)
+sbx_template_build (const struct sbx_host *h, int own, char *msg, size_t msglen)
 {
   const char *dst_of_step = "/";
 
@@ -273,27 +275,25 @@ sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg, size_t ms
           break;
         }
     }
-
   /* Everything planned is in place: the root and all binds below it turn
-   * read-only, nosuid and nodev in one call. What is mounted later (proc,
-   * /dev, the scratch disk) sets its own flags. */
+   * read-only, nosuid and nodev in one call. */
   dst_of_step = "/";
   if (set_attr (".", AT_RECURSIVE,
                 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
       < 0)
     FAIL ("make read-only (mount_setattr needs Linux 5.12 or later)");
 
+  /* The kernel lets a user namespace mount a proc only where one is
+   * already fully visible: this one, covered by each sandbox's own, is
+   * it (mounted after the root turned read-only: a sandbox's own proc
+   * may be no less restricted than it). It shows no process to anybody but root
+   * (hidepid), and the sandbox can never uncover it: its mounts are locked, it has no
+   * capability and seccomp denies umount. */
   dst_of_step = "proc";
-  if (mount ("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+  if (mount ("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+             own ? NULL : "hidepid=invisible")
+      < 0)
     FAIL ("mount");
-  dst_of_step = "proc/sys";
-  if (mount ("proc/sys", "proc/sys", NULL, MS_BIND | MS_REC, NULL) < 0
-      || set_attr ("proc/sys", AT_RECURSIVE,
-                   MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
-                       | MOUNT_ATTR_NOEXEC)
-             < 0)
-    FAIL ("make read-only");
-
   dst_of_step = "dev";
   if (mount ("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
              "size=64k,nr_inodes=64,mode=0755")
@@ -316,6 +316,44 @@ sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg, size_t ms
       || symlink ("/proc/self/fd/1", "dev/stdout") < 0
       || symlink ("/proc/self/fd/2", "dev/stderr") < 0 || mkdir ("dev/shm", 0755) < 0)
     FAIL ("populate");
+  /* Only /dev itself: its device binds must stay usable. */
+  if (set_attr ("dev", 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) < 0)
+    FAIL ("make read-only");
+
+  dst_of_step = "/";
+  if (syscall (SYS_pivot_root, ".", ".") < 0)
+    FAIL ("pivot_root");
+  /* The old root is stacked under the new one: detach it whole. */
+  if (umount2 (".", MNT_DETACH) < 0)
+    FAIL ("detach the host root");
+  if (chdir ("/") < 0)
+    FAIL ("chdir");
+  return 0;
+}
+
+/* ---- Below runs in the sandbox's pid 1, between clone and execve. ---- */
+
+int
+sbx_rootfs_enter (int scratch_fd, int new_proc, char *msg, size_t msglen)
+{
+  const char *dst_of_step = "/";
+
+  /* init was cloned in the template's namespace: its mount namespace is a
+   * copy of the template, root and all, each mount locked by the kernel
+   * (the copy belongs to the sandbox's less privileged user namespace). */
+  if (chdir ("/") < 0)
+    FAIL ("chdir");
+  dst_of_step = "proc";
+  if (new_proc
+      && mount ("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    FAIL ("mount");
+  dst_of_step = "proc/sys";
+  if (mount ("proc/sys", "proc/sys", NULL, MS_BIND | MS_REC, NULL) < 0
+      || set_attr ("proc/sys", AT_RECURSIVE,
+                   MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
+                       | MOUNT_ATTR_NOEXEC)
+             < 0)
+    FAIL ("make read-only");
 
   /* The scratch tmpfs was made by the supervisor and is held by fd only.
    * It goes on /tmp, its parts are bound where they belong, and last its
@@ -335,19 +373,5 @@ sbx_rootfs_enter (const struct sbx_host *h, int scratch_fd, char *msg, size_t ms
   dst_of_step = "tmp";
   if (mount ("tmp/tmp", "tmp", NULL, MS_BIND, NULL) < 0)
     FAIL ("bind");
-  /* Only /dev itself: its device binds must stay usable, and /dev/shm
-   * writable. */
-  dst_of_step = "dev";
-  if (set_attr ("dev", 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) < 0)
-    FAIL ("make read-only");
-
-  dst_of_step = "/";
-  if (syscall (SYS_pivot_root, ".", ".") < 0)
-    FAIL ("pivot_root");
-  /* The old root is stacked under the new one: detach it whole. */
-  if (umount2 (".", MNT_DETACH) < 0)
-    FAIL ("detach the host root");
-  if (chdir ("/") < 0)
-    FAIL ("chdir");
   return 0;
 }

@@ -84,7 +84,9 @@ static struct
 
 struct child_args
 {
-  int own_netns; /* 0: a reused slot namespace, already set up */
+  int own_netns;  /* 0: a reused slot namespace, already set up */
+  int build_root; /* 1: cloned from the host's mount namespace, not the
+                     template's: build the root here first */
   const struct sbx_host *h;
   const struct sbx *b;
   int sync_rd;
@@ -402,7 +404,8 @@ init_main (const struct child_args *a)
       report_text (report_fd, REC_SETUP, "sethostname", errno);
       _exit (INIT_EXIT_ABORT);
     }
-  if (sbx_rootfs_enter (a->h, a->b->scratch_fd, msg, sizeof msg) < 0)
+  if ((a->build_root && sbx_template_build (a->h, 1, msg, sizeof msg) < 0)
+      || sbx_rootfs_enter (a->b->scratch_fd, !a->build_root, msg, sizeof msg) < 0)
     {
       report_text (report_fd, REC_SETUP, msg, 0);
       _exit (INIT_EXIT_ABORT);
@@ -608,6 +611,52 @@ sbx_abandon (struct sbx *b)
   b->started = 0;
 }
 
+/* Where the calling thread was before stepping into the template. */
+struct place
+{
+  int mnt, root, cwd;
+};
+
+/* Steps the calling thread into the template mount namespace, so that a
+ * clone with CLONE_NEWNS copies it. The thread gets a file-system context
+ * of its own first (mount namespaces are per fs context). */
+static int
+enter_template (int tfd, struct place *pl, sq_err *err)
+{
+  static __thread int own_fs;
+
+  if (!own_fs && unshare (CLONE_FS) < 0)
+    return sq_err_set (err, errno, "unshare the file-system context");
+  own_fs = 1;
+  pl->mnt = open ("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
+  pl->root = open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  pl->cwd = open (".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (pl->mnt < 0 || pl->root < 0 || pl->cwd < 0 || setns (tfd, CLONE_NEWNS) < 0)
+    {
+      int e = errno;
+      int *fds[] = { &pl->mnt, &pl->root, &pl->cwd };
+      for (size_t i = 0; i < SQ_ARRAY_SIZE (fds); i++)
+        if (*fds[i] >= 0)
+          close (*fds[i]);
+      return sq_err_set (err, e, "enter the sandbox's template namespace");
+    }
+  return 0;
+}
+
+/* And back: namespace, root and working directory as they were. */
+static void
+leave_template (struct place *pl)
+{
+  int e = errno;
+  if (setns (pl->mnt, CLONE_NEWNS) < 0 || fchdir (pl->root) < 0 || chroot (".") < 0
+      || fchdir (pl->cwd) < 0)
+    abort (); /* never go on inside the template */
+  close (pl->mnt);
+  close (pl->root);
+  close (pl->cwd);
+  errno = e;
+}
+
 int
 sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
 {
@@ -622,11 +671,17 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
   cleanup_close int pidfd = -1;
   struct child_args a;
   struct clone_args ca;
+  struct place pl;
   char name[32];
-  int p[2];
+  int p[2], tfd;
   pid_t pid;
 
   b->job.ndirs = 0;
+  /* A one-shot process builds the root in init itself: a template pays
+   * off only over many runs. */
+  tfd = h->cfg.one_shot ? -1 : sbx_template (h, err);
+  if (tfd < 0 && !h->cfg.one_shot)
+    return -1;
 #define PIPE(r, w, flags)                                                                \
   do                                                                                     \
     {                                                                                    \
@@ -676,7 +731,17 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
   if (slot_ns < 0)
     ca.flags |= CLONE_NEWNET;
   a.own_netns = slot_ns < 0;
-  pid = (pid_t) syscall (SYS_clone3, &ca, sizeof ca);
+  a.build_root = tfd < 0;
+  if (tfd < 0)
+    pid = (pid_t) syscall (SYS_clone3, &ca, sizeof ca);
+  else if (enter_template (tfd, &pl, err) < 0)
+    pid = -2;
+  else
+    {
+      pid = (pid_t) syscall (SYS_clone3, &ca, sizeof ca);
+      if (pid != 0)
+        leave_template (&pl);
+    }
   if (pid != 0 && home_ns >= 0)
     {
       int e = errno;
@@ -685,6 +750,8 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
       close (home_ns);
       errno = e;
     }
+  if (pid == -2)
+    return -1;
   if (pid < 0)
     return sq_err_set (err, errno,
                        "clone the sandbox (user namespaces may be "
@@ -801,7 +868,15 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
     goto fail;
   start_us = sq_now_us ();
   if (send_job (b, ex, err) < 0)
-    goto fail;
+    {
+      /* A closed pipe means init gave up building the sandbox: its
+       * report says why. */
+      waitid (P_PIDFD, b->pidfd, NULL, WEXITED);
+      parse_reports (b->rep_rd, &obs);
+      if (obs.setup_failed)
+        sq_err_set (err, 0, "%s", obs.setup_error);
+      goto fail;
+    }
   close (b->sync_wr), b->sync_wr = -1;
 
   memset (&s, 0, sizeof s);

@@ -152,6 +152,91 @@ close_netns (struct sbx_host *h)
   h->nnetns = 0;
 }
 
+/* Makes a template mount namespace in a thread of its own (it changes the
+ * thread's root and mount namespace for good) and returns an fd to it. */
+static void *
+tmpl_main (void *arg)
+{
+  struct tmpl_build *t = arg;
+
+  t->fd = -1;
+  if (unshare (CLONE_FS) < 0 || unshare (CLONE_NEWNS) < 0)
+    {
+      snprintf (t->msg, sizeof t->msg, "unshare the mount namespace: %s",
+                strerror (errno));
+      return NULL;
+    }
+  /* The fd names the namespace, not a path: taken before the pivot. */
+  t->fd = open ("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
+  if (t->fd < 0)
+    snprintf (t->msg, sizeof t->msg, "open the mount namespace: %s", strerror (errno));
+  else if (sbx_template_build (t->h, 0, t->msg, sizeof t->msg) < 0)
+    {
+      close (t->fd);
+      t->fd = -1;
+    }
+  return NULL;
+}
+
+/* Takes the result of the build started by sbx_host_new. Under tmpl_lock. */
+static void
+tmpl_join (struct sbx_host *h)
+{
+  if (!h->tmpl_pending)
+    return;
+  pthread_join (h->tmpl_thread, NULL);
+  h->tmpl_pending = 0;
+  h->tmpl_fd = h->tmpl_build.fd;
+  h->tmpl_made_ms = sq_now_ms ();
+  snprintf (h->tmpl_err, sizeof h->tmpl_err, "%s", h->tmpl_build.msg);
+}
+
+static int
+tmpl_spawn (pthread_t *th, struct tmpl_build *t)
+{
+  sigset_t all, old;
+  int r;
+
+  sigfillset (&all);
+  pthread_sigmask (SIG_BLOCK, &all, &old);
+  r = pthread_create (th, NULL, tmpl_main, t);
+  pthread_sigmask (SIG_SETMASK, &old, NULL);
+  return r;
+}
+
+int
+sbx_template (struct sbx_host *h, sq_err *err)
+{
+  int fd;
+
+  pthread_mutex_lock (&h->tmpl_lock);
+  tmpl_join (h);
+  if (h->tmpl_fd < 0 || sq_now_ms () - h->tmpl_made_ms > SBX_TEMPLATE_MAX_AGE_MS)
+    {
+      struct tmpl_build t = { .h = h, .fd = -1 };
+      pthread_t th;
+      if (tmpl_spawn (&th, &t) != 0)
+        snprintf (t.msg, sizeof t.msg, "start a thread: %s", strerror (errno));
+      else
+        pthread_join (th, NULL);
+      if (t.fd >= 0)
+        {
+          if (h->tmpl_fd >= 0)
+            close (h->tmpl_fd);
+          h->tmpl_fd = t.fd;
+          h->tmpl_made_ms = sq_now_ms ();
+        }
+      else if (h->tmpl_fd < 0)
+        snprintf (h->tmpl_err, sizeof h->tmpl_err, "%s", t.msg);
+      /* else: keep using the old one; it is only older than wished. */
+    }
+  fd = h->tmpl_fd;
+  if (fd < 0)
+    sq_err_set (err, 0, "build the sandbox's root: %s", h->tmpl_err);
+  pthread_mutex_unlock (&h->tmpl_lock);
+  return fd;
+}
+
 static void
 prefetch_join (struct sbx_host *h)
 {
@@ -190,15 +275,27 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
   pthread_mutex_init (&h->netns_lock, NULL);
   pthread_mutex_init (&h->netns_make_lock, NULL);
   pthread_cond_init (&h->warm_cond, NULL);
+  pthread_mutex_init (&h->tmpl_lock, NULL);
+  h->tmpl_fd = -1;
   /* A new network namespace takes about half a millisecond; the cgroup
    * and rootfs set-up below need not wait for it. */
   if (h->reuse_netns && h->cfg.prefetch_count > 0
       && pthread_create (&h->prefetch, NULL, prefetch_main, h) == 0)
     h->prefetch_pending = 1;
   sbx_seccomp_builtin (&h->seccomp);
-  if (sbx_rootfs_plan (h, err) < 0 || cg_host_init (&h->cg, h->cfg.one_shot, err) < 0)
+  if (sbx_rootfs_plan (h, err) < 0)
+    goto fail;
+  /* The template is built beside the cgroup set-up below. */
+  h->tmpl_build = (struct tmpl_build){ .h = h, .fd = -1 };
+  if (!h->cfg.one_shot && tmpl_spawn (&h->tmpl_thread, &h->tmpl_build) == 0)
+    h->tmpl_pending = 1;
+  if (cg_host_init (&h->cg, h->cfg.one_shot, err) < 0)
     {
+    fail:
       prefetch_join (h);
+      tmpl_join (h);
+      if (h->tmpl_fd >= 0)
+        close (h->tmpl_fd);
       close_netns (h);
       free (h->strings);
       free (h);
@@ -222,6 +319,9 @@ sbx_host_free (struct sbx_host *h)
   prefetch_join (h);
   for (unsigned i = 0; i < h->nwarm; i++)
     sbx_unwarm (h, h->warm[i].slot);
+  tmpl_join (h);
+  if (h->tmpl_fd >= 0)
+    close (h->tmpl_fd);
   close_netns (h);
   cg_host_fini (&h->cg);
   free (h->strings);

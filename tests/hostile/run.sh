@@ -49,6 +49,11 @@ cgroup_leftovers() {
 }
 
 only=${HOSTILE_ONLY:-}
+# Every case runs twice: with the root built in place (the CLI's one-shot
+# way) and copied from a template mount namespace (the worker's way).
+for mode in in-place template; do
+mode_arg=
+[ "$mode" = template ] && mode_arg=--template
 for dir in "$HERE"/*/; do
   name=$(basename "$dir")
   [ "$name" = lib ] && continue
@@ -56,24 +61,24 @@ for dir in "$HERE"/*/; do
   [ -n "$only" ] && [ "$name" != "$only" ] && continue
   expect= args= cmd=
   . "$dir/case"
-  job=$work/jobs/$name
-  mkdir -p "$job"
+  job=$work/jobs/$name-$mode
+  rm -rf "$job"; mkdir -p "$job"
   cp "$HERE"/lib/* "$job/"
   [ -d "$dir/input" ] && cp -r "$dir/input/." "$job/"
   if [ -x "$dir/prepare" ] && ! JOB="$job" "$dir/prepare"; then
-    skip "$name" "its prepare step failed (no C compiler?)"
+    skip "$name [$mode]" "its prepare step failed (no C compiler?)"
     continue
   fi
   before=$(date +%s.%N)
   # shellcheck disable=SC2086
   res=$(env SANDQ_CANARY="$canary_env" REDIS_PASSWORD="$canary_pw" \
-    "$BIN/sandq-sandbox" run $args --dir "$job" \
+    "$BIN/sandq-sandbox" run $mode_arg $args --dir "$job" \
       --env LISTEN_PORT="$port" --env LISTEN_NAME="$listen_name" \
       --env CANARY_DIR="$work/canary" \
       --stdout "$work/$name.stdout" --stderr "$work/$name.stderr" \
       -- /bin/sh -c "$(printf '%b' "$cmd")" 2>"$work/$name.cli-stderr")
   status=$(jget "$res" status)
-  is "$name: verdict is $expect" "$status" "$expect" || {
+  is "$name [$mode]: verdict is $expect" "$status" "$expect" || {
     echo "#   result: $res"
     sed 's/^/#   stdout: /' "$work/$name.stdout" | head -5
     sed 's/^/#   stderr: /' "$work/$name.stderr" "$work/$name.cli-stderr" | head -10
@@ -85,15 +90,16 @@ for dir in "$HERE"/*/; do
   for c in "$canary_file" "$canary_env" "$canary_pw" "$job" "$work/jobs"; do
     case "$produced" in *"$c"*) leaks="$leaks $c";; esac
   done
-  is "$name: no canary or host path in the output" "$leaks" ""
+  is "$name [$mode]: no canary or host path in the output" "$leaks" ""
   sleep 0.05
-  is "$name: no process of the sandbox survives" "$(sandbox_procs)" "0"
-  is "$name: no job cgroup is left" "$(cgroup_leftovers)" "0"
+  is "$name [$mode]: no process of the sandbox survives" "$(sandbox_procs)" "0"
+  is "$name [$mode]: no job cgroup is left" "$(cgroup_leftovers)" "0"
   stray=$(find /tmp /var/tmp /dev/shm /root /run -xdev \( -uid +799999 -a -uid -804096 \) 2>/dev/null | head -3)
-  is "$name: nothing of a sandbox uid on the host" "$stray" ""
+  is "$name [$mode]: nothing of a sandbox uid on the host" "$stray" ""
   if [ -x "$dir/host-check" ]; then
-    ok "$name: host-side check" env JOB="$job" MARKER="$marker" WORK="$work" "$dir/host-check"
+    ok "$name [$mode]: host-side check" env JOB="$job" MARKER="$marker" WORK="$work" "$dir/host-check"
   fi
+done
 done
 ok "the host bystander process survived every case" kill -0 "$bystander"
 is "no connection ever reached the host listener" "$(cat "$marker" 2>/dev/null)" ""

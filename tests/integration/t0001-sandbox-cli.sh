@@ -102,6 +102,16 @@ else
 fi
 is "no sandq job cgroup is left" "$(find /sys/fs/cgroup -path '*/sandq/*/j*' -type d | wc -l)" 0
 
+# --template copies the root from a template mount namespace, as the
+# worker does. The template's own /proc (there only so that a sandbox may
+# mount its own over it) must not show through.
+"$S" run --template --stdout "$tmp/tp" -- /bin/sh -c '
+  p=$(readlink /proc/self); [ "$p" -lt 100 ] && echo own || echo "host pid $p"
+  touch /x 2>/dev/null || echo ro; tr "\0" " " < /proc/1/cmdline' >/dev/null
+is "--template: /proc is the sandbox's own pid namespace, root read-only" \
+   "$(sed -n '1,2p' "$tmp/tp" | tr '\n' ' ')" "own ro "
+like "--template: pid 1 is sandq's init" "$(sed -n 3p "$tmp/tp")" 'sandq-sandbox'
+
 # Runs straight after one another, each with its network namespace made
 # by a second thread of the CLI: none may stall. (glibc's uid and group
 # calls, made in the child, once waited forever for a thread caught
