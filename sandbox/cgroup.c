@@ -644,6 +644,15 @@ cg_job_destroy (struct cg_host *h, struct cg_job *j, sq_err *err)
     {
       if (j->dirfd[i] < 0)
         continue;
+      /* Normally empty already (every process of a job lives in its PID
+       * namespace, gone with its init): then one rmdir does. Otherwise
+       * kill and drain first. */
+      if (unlinkat (h->dirfd[i], j->name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+        {
+          close (j->dirfd[i]);
+          j->dirfd[i] = -1;
+          continue;
+        }
       if (kill_and_drain (j->dirfd[i]) < 0)
         r = sq_err_set (err, 0, "cgroup '%s/%s' still has processes after 5 s",
                         h->path[i], j->name);
