@@ -43,7 +43,7 @@ COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tre
 # sandbox.
 QUEUE_SRC := common/redis.c common/proto.c common/spec.c common/archive.c \
              common/config.c
-WORKER_SRC := worker/main.c worker/slot.c worker/job.c worker/metrics.c
+WORKER_SRC := worker/main.c worker/slot.c worker/job.c worker/unpacker.c worker/metrics.c
 SUBMIT_SRC := $(wildcard submitter/*.c)
 # The sandbox library: may use COMMON and libseccomp only.
 SANDBOX_SRC := sandbox/cgroup.c sandbox/seccomp_load.c sandbox/sandbox.c \

@@ -384,6 +384,12 @@ make_netns (void)
 }
 
 int
+sbx_slot_netns_fd (struct sbx_host *h, unsigned slot)
+{
+  return sbx_slot_netns (h, slot);
+}
+
+int
 sbx_slot_netns (struct sbx_host *h, unsigned slot)
 {
   if (!h->reuse_netns)

@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <signal.h>
@@ -16,107 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../common/archive.h"
 #include "../common/cleanup.h"
 #include "../common/log.h"
 #include "../common/util.h"
-
-/* Unpacks the input tarball into the sandbox's work directory in a child
- * process that is chrooted there, runs as the job's uid, and has rlimits:
- * hostile parsing never runs as root, and nothing it does can reach a
- * host path. */
-static int
-unpack_input (struct sbx *b, const struct sbx_limits *lim, const void *buf, size_t len,
-              sq_err *err)
-{
-  int p[2];
-  pid_t pid;
-  char msg[SQ_ERR_MSG_MAX] = "";
-  int st;
-  ssize_t n;
-
-  if (len == 0)
-    return 0;
-  if (pipe2 (p, O_CLOEXEC) < 0)
-    return sq_err_set (err, errno, "pipe");
-  pid = fork ();
-  if (pid < 0)
-    {
-      close (p[0]);
-      close (p[1]);
-      return sq_err_set (err, errno, "fork the unpacker");
-    }
-  if (pid == 0)
-    {
-      sq_err cerr = { 0 };
-      struct sq_unpack_limits ul;
-      struct sq_tree_stats ts;
-      uid_t uid = sbx_uid (b);
-#ifndef __SANITIZE_ADDRESS__
-      struct rlimit as = { 512ULL << 20, 512ULL << 20 };
-#endif
-      struct rlimit cpu = { 60, 61 };
-      struct rlimit fsz = { lim->disk_bytes, lim->disk_bytes };
-
-      pid_t parent = getppid ();
-
-      close (p[0]);
-      if (fchdir (sbx_work_fd (b)) < 0 || chroot (".") < 0 || chdir ("/") < 0
-          || setgroups (0, NULL) < 0 || setresgid (uid, uid, uid) < 0
-          || setresuid (uid, uid, uid) < 0
-          || prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
-#ifndef __SANITIZE_ADDRESS__
-          /* ASan reserves terabytes of shadow address space; the byte caps
-           * below (RLIMIT_FSIZE, the tmpfs, sq_unpack's own) hold anyway. */
-          || setrlimit (RLIMIT_AS, &as) < 0
-#endif
-          || setrlimit (RLIMIT_CPU, &cpu) < 0 || setrlimit (RLIMIT_FSIZE, &fsz) < 0)
-        {
-          sq_err_set (&cerr, errno, "drop privileges for unpacking");
-          sq_write_all (p[1], cerr.msg, strlen (cerr.msg));
-          _exit (2);
-        }
-      /* After the uid change, which clears it: die with the worker. */
-      prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-      if (getppid () != parent)
-        _exit (2);
-      signal (SIGXFSZ, SIG_IGN);
-      sq_unpack_limits_default (&ul);
-      ul.max_bytes = lim->disk_bytes;
-      /* A little under the inode cap, which the scratch directories share,
-       * so that the entry cap gives the clearer message. */
-      ul.max_entries = lim->disk_inodes > 16 ? lim->disk_inodes - 8 : lim->disk_inodes;
-      int root = open ("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (sq_unpack (buf, len, root, &ul, 0, &ts, &cerr) < 0)
-        {
-          if (cerr.code == ENOSPC || cerr.code == EFBIG)
-            sq_err_wrap (&cerr, "the inputs do not fit in the disk limit");
-          sq_write_all (p[1], cerr.msg, strlen (cerr.msg));
-          _exit (1);
-        }
-      _exit (0);
-    }
-  close (p[1]);
-  n = read (p[0], msg, sizeof msg - 1);
-  close (p[0]);
-  msg[n > 0 ? n : 0] = '\0';
-  while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
-    ;
-  if (WIFEXITED (st) && WEXITSTATUS (st) == 0)
-    return 0;
-  if (WIFEXITED (st) && WEXITSTATUS (st) == 1 && msg[0])
-    return sq_err_set (err, EINVAL, "input: %s", msg);
-  return sq_err_set (err, EIO, "the unpacker failed: %s",
-                     msg[0]             ? msg
-                     : WIFSIGNALED (st) ? strsignal (WTERMSIG (st))
-                                        : "?");
-}
 
 static void
 apply_spec_limits (struct sbx_limits *lim, const struct sq_spec *spec)
@@ -354,7 +259,11 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
       goto out_spec;
     }
   t_unpack = sq_now_ms ();
-  if (unpack_input (b, &lim, c->input, c->input_len, &err) < 0)
+  if (c->input_len > 0
+      && unpacker_run (&s->unp, sbx_slot_netns_fd (w->host, (unsigned) s->idx),
+                       sbx_work_fd (b), sbx_uid (b), lim.disk_bytes, lim.disk_inodes,
+                       c->input, c->input_len, &err)
+             < 0)
     {
       const char *status = err.code == EINVAL ? "rejected" : "system_error";
       sq_warn ("%s: %s", status, err.msg);

@@ -9,6 +9,7 @@
 #include "../common/redis.h"
 #include "../common/spec.h"
 #include "../sandbox/sandbox.h"
+#include "unpacker.h"
 
 #define SQ_MAX_QUEUES 16
 #define SQ_MAX_SLOTS 64
@@ -36,6 +37,7 @@ struct slot
   int lost;        /* the lease was taken over */
   int release;     /* shutting down: give the job back */
   uint64_t started_ms;
+  struct unpacker unp; /* the slot thread's own */
 };
 
 struct worker_config

@@ -55,6 +55,19 @@ id=$(SQ submit --memory 64M -- python3 -c 'b=[bytearray(1<<20) for _ in range(20
 SQ wait "$id" >/dev/null
 is "memory_limit through the queue" "$(job_field "$id" status)" memory_limit
 like "memory_limit message" "$(job_field "$id" message)" 'more than 64 MiB of memory'
+# Each idle slot has its next unpacker waiting: a child in the worker's
+# user namespace (a sandbox's init is not), holding one descriptor (its
+# socket: no Redis connection), in a network namespace of its own.
+unpackers() {
+  for c in $(cat /proc/"$(wpid w1)"/task/*/children); do
+    [ "$(readlink /proc/$c/ns/user)" = "$(readlink /proc/self/ns/user)" ] && echo "$c"
+  done
+}
+ok "each idle slot has an unpacker waiting" wait_for 5 'test "$(unpackers | wc -l)" -eq 2'
+u=$(unpackers | head -1)
+is "the unpacker holds only its socket" "$(ls /proc/$u/fd | tr '\n' ' ')" "3 "
+ok "the unpacker is not in the host's network namespace" \
+  test "$(readlink /proc/$u/ns/net)" != "$(readlink /proc/self/ns/net)"
 # Each idle slot keeps its next sandbox ready (made with the default
 # limits); a job that takes it still gets its own limits.
 ok "each idle slot has a prewarmed sandbox waiting" \
