@@ -113,7 +113,9 @@ int sbx_prewarm_wait (struct sbx_host *h, unsigned slot, int timeout_ms);
  * run. Owned by the host. */
 int sbx_slot_netns_fd (struct sbx_host *h, unsigned slot);
 
-/* Stops the slot's prewarm thread and discards its sandbox, if any. */
+/* Stops the slot's prewarm thread and discards its sandbox, if any. Call
+ * it only when no sandbox of the slot runs: a sandbox dies with the thread
+ * that made it. */
 void sbx_unwarm (struct sbx_host *h, unsigned slot);
 
 /* Makes a sandbox for one run: the scratch tmpfs with work/, work/out/,

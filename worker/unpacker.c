@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,11 +68,17 @@ static void __attribute__ ((noreturn)) child_main (int sock, int netns_fd, pid_t
   if ((netns_fd >= 0 ? setns (netns_fd, CLONE_NEWNET) : unshare (CLONE_NEWNET)) < 0
       || unshare (CLONE_NEWIPC) < 0)
     _exit (2);
-  /* Nothing of the worker's: its Redis connections, other slots' pipes. */
-  if (sock != 3 && (dup2 (sock, 3) < 0 || close (sock) < 0))
+  /* Nothing of the worker's: its Redis connections, other slots' pipes.
+   * Its stdio is /dev/null: a stray message from a library must never
+   * land in a file being unpacked. */
+  int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0 || (sock != 3 && (dup2 (sock, 3) < 0 || close (sock) < 0)))
     _exit (2);
   sock = 3;
-  syscall (SYS_close_range, 0, 2, 0);
+  if (null == 3) /* dup2 above moved the socket over it */
+    null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (null, 2) < 0)
+    _exit (2);
   syscall (SYS_close_range, 4, ~0U, 0);
 
   ssize_t n = recvmsg (sock, &mh, MSG_CMSG_CLOEXEC);
@@ -159,7 +166,17 @@ unpacker_prepare (struct unpacker *u, int netns_fd, sq_err *err)
 
   reap (u);
   if (u->pidfd >= 0)
-    return 0;
+    {
+      /* Still waiting, or died meanwhile (then make another). */
+      struct pollfd pf = { u->pidfd, POLLIN, 0 };
+      if (poll (&pf, 1, 0) == 0)
+        return 0;
+      close (u->sock);
+      u->sock = -1;
+      u->done_pidfd = u->pidfd;
+      u->pidfd = -1;
+      reap (u);
+    }
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return sq_err_set (err, errno, "socketpair for the unpacker");
   pid = fork ();

@@ -56,8 +56,8 @@ SQ wait "$id" >/dev/null
 is "memory_limit through the queue" "$(job_field "$id" status)" memory_limit
 like "memory_limit message" "$(job_field "$id" message)" 'more than 64 MiB of memory'
 # Each idle slot has its next unpacker waiting: a child in the worker's
-# user namespace (a sandbox's init is not), holding one descriptor (its
-# socket: no Redis connection), in a network namespace of its own.
+# user namespace (a sandbox's init is not), holding its socket and
+# /dev/null only (no Redis connection), in a network namespace of its own.
 unpackers() {
   for c in $(cat /proc/"$(wpid w1)"/task/*/children); do
     [ "$(readlink /proc/$c/ns/user)" = "$(readlink /proc/self/ns/user)" ] && echo "$c"
@@ -65,9 +65,16 @@ unpackers() {
 }
 ok "each idle slot has an unpacker waiting" wait_for 5 'test "$(unpackers | wc -l)" -eq 2'
 u=$(unpackers | head -1)
-is "the unpacker holds only its socket" "$(ls /proc/$u/fd | tr '\n' ' ')" "3 "
+is "the unpacker holds only its socket (and /dev/null as stdio)" \
+  "$(for f in $(ls /proc/$u/fd); do printf '%s=%s ' "$f" "$(readlink /proc/$u/fd/$f | cut -d: -f1)"; done)" \
+  "0=/dev/null 1=/dev/null 2=/dev/null 3=socket "
 ok "the unpacker is not in the host's network namespace" \
   test "$(readlink /proc/$u/ns/net)" != "$(readlink /proc/self/ns/net)"
+# One that died while it waited is replaced, and the job never notices.
+kill -9 $(unpackers)
+id=$(SQ submit "$in/data.csv" -- cat data.csv); SQ wait "$id" >/dev/null
+is "a dead waiting unpacker is replaced: the next job runs at once" \
+  "$(job_field "$id" status) $(job_field "$id" attempts)" "ok 1"
 # Each idle slot keeps its next sandbox ready (made with the default
 # limits); a job that takes it still gets its own limits.
 ok "each idle slot has a prewarmed sandbox waiting" \
