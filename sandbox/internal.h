@@ -81,6 +81,7 @@ struct sbx_host
     struct sbx *b; /* ready, or NULL */
     pthread_t thread;
     int running, stop;
+    int building; /* the thread is making b now */
   } warm[SBX_NETNS_SLOTS];
   unsigned nwarm;
   pthread_cond_t warm_cond;

@@ -450,15 +450,28 @@ warm_of (struct sbx_host *h, unsigned slot)
   return NULL;
 }
 
-/* Takes the slot's ready sandbox, or NULL; its thread makes the next. */
+/* Takes the slot's ready sandbox, or NULL; its thread makes the next. One
+ * being made is waited for (a little): it is further along than a new
+ * one, which would also compete with it for the same locks. */
 static struct sbx *
 take_warm (struct sbx_host *h, unsigned slot)
 {
   struct sbx *b = NULL;
   struct warm_slot *e;
+  struct timespec until;
 
+  clock_gettime (CLOCK_REALTIME, &until);
+  until.tv_nsec += 50 * 1000000L;
+  if (until.tv_nsec >= 1000000000L)
+    {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
   pthread_mutex_lock (&h->netns_lock);
   e = warm_of (h, slot);
+  while (e && !e->b && e->building && !e->stop
+         && pthread_cond_timedwait (&h->warm_cond, &h->netns_lock, &until) == 0)
+    ;
   if (e && e->b)
     {
       b = e->b;
@@ -484,6 +497,7 @@ warm_main (void *arg)
           pthread_cond_wait (&h->warm_cond, &h->netns_lock);
           continue;
         }
+      e->building = 1;
       pthread_mutex_unlock (&h->netns_lock);
       struct sbx_limits lim;
       sq_err err = { 0 };
@@ -495,6 +509,8 @@ warm_main (void *arg)
           b = NULL;
         }
       pthread_mutex_lock (&h->netns_lock);
+      e->building = 0;
+      pthread_cond_broadcast (&h->warm_cond);
       if (!b)
         {
           if (fails++ % 60 == 0)
