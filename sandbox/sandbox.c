@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <time.h>
@@ -494,7 +495,21 @@ warm_main (void *arg)
     {
       if (e->b)
         {
-          pthread_cond_wait (&h->warm_cond, &h->netns_lock);
+          /* Check now and then that it is still alive (someone may kill
+           * it), and make another if not. */
+          struct timespec ts;
+          struct pollfd pf = { e->b->pidfd, POLLIN, 0 };
+          clock_gettime (CLOCK_REALTIME, &ts);
+          ts.tv_sec += 1;
+          if (pthread_cond_timedwait (&h->warm_cond, &h->netns_lock, &ts) != 0 && e->b
+              && poll (&pf, 1, 0) != 0)
+            {
+              struct sbx *dead = e->b;
+              e->b = NULL;
+              pthread_mutex_unlock (&h->netns_lock);
+              sbx_free (dead);
+              pthread_mutex_lock (&h->netns_lock);
+            }
           continue;
         }
       e->building = 1;
@@ -642,7 +657,11 @@ sbx_new (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot, sq_err
   if (b)
     {
       sq_err rerr = { 0 };
-      if (resize_scratch (b, lim, &rerr) == 0)
+      struct pollfd pf = { b->pidfd, POLLIN, 0 };
+      /* Its init may have died while it waited (killed by someone). */
+      if (poll (&pf, 1, 0) != 0)
+        sq_err_set (&rerr, 0, "its init is gone");
+      else if (resize_scratch (b, lim, &rerr) == 0)
         {
           b->lim = *lim;
           return b;

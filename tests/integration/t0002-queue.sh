@@ -75,6 +75,13 @@ kill -9 $(unpackers)
 id=$(SQ submit "$in/data.csv" -- cat data.csv); SQ wait "$id" >/dev/null
 is "a dead waiting unpacker is replaced: the next job runs at once" \
   "$(job_field "$id" status) $(job_field "$id" attempts)" "ok 1"
+# And a prewarmed sandbox whose init was killed while it waited.
+ok "each idle slot has its sandbox ready again" wait_for 5 'test "$(cat /sys/fs/cgroup/*/sandq/*/j*/cgroup.procs /sys/fs/cgroup/*/*/sandq/*/j*/cgroup.procs /sys/fs/cgroup/sandq/*/j*/cgroup.procs 2>/dev/null | sort -u | grep -c .)" -eq 2'
+kill -9 $(cat /sys/fs/cgroup/*/sandq/*/j*/cgroup.procs /sys/fs/cgroup/*/*/sandq/*/j*/cgroup.procs \
+  /sys/fs/cgroup/sandq/*/j*/cgroup.procs 2>/dev/null | sort -u)
+id=$(SQ submit -- true); SQ wait "$id" >/dev/null
+is "a dead prewarmed sandbox is not used: the next job runs at once" \
+  "$(job_field "$id" status) $(job_field "$id" attempts)" "ok 1"
 # Each idle slot keeps its next sandbox ready (made with the default
 # limits); a job that takes it still gets its own limits.
 ok "each idle slot has a prewarmed sandbox waiting" \
