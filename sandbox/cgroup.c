@@ -647,18 +647,13 @@ cg_job_destroy (struct cg_host *h, struct cg_job *j, sq_err *err)
       /* Normally empty already (every process of a job lives in its PID
        * namespace, gone with its init): then one rmdir does. Otherwise
        * kill and drain first. */
-      if (unlinkat (h->dirfd[i], j->name, AT_REMOVEDIR) == 0 || errno == ENOENT)
-        {
-          close (j->dirfd[i]);
-          j->dirfd[i] = -1;
-          continue;
-        }
-      if (kill_and_drain (j->dirfd[i]) < 0)
+      int gone = unlinkat (h->dirfd[i], j->name, AT_REMOVEDIR) == 0 || errno == ENOENT;
+      if (!gone && kill_and_drain (j->dirfd[i]) < 0)
         r = sq_err_set (err, 0, "cgroup '%s/%s' still has processes after 5 s",
                         h->path[i], j->name);
       close (j->dirfd[i]);
       j->dirfd[i] = -1;
-      if (rmdir_retry (h->dirfd[i], j->name) < 0 && r == 0)
+      if (!gone && rmdir_retry (h->dirfd[i], j->name) < 0 && r == 0)
         r = sq_err_set (err, errno, "remove cgroup '%s/%s'", h->path[i], j->name);
     }
   j->ndirs = 0;

@@ -63,7 +63,7 @@ struct sbx_host
   int cap_last;  /* /proc/sys/kernel/cap_last_cap */
   unsigned seq;  /* for cgroup names; atomically incremented */
   /* Per-slot network namespaces, made on first use and reused by the
-   * slot's later runs (see sbx_slot_netns in sandbox.c), in the order
+   * slot's later runs (see sbx_slot_netns_fd in sandbox.c), in the order
    * they were made. A slot that finds the table full gets a namespace
    * of its own per run. */
   struct
@@ -153,11 +153,6 @@ int sbx_rootfs_enter (int scratch_fd, int new_proc, char *msg, size_t msglen);
  * (a new one starts with it down). Only syscalls: safe between clone and
  * execve. */
 int sbx_loopback_up (void);
-
-/* The slot's reusable network namespace (loopback up, owned by the host's
- * user namespace, so a job has no capability over it), or -1 when runs of
- * this slot get a namespace of their own. */
-int sbx_slot_netns (struct sbx_host *h, unsigned slot);
 
 /* Computes the rootfs plan from what the host has (merged /usr or not,
  * which /etc files exist). */

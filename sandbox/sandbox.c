@@ -245,6 +245,18 @@ prefetch_join (struct sbx_host *h)
     pthread_join (h->prefetch, NULL);
 }
 
+/* Joins the set-up threads, then closes the template and the slots'
+ * network namespaces. */
+static void
+release_namespaces (struct sbx_host *h)
+{
+  prefetch_join (h);
+  tmpl_join (h);
+  if (h->tmpl_fd >= 0)
+    close (h->tmpl_fd);
+  close_netns (h);
+}
+
 struct sbx_host *
 sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
 {
@@ -293,11 +305,7 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
   if (cg_host_init (&h->cg, h->cfg.one_shot, err) < 0)
     {
     fail:
-      prefetch_join (h);
-      tmpl_join (h);
-      if (h->tmpl_fd >= 0)
-        close (h->tmpl_fd);
-      close_netns (h);
+      release_namespaces (h);
       free (h->strings);
       free (h);
       return NULL;
@@ -317,13 +325,9 @@ sbx_host_free (struct sbx_host *h)
 {
   if (!h)
     return;
-  prefetch_join (h);
   for (unsigned i = 0; i < h->nwarm; i++)
     sbx_unwarm (h, h->warm[i].slot);
-  tmpl_join (h);
-  if (h->tmpl_fd >= 0)
-    close (h->tmpl_fd);
-  close_netns (h);
+  release_namespaces (h);
   cg_host_fini (&h->cg);
   free (h->strings);
   free (h);
@@ -387,12 +391,6 @@ make_netns (void)
 int
 sbx_slot_netns_fd (struct sbx_host *h, unsigned slot)
 {
-  return sbx_slot_netns (h, slot);
-}
-
-int
-sbx_slot_netns (struct sbx_host *h, unsigned slot)
-{
   if (!h->reuse_netns)
     return -1;
   prefetch_join (h);
@@ -441,6 +439,31 @@ make_scratch (const struct sbx_limits *lim, sq_err *err)
 static struct sbx *sbx_new_cold (struct sbx_host *h, const struct sbx_limits *lim,
                                  unsigned slot, sq_err *err);
 
+/* now + ms on CLOCK_REALTIME, for pthread_cond_timedwait. */
+static struct timespec
+deadline_in (long ms)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_REALTIME, &ts);
+  ts.tv_sec += ms / 1000;
+  ts.tv_nsec += (ms % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L)
+    {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+  return ts;
+}
+
+/* A started sandbox whose init is gone (someone killed it as it waited). */
+static int
+init_exited (const struct sbx *b)
+{
+  struct pollfd pf = { b->pidfd, POLLIN, 0 };
+  return poll (&pf, 1, 0) != 0;
+}
+
 /* The slot's prewarm entry, or NULL. Under netns_lock. */
 static struct warm_slot *
 warm_of (struct sbx_host *h, unsigned slot)
@@ -459,15 +482,8 @@ take_warm (struct sbx_host *h, unsigned slot)
 {
   struct sbx *b = NULL;
   struct warm_slot *e;
-  struct timespec until;
+  struct timespec until = deadline_in (50);
 
-  clock_gettime (CLOCK_REALTIME, &until);
-  until.tv_nsec += 50 * 1000000L;
-  if (until.tv_nsec >= 1000000000L)
-    {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000L;
-    }
   pthread_mutex_lock (&h->netns_lock);
   e = warm_of (h, slot);
   while (e && !e->b && e->building && !e->stop
@@ -497,12 +513,9 @@ warm_main (void *arg)
         {
           /* Check now and then that it is still alive (someone may kill
            * it), and make another if not. */
-          struct timespec ts;
-          struct pollfd pf = { e->b->pidfd, POLLIN, 0 };
-          clock_gettime (CLOCK_REALTIME, &ts);
-          ts.tv_sec += 1;
+          struct timespec ts = deadline_in (1000);
           if (pthread_cond_timedwait (&h->warm_cond, &h->netns_lock, &ts) != 0 && e->b
-              && poll (&pf, 1, 0) != 0)
+              && init_exited (e->b))
             {
               struct sbx *dead = e->b;
               e->b = NULL;
@@ -531,9 +544,7 @@ warm_main (void *arg)
           if (fails++ % 60 == 0)
             sq_warn ("slot %u: cannot prewarm a sandbox (jobs make their own): %s",
                      e->slot, err.msg);
-          struct timespec ts;
-          clock_gettime (CLOCK_REALTIME, &ts);
-          ts.tv_sec += 1;
+          struct timespec ts = deadline_in (1000);
           pthread_cond_timedwait (&h->warm_cond, &h->netns_lock, &ts);
           continue;
         }
@@ -657,9 +668,7 @@ sbx_new (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot, sq_err
   if (b)
     {
       sq_err rerr = { 0 };
-      struct pollfd pf = { b->pidfd, POLLIN, 0 };
-      /* Its init may have died while it waited (killed by someone). */
-      if (poll (&pf, 1, 0) != 0)
+      if (init_exited (b))
         sq_err_set (&rerr, 0, "its init is gone");
       else if (resize_scratch (b, lim, &rerr) == 0)
         {

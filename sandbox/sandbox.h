@@ -107,9 +107,10 @@ int sbx_prewarm (struct sbx_host *h, unsigned slot, sq_err *err);
  * 0 when it is. For benchmarks and tests. */
 int sbx_prewarm_wait (struct sbx_host *h, unsigned slot, int timeout_ms);
 
-/* The slot's network namespace (only a loopback device, up; the one its
- * sandboxes run in when the host reuses them), for helpers that should
- * have no network either: made if needed; -1 if the host makes one per
+/* The slot's network namespace (only a loopback device, up; owned by the
+ * host's user namespace, so a job has no capability over it): the one its
+ * sandboxes run in when the host reuses them, and for helpers that should
+ * have no network either. Made if needed; -1 if the host makes one per
  * run. Owned by the host. */
 int sbx_slot_netns_fd (struct sbx_host *h, unsigned slot);
 

@@ -152,6 +152,19 @@ reap (struct unpacker *u)
   u->done_pidfd = -1;
 }
 
+/* The waiting unpacker is done with (used, dead or not wanted): its
+ * socket is closed, so it sees EOF if it still waits, and it is left to
+ * reap. */
+static void
+retire (struct unpacker *u)
+{
+  if (u->sock >= 0)
+    close (u->sock);
+  u->sock = -1;
+  u->done_pidfd = u->pidfd;
+  u->pidfd = -1;
+}
+
 void
 unpacker_init (struct unpacker *u)
 {
@@ -171,10 +184,7 @@ unpacker_prepare (struct unpacker *u, int netns_fd, sq_err *err)
       struct pollfd pf = { u->pidfd, POLLIN, 0 };
       if (poll (&pf, 1, 0) == 0)
         return 0;
-      close (u->sock);
-      u->sock = -1;
-      u->done_pidfd = u->pidfd;
-      u->pidfd = -1;
+      retire (u);
       reap (u);
     }
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -236,10 +246,7 @@ unpacker_run (struct unpacker *u, int netns_fd, int work_fd, uid_t uid,
       ;
   /* One job per unpacker: it is done (or dead) now. Its exit is reaped
    * at the next prepare, off the job's path. */
-  close (u->sock);
-  u->sock = -1;
-  u->done_pidfd = u->pidfd;
-  u->pidfd = -1;
+  retire (u);
   if (n < 1)
     {
       reap (u);
@@ -259,11 +266,7 @@ unpacker_fini (struct unpacker *u)
   reap (u);
   if (u->pidfd >= 0)
     {
-      u->done_pidfd = u->pidfd;
-      u->pidfd = -1;
-      if (u->sock >= 0)
-        close (u->sock); /* it sees EOF and exits */
-      u->sock = -1;
+      retire (u);
       reap (u);
     }
 }
