@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -176,14 +177,16 @@ sq_wall_ms (void)
   return (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int
-sq_write_all (int fd, const void *buf, size_t len)
+/* Writes all of buf with write(), or on a socket with send() and
+ * MSG_NOSIGNAL; retries on EINTR. */
+static int
+out_all (int fd, const void *buf, size_t len, int sock)
 {
   const char *p = buf;
 
   while (len > 0)
     {
-      ssize_t n = write (fd, p, len);
+      ssize_t n = sock ? send (fd, p, len, MSG_NOSIGNAL) : write (fd, p, len);
       if (n < 0)
         {
           if (errno == EINTR)
@@ -194,6 +197,18 @@ sq_write_all (int fd, const void *buf, size_t len)
       len -= n;
     }
   return 0;
+}
+
+int
+sq_write_all (int fd, const void *buf, size_t len)
+{
+  return out_all (fd, buf, len, 0);
+}
+
+int
+sq_send_all (int fd, const void *buf, size_t len)
+{
+  return out_all (fd, buf, len, 1);
 }
 
 char *

@@ -39,6 +39,10 @@ uint64_t sq_wall_ms (void);
 /* Writes all of buf, retrying on EINTR and short writes. */
 int sq_write_all (int fd, const void *buf, size_t len);
 
+/* The same on a connected socket, with MSG_NOSIGNAL: a peer that went away
+ * is EPIPE, never SIGPIPE, whatever the process does with the signal. */
+int sq_send_all (int fd, const void *buf, size_t len);
+
 /* Reads a whole small file into a NUL-terminated malloc'ed buffer; refuses
  * files larger than max. *len_out may be NULL. */
 char *sq_read_file_at (int dirfd, const char *path, size_t max, size_t *len_out,

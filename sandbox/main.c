@@ -340,8 +340,9 @@ main (int argc, char **argv)
   hc.prefetch_slot = (unsigned) slot;
   hc.prefetch_count = 1;
   hc.one_shot = !template;
-  /* A sandbox that dies early closes its pipes: that is an error to
-   * report, not a reason to die. */
+  /* A --stdout or --stderr pipe whose reader went away is an error to
+   * report (the job stops: its output cannot be stored), not a reason to
+   * die and leave the sandbox's cgroup behind. */
   signal (SIGPIPE, SIG_IGN);
   struct sbx_host *h = sbx_host_new (&hc, &err);
   if (!h)

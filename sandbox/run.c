@@ -691,7 +691,13 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
       w = p[1];                                                                          \
     }                                                                                    \
   while (0)
-  PIPE (sync_rd, sync_wr, 0);
+  /* The sync channel is a socket: the job goes over it with send() and
+   * MSG_NOSIGNAL, so an init that died early is an error to report, not
+   * a SIGPIPE for the caller. */
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
+    return sq_err_set (err, errno, "create the sync socket");
+  sync_rd = p[0];
+  sync_wr = p[1];
   PIPE (rep_rd, rep_wr, 0);
   PIPE (out_rd, out_wr, 0);
   PIPE (err_rd, err_wr, 0);
@@ -716,7 +722,7 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
   ca.exit_signal = SIGCHLD;
   /* A worker slot reuses its own network namespace: this thread steps
    * into it for the clone and straight back out. */
-  int slot_ns = sbx_slot_netns (h, b->slot), home_ns = -1;
+  int slot_ns = sbx_slot_netns_fd (h, b->slot), home_ns = -1;
   if (slot_ns >= 0)
     {
       home_ns = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -768,23 +774,21 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
    * sbx_run's "c" with the job after them. Until "c" init runs only
    * sandq's code. */
   snprintf (name, sizeof name, "j%u", __atomic_add_fetch (&h->seq, 1, __ATOMIC_RELAXED));
-  if (write_id_map (pid, "uid_map", b->uid, err) < 0
-      || write_id_map (pid, "gid_map", b->uid, err) < 0
-      || sq_write_all (sync_wr, "g", 1) < 0
-      || cg_job_create (&h->cg, &b->job, name, &cl, err) < 0
-      || cg_job_attach (&h->cg, &b->job, pid, err) < 0)
-    {
-      syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-      waitid (P_PIDFD, pidfd, NULL, WEXITED);
-      cg_job_destroy (&h->cg, &b->job, NULL);
-      return -1;
-    }
   b->pidfd = steal_fd (&pidfd);
   b->sync_wr = steal_fd (&sync_wr);
   b->rep_rd = steal_fd (&rep_rd);
   b->out_rd = steal_fd (&out_rd);
   b->err_rd = steal_fd (&err_rd);
   b->started = 1;
+  if (write_id_map (pid, "uid_map", b->uid, err) < 0
+      || write_id_map (pid, "gid_map", b->uid, err) < 0
+      || sq_send_all (b->sync_wr, "g", 1) < 0
+      || cg_job_create (&h->cg, &b->job, name, &cl, err) < 0
+      || cg_job_attach (&h->cg, &b->job, pid, err) < 0)
+    {
+      sbx_abandon (b);
+      return -1;
+    }
   return 0;
 }
 
@@ -822,7 +826,7 @@ send_job (struct sbx *b, const struct sbx_exec *ex, sq_err *err)
       memcpy (p, str, n);
       p += n;
     }
-  r = sq_write_all (b->sync_wr, buf, 1 + sizeof hdr + size);
+  r = sq_send_all (b->sync_wr, buf, 1 + sizeof hdr + size);
   free (buf);
   if (r < 0)
     return sq_err_set (err, errno, "send the job to the sandbox");

@@ -112,6 +112,16 @@ is "--template: /proc is the sandbox's own pid namespace, root read-only" \
    "$(sed -n '1,2p' "$tmp/tp" | tr '\n' ' ')" "own ro "
 like "--template: pid 1 is sandq's init" "$(sed -n 3p "$tmp/tp")" 'sandq-sandbox'
 
+# A --stdout whose reader goes away: the job is stopped with a clear
+# verdict (the CLI must not die of SIGPIPE and leave its cgroup behind).
+mkfifo "$tmp/fifo"
+head -c 10 < "$tmp/fifo" > /dev/null &
+res=$("$S" run --wall 20 --stdout "$tmp/fifo" -- yes); rc=$?
+is "--stdout reader gone: exit 3" "$rc" 3
+like "--stdout reader gone: the message says so" "$res" \
+  "sandq could not store the program's output: Broken pipe"
+is "--stdout reader gone: no cgroup left" "$(find /sys/fs/cgroup -path '*/sandq/[0-9]*' -type d | wc -l)" 0
+
 # Runs straight after one another, each with its network namespace made
 # by a second thread of the CLI: none may stall. (glibc's uid and group
 # calls, made in the child, once waited forever for a thread caught
