@@ -34,6 +34,8 @@
 #include "../common/cleanup.h"
 #include "../common/util.h"
 
+#define UNPACK_TIMEOUT_MS 60000
+
 struct request
 {
   uint32_t uid;
@@ -239,17 +241,28 @@ unpacker_run (struct unpacker *u, int netns_fd, int work_fd, uid_t uid,
   cm->cmsg_type = SCM_RIGHTS;
   cm->cmsg_len = CMSG_LEN (2 * sizeof (int));
   memcpy (CMSG_DATA (cm), (int[]){ work_fd, mfd }, 2 * sizeof (int));
+  /* A bounded wait: an unpacker that neither answers nor dies (it runs
+   * 60 s of CPU at most, but could block) is killed, and the job fails
+   * as a system error, to be retried. */
+  struct pollfd pf = { u->sock, POLLIN, 0 };
+  int ready = 0;
   if (sendmsg (u->sock, &mh, MSG_NOSIGNAL) < 0)
     n = -1;
   else
-    while ((n = recv (u->sock, msg, sizeof msg - 1, 0)) < 0 && errno == EINTR)
-      ;
+    {
+      while ((ready = poll (&pf, 1, UNPACK_TIMEOUT_MS)) < 0 && errno == EINTR)
+        ;
+      n = ready > 0 ? recv (u->sock, msg, sizeof msg - 1, MSG_DONTWAIT) : -1;
+    }
   /* One job per unpacker: it is done (or dead) now. Its exit is reaped
    * at the next prepare, off the job's path. */
   retire (u);
   if (n < 1)
     {
       reap (u);
+      if (ready == 0)
+        return sq_err_set (err, ETIMEDOUT, "the unpacker did not answer within %d s",
+                           UNPACK_TIMEOUT_MS / 1000);
       return sq_err_set (err, EIO, "the unpacker died");
     }
   msg[n] = '\0';
