@@ -9,6 +9,7 @@
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/sandq
 SYSCONFDIR ?= /etc
 UNITDIR ?= /lib/systemd/system
 DESTDIR ?=
@@ -36,6 +37,9 @@ PKGS_QUEUE := hiredis jansson libarchive
 SECCOMP_LIBS := $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 JSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 QUEUE_LIBS := $(shell pkg-config --libs $(PKGS_QUEUE) 2>/dev/null || echo -lhiredis -ljansson -larchive)
+# The worker never maps libarchive: sandq-archiver does its archives.
+WORKER_LIBS := $(shell pkg-config --libs hiredis jansson 2>/dev/null || echo -lhiredis -ljansson)
+ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
 
 # Dependency-free shared code: usable by the sandbox.
 COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tree.c
@@ -43,7 +47,8 @@ COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tre
 # sandbox.
 QUEUE_SRC := common/redis.c common/proto.c common/spec.c common/archive.c \
              common/config.c
-WORKER_SRC := worker/main.c worker/slot.c worker/job.c worker/unpacker.c worker/metrics.c
+WORKER_SRC := worker/main.c worker/slot.c worker/job.c worker/archiver_client.c \
+              worker/metrics.c
 SUBMIT_SRC := $(wildcard submitter/*.c)
 # The sandbox library: may use COMMON and libseccomp only.
 SANDBOX_SRC := sandbox/cgroup.c sandbox/seccomp_load.c sandbox/sandbox.c \
@@ -56,11 +61,12 @@ LIBSANDBOX := $(BUILD)/libsandq-sandbox.a
 LIBQUEUE := $(BUILD)/libsandq-queue.a
 
 BINS := $(BUILD)/sandq-sandbox $(BUILD)/sandq-worker $(BUILD)/sandq
+LIBEXEC_BINS := $(BUILD)/sandq-archiver
 BENCH := $(BUILD)/bench/sandbox-latency $(BUILD)/bench/queue-bench
 FUZZ_REPLAY := $(BUILD)/tests/fuzz-replay-spec $(BUILD)/tests/fuzz-replay-unpack
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-all: $(BINS) $(UNIT_TESTS) $(BENCH) $(FUZZ_REPLAY)
+all: $(BINS) $(LIBEXEC_BINS) $(UNIT_TESTS) $(BENCH) $(FUZZ_REPLAY)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -94,7 +100,14 @@ $(LIBQUEUE): $(call obj,$(QUEUE_SRC))
 
 # The worker is where the queue and the sandbox meet.
 $(BUILD)/sandq-worker: $(call obj,$(WORKER_SRC)) $(LIBSANDBOX) $(LIBQUEUE) $(LIBCOMMON)
-	$(CC) $(LDFLAGS) -o $@ $^ $(QUEUE_LIBS) -lpthread -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(WORKER_LIBS) -lpthread -lm
+
+$(BUILD)/worker/archiver_client.o: CFLAGS += -DSANDQ_LIBEXECDIR='"$(LIBEXECDIR)"'
+
+# The worker's archive helper: libarchive and the dependency-free common
+# code, nothing of the queue or the sandbox.
+$(BUILD)/sandq-archiver: $(call obj,worker/archiver.c common/archive.c) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ARCHIVE_LIBS)
 
 # The submit CLI never links the sandbox.
 $(BUILD)/sandq: $(call obj,$(SUBMIT_SRC)) $(LIBQUEUE) $(LIBCOMMON)
@@ -170,9 +183,10 @@ demo:
 DOCDIR ?= $(PREFIX)/share/doc/sandq
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
 	  $(DESTDIR)$(SYSCONFDIR)/sandq/nightly
 	install -m 0755 $(BINS) systemd/sandq-nightly $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(LIBEXEC_BINS) $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 systemd/sandq-worker.service systemd/sandq-nightly@.service \
 	  systemd/sandq-nightly@.timer $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/sandq.conf.example systemd/nightly.conf.example \

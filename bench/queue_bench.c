@@ -140,10 +140,35 @@ rss_kib (pid_t pid)
   return v;
 }
 
+/* The worker's archive helper (sandq-archiver, a child of its main
+ * thread), or 0. */
+static pid_t
+helper_of (pid_t worker)
+{
+  char path[96], comm[64];
+  long child;
+  snprintf (path, sizeof path, "/proc/%d/task/%d/children", (int) worker, (int) worker);
+  FILE *f = fopen (path, "r");
+  pid_t found = 0;
+  while (f && !found && fscanf (f, "%ld", &child) == 1)
+    {
+      snprintf (path, sizeof path, "/proc/%ld/comm", child);
+      FILE *c = fopen (path, "r");
+      if (c && fgets (comm, sizeof comm, c) && strncmp (comm, "sandq-archiver", 14) == 0)
+        found = (pid_t) child;
+      if (c)
+        fclose (c);
+    }
+  if (f)
+    fclose (f);
+  return found;
+}
+
 /* Runs `workers` sandq-worker processes with `conc` slots over n queued
  * jobs; returns jobs/s, and commands per job and peak RSS via pointers. */
 static double
-run_workers (sq_redis *r, int n, int workers, int conc, double *cmds_per_job, long *rss)
+run_workers (sq_redis *r, int n, int workers, int conc, double *cmds_per_job, long *rss,
+             long *helper_rss)
 {
   char q[32], conc_s[8], id[32];
   pid_t pids[8];
@@ -162,14 +187,18 @@ run_workers (sq_redis *r, int n, int workers, int conc, double *cmds_per_job, lo
                        conc_s, "--id",    id,  "--log-level", "notice", NULL };
       pids[i] = spawn (argv, log);
     }
-  *rss = 0;
+  *rss = *helper_rss = 0;
   while (done_count (r, q) < n)
     {
       for (int i = 0; i < workers; i++)
         {
           long v = rss_kib (pids[i]);
+          pid_t h = helper_of (pids[i]);
+          long hv = h ? rss_kib (h) : 0;
           if (v > *rss)
             *rss = v;
+          if (hv > *helper_rss)
+            *helper_rss = hv;
         }
       usleep (20000);
     }
@@ -326,7 +355,7 @@ main (int argc, char **argv)
   sq_err err = { 0 };
   char cmd[512], line[512];
   double cpj;
-  long rss;
+  long rss, hrss;
 
   if (n < 50)
     n = 50;
@@ -414,11 +443,11 @@ main (int argc, char **argv)
   } cfgs[] = { { 1, 1 }, { 2, 1 }, { 1, 2 }, { 1, 4 } };
   for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
     {
-      double rate = run_workers (&r, n, cfgs[i].workers, cfgs[i].conc, &cpj, &rss);
+      double rate = run_workers (&r, n, cfgs[i].workers, cfgs[i].conc, &cpj, &rss, &hrss);
       printf ("%d worker(s) x %d slot(s)  %7.0f jobs/s (%.0f per core)   %.2f round "
               "trips/job   "
-              "max worker RSS %ld KiB\n",
-              cfgs[i].workers, cfgs[i].conc, rate, rate / 2, cpj, rss);
+              "max RSS: worker %ld KiB, its archive helper %ld KiB\n",
+              cfgs[i].workers, cfgs[i].conc, rate, rate / 2, cpj, rss, hrss);
       flush (&r);
     }
 

@@ -510,6 +510,13 @@ add_entry (const struct sq_tree_entry *e, void *ctx, sq_err *err)
       return sq_err_set (err, 0, "'%s' has control characters in its name", e->path);
     }
   snprintf (name, sizeof name, "%s%s%s", t->prefix, t->prefix[0] ? "/" : "", e->path);
+  /* A job may have locked its own files away from itself. Its tree is
+   * packed by a process of its uid once it is over (the owner may always
+   * chmod), so it is opened up rather than lost. */
+  mode_t need = S_ISDIR (e->st.st_mode) ? 0500 : S_ISREG (e->st.st_mode) ? 0400 : 0;
+  if (t->hostile && (e->st.st_mode & need) != need && e->st.st_uid == geteuid ()
+      && fchmodat (e->parentfd, e->name, (e->st.st_mode & 07777) | need, 0) < 0)
+    return sq_err_set (err, errno, "open up '%s'", e->path);
   if (S_ISDIR (e->st.st_mode))
     return add_header (t->p, name, AE_IFDIR, e->st.st_mode | 0700, 0, NULL, err);
   if (S_ISREG (e->st.st_mode))

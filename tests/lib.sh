@@ -78,7 +78,8 @@ print("null" if v is None else v)' "$1" "$2" 2>/dev/null; }
 # up, as every test uses) plus any process, such as a sandbox's init,
 # still inside one of sandq's job cgroups.
 sandbox_procs() {
-  { ps -e -o pid=,uid= | awk '$2 >= 800000 && $2 < 900000 {print $1}'
+  # Zombies are dead: they wait only for init to reap them.
+  { ps -e -o pid=,uid=,stat= | awk '$2 >= 800000 && $2 < 900000 && $3 !~ /^Z/ {print $1}'
     cat /sys/fs/cgroup/*/sandq/*/j*/cgroup.procs /sys/fs/cgroup/*/*/sandq/*/j*/cgroup.procs \
         /sys/fs/cgroup/sandq/*/j*/cgroup.procs 2>/dev/null; } | sort -u | grep -c .
 }

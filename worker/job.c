@@ -18,7 +18,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/archive.h"
 #include "../common/cleanup.h"
 #include "../common/log.h"
 #include "../common/util.h"
@@ -41,7 +40,7 @@ apply_spec_limits (struct sbx_limits *lim, const struct sq_spec *spec)
 
 static char *
 result_json (const struct sbx_result *r, const char *status, const char *message,
-             const struct sq_tree_stats *outs, int out_truncated)
+             const struct arc_counts *outs)
 {
   json_t *o = json_object ();
   char *s;
@@ -58,71 +57,29 @@ result_json (const struct sbx_result *r, const char *status, const char *message
   json_object_set_new (o, "stdout_bytes", json_integer ((json_int_t) r->stdout_bytes));
   json_object_set_new (o, "stderr_bytes", json_integer ((json_int_t) r->stderr_bytes));
   json_object_set_new (o, "disk_bytes", json_integer ((json_int_t) r->disk_bytes));
-  json_object_set_new (o, "out_files",
-                       json_integer ((json_int_t) (outs->entries - outs->skipped)));
-  json_object_set_new (o, "out_skipped", json_integer ((json_int_t) outs->skipped));
-  json_object_set_new (o, "out_truncated", json_boolean (out_truncated));
+  json_object_set_new (
+      o, "out_files",
+      json_integer ((json_int_t) (outs->out_entries - outs->out_skipped)));
+  json_object_set_new (o, "out_skipped", json_integer ((json_int_t) outs->out_skipped));
+  json_object_set_new (o, "out_truncated", json_boolean (outs->out_truncated));
   s = json_dumps (o, JSON_COMPACT);
   json_decref (o);
   return s;
 }
 
-static void *
-map_memfd (int fd, size_t *len)
-{
-  struct stat st;
-  void *p;
-  *len = 0;
-  if (fd < 0 || fstat (fd, &st) < 0 || st.st_size == 0)
-    return NULL;
-  p = mmap (NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-  if (p == MAP_FAILED)
-    return NULL;
-  *len = st.st_size;
-  return p;
-}
-
-/* Adds stdout, stderr, out/ (unless with_out is 0) and, last because it
- * carries the out/ counts, result.json. */
+/* Packs result.json + stdout + stderr + out/ into a tar.gz, in the job's
+ * archive process. If out/ does not fit under the cap, it is left out and
+ * the message says so. */
 static int
-add_result_entries (struct worker *w, struct sq_packer *p, struct sbx *b,
-                    const struct sbx_result *r, const void *obuf, size_t olen,
-                    const void *ebuf, size_t elen, int with_out, const char *message,
-                    struct sq_tree_stats *outs, sq_err *err)
+build_archive (struct worker *w, struct slot *s, struct sbx *b,
+               const struct sbx_result *r, int so, int se, char *message, size_t msglen,
+               void **arch, size_t *alen, struct arc_counts *outs, sq_err *err)
 {
-  struct sq_tree_limits tl = { 1 << 20, w->cfg.max_result_bytes, 64, 4095 };
-  char *rj;
-  int rc;
+  int rc = archiver_pack (&s->arc, so, se, sbx_out_fd (b), outs, err);
 
-  memset (outs, 0, sizeof *outs);
-  if (sq_packer_add_mem (p, "stdout", obuf, olen, err) < 0
-      || sq_packer_add_mem (p, "stderr", ebuf, elen, err) < 0
-      || (with_out && sbx_out_fd (b) >= 0
-          && sq_packer_add_tree (p, sbx_out_fd (b), "out", &tl, outs, err) < 0))
-    return -1;
-  rj = result_json (r, sq_status_name (r->status), message, outs, !with_out);
-  rc = sq_packer_add_mem (p, "result.json", rj, strlen (rj), err);
-  free (rj);
-  return rc;
-}
-
-/* Builds result.json + stdout + stderr + out/ into a tar.gz. If out/ does
- * not fit under the cap, it is left out and the message says so. */
-static int
-build_archive (struct worker *w, struct sbx *b, const struct sbx_result *r, int so,
-               int se, char *message, size_t msglen, void **arch, size_t *alen,
-               struct sq_tree_stats *outs, sq_err *err)
-{
-  size_t olen, elen;
-  void *obuf = map_memfd (so, &olen), *ebuf = map_memfd (se, &elen);
-  int rc = -1;
-
-  for (int with_out = 1; with_out >= 0; with_out--)
+  while (rc == 0)
     {
-      struct sq_packer *p = sq_packer_new (w->cfg.max_result_bytes, err);
-      if (!p)
-        break;
-      if (!with_out)
+      if (outs->out_truncated && !strstr (message, "; its out/ was larger"))
         {
           char cap[32];
           size_t ml = strlen (message);
@@ -131,20 +88,15 @@ build_archive (struct worker *w, struct sbx *b, const struct sbx_result *r, int 
                     "; its out/ was larger than the result cap of %s and was left out",
                     cap);
         }
-      if (add_result_entries (w, p, b, r, obuf, olen, ebuf, elen, with_out, message, outs,
-                              err)
-          < 0)
-        sq_packer_free (p);
-      else
-        rc = sq_packer_finish (p, arch, alen, err); /* frees p */
-      /* Only a result too large for its cap is worth a second try. */
-      if (rc == 0 || err->code != EFBIG)
+      char *rj = result_json (r, sq_status_name (r->status), message, outs);
+      if (!rj)
+        return sq_err_set (err, ENOMEM, "result.json");
+      rc = archiver_finish (&s->arc, rj, strlen (rj), outs, arch, alen, err);
+      free (rj);
+      if (rc <= 0)
         break;
+      rc = 0; /* out/ was left out: once more, saying so */
     }
-  if (obuf)
-    munmap (obuf, olen);
-  if (ebuf)
-    munmap (ebuf, elen);
   return rc;
 }
 
@@ -224,7 +176,7 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   struct sq_spec spec;
   struct sbx_limits lim = w->cfg.defaults;
   struct sbx_result res;
-  struct sq_tree_stats outs = { 0 };
+  struct arc_counts outs = { 0 };
   sq_err err = { 0 };
   struct sbx *b = NULL;
   cleanup_close int so = -1, se = -1;
@@ -259,11 +211,18 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
       goto out_spec;
     }
   t_unpack = sq_now_ms ();
-  if (c->input_len > 0
-      && unpacker_run (&s->unp, sbx_slot_netns_fd (w->host, (unsigned) s->idx),
-                       sbx_work_fd (b), sbx_uid (b), lim.disk_bytes, lim.disk_inodes,
-                       c->input, c->input_len, &err)
-             < 0)
+  struct arc_unpack_args ua = {
+    .work_fd = sbx_work_fd (b),
+    .uid = sbx_uid (b),
+    .disk_bytes = lim.disk_bytes,
+    .disk_inodes = lim.disk_inodes,
+    .max_result = w->cfg.max_result_bytes,
+    .input = c->input,
+    .input_len = c->input_len,
+  };
+  if (archiver_unpack (&s->arc, &w->archiver,
+                       sbx_slot_netns_fd (w->host, (unsigned) s->idx), &ua, &err)
+      < 0)
     {
       const char *status = err.code == EINVAL ? "rejected" : "system_error";
       sq_warn ("%s: %s", status, err.msg);
@@ -321,7 +280,7 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   snprintf (message, sizeof message, "%s", res.message);
   if (rc < 0 && res.status != SQ_STATUS_SYSTEM_ERROR)
     res.status = SQ_STATUS_SYSTEM_ERROR;
-  if (build_archive (w, b, &res, so, se, message, sizeof message, &arch, &alen, &outs,
+  if (build_archive (w, s, b, &res, so, se, message, sizeof message, &arch, &alen, &outs,
                      &err)
       < 0)
     {
@@ -348,7 +307,7 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   FIELD ("stdout_bytes", "%" PRIu64, res.stdout_bytes);
   FIELD ("stderr_bytes", "%" PRIu64, res.stderr_bytes);
   FIELD ("result_bytes", "%zu", alen);
-  FIELD ("out_files", "%" PRIu64, outs.entries - outs.skipped);
+  FIELD ("out_files", "%" PRIu64, outs.out_entries - outs.out_skipped);
   FIELD ("unpack_ms", "%" PRIu64, t_unpack);
 #undef FIELD
   t_up = sq_now_ms ();
@@ -365,8 +324,9 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   hist_observe (&w->stats.unpack_time, t_unpack / 1000.0);
   hist_observe (&w->stats.upload_time, t_up / 1000.0);
   pthread_mutex_unlock (&w->lock);
-  free (arch);
+  archiver_free (arch, alen);
 out_sbx:
+  archiver_done (&s->arc);
   sbx_free (b);
 out_spec:
   sq_spec_free (&spec);

@@ -488,6 +488,12 @@ main (int argc, char **argv)
       sq_err_log ("cannot set up sandboxes: %s", err.msg);
       return 1;
     }
+  if (arc_helper_start (&W.archiver, &err) < 0)
+    {
+      sq_err_log ("cannot start the archive helper: %s", err.msg);
+      sbx_host_free (W.host);
+      return 1;
+    }
   pthread_mutex_init (&W.lock, NULL);
   W.started_ms = sq_wall_ms ();
   signal (SIGPIPE, SIG_IGN);
@@ -510,6 +516,7 @@ main (int argc, char **argv)
       if (!m)
         {
           sq_err_log ("metrics: %s", err.msg);
+          arc_helper_stop (&W.archiver);
           sbx_host_free (W.host);
           return 1;
         }
@@ -597,6 +604,7 @@ main (int argc, char **argv)
   }
   sq_redis_close (&r);
   metrics_stop (m);
+  arc_helper_stop (&W.archiver);
   sbx_host_free (W.host);
   uint64_t jobs = 0;
   for (int i = 0; i < SQ_STATUS__COUNT; i++)

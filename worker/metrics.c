@@ -21,7 +21,7 @@
  * --metrics loads the HTTP server (and the TLS stack Debian builds it
  * with), $NOTIFY_SOCKET loads libsystemd. A worker without them maps
  * about 3.5 MiB and 80 memory areas less, which every fork of it (each
- * sandbox's init, each unpacker) no longer copies. The types come from
+ * sandbox's init) no longer copies. The types come from
  * the libraries' own headers. */
 static struct
 {

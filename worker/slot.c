@@ -45,7 +45,7 @@ slot_main (void *arg)
   unsigned fails = 0;
   sq_err err = { 0 };
 
-  unpacker_init (&s->unp);
+  archiver_init (&s->arc);
   sq_redis_parse_url (w->cfg.redis_url, &r.addr, &err);
   /* The next job's sandbox is built beside the current one: a job then
    * waits only for its program's own start. */
@@ -68,8 +68,10 @@ slot_main (void *arg)
         sq_notice ("slot %d: connected to Redis at %s", s->idx, r.where);
       fails = 0;
       w->redis_up = 1;
-      /* The next job's unpacker is forked now, not when the job waits. */
-      if (unpacker_prepare (&s->unp, sbx_slot_netns_fd (w->host, (unsigned) s->idx), &err)
+      /* The next job's archive process is made now, not when the job
+       * waits. */
+      if (archiver_prepare (&s->arc, &w->archiver,
+                            sbx_slot_netns_fd (w->host, (unsigned) s->idx), &err)
           < 0)
         sq_warn ("slot %d: %s", s->idx, err.msg);
       for (int q = 0; q < w->cfg.nqueues && !got; q++)
@@ -112,7 +114,7 @@ slot_main (void *arg)
         }
     }
   sbx_unwarm (w->host, (unsigned) s->idx);
-  unpacker_fini (&s->unp);
+  archiver_fini (&s->arc);
   pthread_mutex_lock (&w->lock);
   w->stats.slot_commands += r.ncommands;
   pthread_mutex_unlock (&w->lock);

@@ -9,7 +9,7 @@
 #include "../common/redis.h"
 #include "../common/spec.h"
 #include "../sandbox/sandbox.h"
-#include "unpacker.h"
+#include "archiver_client.h"
 
 #define SQ_MAX_QUEUES 16
 #define SQ_MAX_SLOTS 64
@@ -37,7 +37,7 @@ struct slot
   int lost;        /* the lease was taken over */
   int release;     /* shutting down: give the job back */
   uint64_t started_ms;
-  struct unpacker unp; /* the slot thread's own */
+  struct archiver arc; /* the slot thread's own job process */
 };
 
 struct worker_config
@@ -86,6 +86,7 @@ struct worker
 {
   struct worker_config cfg;
   struct sbx_host *host;
+  struct arc_helper archiver; /* sandq-archiver */
   pthread_mutex_t lock;
   struct slot slots[SQ_MAX_SLOTS];
   volatile int stopping;  /* SIGTERM/SIGINT: no more fetching */

@@ -55,26 +55,47 @@ id=$(SQ submit --memory 64M -- python3 -c 'b=[bytearray(1<<20) for _ in range(20
 SQ wait "$id" >/dev/null
 is "memory_limit through the queue" "$(job_field "$id" status)" memory_limit
 like "memory_limit message" "$(job_field "$id" message)" 'more than 64 MiB of memory'
-# Each idle slot has its next unpacker waiting: a child in the worker's
-# user namespace (a sandbox's init is not), holding its socket and
-# /dev/null only (no Redis connection), in a network namespace of its own.
-unpackers() {
+# Archives are unpacked and packed by sandq-archiver, a helper the worker
+# starts with a clean environment; the worker itself never maps libarchive.
+helper() {
   for c in $(cat /proc/"$(wpid w1)"/task/*/children); do
-    [ "$(readlink /proc/$c/ns/user)" = "$(readlink /proc/self/ns/user)" ] && echo "$c"
+    [ "$(cat /proc/$c/comm 2>/dev/null)" = sandq-archiver ] && echo "$c"
   done
 }
-ok "each idle slot has an unpacker waiting" wait_for 5 'test "$(unpackers | wc -l)" -eq 2'
-u=$(unpackers | head -1)
-is "the unpacker holds only its socket (and /dev/null as stdio)" \
+ok "the worker has its archive helper" test -n "$(helper)"
+ok "the worker does not map libarchive" \
+  sh -c "! grep -q libarchive /proc/$(wpid w1)/maps"
+is "the helper's environment is empty (bar sanitizer options)" \
+  "$(tr '\0' '\n' < /proc/"$(helper)"/environ | grep -v '^[A-Z]*SAN_OPTIONS=')" ""
+is "the helper holds its control socket and stdio only" \
+  "$(ls /proc/$(helper)/fd | tr '\n' ' ')" "0 1 2 3 "
+# Each idle slot has its next job process waiting: a child of the helper,
+# holding its socket and /dev/null only, in a network namespace of its own.
+jobprocs() { cat /proc/"$(helper)"/task/*/children 2>/dev/null | tr ' ' '\n' | grep .; }
+ok "each idle slot has a job process waiting" wait_for 5 'test "$(jobprocs | wc -l)" -eq 2'
+u=$(jobprocs | head -1)
+is "the job process holds only its socket (and /dev/null as stdio)" \
   "$(for f in $(ls /proc/$u/fd); do printf '%s=%s ' "$f" "$(readlink /proc/$u/fd/$f | cut -d: -f1)"; done)" \
   "0=/dev/null 1=/dev/null 2=/dev/null 3=socket "
-ok "the unpacker is not in the host's network namespace" \
+ok "the job process is not in the host's network namespace" \
   test "$(readlink /proc/$u/ns/net)" != "$(readlink /proc/self/ns/net)"
 # One that died while it waited is replaced, and the job never notices.
-kill -9 $(unpackers)
+kill -9 $(jobprocs)
 id=$(SQ submit "$in/data.csv" -- cat data.csv); SQ wait "$id" >/dev/null
-is "a dead waiting unpacker is replaced: the next job runs at once" \
+is "a dead waiting job process is replaced: the next job runs at once" \
   "$(job_field "$id" status) $(job_field "$id" attempts)" "ok 1"
+# So is a dead helper, by the slot that finds it gone.
+old=$(helper); kill -9 "$old"
+id=$(SQ submit "$in/data.csv" -- cat data.csv); SQ wait "$id" >/dev/null
+is "a dead archive helper is restarted: the next job runs at once" \
+  "$(job_field "$id" status) $(job_field "$id" attempts)" "ok 1"
+ok "the new helper is another process" test -n "$(helper)" -a "$(helper)" != "$old"
+like "the worker logged the restart" "$(cat "$Q_DIR/w1.log")" 'archive helper died; starting another'
+# A job that locks its own out/ away from itself still gets its files.
+id=$(SQ submit -- sh -c 'mkdir out/d; echo kept > out/d/f; chmod 0 out/d/f out/d out')
+SQ wait "$id" >/dev/null
+SQ result --result-dir "$Q_DIR/locked" "$id" >/dev/null
+is "files the job made unreadable come back" "$(cat "$Q_DIR/locked/out/d/f" 2>&1)" kept
 # And a prewarmed sandbox whose init was killed while it waited.
 ok "each idle slot has its sandbox ready again" wait_for 5 'test "$(cat /sys/fs/cgroup/*/sandq/*/j*/cgroup.procs /sys/fs/cgroup/*/*/sandq/*/j*/cgroup.procs /sys/fs/cgroup/sandq/*/j*/cgroup.procs 2>/dev/null | sort -u | grep -c .)" -eq 2'
 kill -9 $(cat /sys/fs/cgroup/*/sandq/*/j*/cgroup.procs /sys/fs/cgroup/*/*/sandq/*/j*/cgroup.procs \

@@ -27,7 +27,9 @@ w=$SANDQ_TOP/systemd/sandq-worker.service
 like "worker unit: Type=notify" "$(cat "$w")" '^Type=notify'
 like "worker unit: watchdog" "$(cat "$w")" '^WatchdogSec='
 like "worker unit: Delegate=yes" "$(cat "$w")" '^Delegate=yes'
-like "worker unit: KillMode=control-group" "$(cat "$w")" '^KillMode=control-group'
+# mixed, not control-group: SIGTERM to every process would kill running
+# jobs at once instead of letting the worker drain them.
+like "worker unit: KillMode=mixed" "$(cat "$w")" '^KillMode=mixed'
 like "worker unit: password as a credential" "$(cat "$w")" '^LoadCredential=redis-password:'
 stop=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)s/\1/p' "$w")
 grace=$(sed -n 's/^grace = \([0-9]*\)s/\1/p' "$SANDQ_TOP/systemd/sandq.conf.example")

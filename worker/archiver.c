@@ -1,0 +1,423 @@
+/* sandq-archiver: the worker's archive helper. Every byte of libarchive
+ * parsing and writing in the worker happens here, never in the worker
+ * itself.
+ *
+ * The worker starts one at start-up (fd 3: its control socket). It is a
+ * small, single-threaded process that only forks: for each ARC_SPAWN it
+ * forks one job process, which joins the slot's network namespace (no
+ * network), a new IPC namespace, keeps only its socket and /dev/null, and
+ * waits. Given the job's work dir it chroots there, takes the job's uid,
+ * sets rlimits, and unpacks the input; after the run it packs stdout,
+ * stderr and out/ into the result archive, then exits. Hostile input is
+ * thus parsed as the job's own uid, in its own directory, by a process
+ * that holds no Redis connection, no secret of the worker's and no
+ * network.
+ *
+ * Forking from this helper instead of the worker keeps the worker small
+ * (it does not even map libarchive) and the forks cheap, and a fork never
+ * copies a lock that another thread held. See archiver_proto.h for the
+ * messages.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/archive.h"
+#include "../common/util.h"
+#include "archiver_proto.h"
+
+#define CTL_FD 3
+#define MAX_FDS 3
+
+/* Receives one message and up to MAX_FDS descriptors; unexpected extra
+ * descriptors are closed. Returns the message's length, 0 at EOF, -1. */
+static ssize_t
+recv_fds (int sock, void *buf, size_t len, int *fds, int *nfds)
+{
+  char cbuf[CMSG_SPACE (MAX_FDS * sizeof (int))];
+  struct iovec iov = { buf, len };
+  struct msghdr mh = {
+    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf
+  };
+  ssize_t n;
+
+  *nfds = 0;
+  n = recvmsg (sock, &mh, MSG_CMSG_CLOEXEC);
+  for (struct cmsghdr *cm = n >= 0 ? CMSG_FIRSTHDR (&mh) : NULL; cm;
+       cm = CMSG_NXTHDR (&mh, cm))
+    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+      {
+        int k = (int) ((cm->cmsg_len - CMSG_LEN (0)) / sizeof (int));
+        for (int i = 0; i < k; i++)
+          {
+            int fd;
+            memcpy (&fd, CMSG_DATA (cm) + i * sizeof (int), sizeof fd);
+            if (*nfds < MAX_FDS)
+              fds[(*nfds)++] = fd;
+            else
+              close (fd);
+          }
+      }
+  return n;
+}
+
+static int
+send_reply (int sock, const struct arc_reply *r, int fd)
+{
+  char cbuf[CMSG_SPACE (sizeof (int))];
+  struct iovec iov = { (void *) r, sizeof *r };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+  if (fd >= 0)
+    {
+      memset (cbuf, 0, sizeof cbuf);
+      mh.msg_control = cbuf;
+      mh.msg_controllen = sizeof cbuf;
+      struct cmsghdr *cm = CMSG_FIRSTHDR (&mh);
+      cm->cmsg_level = SOL_SOCKET;
+      cm->cmsg_type = SCM_RIGHTS;
+      cm->cmsg_len = CMSG_LEN (sizeof (int));
+      memcpy (CMSG_DATA (cm), &fd, sizeof fd);
+    }
+  return sendmsg (sock, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+/* Answers and ends the job process. */
+static void __attribute__ ((noreturn)) fail (int sock, char status, const char *msg)
+{
+  struct arc_reply r = { .status = status };
+  snprintf (r.msg, sizeof r.msg, "%s", msg);
+  send_reply (sock, &r, -1);
+  _exit (1);
+}
+
+static void *
+map_fd (int fd, uint64_t len)
+{
+  void *p = len ? mmap (NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void *
+map_whole (int fd, size_t *len)
+{
+  struct stat st;
+  *len = 0;
+  if (fd < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size == 0)
+    return NULL;
+  *len = (size_t) st.st_size;
+  return map_fd (fd, *len);
+}
+
+/* The job's uid, chrooted in its work dir, under rlimits. The file-size
+ * cap is the disk limit while unpacking and is raised (soft only) to the
+ * result cap for the archive. */
+static void
+drop_privileges (int sock, int workfd, const struct arc_request *rq, pid_t parent)
+{
+  uid_t uid = rq->uid;
+  uint64_t fsz_hard = rq->disk_bytes > rq->max_result + (1 << 20)
+                          ? rq->disk_bytes
+                          : rq->max_result + (1 << 20);
+  struct rlimit cpu = { 120, 121 };
+  struct rlimit fsz = { rq->disk_bytes, fsz_hard };
+  sq_err err = { 0 };
+#ifndef __SANITIZE_ADDRESS__
+  /* The result is built in memory: room for it twice over, and more. */
+  rlim_t as_cap = (rlim_t) ((512ULL << 20) + 2 * rq->max_result);
+  struct rlimit as = { as_cap, as_cap };
+#endif
+
+  if (fchdir (workfd) < 0 || chroot (".") < 0 || chdir ("/") < 0
+      || syscall (SYS_setgroups, 0, NULL) < 0
+      || syscall (SYS_setresgid, uid, uid, uid) < 0
+      || syscall (SYS_setresuid, uid, uid, uid) < 0
+      || prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
+#ifndef __SANITIZE_ADDRESS__
+      /* ASan reserves terabytes of shadow address space; the byte caps
+       * (RLIMIT_FSIZE, the tmpfs, sq_unpack's own) hold anyway. */
+      || setrlimit (RLIMIT_AS, &as) < 0
+#endif
+      || setrlimit (RLIMIT_CPU, &cpu) < 0 || setrlimit (RLIMIT_FSIZE, &fsz) < 0)
+    {
+      sq_err_set (&err, errno, "drop privileges for unpacking");
+      fail (sock, ARC_FAILED, err.msg);
+    }
+  /* After the uid change, which clears it: die with the helper. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (getppid () != parent)
+    _exit (2);
+  signal (SIGXFSZ, SIG_IGN);
+}
+
+static void
+unpack (int sock, const struct arc_request *rq, const void *buf)
+{
+  struct sq_unpack_limits ul;
+  struct sq_tree_stats ts;
+  sq_err err = { 0 };
+
+  sq_unpack_limits_default (&ul);
+  ul.max_bytes = rq->disk_bytes;
+  /* A little under the inode cap, which the scratch directories share,
+   * so that the entry cap gives the clearer message. */
+  ul.max_entries = rq->disk_inodes > 16 ? rq->disk_inodes - 8 : rq->disk_inodes;
+  int root = open ("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (sq_unpack (buf, rq->input_len, root, &ul, 0, &ts, &err) < 0)
+    {
+      if (err.code == ENOSPC || err.code == EFBIG)
+        sq_err_wrap (&err, "the inputs do not fit in the disk limit");
+      fail (sock, ARC_BAD_INPUT, err.msg);
+    }
+  close (root);
+}
+
+struct pack
+{
+  uint64_t max;
+  const void *obuf, *ebuf;
+  size_t olen, elen;
+  int out_fd; /* -1: left out, or none */
+  struct sq_tree_stats outs;
+  struct sq_packer *p;
+};
+
+/* stdout, stderr and out/, all but result.json (which carries out/'s
+ * counts and comes last). */
+static int
+pack_start (struct pack *k, sq_err *err)
+{
+  struct sq_tree_limits tl = { 1 << 20, k->max, 64, 4095 };
+
+  memset (&k->outs, 0, sizeof k->outs);
+  k->p = sq_packer_new (k->max, err);
+  if (!k->p)
+    return -1;
+  if (sq_packer_add_mem (k->p, "stdout", k->obuf, k->olen, err) < 0
+      || sq_packer_add_mem (k->p, "stderr", k->ebuf, k->elen, err) < 0
+      || (k->out_fd >= 0
+          && sq_packer_add_tree (k->p, k->out_fd, "out", &tl, &k->outs, err) < 0))
+    {
+      sq_packer_free (k->p);
+      k->p = NULL;
+      return -1;
+    }
+  return 0;
+}
+
+/* Packs; if out/ does not fit under the cap, without it. */
+static void
+pack_or_truncate (int sock, struct pack *k)
+{
+  sq_err err = { 0 };
+  while (pack_start (k, &err) < 0)
+    {
+      /* Only a result too large for its cap is worth a second try. */
+      if (err.code != EFBIG || k->out_fd < 0)
+        fail (sock, ARC_FAILED, err.msg);
+      k->out_fd = -1;
+    }
+}
+
+static void
+reply_counts (int sock, char status, const struct pack *k, int truncated)
+{
+  struct arc_reply r = { .status = status,
+                         .out_entries = k->outs.entries,
+                         .out_skipped = k->outs.skipped,
+                         .out_truncated = (uint32_t) truncated };
+  if (send_reply (sock, &r, -1) < 0)
+    _exit (1);
+}
+
+static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t parent)
+{
+  struct arc_request rq;
+  char buf[sizeof rq + ARC_JSON_MAX];
+  int fds[MAX_FDS], nfds;
+  ssize_t n;
+  sq_err err = { 0 };
+
+  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (getppid () != parent)
+    _exit (2);
+  /* No network and no host IPC objects. */
+  if (setns (netns_fd, CLONE_NEWNET) < 0 || unshare (CLONE_NEWIPC) < 0)
+    _exit (2);
+  /* Only its socket, and /dev/null as stdio: a stray message from a
+   * library must never land in a file being unpacked. */
+  int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0 || (sock != CTL_FD && (dup2 (sock, CTL_FD) < 0 || close (sock) < 0)))
+    _exit (2);
+  sock = CTL_FD;
+  if (null == CTL_FD) /* dup2 above moved the socket over it */
+    null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (null, 2) < 0)
+    _exit (2);
+  syscall (SYS_close_range, CTL_FD + 1, ~0U, 0);
+
+  /* ARC_UNPACK: the work dir and the input. */
+  n = recv_fds (sock, &rq, sizeof rq, fds, &nfds);
+  if (n != (ssize_t) sizeof rq || rq.op != ARC_UNPACK || nfds != (rq.input_len ? 2 : 1))
+    _exit (2); /* the worker went away, or never needed us */
+  void *input = rq.input_len ? map_fd (fds[1], rq.input_len) : NULL;
+  if (rq.input_len && !input)
+    {
+      sq_err_set (&err, errno, "map the input");
+      fail (sock, ARC_FAILED, err.msg);
+    }
+  if (nfds == 2)
+    close (fds[1]);
+  drop_privileges (sock, fds[0], &rq, parent);
+  close (fds[0]);
+  if (rq.input_len)
+    {
+      unpack (sock, &rq, input);
+      munmap (input, rq.input_len);
+    }
+  struct pack k = { .max = rq.max_result, .out_fd = -1 };
+  reply_counts (sock, ARC_OK, &k, 0);
+
+  /* ARC_PACK: stdout, stderr and out/. */
+  n = recv_fds (sock, &rq, sizeof rq, fds, &nfds);
+  if (n != (ssize_t) sizeof rq || rq.op != ARC_PACK || nfds != (rq.has_out ? 3 : 2))
+    _exit (2);
+  k.obuf = map_whole (fds[0], &k.olen);
+  k.ebuf = map_whole (fds[1], &k.elen);
+  if (rq.has_out)
+    {
+      struct stat st;
+      k.out_fd = fds[2];
+      /* The job may have locked its own out/ away from itself; it is
+       * over, and its uid is ours. */
+      if (fstat (k.out_fd, &st) == 0 && (st.st_mode & 0500) != 0500)
+        fchmod (k.out_fd, (st.st_mode & 07777) | 0700);
+    }
+  int has_out = k.out_fd >= 0;
+  pack_or_truncate (sock, &k);
+  reply_counts (sock, ARC_OK, &k, has_out && k.out_fd < 0);
+
+  /* ARC_FINISH, with result.json; again if out/ must be left out. */
+  for (;;)
+    {
+      n = recv_fds (sock, buf, sizeof buf, fds, &nfds);
+      for (int i = 0; i < nfds; i++)
+        close (fds[i]);
+      if (n < (ssize_t) sizeof rq || buf[0] != ARC_FINISH)
+        _exit (2);
+      void *arch;
+      size_t alen;
+      if (sq_packer_add_mem (k.p, "result.json", buf + sizeof rq, (size_t) n - sizeof rq,
+                             &err)
+              == 0
+          && sq_packer_finish (k.p, &arch, &alen, &err) == 0)
+        {
+          int mfd = memfd_create ("result", MFD_CLOEXEC);
+          if (mfd < 0 || sq_write_all (mfd, arch, alen) < 0)
+            {
+              sq_err_set (&err, errno, "copy the result archive");
+              fail (sock, ARC_FAILED, err.msg);
+            }
+          struct arc_reply r = { .status = ARC_OK };
+          send_reply (sock, &r, mfd);
+          _exit (0);
+        }
+      /* finish frees the packer on failure too; add_mem does not. */
+      if (err.code != EFBIG || k.out_fd < 0)
+        fail (sock, ARC_FAILED, err.msg);
+      k.out_fd = -1;
+      pack_or_truncate (sock, &k);
+      reply_counts (sock, ARC_TRUNCATE, &k, 1);
+    }
+}
+
+static void
+on_chld (int sig)
+{
+  (void) sig; /* only to wake ppoll */
+}
+
+int
+main (int argc, char **argv)
+{
+  struct arc_request rq;
+  int fds[MAX_FDS], nfds;
+  sigset_t chld, none;
+
+  if (argc != 2 || isatty (CTL_FD) || fcntl (CTL_FD, F_GETFD) < 0)
+    {
+      fprintf (stderr, "sandq-archiver: the archive helper of sandq-worker, which starts "
+                       "it; it is not run by hand\n");
+      return 2;
+    }
+  pid_t worker = (pid_t) strtol (argv[1], NULL, 10);
+  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (getppid () != worker)
+    return 1;
+  prctl (PR_SET_NAME, "sandq-archiver", 0, 0, 0);
+  syscall (SYS_close_range, CTL_FD + 1, ~0U, 0);
+  /* SIGCHLD is blocked but inside ppoll: job processes are reaped as they
+   * end, and never between a fork and its pidfd_open (a pid is never
+   * reused under us). */
+  struct sigaction sa = { .sa_handler = on_chld };
+  sigaction (SIGCHLD, &sa, NULL);
+  sigemptyset (&none);
+  sigemptyset (&chld);
+  sigaddset (&chld, SIGCHLD);
+  sigprocmask (SIG_BLOCK, &chld, NULL);
+  pid_t self = getpid ();
+  for (;;)
+    {
+      struct pollfd pf = { CTL_FD, POLLIN, 0 };
+      int st;
+      while (waitpid (-1, &st, WNOHANG) > 0)
+        ;
+      if (ppoll (&pf, 1, NULL, &none) < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return 1;
+        }
+      ssize_t n = recv_fds (CTL_FD, &rq, sizeof rq, fds, &nfds);
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+        return 0; /* the worker closed its end, or went away */
+      if (n != (ssize_t) sizeof rq || rq.op != ARC_SPAWN || nfds != 2)
+        {
+          for (int i = 0; i < nfds; i++)
+            close (fds[i]);
+          continue;
+        }
+      pid_t pid = fork ();
+      if (pid == 0)
+        {
+          signal (SIGCHLD, SIG_DFL);
+          sigprocmask (SIG_SETMASK, &none, NULL);
+          job_main (fds[0], fds[1], self);
+        }
+      int pidfd = pid > 0 ? (int) syscall (SYS_pidfd_open, pid, 0) : -1;
+      struct arc_reply r = { .status = pidfd >= 0 ? ARC_OK : ARC_FAILED };
+      if (pidfd < 0)
+        snprintf (r.msg, sizeof r.msg, "%s a job process: %s",
+                  pid < 0 ? "fork" : "pidfd_open", strerror (errno));
+      if (pid > 0 && pidfd < 0)
+        kill (pid, SIGKILL);
+      send_reply (fds[0], &r, pidfd);
+      for (int i = 0; i < nfds; i++)
+        close (fds[i]);
+      if (pidfd >= 0)
+        close (pidfd);
+    }
+}

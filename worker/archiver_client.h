@@ -1,0 +1,84 @@
+/* The worker's side of sandq-archiver (see archiver.c): one helper per
+ * worker, and per slot the job process that unpacks the next job's input
+ * and packs its result. */
+#ifndef SANDQ_ARCHIVER_CLIENT_H
+#define SANDQ_ARCHIVER_CLIENT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../common/err.h"
+
+struct arc_helper
+{
+  pthread_mutex_t lock; /* guards a restart */
+  char path[4096];      /* the sandq-archiver binary */
+  int ctl;              /* our end of its control socket */
+  int pidfd;
+  unsigned restarts;
+};
+
+/* Finds sandq-archiver (beside the worker's own binary, else in
+ * SANDQ_LIBEXECDIR) and starts it. */
+int arc_helper_start (struct arc_helper *h, sq_err *err);
+
+void arc_helper_stop (struct arc_helper *h);
+
+struct archiver
+{
+  int pidfd; /* the job process, or -1 */
+  int sock;  /* our end of its socket */
+  int used;  /* it was given a job: not to be given another */
+  uint64_t max_result;
+};
+
+void archiver_init (struct archiver *a);
+
+/* Makes the next job process unless one is waiting. It joins netns_fd (a
+ * namespace with no network) and a new IPC namespace while it waits. */
+int archiver_prepare (struct archiver *a, struct arc_helper *h, int netns_fd,
+                      sq_err *err);
+
+struct arc_unpack_args
+{
+  int work_fd;
+  uid_t uid;
+  uint64_t disk_bytes, disk_inodes;
+  uint64_t max_result;
+  const void *input;
+  size_t input_len;
+};
+
+/* Gives the job to the job process: it chroots into the work dir as uid
+ * and unpacks the input there. An input it refuses fails with err->code
+ * EINVAL and a message naming the entry; anything else with EIO. */
+int archiver_unpack (struct archiver *a, struct arc_helper *h, int netns_fd,
+                     const struct arc_unpack_args *args, sq_err *err);
+
+struct arc_counts
+{
+  uint64_t out_entries, out_skipped;
+  int out_truncated; /* out/ did not fit under the cap and was left out */
+};
+
+/* Packs stdout, stderr and out/ (out_fd, or -1). */
+int archiver_pack (struct archiver *a, int stdout_fd, int stderr_fd, int out_fd,
+                   struct arc_counts *counts, sq_err *err);
+
+/* Adds result.json and closes the archive, mapped at *arch (archiver_free
+ * it). Returns 1 (and new counts) if out/ was left out to fit: the caller
+ * says so in a new result.json and calls again. */
+int archiver_finish (struct archiver *a, const char *json, size_t len,
+                     struct arc_counts *counts, void **arch, size_t *alen, sq_err *err);
+
+void archiver_free (void *arch, size_t alen);
+
+/* Ends the job process of the job that is over (or failed). */
+void archiver_done (struct archiver *a);
+
+/* Ends the waiting job process too (the slot stops). */
+void archiver_fini (struct archiver *a);
+
+#endif
