@@ -9,6 +9,9 @@
  * sandbox (claim + complete only: the queue's own cost); enqueue-to-start
  * and enqueue-to-final p50/p99 on an idle worker; Redis commands per job;
  * worker RSS at concurrency 4.
+ *
+ * QUEUE_BENCH_ONLY=WxC (e.g. 1x4) runs only that sandboxed configuration,
+ * for profiling (perf record -a -- bench/queue-bench).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -397,6 +400,18 @@ main (int argc, char **argv)
     sq_packer_finish (p, &input, &input_len, &err);
   }
 
+  const char *only = getenv ("QUEUE_BENCH_ONLY");
+  if (only)
+    {
+      int w = 0, c = 0;
+      if (sscanf (only, "%dx%d", &w, &c) != 2 || w < 1 || w > 8 || c < 1)
+        die ("QUEUE_BENCH_ONLY", "expected WORKERSxSLOTS, such as 1x4");
+      double rate = run_workers (&r, n, w, c, &cpj, &rss, &hrss);
+      printf ("%d worker(s) x %d slot(s)  %7.0f jobs/s\n", w, c, rate);
+      kill (redis_pid, SIGKILL);
+      waitpid (redis_pid, NULL, 0);
+      return 0;
+    }
   printf ("== floors, same machine, same run\n");
   snprintf (cmd, sizeof cmd,
             "redis-benchmark -s %s -q -n 100000 -t lpush,rpop 2>/dev/null", sock);

@@ -117,9 +117,12 @@ spawn (struct arc_helper *h, sq_err *err)
   sigset_t none, def;
   /* A clean environment: the helper's job processes parse hostile input
    * and must hold nothing of the worker's (a Redis URL, a password). */
-  char *envp[4];
+  char *envp[5];
   int ne = 0;
-  for (char **e = environ; *e && ne < 3; e++)
+  /* Every symbol bound once, in the helper: not again, page by page, in
+   * each job process it forks. */
+  envp[ne++] = "LD_BIND_NOW=1";
+  for (char **e = environ; *e && ne < 4; e++)
     if (strncmp (*e, "ASAN_OPTIONS=", 13) == 0 || strncmp (*e, "UBSAN_OPTIONS=", 14) == 0
         || strncmp (*e, "LSAN_OPTIONS=", 13) == 0)
       envp[ne++] = *e;
