@@ -6,12 +6,11 @@
  * small, single-threaded process that only forks: for each ARC_SPAWN it
  * forks one job process, which joins the slot's network namespace (no
  * network), keeps only its socket and /dev/null, and waits (the helper
- * has an IPC namespace of its own). Given the job's work dir it chroots there, takes the job's uid,
- * sets rlimits, and unpacks the input; after the run it packs stdout,
- * stderr and out/ into the result archive, then exits. Hostile input is
- * thus parsed as the job's own uid, in its own directory, by a process
- * that holds no Redis connection, no secret of the worker's and no
- * network.
+ * has an IPC namespace of its own). Given the job's work dir it chroots there, takes the
+ * job's uid, sets rlimits, and unpacks the input; after the run it packs stdout, stderr
+ * and out/ into the result archive, then exits. Hostile input is thus parsed as the job's
+ * own uid, in its own directory, by a process that holds no Redis connection, no secret
+ * of the worker's and no network.
  *
  * Forking from this helper instead of the worker keeps the worker small
  * (it does not even map libarchive) and the forks cheap, and a fork never
@@ -243,10 +242,41 @@ reply_counts (int sock, char status, const struct pack *k, int truncated)
     _exit (1);
 }
 
+/* Adds result.json, closes the archive, sends it with the out/ counts and
+ * exits; returns only on failure, the packer gone. */
+static void
+finish (int sock, struct pack *k, const char *json, size_t len, sq_err *err)
+{
+  struct sq_packer *p = k->p;
+  void *arch;
+  size_t alen;
+
+  k->p = NULL;
+  if (sq_packer_add_mem (p, "result.json", json, len, err) < 0)
+    {
+      sq_packer_free (p);
+      return;
+    }
+  if (sq_packer_finish (p, &arch, &alen, err) < 0) /* frees p */
+    return;
+  int mfd = memfd_create ("result", MFD_CLOEXEC);
+  if (mfd < 0 || sq_write_all (mfd, arch, alen) < 0)
+    {
+      sq_err_set (err, errno, "copy the result archive");
+      fail (sock, ARC_FAILED, err->msg);
+    }
+  struct arc_reply r = { .status = ARC_OK,
+                         .out_entries = k->outs.entries,
+                         .out_skipped = k->outs.skipped,
+                         .out_truncated = k->out_fd < 0 };
+  send_reply (sock, &r, mfd);
+  _exit (0);
+}
+
 static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t parent)
 {
   struct arc_request rq;
-  char buf[sizeof rq + ARC_JSON_MAX];
+  char buf[sizeof rq + ARC_JSON_MAX + 128];
   int fds[MAX_FDS], nfds;
   ssize_t n;
   sq_err err = { 0 };
@@ -291,9 +321,12 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
   struct pack k = { .max = rq.max_result, .out_fd = -1 };
   reply_counts (sock, ARC_OK, &k, 0);
 
-  /* ARC_PACK: stdout, stderr and out/. */
-  n = recv_fds (sock, &rq, sizeof rq, fds, &nfds);
-  if (n != (ssize_t) sizeof rq || rq.op != ARC_PACK || nfds != (rq.has_out ? 3 : 2))
+  /* ARC_PACK: stdout, stderr, out/, and result.json but for its out/
+   * counts, which are known here and appended. */
+  n = recv_fds (sock, buf, sizeof buf - 128, fds, &nfds);
+  if (n >= (ssize_t) sizeof rq)
+    memcpy (&rq, buf, sizeof rq);
+  if (n <= (ssize_t) sizeof rq || rq.op != ARC_PACK || nfds != (rq.has_out ? 3 : 2))
     _exit (2);
   k.obuf = map_whole (fds[0], &k.olen);
   k.ebuf = map_whole (fds[1], &k.elen);
@@ -308,9 +341,22 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
     }
   int has_out = k.out_fd >= 0;
   pack_or_truncate (sock, &k);
-  reply_counts (sock, ARC_OK, &k, has_out && k.out_fd < 0);
-
-  /* ARC_FINISH, with result.json; again if out/ must be left out. */
+  if (!has_out || k.out_fd >= 0)
+    {
+      size_t len = (size_t) n - sizeof rq;
+      len += (size_t) snprintf (buf + sizeof rq + len, 128,
+                                ",\"out_files\":%llu,\"out_skipped\":%llu,"
+                                "\"out_truncated\":false}",
+                                (unsigned long long) (k.outs.entries - k.outs.skipped),
+                                (unsigned long long) k.outs.skipped);
+      finish (sock, &k, buf + sizeof rq, len, &err);
+      if (err.code != EFBIG || k.out_fd < 0)
+        fail (sock, ARC_FAILED, err.msg);
+      k.out_fd = -1;
+      pack_or_truncate (sock, &k);
+    }
+  /* out/ is left out to fit: the worker says so in a new result.json. */
+  reply_counts (sock, ARC_TRUNCATE, &k, 1);
   for (;;)
     {
       n = recv_fds (sock, buf, sizeof buf, fds, &nfds);
@@ -318,29 +364,8 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
         close (fds[i]);
       if (n < (ssize_t) sizeof rq || buf[0] != ARC_FINISH)
         _exit (2);
-      void *arch;
-      size_t alen;
-      if (sq_packer_add_mem (k.p, "result.json", buf + sizeof rq, (size_t) n - sizeof rq,
-                             &err)
-              == 0
-          && sq_packer_finish (k.p, &arch, &alen, &err) == 0)
-        {
-          int mfd = memfd_create ("result", MFD_CLOEXEC);
-          if (mfd < 0 || sq_write_all (mfd, arch, alen) < 0)
-            {
-              sq_err_set (&err, errno, "copy the result archive");
-              fail (sock, ARC_FAILED, err.msg);
-            }
-          struct arc_reply r = { .status = ARC_OK };
-          send_reply (sock, &r, mfd);
-          _exit (0);
-        }
-      /* finish frees the packer on failure too; add_mem does not. */
-      if (err.code != EFBIG || k.out_fd < 0)
-        fail (sock, ARC_FAILED, err.msg);
-      k.out_fd = -1;
-      pack_or_truncate (sock, &k);
-      reply_counts (sock, ARC_TRUNCATE, &k, 1);
+      finish (sock, &k, buf + sizeof rq, (size_t) n - sizeof rq, &err);
+      fail (sock, ARC_FAILED, err.msg);
     }
 }
 

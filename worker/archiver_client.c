@@ -246,28 +246,28 @@ retire (struct archiver *a)
   if (a->sock >= 0)
     close (a->sock);
   a->pidfd = a->sock = -1;
-  a->used = 0;
+  a->used = a->pending = 0;
 }
 
 void
 archiver_init (struct archiver *a)
 {
   a->pidfd = a->sock = -1;
-  a->used = 0;
+  a->used = a->pending = 0;
 }
 
+/* Asks the helper for a job process, without waiting for it. */
 static int
-spawn_job_process (struct archiver *a, struct arc_helper *h, int netns_fd, sq_err *err)
+request (struct archiver *a, struct arc_helper *h, int netns_fd, sq_err *err)
 {
   struct arc_request rq = { .op = ARC_SPAWN };
-  struct arc_reply r;
-  int sv[2], pidfd;
+  int sv[2];
 
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return sq_err_set (err, errno, "socketpair for a job process");
   pthread_mutex_lock (&h->lock);
-  int ctl = h->ctl;
-  int rc = ctl < 0 ? -1 : send_fds (ctl, &rq, sizeof rq, (int[]){ sv[1], netns_fd }, 2);
+  int rc = h->ctl < 0 ? -1
+                      : send_fds (h->ctl, &rq, sizeof rq, (int[]){ sv[1], netns_fd }, 2);
   pthread_mutex_unlock (&h->lock);
   close (sv[1]);
   if (rc < 0)
@@ -275,20 +275,28 @@ spawn_job_process (struct archiver *a, struct arc_helper *h, int netns_fd, sq_er
       close (sv[0]);
       return sq_err_set (err, EPIPE, "the archive helper is gone");
     }
-  /* The helper answers on the job's socket: the pidfd first. */
-  if (recv_reply (sv[0], &r, &pidfd, err) < 0)
-    {
-      close (sv[0]);
-      return -1;
-    }
+  a->sock = sv[0];
+  a->pending = 1;
+  return 0;
+}
+
+/* The helper's answer on the job's socket: the job process's pidfd. If
+ * the helper died meanwhile, the socket's other end went with it. */
+static int
+collect (struct archiver *a, sq_err *err)
+{
+  struct arc_reply r;
+  int pidfd;
+
+  if (recv_reply (a->sock, &r, &pidfd, err) < 0)
+    return -1;
+  a->pending = 0;
   if (r.status != ARC_OK || pidfd < 0)
     {
       if (pidfd >= 0)
         close (pidfd);
-      close (sv[0]);
       return sq_err_set (err, EIO, "the archive helper: %s", r.msg);
     }
-  a->sock = sv[0];
   a->pidfd = pidfd;
   return 0;
 }
@@ -296,20 +304,37 @@ spawn_job_process (struct archiver *a, struct arc_helper *h, int netns_fd, sq_er
 int
 archiver_prepare (struct archiver *a, struct arc_helper *h, int netns_fd, sq_err *err)
 {
-  if (a->pidfd >= 0)
+  if (a->sock >= 0 && !a->used)
     {
-      /* Still waiting, or died meanwhile (then make another). */
+      /* Asked for, or waiting; unless it died meanwhile (then another). */
       struct pollfd pf = { a->pidfd, POLLIN, 0 };
-      if (!a->used && poll (&pf, 1, 0) == 0)
+      if (a->pending || poll (&pf, 1, 0) == 0)
         return 0;
-      retire (a);
     }
+  retire (a);
+  if (request (a, h, netns_fd, err) == 0)
+    return 0;
+  return restart_if_dead (h, err) < 0 ? -1 : request (a, h, netns_fd, err);
+}
+
+/* A live job process, ready for a job: the one asked for if it came and
+ * lives, else another. */
+static int
+ready (struct archiver *a, struct arc_helper *h, int netns_fd, sq_err *err)
+{
   for (int attempt = 0;; attempt++)
     {
       sq_err_clear (err);
-      if (spawn_job_process (a, h, netns_fd, err) == 0)
-        return 0;
-      if (attempt == 1 || restart_if_dead (h, err) < 0)
+      if (archiver_prepare (a, h, netns_fd, err) == 0
+          && (!a->pending || collect (a, err) == 0))
+        {
+          struct pollfd pf = { a->pidfd, POLLIN, 0 };
+          if (poll (&pf, 1, 0) == 0)
+            return 0;
+          sq_err_set (err, EIO, "the job process died while it waited");
+        }
+      retire (a);
+      if (attempt == 2 || restart_if_dead (h, err) < 0)
         return -1;
     }
 }
@@ -347,7 +372,7 @@ archiver_unpack (struct archiver *a, struct arc_helper *h, int netns_fd,
   struct arc_reply r;
   cleanup_close int mfd = -1;
 
-  if (archiver_prepare (a, h, netns_fd, err) < 0)
+  if (ready (a, h, netns_fd, err) < 0)
     return -1;
   a->used = 1;
   a->max_result = args->max_result;
@@ -377,58 +402,11 @@ take_counts (const struct arc_reply *r, struct arc_counts *c)
   c->out_truncated = r->out_truncated != 0;
 }
 
-int
-archiver_pack (struct archiver *a, int stdout_fd, int stderr_fd, int out_fd,
-               struct arc_counts *counts, sq_err *err)
+/* An ARC_OK answer's archive: a memfd within the cap, mapped. */
+static int
+take_archive (struct archiver *a, int fd, void **arch, size_t *alen, sq_err *err)
 {
-  struct arc_request rq = { .op = ARC_PACK, .has_out = out_fd >= 0 };
-  struct arc_reply r;
-
-  if (a->sock < 0 || !a->used)
-    return sq_err_set (err, EINVAL, "no job process to pack the result");
-  if (call (a, &rq, sizeof rq, (int[]){ stdout_fd, stderr_fd, out_fd },
-            out_fd >= 0 ? 3 : 2, &r, NULL, err)
-      < 0)
-    return -1;
-  if (r.status != ARC_OK)
-    {
-      retire (a);
-      return sq_err_set (err, EIO, "%s", r.msg);
-    }
-  take_counts (&r, counts);
-  return 0;
-}
-
-int
-archiver_finish (struct archiver *a, const char *json, size_t len,
-                 struct arc_counts *counts, void **arch, size_t *alen, sq_err *err)
-{
-  char buf[sizeof (struct arc_request) + ARC_JSON_MAX];
-  struct arc_request rq = { .op = ARC_FINISH };
-  struct arc_reply r;
   struct stat st;
-  cleanup_close int fd = -1;
-
-  *arch = NULL;
-  *alen = 0;
-  if (a->sock < 0 || !a->used)
-    return sq_err_set (err, EINVAL, "no job process to pack the result");
-  if (len > ARC_JSON_MAX)
-    return sq_err_set (err, EFBIG, "result.json is larger than %d bytes", ARC_JSON_MAX);
-  memcpy (buf, &rq, sizeof rq);
-  memcpy (buf + sizeof rq, json, len);
-  if (call (a, buf, sizeof rq + len, NULL, 0, &r, &fd, err) < 0)
-    return -1;
-  if (r.status == ARC_TRUNCATE)
-    {
-      take_counts (&r, counts);
-      return 1;
-    }
-  if (r.status != ARC_OK)
-    {
-      retire (a);
-      return sq_err_set (err, EIO, "%s", r.msg);
-    }
   if (fd < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size <= 0
       || (uint64_t) st.st_size > a->max_result)
     return sq_err_set (err, EIO, "the archive helper sent no archive within the cap");
@@ -437,9 +415,60 @@ archiver_finish (struct archiver *a, const char *json, size_t len,
   if (*arch == MAP_FAILED)
     {
       *arch = NULL;
+      *alen = 0;
       return sq_err_set (err, errno, "map the result archive");
     }
   return 0;
+}
+
+/* Sends req (with json after it) and takes the answer: 0 and the archive,
+ * 1 and counts if out/ was left out, -1. */
+static int
+pack_call (struct archiver *a, const struct arc_request *rq, const char *json, size_t len,
+           const int *fds, int nfds, struct arc_counts *counts, void **arch, size_t *alen,
+           sq_err *err)
+{
+  char buf[sizeof (struct arc_request) + ARC_JSON_MAX];
+  struct arc_reply r;
+  cleanup_close int fd = -1;
+
+  *arch = NULL;
+  *alen = 0;
+  if (a->sock < 0 || !a->used)
+    return sq_err_set (err, EINVAL, "no job process to pack the result");
+  if (len > ARC_JSON_MAX)
+    return sq_err_set (err, EFBIG, "result.json is larger than %d bytes", ARC_JSON_MAX);
+  memcpy (buf, rq, sizeof *rq);
+  memcpy (buf + sizeof *rq, json, len);
+  if (call (a, buf, sizeof *rq + len, fds, nfds, &r, &fd, err) < 0)
+    return -1;
+  if (r.status != ARC_OK && r.status != ARC_TRUNCATE)
+    {
+      retire (a);
+      return sq_err_set (err, EIO, "%s", r.msg);
+    }
+  take_counts (&r, counts);
+  if (r.status == ARC_TRUNCATE)
+    return 1;
+  return take_archive (a, fd, arch, alen, err);
+}
+
+int
+archiver_pack (struct archiver *a, int stdout_fd, int stderr_fd, int out_fd,
+               const char *json_head, size_t len, struct arc_counts *counts, void **arch,
+               size_t *alen, sq_err *err)
+{
+  struct arc_request rq = { .op = ARC_PACK, .has_out = out_fd >= 0 };
+  return pack_call (a, &rq, json_head, len, (int[]){ stdout_fd, stderr_fd, out_fd },
+                    out_fd >= 0 ? 3 : 2, counts, arch, alen, err);
+}
+
+int
+archiver_finish (struct archiver *a, const char *json, size_t len,
+                 struct arc_counts *counts, void **arch, size_t *alen, sq_err *err)
+{
+  struct arc_request rq = { .op = ARC_FINISH };
+  return pack_call (a, &rq, json, len, NULL, 0, counts, arch, alen, err);
 }
 
 void

@@ -28,16 +28,18 @@ void arc_helper_stop (struct arc_helper *h);
 
 struct archiver
 {
-  int pidfd; /* the job process, or -1 */
-  int sock;  /* our end of its socket */
-  int used;  /* it was given a job: not to be given another */
+  int pidfd;   /* the job process, or -1 */
+  int sock;    /* our end of its socket */
+  int used;    /* it was given a job: not to be given another */
+  int pending; /* asked for; its pidfd not read yet */
   uint64_t max_result;
 };
 
 void archiver_init (struct archiver *a);
 
-/* Makes the next job process unless one is waiting. It joins netns_fd (a
- * namespace with no network) and a new IPC namespace while it waits. */
+/* Asks for the next job process unless one is waiting (or asked for),
+ * without waiting for it. It joins netns_fd (a namespace with no network)
+ * while it waits. */
 int archiver_prepare (struct archiver *a, struct arc_helper *h, int netns_fd,
                       sq_err *err);
 
@@ -63,13 +65,17 @@ struct arc_counts
   int out_truncated; /* out/ did not fit under the cap and was left out */
 };
 
-/* Packs stdout, stderr and out/ (out_fd, or -1). */
+/* Packs stdout, stderr, out/ (out_fd, or -1) and result.json, given
+ * without its closing brace: the job process appends the out/ counts.
+ * The archive is mapped at *arch (archiver_free it). Returns 1 (and the
+ * counts) if out/ was left out to fit: the caller says so in a whole
+ * result.json passed to archiver_finish. */
 int archiver_pack (struct archiver *a, int stdout_fd, int stderr_fd, int out_fd,
-                   struct arc_counts *counts, sq_err *err);
+                   const char *json_head, size_t len, struct arc_counts *counts,
+                   void **arch, size_t *alen, sq_err *err);
 
-/* Adds result.json and closes the archive, mapped at *arch (archiver_free
- * it). Returns 1 (and new counts) if out/ was left out to fit: the caller
- * says so in a new result.json and calls again. */
+/* After archiver_pack returned 1: adds this result.json and closes the
+ * archive. Returns as archiver_pack. */
 int archiver_finish (struct archiver *a, const char *json, size_t len,
                      struct arc_counts *counts, void **arch, size_t *alen, sq_err *err);
 

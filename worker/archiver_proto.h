@@ -12,12 +12,13 @@
  * The job socket, one job process per job, at most in this order:
  *   ARC_UNPACK, fds [work dir, input memfd if input_len > 0]: it chroots
  *     into the work dir, takes the job's uid and unpacks the input.
- *   ARC_PACK, fds [stdout memfd, stderr memfd, out dir (optional)]: it
- *     packs them and answers the out/ counts.
- *   ARC_FINISH, followed by result.json's bytes in the same message: it
- *     adds result.json, closes the archive and answers ARC_OK with the
- *     archive as a memfd, or ARC_TRUNCATE if out/ had to be left out to fit,
- *     with new counts; the worker then sends ARC_FINISH again.
+ *   ARC_PACK, fds [stdout memfd, stderr memfd, out dir (optional)],
+ *     followed by result.json's bytes but for its closing brace: it packs
+ *     them, appends the out/ counts to result.json, adds it, closes the
+ *     archive and answers ARC_OK with the archive as a memfd. If out/ had
+ *     to be left out to fit, it answers ARC_TRUNCATE with the counts
+ *     instead, and the worker sends ARC_FINISH, followed by a whole
+ *     result.json that says so; the answer is then ARC_OK as above.
  * Every answer is a struct arc_reply. The job process exits after the
  * archive is sent, on any failure, or when the worker closes its end.
  */
@@ -55,13 +56,14 @@ struct arc_request
   uint32_t has_out;     /* ARC_PACK: an out dir fd was sent */
 };
 
-/* ARC_FINISH: result.json follows the request in the same message. */
+/* ARC_PACK, ARC_FINISH: result.json follows the request in the same
+ * message. */
 #define ARC_JSON_MAX 16384
 
 struct arc_reply
 {
   char status;
-  uint64_t out_entries, out_skipped; /* ARC_PACK, ARC_TRUNCATE */
+  uint64_t out_entries, out_skipped; /* ARC_OK to a pack, ARC_TRUNCATE */
   uint32_t out_truncated;
   char msg[SQ_ERR_MSG_MAX + 1];
 };

@@ -57,11 +57,15 @@ result_json (const struct sbx_result *r, const char *status, const char *message
   json_object_set_new (o, "stdout_bytes", json_integer ((json_int_t) r->stdout_bytes));
   json_object_set_new (o, "stderr_bytes", json_integer ((json_int_t) r->stderr_bytes));
   json_object_set_new (o, "disk_bytes", json_integer ((json_int_t) r->disk_bytes));
-  json_object_set_new (
-      o, "out_files",
-      json_integer ((json_int_t) (outs->out_entries - outs->out_skipped)));
-  json_object_set_new (o, "out_skipped", json_integer ((json_int_t) outs->out_skipped));
-  json_object_set_new (o, "out_truncated", json_boolean (outs->out_truncated));
+  if (outs) /* else the archive process appends them */
+    {
+      json_object_set_new (
+          o, "out_files",
+          json_integer ((json_int_t) (outs->out_entries - outs->out_skipped)));
+      json_object_set_new (o, "out_skipped",
+                           json_integer ((json_int_t) outs->out_skipped));
+      json_object_set_new (o, "out_truncated", json_boolean (outs->out_truncated));
+    }
   s = json_dumps (o, JSON_COMPACT);
   json_decref (o);
   return s;
@@ -75,29 +79,27 @@ build_archive (struct worker *w, struct slot *s, struct sbx *b,
                const struct sbx_result *r, int so, int se, char *message, size_t msglen,
                void **arch, size_t *alen, struct arc_counts *outs, sq_err *err)
 {
-  int rc = archiver_pack (&s->arc, so, se, sbx_out_fd (b), outs, err);
-
-  while (rc == 0)
+  /* All but the out/ counts, which the archive process appends. */
+  char *rj = result_json (r, sq_status_name (r->status), message, NULL);
+  if (!rj)
+    return sq_err_set (err, ENOMEM, "result.json");
+  int rc = archiver_pack (&s->arc, so, se, sbx_out_fd (b), rj, strlen (rj) - 1, outs,
+                          arch, alen, err);
+  free (rj);
+  if (rc == 1)
     {
-      if (outs->out_truncated && !strstr (message, "; its out/ was larger"))
-        {
-          char cap[32];
-          size_t ml = strlen (message);
-          sq_format_size (w->cfg.max_result_bytes, cap, sizeof cap);
-          snprintf (message + ml, msglen - ml,
-                    "; its out/ was larger than the result cap of %s and was left out",
-                    cap);
-        }
-      char *rj = result_json (r, sq_status_name (r->status), message, outs);
+      char cap[32];
+      size_t ml = strlen (message);
+      sq_format_size (w->cfg.max_result_bytes, cap, sizeof cap);
+      snprintf (message + ml, msglen - ml,
+                "; its out/ was larger than the result cap of %s and was left out", cap);
+      rj = result_json (r, sq_status_name (r->status), message, outs);
       if (!rj)
         return sq_err_set (err, ENOMEM, "result.json");
       rc = archiver_finish (&s->arc, rj, strlen (rj), outs, arch, alen, err);
       free (rj);
-      if (rc <= 0)
-        break;
-      rc = 0; /* out/ was left out: once more, saying so */
     }
-  return rc;
+  return rc == 1 ? sq_err_set (err, EIO, "the archive helper left out/ out twice") : rc;
 }
 
 /* Reports a verdict; retries across Redis outages while the lease may

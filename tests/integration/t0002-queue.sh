@@ -65,8 +65,8 @@ helper() {
 ok "the worker has its archive helper" test -n "$(helper)"
 ok "the worker does not map libarchive" \
   sh -c "! grep -q libarchive /proc/$(wpid w1)/maps"
-is "the helper's environment is empty (bar sanitizer options)" \
-  "$(tr '\0' '\n' < /proc/"$(helper)"/environ | grep -v '^[A-Z]*SAN_OPTIONS=')" ""
+is "the helper's environment is empty (bar LD_BIND_NOW and sanitizer options)" \
+  "$(tr '\0' '\n' < /proc/"$(helper)"/environ | grep -v '^[A-Z]*SAN_OPTIONS=')" "LD_BIND_NOW=1"
 is "the helper holds its control socket and stdio only" \
   "$(ls /proc/$(helper)/fd | tr '\n' ' ')" "0 1 2 3 "
 # Each idle slot has its next job process waiting: a child of the helper,
