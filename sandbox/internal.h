@@ -73,7 +73,9 @@ struct sbx_host
   } netns[SBX_NETNS_SLOTS];
   unsigned nnetns;
   /* Per slot with sbx_prewarm: a thread that keeps one sandbox ready.
-   * Entries are only added; under netns_lock, with warm_cond. */
+   * Entries are only added; under netns_lock. Each has its own condition
+   * variable: a take or a build wakes that slot's two threads, not every
+   * slot's. */
   struct warm_slot
   {
     struct sbx_host *h;
@@ -82,9 +84,9 @@ struct sbx_host
     pthread_t thread;
     int running, stop;
     int building; /* the thread is making b now */
+    pthread_cond_t cond;
   } warm[SBX_NETNS_SLOTS];
   unsigned nwarm;
-  pthread_cond_t warm_cond;
   /* The template mount namespace (see sbx_template_build): an nsfs fd,
    * when it was made, and the thread making the first one. */
   pthread_mutex_t tmpl_lock;

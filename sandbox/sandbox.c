@@ -287,7 +287,6 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
   h->reuse_netns = h->cfg.reuse_netns;
   pthread_mutex_init (&h->netns_lock, NULL);
   pthread_mutex_init (&h->netns_make_lock, NULL);
-  pthread_cond_init (&h->warm_cond, NULL);
   pthread_mutex_init (&h->tmpl_lock, NULL);
   h->tmpl_fd = -1;
   /* A new network namespace takes about half a millisecond; the cgroup
@@ -487,13 +486,13 @@ take_warm (struct sbx_host *h, unsigned slot)
   pthread_mutex_lock (&h->netns_lock);
   e = warm_of (h, slot);
   while (e && !e->b && e->building && !e->stop
-         && pthread_cond_timedwait (&h->warm_cond, &h->netns_lock, &until) == 0)
+         && pthread_cond_timedwait (&e->cond, &h->netns_lock, &until) == 0)
     ;
   if (e && e->b)
     {
       b = e->b;
       e->b = NULL;
-      pthread_cond_broadcast (&h->warm_cond);
+      pthread_cond_broadcast (&e->cond);
     }
   pthread_mutex_unlock (&h->netns_lock);
   return b;
@@ -514,7 +513,7 @@ warm_main (void *arg)
           /* Check now and then that it is still alive (someone may kill
            * it), and make another if not. */
           struct timespec ts = deadline_in (1000);
-          if (pthread_cond_timedwait (&h->warm_cond, &h->netns_lock, &ts) != 0 && e->b
+          if (pthread_cond_timedwait (&e->cond, &h->netns_lock, &ts) != 0 && e->b
               && init_exited (e->b))
             {
               struct sbx *dead = e->b;
@@ -538,14 +537,14 @@ warm_main (void *arg)
         }
       pthread_mutex_lock (&h->netns_lock);
       e->building = 0;
-      pthread_cond_broadcast (&h->warm_cond);
+      pthread_cond_broadcast (&e->cond);
       if (!b)
         {
           if (fails++ % 60 == 0)
             sq_warn ("slot %u: cannot prewarm a sandbox (jobs make their own): %s",
                      e->slot, err.msg);
           struct timespec ts = deadline_in (1000);
-          pthread_cond_timedwait (&h->warm_cond, &h->netns_lock, &ts);
+          pthread_cond_timedwait (&e->cond, &h->netns_lock, &ts);
           continue;
         }
       fails = 0;
@@ -569,6 +568,7 @@ sbx_prewarm (struct sbx_host *h, unsigned slot, sq_err *err)
     {
       e = &h->warm[h->nwarm++];
       *e = (struct warm_slot){ .h = h, .slot = slot };
+      pthread_cond_init (&e->cond, NULL);
     }
   if (!e)
     r = sq_err_set (err, ENOSPC, "more than %d prewarmed slots", SBX_NETNS_SLOTS);
@@ -624,7 +624,7 @@ sbx_unwarm (struct sbx_host *h, unsigned slot)
       e->stop = 1;
       th = e->thread;
       join = 1;
-      pthread_cond_broadcast (&h->warm_cond);
+      pthread_cond_broadcast (&e->cond);
     }
   pthread_mutex_unlock (&h->netns_lock);
   if (join)
