@@ -42,7 +42,8 @@ WORKER_LIBS := $(shell pkg-config --libs hiredis jansson 2>/dev/null || echo -lh
 ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
 
 # Dependency-free shared code: usable by the sandbox.
-COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tree.c
+COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tree.c \
+              common/joblimits.c
 # The queue side: may use COMMON, hiredis, jansson, libarchive; never the
 # sandbox.
 QUEUE_SRC := common/redis.c common/proto.c common/spec.c common/archive.c \
@@ -102,7 +103,16 @@ $(LIBQUEUE): $(call obj,$(QUEUE_SRC))
 $(BUILD)/sandq-worker: $(call obj,$(WORKER_SRC)) $(LIBSANDBOX) $(LIBQUEUE) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(WORKER_LIBS) -lpthread -lm
 
-$(BUILD)/worker/archiver_client.o: CFLAGS += -DSANDQ_LIBEXECDIR='"$(LIBEXECDIR)"'
+# Where the worker looks for sandq-archiver when it is not beside it. The
+# header changes (and the worker is rebuilt) only when LIBEXECDIR does, so
+# that "make PREFIX=/opt/sandq install" after "make" is right.
+$(BUILD)/gen/paths.h: FORCE
+	@mkdir -p $(dir $@)
+	@echo '#define SANDQ_LIBEXECDIR "$(LIBEXECDIR)"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(BUILD)/worker/archiver_client.o: $(BUILD)/gen/paths.h
+$(BUILD)/worker/archiver_client.o: CFLAGS += -I$(BUILD)/gen
 
 # The worker's archive helper: libarchive and the dependency-free common
 # code, nothing of the queue or the sandbox.
@@ -197,6 +207,6 @@ install: all
 clean:
 	rm -rf build build-san build-fmt
 
-.PHONY: all bench demo check fuzz format-check deps install clean
+.PHONY: all bench demo check fuzz format-check deps install clean FORCE
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -13,19 +13,7 @@
 #include <stdint.h>
 
 #include "err.h"
-
-enum sq_limit
-{
-  SQ_LIM_MEMORY,     /* memory_bytes */
-  SQ_LIM_CPU,        /* cpu_ms */
-  SQ_LIM_WALL,       /* wall_ms */
-  SQ_LIM_PIDS,       /* pids */
-  SQ_LIM_OUTPUT,     /* output_bytes */
-  SQ_LIM_DISK,       /* disk_bytes */
-  SQ_LIM_INODES,     /* disk_inodes */
-  SQ_LIM_MILLICORES, /* cpu_millicores */
-  SQ_LIM__COUNT
-};
+#include "joblimits.h"
 
 /* JSON names of the limits, in enum order. */
 extern const char *const sq_limit_names[SQ_LIM__COUNT];

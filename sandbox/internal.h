@@ -34,7 +34,6 @@ struct rootfs_step
 };
 
 #define SBX_MAX_STEPS 96
-#define SBX_TEMPLATE_MAX_AGE_MS 60000
 
 /* The most a job's argv and envp may hold, together: init receives them
  * into fixed buffers of its own. */

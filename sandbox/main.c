@@ -171,20 +171,26 @@ check_out_dir (int dirfd, const char *dir)
   return 0;
 }
 
+/* getopt's codes for the limit options: LIMIT_OPT + enum sq_limit. */
+#define LIMIT_OPT 1000
+
 int
 main (int argc, char **argv)
 {
   static const struct option opts[] = {
-    { "memory", required_argument, 0, 'm' }, { "cpu", required_argument, 0, 'c' },
-    { "wall", required_argument, 0, 'w' },   { "pids", required_argument, 0, 'p' },
-    { "output", required_argument, 0, 'o' }, { "disk", required_argument, 0, 'd' },
-    { "inodes", required_argument, 0, 'i' }, { "cpus", required_argument, 0, 'C' },
-    { "nofile", required_argument, 0, 'n' }, { "dir", required_argument, 0, 'D' },
-    { "env", required_argument, 0, 'e' },    { "stdin", required_argument, 0, 'I' },
-    { "stdout", required_argument, 0, 'O' }, { "stderr", required_argument, 0, 'E' },
-    { "slot", required_argument, 0, 's' },   { "uid-base", required_argument, 0, 'u' },
-    { "template", no_argument, 0, 'T' },     { "help", no_argument, 0, 'h' },
-    { "version", no_argument, 0, 'V' },      { 0, 0, 0, 0 },
+    SQ_LIMIT_LONG_OPTIONS (LIMIT_OPT),
+    { "nofile", required_argument, 0, 'n' },
+    { "dir", required_argument, 0, 'D' },
+    { "env", required_argument, 0, 'e' },
+    { "stdin", required_argument, 0, 'I' },
+    { "stdout", required_argument, 0, 'O' },
+    { "stderr", required_argument, 0, 'E' },
+    { "slot", required_argument, 0, 's' },
+    { "uid-base", required_argument, 0, 'u' },
+    { "template", no_argument, 0, 'T' },
+    { "help", no_argument, 0, 'h' },
+    { "version", no_argument, 0, 'V' },
+    { 0, 0, 0, 0 },
   };
   struct sbx_limits lim;
   struct sbx_host_config hc = { 0 };
@@ -221,54 +227,15 @@ main (int argc, char **argv)
     {
       switch (c)
         {
-#define SIZE(field, name)                                                                \
-  {                                                                                      \
-    if (sq_parse_size (optarg, name, &lim.field, &err) < 0)                              \
-      die_usage ("%s", err.msg);                                                         \
-  }                                                                                      \
-  break
-#define SECS(field, name)                                                                \
-  {                                                                                      \
-    if (sq_parse_duration_ms (optarg, name, &lim.field, &err) < 0)                       \
-      die_usage ("%s", err.msg);                                                         \
-  }                                                                                      \
-  break
-#define UINT(field, name, min, max)                                                      \
-  {                                                                                      \
-    if (sq_parse_uint (optarg, name, min, max, &v, &err) < 0)                            \
-      die_usage ("%s", err.msg);                                                         \
-    lim.field = v;                                                                       \
-  }                                                                                      \
-  break
-        case 'm':
-          SIZE (memory_bytes, "--memory");
-        case 'o':
-          SIZE (output_bytes, "--output");
-        case 'd':
-          SIZE (disk_bytes, "--disk");
-        case 'c':
-          SECS (cpu_ms, "--cpu");
-        case 'w':
-          SECS (wall_ms, "--wall");
-        case 'p':
-          UINT (pids, "--pids", 1, 65536);
-        case 'i':
-          UINT (disk_inodes, "--inodes", 16, 1 << 24);
+        case LIMIT_OPT ... LIMIT_OPT + SQ_LIM__COUNT - 1:
+          if (sq_limit_opt_parse (c - LIMIT_OPT, optarg, &v, &err) < 0)
+            die_usage ("%s", err.msg);
+          sbx_limits_set (&lim, c - LIMIT_OPT, v);
+          break;
         case 'n':
-          UINT (nofile, "--nofile", 16, 65536);
-#undef SIZE
-#undef SECS
-#undef UINT
-        case 'C':
-          {
-            char *end;
-            double cores = strtod (optarg, &end);
-            if (end == optarg || *end || cores < 0.01 || cores > 1024)
-              die_usage ("invalid --cpus '%s': expected cores between 0.01 and 1024",
-                         optarg);
-            lim.cpu_millicores = (uint32_t) (cores * 1000 + 0.5);
-            break;
-          }
+          if (sq_parse_uint (optarg, "--nofile", 16, 65536, &lim.nofile, &err) < 0)
+            die_usage ("%s", err.msg);
+          break;
         case 'D':
           dir = optarg;
           break;

@@ -45,6 +45,21 @@ sbx_limits_default (struct sbx_limits *lim)
   lim->cpu_millicores = SBX_DEFAULT_MILLICORES;
 }
 
+void
+sbx_limits_set (struct sbx_limits *lim, enum sq_limit which, uint64_t v)
+{
+  uint64_t *field[SQ_LIM__COUNT] = {
+    [SQ_LIM_MEMORY] = &lim->memory_bytes, [SQ_LIM_CPU] = &lim->cpu_ms,
+    [SQ_LIM_WALL] = &lim->wall_ms,        [SQ_LIM_PIDS] = &lim->pids,
+    [SQ_LIM_OUTPUT] = &lim->output_bytes, [SQ_LIM_DISK] = &lim->disk_bytes,
+    [SQ_LIM_INODES] = &lim->disk_inodes,
+  };
+  if (which == SQ_LIM_MILLICORES)
+    lim->cpu_millicores = v > UINT32_MAX ? UINT32_MAX : (uint32_t) v;
+  else if ((unsigned) which < SQ_LIM__COUNT)
+    *field[which] = v;
+}
+
 static int
 check_range (const char *name, uint64_t v, uint64_t min, uint64_t max, int is_size,
              sq_err *err)
@@ -212,7 +227,7 @@ sbx_template (struct sbx_host *h, sq_err *err)
 
   pthread_mutex_lock (&h->tmpl_lock);
   tmpl_join (h);
-  if (h->tmpl_fd < 0 || sq_now_ms () - h->tmpl_made_ms > SBX_TEMPLATE_MAX_AGE_MS)
+  if (h->tmpl_fd < 0 || sq_now_ms () - h->tmpl_made_ms > h->cfg.template_max_age_ms)
     {
       struct tmpl_build t = { .h = h, .fd = -1 };
       pthread_t th;
@@ -272,6 +287,8 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
     h->cfg = *cfg;
   if (h->cfg.uid_base == 0)
     h->cfg.uid_base = SBX_DEFAULT_UID_BASE;
+  if (h->cfg.template_max_age_ms == 0)
+    h->cfg.template_max_age_ms = SBX_TEMPLATE_MAX_AGE_MS;
   if (h->cfg.uid_count == 0)
     h->cfg.uid_count = SBX_DEFAULT_UID_COUNT;
   if (geteuid () != 0)

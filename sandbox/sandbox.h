@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include "../common/err.h"
+#include "../common/joblimits.h"
 #include "../common/status.h"
 
 /* The limits of one run. sbx_limits_default() fills in values that are
@@ -51,6 +52,9 @@ struct sbx_limits
 
 void sbx_limits_default (struct sbx_limits *lim);
 
+/* Sets one limit, given in the units of enum sq_limit. */
+void sbx_limits_set (struct sbx_limits *lim, enum sq_limit which, uint64_t v);
+
 /* Checks each limit against its allowed range; the message names the
  * limit ("memory must be between 4 MiB and 1 TiB"). */
 int sbx_limits_check (const struct sbx_limits *lim, sq_err *err);
@@ -74,7 +78,13 @@ struct sbx_host_config
    * made straight under sandq's subtree, one level less to make and
    * remove. */
   int one_shot;
+  /* The template root (sbx_template) is rebuilt from the host when it is
+   * older than this, so that a replaced host file reaches new sandboxes;
+   * 0: SBX_TEMPLATE_MAX_AGE_MS. */
+  uint64_t template_max_age_ms;
 };
+
+#define SBX_TEMPLATE_MAX_AGE_MS 60000
 
 #define SBX_DEFAULT_UID_BASE 800000
 #define SBX_DEFAULT_UID_COUNT 4096

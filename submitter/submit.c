@@ -54,6 +54,11 @@ struct submit_opts
   const char *result_dir;
 };
 
+/* getopt's codes for the limit options: LIMIT_OPT + enum sq_limit (above
+ * the common options' OPT_* codes). */
+#define LIMIT_OPT 2000
+_Static_assert(LIMIT_OPT > OPT_JSON, "limit option codes overlap the common ones");
+
 static int
 extra (struct cli *c, int o, const char *arg, void *ctx)
 {
@@ -62,50 +67,13 @@ extra (struct cli *c, int o, const char *arg, void *ctx)
   uint64_t v;
   (void) c;
 
-#define LIM(i, parser, name)                                                             \
-  do                                                                                     \
-    {                                                                                    \
-      if (parser (arg, name, &s->spec.limits[i], &err) < 0)                              \
-        cli_die (SQ_EXIT_USAGE, "%s", err.msg);                                          \
-    }                                                                                    \
-  while (0)
   switch (o)
     {
-    case 'm':
-      LIM (SQ_LIM_MEMORY, sq_parse_size, "--memory");
-      return 1;
-    case 'o':
-      LIM (SQ_LIM_OUTPUT, sq_parse_size, "--output");
-      return 1;
-    case 'd':
-      LIM (SQ_LIM_DISK, sq_parse_size, "--disk");
-      return 1;
-    case 'c':
-      LIM (SQ_LIM_CPU, sq_parse_duration_ms, "--cpu");
-      return 1;
-    case 'w':
-      LIM (SQ_LIM_WALL, sq_parse_duration_ms, "--wall");
-      return 1;
-    case 'p':
-      if (sq_parse_uint (arg, "--pids", 1, 65536, &s->spec.limits[SQ_LIM_PIDS], &err) < 0)
-        cli_die (SQ_EXIT_USAGE, "%s", err.msg);
-      return 1;
-    case 'i':
-      if (sq_parse_uint (arg, "--inodes", 16, 1 << 24, &s->spec.limits[SQ_LIM_INODES],
-                         &err)
+    case LIMIT_OPT ... LIMIT_OPT + SQ_LIM__COUNT - 1:
+      if (sq_limit_opt_parse (o - LIMIT_OPT, arg, &s->spec.limits[o - LIMIT_OPT], &err)
           < 0)
         cli_die (SQ_EXIT_USAGE, "%s", err.msg);
       return 1;
-    case 'C':
-      {
-        char *end;
-        double cores = strtod (arg, &end);
-        if (end == arg || *end || cores < 0.01 || cores > 1024)
-          cli_die (SQ_EXIT_USAGE,
-                   "invalid --cpus '%s': expected cores between 0.01 and 1024", arg);
-        s->spec.limits[SQ_LIM_MILLICORES] = (uint64_t) (cores * 1000 + 0.5);
-        return 1;
-      }
     case 'P':
       s->priority = sq_priority_from_name (arg);
       if (s->priority < 0)
@@ -148,7 +116,6 @@ extra (struct cli *c, int o, const char *arg, void *ctx)
       s->result_dir = arg;
       return 1;
     }
-#undef LIM
   return 0;
 }
 
@@ -266,14 +233,7 @@ cmd_submit (struct cli *c, int argc, char **argv)
 {
   static const struct option opts[] = {
     CLI_COMMON_OPTS,
-    { "memory", required_argument, 0, 'm' },
-    { "cpu", required_argument, 0, 'c' },
-    { "wall", required_argument, 0, 'w' },
-    { "pids", required_argument, 0, 'p' },
-    { "output", required_argument, 0, 'o' },
-    { "disk", required_argument, 0, 'd' },
-    { "inodes", required_argument, 0, 'i' },
-    { "cpus", required_argument, 0, 'C' },
+    SQ_LIMIT_LONG_OPTIONS (LIMIT_OPT),
     { "priority", required_argument, 0, 'P' },
     { "id", required_argument, 0, 'I' },
     { "env", required_argument, 0, 'e' },

@@ -34,10 +34,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "archiver_proto.h"
-
-#ifndef SANDQ_LIBEXECDIR
-#define SANDQ_LIBEXECDIR "/usr/local/libexec/sandq"
-#endif
+#include "paths.h" /* SANDQ_LIBEXECDIR, made by the Makefile */
 
 #define ARC_TIMEOUT_MS 60000
 

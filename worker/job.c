@@ -25,17 +25,9 @@
 static void
 apply_spec_limits (struct sbx_limits *lim, const struct sq_spec *spec)
 {
-  uint64_t *slot[SQ_LIM__COUNT] = {
-    [SQ_LIM_MEMORY] = &lim->memory_bytes, [SQ_LIM_CPU] = &lim->cpu_ms,
-    [SQ_LIM_WALL] = &lim->wall_ms,        [SQ_LIM_PIDS] = &lim->pids,
-    [SQ_LIM_OUTPUT] = &lim->output_bytes, [SQ_LIM_DISK] = &lim->disk_bytes,
-    [SQ_LIM_INODES] = &lim->disk_inodes,
-  };
   for (int i = 0; i < SQ_LIM__COUNT; i++)
-    if (spec->limits[i] && slot[i])
-      *slot[i] = spec->limits[i];
-  if (spec->limits[SQ_LIM_MILLICORES])
-    lim->cpu_millicores = (uint32_t) spec->limits[SQ_LIM_MILLICORES];
+    if (spec->limits[i])
+      sbx_limits_set (lim, (enum sq_limit) i, spec->limits[i]);
 }
 
 static char *

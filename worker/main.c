@@ -48,11 +48,15 @@ usage (int code, FILE *out)
       "                     they are given back to the queue   (default 30)\n"
       "  --id ID            worker id shown by 'sandq workers' (default host:pid)\n"
       "  --memory SIZE --cpu SECONDS --wall SECONDS --pids N --output SIZE\n"
-      "  --disk SIZE        default limits for jobs that set none (the\n"
+      "  --disk SIZE --inodes N --cpus CORES\n"
+      "                     default limits for jobs that set none (the\n"
       "                     sandq-sandbox defaults otherwise)\n"
       "  --max-result SIZE  cap on a result archive            (default 64M)\n"
       "  --max-reclaims N   worker deaths before a job is dead-lettered (default 3)\n"
       "  --uid-base UID     host uid of slot 0                 (default 800000)\n"
+      "  --template-refresh SECONDS\n"
+      "                     rebuild the sandboxes' root from the host's files\n"
+      "                     at least this often               (default 60)\n"
       "  --metrics ADDR     serve Prometheus metrics on ADDR (host:port)\n"
       "  --config FILE      config file (default: $SANDQ_CONFIG or\n"
       "                     /etc/sandq/sandq.conf if it exists)\n"
@@ -143,20 +147,12 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
         die_usage ("invalid --id '%s': use 1-120 of [A-Za-z0-9._:-]", v);
       snprintf (cfg->id, sizeof cfg->id, "%s", v);
     }
-  else if (strcmp (name, "memory") == 0)
-    SIZE (defaults.memory_bytes);
-  else if (strcmp (name, "output") == 0)
-    SIZE (defaults.output_bytes);
-  else if (strcmp (name, "disk") == 0)
-    SIZE (defaults.disk_bytes);
-  else if (strcmp (name, "cpu") == 0)
-    SECS (defaults.cpu_ms);
-  else if (strcmp (name, "wall") == 0)
-    SECS (defaults.wall_ms);
-  else if (strcmp (name, "pids") == 0)
+  else if (sq_limit_opt_find (name) >= 0)
     {
-      if (sq_parse_uint (v, opt, 1, 65536, &cfg->defaults.pids, &err) < 0)
+      enum sq_limit l = (enum sq_limit) sq_limit_opt_find (name);
+      if (sq_limit_opt_parse (l, v, &n, &err) < 0)
         die_usage ("%s", err.msg);
+      sbx_limits_set (&cfg->defaults, l, n);
     }
   else if (strcmp (name, "max-result") == 0 || strcmp (name, "max_result") == 0)
     SIZE (max_result_bytes);
@@ -171,6 +167,13 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
       if (sq_parse_uint (v, opt, 1000, 4000000000u, &n, &err) < 0)
         die_usage ("%s", err.msg);
       cfg->uid_base = (uid_t) n;
+    }
+  else if (strcmp (name, "template-refresh") == 0
+           || strcmp (name, "template_refresh") == 0)
+    {
+      SECS (template_refresh_ms);
+      if (cfg->template_refresh_ms < 100 || cfg->template_refresh_ms > 86400000)
+        die_usage ("--template-refresh must be from 0.1 to 86400 seconds");
     }
   else if (strcmp (name, "metrics") == 0)
     {
@@ -359,6 +362,9 @@ busy_slots (void)
   return n;
 }
 
+/* getopt's codes for the limit options (set_option takes them by name). */
+#define LIMIT_OPT 1000
+
 int
 main (int argc, char **argv)
 {
@@ -369,13 +375,9 @@ main (int argc, char **argv)
     { "lease", required_argument, 0, 1 },
     { "grace", required_argument, 0, 1 },
     { "id", required_argument, 0, 1 },
-    { "memory", required_argument, 0, 1 },
-    { "cpu", required_argument, 0, 1 },
-    { "wall", required_argument, 0, 1 },
-    { "pids", required_argument, 0, 1 },
-    { "output", required_argument, 0, 1 },
-    { "disk", required_argument, 0, 1 },
+    SQ_LIMIT_LONG_OPTIONS (LIMIT_OPT),
     { "max-result", required_argument, 0, 1 },
+    { "template-refresh", required_argument, 0, 1 },
     { "max-reclaims", required_argument, 0, 1 },
     { "uid-base", required_argument, 0, 1 },
     { "metrics", required_argument, 0, 1 },
@@ -431,6 +433,7 @@ main (int argc, char **argv)
       case 'C':
         break;
       case 1:
+      case LIMIT_OPT ... LIMIT_OPT + SQ_LIM__COUNT - 1:
         set_option (cfg, opts[idx].name, optarg);
         break;
       case 'h':
@@ -481,6 +484,7 @@ main (int argc, char **argv)
     .uid_base = cfg->uid_base,
     .reuse_netns = 1,
     .prefetch_count = (unsigned) cfg->concurrency,
+    .template_max_age_ms = cfg->template_refresh_ms,
   };
   W.host = sbx_host_new (&hc, &err);
   if (!W.host)

@@ -54,7 +54,8 @@ struct worker_config
   uint64_t max_result_bytes;
   int max_reclaims;
   uid_t uid_base;
-  char metrics_addr[128]; /* host:port, or "" for none */
+  uint64_t template_refresh_ms; /* 0: the sandbox library's default */
+  char metrics_addr[128];       /* host:port, or "" for none */
 };
 
 /* A Prometheus histogram with fixed buckets in seconds. */

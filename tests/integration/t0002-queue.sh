@@ -207,6 +207,20 @@ is "result.json says out_truncated" "$(jget "$(cat "$Q_DIR/small/result.json")" 
 ok "out/big.bin is not in the archive" test ! -e "$Q_DIR/small/out/big.bin"
 worker_stop small
 
+# The sandboxes' root is a template rebuilt from the host's files at least
+# every --template-refresh: jobs share its root file system until then and
+# get a new one after, so a replaced host file reaches new jobs.
+worker_start tmpl --queue tmpl --template-refresh 1
+rootdev() {
+  local id; id=$(SQ submit --queue tmpl -- stat -c %d /)
+  SQ wait --queue tmpl "$id" >/dev/null; SQ logs --queue tmpl --stdout "$id"
+}
+a=$(rootdev); b=$(rootdev); sleep 1.5; c=$(rootdev); d=$(rootdev)
+like "a job sees its root's device" "$a" '^[0-9]+$'
+is "jobs within the refresh period share the template's root" "$b" "$a"
+ok "a job after the refresh period has a new root ($a $b $c $d)" test -n "$d" -a "$d" != "$a"
+worker_stop tmpl
+
 is "worker still running after all that" "$(kill -0 "$(wpid w1)" && echo yes)" yes
 worker_stop w1
 is "worker stops cleanly on SIGTERM" "$WSTATUS" 0

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# make install puts every program where the others look for it.
+. "$(dirname "$0")/../lib.sh"
+need_root "install layout"
+D=$(mktemp -d /tmp/sandq-install.XXXXXX)
+trap 'rm -rf "$D"' EXIT
+san=; [ "$BUILD" = build-san ] && san=SANITIZE=1
+make -s -C "$SANDQ_TOP" $san DESTDIR="$D" install > "$D.log" 2>&1
+is "make install DESTDIR=...: exit 0" "$?" 0
+sed 's/^/#   /' "$D.log" | tail -5; rm -f "$D.log"
+for p in sandq sandq-worker sandq-sandbox sandq-nightly; do
+  ok "bin/$p is installed" test -x "$D/usr/local/bin/$p"
+done
+ok "the archive helper goes to libexec" test -x "$D/usr/local/libexec/sandq/sandq-archiver"
+ok "and not to bin" test ! -e "$D/usr/local/bin/sandq-archiver"
+ok "the worker unit is installed" test -f "$D/lib/systemd/system/sandq-worker.service"
+ok "the docs are installed" test -f "$D/usr/local/share/doc/sandq/protocol.md"
+ok "the example config is installed" test -f "$D/etc/sandq/sandq.conf.example"
+
+# Run from the staging tree, the worker looks for its helper beside itself,
+# then where it will be installed; finding neither, it says where it looked.
+if [ -e /usr/local/libexec/sandq/sandq-archiver ]; then
+  skip "a worker without its helper says so" "sandq is installed on this host"
+else
+  out=$("$D/usr/local/bin/sandq-worker" --redis unix:///nonexistent.sock 2>&1); rc=$?
+  is "a worker without its helper exits 1" "$rc" 1
+  like "and names the path it looked for" "$out" \
+    'cannot start the archive helper: the archive helper /usr/local/libexec/sandq/sandq-archiver: No such file or directory'
+fi
+done_testing
