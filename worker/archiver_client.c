@@ -388,7 +388,7 @@ archiver_unpack (struct archiver *a, struct arc_helper *h, int netns_fd,
   retire (a);
   if (r.status == ARC_BAD_INPUT)
     return sq_err_set (err, EINVAL, "input: %s", r.msg);
-  return sq_err_set (err, EIO, "the unpacker failed: %s", r.msg);
+  return sq_err_set (err, EIO, "unpacking failed: %s", r.msg);
 }
 
 static void

@@ -92,8 +92,13 @@ printf 'not a tarball' > "$Q_DIR/junk.tar"
 id=$(SQ submit "$Q_DIR/junk.tar" -- ls)
 check_rejected "a file that is not a tar" "$id" 'not a tar archive|corrupt archive'
 
-# The unpacker runs as the job's uid: it cannot write root-owned places
-# even if a check were missed (defence in depth): shown by its uid.
+# sandq-archiver's job process unpacks as the job's uid, chrooted in its
+# disk: it could not write a root-owned place even if a check were missed
+# (defence in depth). Files it made are the job's own (a root-owned one
+# would show as the overflow uid 65534 inside).
+printf 'x' > "$Q_DIR/owned.txt"
+id=$(SQ submit "$Q_DIR/owned.txt" -- stat -c %u owned.txt); SQ wait "$id" >/dev/null
+is "unpacked files belong to the job's uid" "$(SQ logs --stdout "$id")" 1000
 ok "worker logged each rejection" test "$(grep -c 'rejected' "$Q_DIR/h.log")" -ge 20
 is "the worker is still running" "$(kill -0 "$(wpid h)" && echo yes)" yes
 id=$(SQ submit -- echo still-fine); SQ wait "$id" >/dev/null
