@@ -328,6 +328,14 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
     memcpy (&rq, buf, sizeof rq);
   if (n <= (ssize_t) sizeof rq || rq.op != ARC_PACK || nfds != (rq.has_out ? 3 : 2))
     _exit (2);
+  /* The file-size cap was the disk limit, for unpacking; the archive may
+   * be larger (stdout alone may be), up to the result cap. */
+  struct rlimit fsz;
+  if (getrlimit (RLIMIT_FSIZE, &fsz) == 0 && fsz.rlim_cur < fsz.rlim_max)
+    {
+      fsz.rlim_cur = fsz.rlim_max;
+      setrlimit (RLIMIT_FSIZE, &fsz);
+    }
   k.obuf = map_whole (fds[0], &k.olen);
   k.ebuf = map_whole (fds[1], &k.elen);
   if (rq.has_out)
@@ -393,6 +401,11 @@ main (int argc, char **argv)
   if (getppid () != worker)
     return 1;
   prctl (PR_SET_NAME, "sandq-archiver", 0, 0, 0);
+  /* It ends with the worker (above), not when a stop signal meant for
+   * the worker, which drains, reaches it too. */
+  signal (SIGTERM, SIG_IGN);
+  signal (SIGINT, SIG_IGN);
+  signal (SIGHUP, SIG_IGN);
   syscall (SYS_close_range, CTL_FD + 1, ~0U, 0);
   /* No host IPC objects for any job process. They share this private
    * namespace, which none of them uses (one per job cost 4% of a job

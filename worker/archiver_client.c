@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -39,6 +40,19 @@
 #define ARC_TIMEOUT_MS 60000
 
 extern char **environ;
+
+/* A failure of the helper or a job process: err->code EIO, and the
+ * message as it is, without errno's text. */
+static int __attribute__ ((format (printf, 2, 3)))
+arc_err (sq_err *err, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (err->msg, sizeof err->msg, fmt, ap);
+  va_end (ap);
+  err->code = EIO;
+  return -1;
+}
 
 static int
 send_fds (int sock, const void *buf, size_t len, const int *fds, int nfds)
@@ -97,7 +111,7 @@ recv_reply (int sock, struct arc_reply *r, int *fd, sq_err *err)
     {
       if (fd && *fd >= 0)
         close (*fd);
-      return sq_err_set (err, EIO, "the archive helper died");
+      return arc_err (err, "the archive helper died");
     }
   r->msg[sizeof r->msg - 1] = '\0';
   return 0;
@@ -146,7 +160,12 @@ spawn (struct arc_helper *h, sq_err *err)
   posix_spawnattr_init (&at);
   posix_spawnattr_setsigmask (&at, &none);
   posix_spawnattr_setsigdefault (&at, &def);
-  posix_spawnattr_setflags (&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  /* Its own process group: a terminal's ^C is for the worker, which
+   * drains, and the helper must still pack the results of the jobs that
+   * finish meanwhile. */
+  posix_spawnattr_setpgroup (&at, 0);
+  posix_spawnattr_setflags (&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+                                     | POSIX_SPAWN_SETPGROUP);
   rc = posix_spawn (&pid, h->path, &fa, &at, argv, envp);
   posix_spawn_file_actions_destroy (&fa);
   posix_spawnattr_destroy (&at);
@@ -292,7 +311,7 @@ collect (struct archiver *a, sq_err *err)
     {
       if (pidfd >= 0)
         close (pidfd);
-      return sq_err_set (err, EIO, "the archive helper: %s", r.msg);
+      return arc_err (err, "the archive helper: %s", r.msg);
     }
   a->pidfd = pidfd;
   return 0;
@@ -328,7 +347,7 @@ ready (struct archiver *a, struct arc_helper *h, int netns_fd, sq_err *err)
           struct pollfd pf = { a->pidfd, POLLIN, 0 };
           if (poll (&pf, 1, 0) == 0)
             return 0;
-          sq_err_set (err, EIO, "the job process died while it waited");
+          arc_err (err, "the job process died while it waited");
         }
       retire (a);
       if (attempt == 2 || restart_if_dead (h, err) < 0)
@@ -344,7 +363,7 @@ call (struct archiver *a, const void *req, size_t len, const int *fds, int nfds,
   if (send_fds (a->sock, req, len, fds, nfds) < 0)
     {
       retire (a);
-      return sq_err_set (err, EIO, "the archive helper died");
+      return arc_err (err, "the archive helper died");
     }
   if (recv_reply (a->sock, r, rfd, err) < 0)
     {
@@ -388,7 +407,7 @@ archiver_unpack (struct archiver *a, struct arc_helper *h, int netns_fd,
   retire (a);
   if (r.status == ARC_BAD_INPUT)
     return sq_err_set (err, EINVAL, "input: %s", r.msg);
-  return sq_err_set (err, EIO, "unpacking failed: %s", r.msg);
+  return arc_err (err, "unpacking failed: %s", r.msg);
 }
 
 static void
@@ -406,7 +425,7 @@ take_archive (struct archiver *a, int fd, void **arch, size_t *alen, sq_err *err
   struct stat st;
   if (fd < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size <= 0
       || (uint64_t) st.st_size > a->max_result)
-    return sq_err_set (err, EIO, "the archive helper sent no archive within the cap");
+    return arc_err (err, "the archive helper sent no archive within the cap");
   *alen = (size_t) st.st_size;
   *arch = mmap (NULL, *alen, PROT_READ, MAP_PRIVATE, fd, 0);
   if (*arch == MAP_FAILED)
@@ -442,7 +461,7 @@ pack_call (struct archiver *a, const struct arc_request *rq, const char *json, s
   if (r.status != ARC_OK && r.status != ARC_TRUNCATE)
     {
       retire (a);
-      return sq_err_set (err, EIO, "%s", r.msg);
+      return arc_err (err, "%s", r.msg);
     }
   take_counts (&r, counts);
   if (r.status == ARC_TRUNCATE)

@@ -67,6 +67,12 @@ ok "the worker does not map libarchive" \
   sh -c "! grep -q libarchive /proc/$(wpid w1)/maps"
 is "the helper's environment is empty (bar LD_BIND_NOW and sanitizer options)" \
   "$(tr '\0' '\n' < /proc/"$(helper)"/environ | grep -v '^[A-Z]*SAN_OPTIONS=')" "LD_BIND_NOW=1"
+pgid() { ps -o pgid= -p "$1" | tr -d ' '; }
+ok "the helper has a process group of its own (a ^C is for the worker, which drains)" \
+  test "$(pgid "$(helper)")" != "$(pgid "$(wpid w1)")"
+ign=$(awk '/^SigIgn/ { print $2 }' /proc/"$(helper)"/status)
+ok "the helper ignores SIGTERM and SIGINT (it ends with the worker)" \
+  test $(( 0x$ign & 0x4002 )) -eq $(( 0x4002 ))
 is "the helper holds its control socket and stdio only" \
   "$(ls /proc/$(helper)/fd | tr '\n' ' ')" "0 1 2 3 "
 # Each idle slot has its next job process waiting: a child of the helper,
@@ -193,6 +199,12 @@ like "stats --prometheus: depth gauge" "$prom" 'sandq_queue_depth\{queue="defaul
 like "stats --prometheus: verdict counter" "$prom" 'sandq_queue_jobs_total\{queue="default",status="ok"\} [1-9]'
 js=$(SQ workers --json); like "workers --json" "$js" '"id":"w1".*"slots":2'
 
+# A result larger than the job's disk limit (its stdout alone here) still
+# comes back whole: the disk limit caps what is unpacked, not the archive.
+id=$(SQ submit --disk 1M -- head -c 3000000 /dev/urandom)
+SQ wait "$id" >/dev/null
+is "a result larger than the disk limit: ok" "$(job_field "$id" status)" ok
+ok "and it is all there" test "$(job_field "$id" result_bytes)" -gt 3000000
 # A result whose out/ is larger than the worker's cap: out/ is left out,
 # the verdict stands and says so, stdout and result.json still come back.
 worker_start small --queue small --max-result 64K
