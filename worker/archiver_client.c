@@ -4,7 +4,7 @@
  * A slot has its next job process made before it claims a job (off the
  * job's path), gives it the job's work dir and input, later its stdout,
  * stderr and out/, and gets the result archive back as a memfd. Every
- * answer is awaited with a bound (ARC_TIMEOUT_MS); a job process that
+ * answer is awaited with a bound (--archive-timeout); a job process that
  * neither answers nor dies is killed and the job fails as a system error,
  * to be retried.
  *
@@ -36,8 +36,6 @@
 #include "../common/util.h"
 #include "archiver_proto.h"
 #include "paths.h" /* SANDQ_LIBEXECDIR, made by the Makefile */
-
-#define ARC_TIMEOUT_MS 60000
 
 extern char **environ;
 
@@ -76,7 +74,7 @@ send_fds (int sock, const void *buf, size_t len, const int *fds, int nfds)
 
 /* Waits (bounded) for one struct arc_reply and at most one descriptor. */
 static int
-recv_reply (int sock, struct arc_reply *r, int *fd, sq_err *err)
+recv_reply (int sock, unsigned timeout_ms, struct arc_reply *r, int *fd, sq_err *err)
 {
   char cbuf[CMSG_SPACE (3 * sizeof (int))];
   struct iovec iov = { r, sizeof *r };
@@ -89,11 +87,11 @@ recv_reply (int sock, struct arc_reply *r, int *fd, sq_err *err)
 
   if (fd)
     *fd = -1;
-  while ((ready = poll (&pf, 1, ARC_TIMEOUT_MS)) < 0 && errno == EINTR)
+  while ((ready = poll (&pf, 1, (int) timeout_ms)) < 0 && errno == EINTR)
     ;
   if (ready == 0)
-    return sq_err_set (err, ETIMEDOUT, "the archive helper did not answer within %d s",
-                       ARC_TIMEOUT_MS / 1000);
+    return sq_err_set (err, ETIMEDOUT, "the archive helper did not answer within %.1f s",
+                       timeout_ms / 1000.0);
   n = recvmsg (sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   for (struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR (&mh) : NULL; cm;
        cm = CMSG_NXTHDR (&mh, cm))
@@ -304,7 +302,7 @@ collect (struct archiver *a, sq_err *err)
   struct arc_reply r;
   int pidfd;
 
-  if (recv_reply (a->sock, &r, &pidfd, err) < 0)
+  if (recv_reply (a->sock, a->timeout_ms, &r, &pidfd, err) < 0)
     return -1;
   a->pending = 0;
   if (r.status != ARC_OK || pidfd < 0)
@@ -328,6 +326,7 @@ archiver_prepare (struct archiver *a, struct arc_helper *h, int netns_fd, sq_err
         return 0;
     }
   retire (a);
+  a->timeout_ms = h->timeout_ms ? h->timeout_ms : ARC_DEFAULT_TIMEOUT_MS;
   if (request (a, h, netns_fd, err) == 0)
     return 0;
   return restart_if_dead (h, err) < 0 ? -1 : request (a, h, netns_fd, err);
@@ -365,7 +364,7 @@ call (struct archiver *a, const void *req, size_t len, const int *fds, int nfds,
       retire (a);
       return arc_err (err, "the archive helper died");
     }
-  if (recv_reply (a->sock, r, rfd, err) < 0)
+  if (recv_reply (a->sock, a->timeout_ms, r, rfd, err) < 0)
     {
       retire (a);
       return -1;

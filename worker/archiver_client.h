@@ -11,11 +11,14 @@
 
 #include "../common/err.h"
 
+#define ARC_DEFAULT_TIMEOUT_MS 60000
+
 struct arc_helper
 {
   pthread_mutex_t lock; /* guards a restart */
   char path[4096];      /* the sandq-archiver binary */
   int ctl;              /* our end of its control socket */
+  unsigned timeout_ms;  /* for each answer; 0: ARC_DEFAULT_TIMEOUT_MS */
   int pidfd;
   unsigned restarts;
 };
@@ -33,6 +36,7 @@ struct archiver
   int used;    /* it was given a job: not to be given another */
   int pending; /* asked for; its pidfd not read yet */
   uint64_t max_result;
+  unsigned timeout_ms;
 };
 
 void archiver_init (struct archiver *a);

@@ -52,6 +52,9 @@ usage (int code, FILE *out)
       "                     default limits for jobs that set none (the\n"
       "                     sandq-sandbox defaults otherwise)\n"
       "  --max-result SIZE  cap on a result archive            (default 64M)\n"
+      "  --archive-timeout SECONDS\n"
+      "                     how long unpacking or packing one job may take\n"
+      "                     before the job fails (and is retried) (default 60)\n"
       "  --max-reclaims N   worker deaths before a job is dead-lettered (default 3)\n"
       "  --uid-base UID     host uid of slot 0                 (default 800000)\n"
       "  --template-refresh SECONDS\n"
@@ -167,6 +170,12 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
       if (sq_parse_uint (v, opt, 1000, 4000000000u, &n, &err) < 0)
         die_usage ("%s", err.msg);
       cfg->uid_base = (uid_t) n;
+    }
+  else if (strcmp (name, "archive-timeout") == 0 || strcmp (name, "archive_timeout") == 0)
+    {
+      SECS (archive_timeout_ms);
+      if (cfg->archive_timeout_ms < 100 || cfg->archive_timeout_ms > 86400000)
+        die_usage ("--archive-timeout must be from 0.1 to 86400 seconds");
     }
   else if (strcmp (name, "template-refresh") == 0
            || strcmp (name, "template_refresh") == 0)
@@ -378,6 +387,7 @@ main (int argc, char **argv)
     SQ_LIMIT_LONG_OPTIONS (LIMIT_OPT),
     { "max-result", required_argument, 0, 1 },
     { "template-refresh", required_argument, 0, 1 },
+    { "archive-timeout", required_argument, 0, 1 },
     { "max-reclaims", required_argument, 0, 1 },
     { "uid-base", required_argument, 0, 1 },
     { "metrics", required_argument, 0, 1 },
@@ -492,6 +502,7 @@ main (int argc, char **argv)
       sq_err_log ("cannot set up sandboxes: %s", err.msg);
       return 1;
     }
+  W.archiver.timeout_ms = (unsigned) cfg->archive_timeout_ms;
   if (arc_helper_start (&W.archiver, &err) < 0)
     {
       sq_err_log ("cannot start the archive helper: %s", err.msg);

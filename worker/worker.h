@@ -55,6 +55,7 @@ struct worker_config
   int max_reclaims;
   uid_t uid_base;
   uint64_t template_refresh_ms; /* 0: the sandbox library's default */
+  uint64_t archive_timeout_ms;  /* 0: ARC_DEFAULT_TIMEOUT_MS */
   char metrics_addr[128];       /* host:port, or "" for none */
 };
 

@@ -58,7 +58,7 @@ like "memory_limit message" "$(job_field "$id" message)" 'more than 64 MiB of me
 # Archives are unpacked and packed by sandq-archiver, a helper the worker
 # starts with a clean environment; the worker itself never maps libarchive.
 helper() {
-  for c in $(cat /proc/"$(wpid w1)"/task/*/children); do
+  for c in $(cat /proc/"$(wpid "${1:-w1}")"/task/*/children); do
     [ "$(cat /proc/$c/comm 2>/dev/null)" = sandq-archiver ] && echo "$c"
   done
 }
@@ -77,7 +77,7 @@ is "the helper holds its control socket and stdio only" \
   "$(ls /proc/$(helper)/fd | tr '\n' ' ')" "0 1 2 3 "
 # Each idle slot has its next job process waiting: a child of the helper,
 # holding its socket and /dev/null only, in a network namespace of its own.
-jobprocs() { cat /proc/"$(helper)"/task/*/children 2>/dev/null | tr ' ' '\n' | grep .; }
+jobprocs() { cat /proc/"$(helper "${1:-w1}")"/task/*/children 2>/dev/null | tr ' ' '\n' | grep .; }
 ok "each idle slot has a job process waiting" wait_for 5 'test "$(jobprocs | wc -l)" -eq 2'
 u=$(jobprocs | head -1)
 is "the job process holds only its socket (and /dev/null as stdio)" \
@@ -97,6 +97,19 @@ is "a dead archive helper is restarted: the next job runs at once" \
   "$(job_field "$id" status) $(job_field "$id" attempts)" "ok 1"
 ok "the new helper is another process" test -n "$(helper)" -a "$(helper)" != "$old"
 like "the worker logged the restart" "$(cat "$Q_DIR/w1.log")" 'archive helper died; starting another'
+# A job process that neither answers nor dies (stopped here) is given up
+# on after --archive-timeout: the job fails once as a system error and
+# runs again with a new one.
+worker_start stuck --queue stuck --archive-timeout 1
+ok "the stuck-test worker has a job process waiting" wait_for 5 'test -n "$(jobprocs stuck)"'
+kill -STOP $(jobprocs stuck)
+id=$(SQ submit --queue stuck -- echo fine); SQ wait --queue stuck --timeout 30 "$id" >/dev/null
+is "a job process that does not answer: the job runs again" \
+  "$(job_field "$id" status stuck) $(job_field "$id" attempts stuck)" "ok 2"
+like "the first attempt's error says why" "$(job_field "$id" last_error stuck)" \
+  'did not answer within 1.0 s'
+worker_stop stuck
+ok "the stopped job process was killed" test -z "$(ps -C sandq-archiver -o stat= | grep '^T')"
 # A job that locks its own out/ away from itself still gets its files.
 id=$(SQ submit -- sh -c 'mkdir out/d; echo kept > out/d/f; chmod 0 out/d/f out/d out')
 SQ wait "$id" >/dev/null
