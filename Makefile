@@ -49,7 +49,7 @@ COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tre
 QUEUE_SRC := common/redis.c common/proto.c common/spec.c common/archive.c \
              common/config.c
 WORKER_SRC := worker/main.c worker/slot.c worker/job.c worker/archiver_client.c \
-              worker/metrics.c
+              worker/fdpass.c worker/metrics.c
 SUBMIT_SRC := $(wildcard submitter/*.c)
 # The sandbox library: may use COMMON and libseccomp only.
 SANDBOX_SRC := sandbox/cgroup.c sandbox/seccomp_load.c sandbox/sandbox.c \
@@ -116,7 +116,7 @@ $(BUILD)/worker/archiver_client.o: CFLAGS += -I$(BUILD)/gen
 
 # The worker's archive helper: libarchive and the dependency-free common
 # code, nothing of the queue or the sandbox.
-$(BUILD)/sandq-archiver: $(call obj,worker/archiver.c common/archive.c) $(LIBCOMMON)
+$(BUILD)/sandq-archiver: $(call obj,worker/archiver.c worker/fdpass.c common/archive.c) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ARCHIVE_LIBS)
 
 # The submit CLI never links the sandbox.

@@ -38,60 +38,21 @@
 #include "../common/archive.h"
 #include "../common/util.h"
 #include "archiver_proto.h"
+#include "fdpass.h"
 
 #define CTL_FD 3
-#define MAX_FDS 3
+#define MAX_FDS FDPASS_MAX
 
-/* Receives one message and up to MAX_FDS descriptors; unexpected extra
- * descriptors are closed. Returns the message's length, 0 at EOF, -1. */
 static ssize_t
 recv_fds (int sock, void *buf, size_t len, int *fds, int *nfds)
 {
-  char cbuf[CMSG_SPACE (MAX_FDS * sizeof (int))];
-  struct iovec iov = { buf, len };
-  struct msghdr mh = {
-    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf
-  };
-  ssize_t n;
-
-  *nfds = 0;
-  n = recvmsg (sock, &mh, MSG_CMSG_CLOEXEC);
-  for (struct cmsghdr *cm = n >= 0 ? CMSG_FIRSTHDR (&mh) : NULL; cm;
-       cm = CMSG_NXTHDR (&mh, cm))
-    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-      {
-        int k = (int) ((cm->cmsg_len - CMSG_LEN (0)) / sizeof (int));
-        for (int i = 0; i < k; i++)
-          {
-            int fd;
-            memcpy (&fd, CMSG_DATA (cm) + i * sizeof (int), sizeof fd);
-            if (*nfds < MAX_FDS)
-              fds[(*nfds)++] = fd;
-            else
-              close (fd);
-          }
-      }
-  return n;
+  return fdpass_recv (sock, buf, len, fds, MAX_FDS, nfds, 0);
 }
 
 static int
 send_reply (int sock, const struct arc_reply *r, int fd)
 {
-  char cbuf[CMSG_SPACE (sizeof (int))];
-  struct iovec iov = { (void *) r, sizeof *r };
-  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-  if (fd >= 0)
-    {
-      memset (cbuf, 0, sizeof cbuf);
-      mh.msg_control = cbuf;
-      mh.msg_controllen = sizeof cbuf;
-      struct cmsghdr *cm = CMSG_FIRSTHDR (&mh);
-      cm->cmsg_level = SOL_SOCKET;
-      cm->cmsg_type = SCM_RIGHTS;
-      cm->cmsg_len = CMSG_LEN (sizeof (int));
-      memcpy (CMSG_DATA (cm), &fd, sizeof fd);
-    }
-  return sendmsg (sock, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
+  return fdpass_send (sock, r, sizeof *r, &fd, fd >= 0 ? 1 : 0);
 }
 
 /* Answers and ends the job process. */

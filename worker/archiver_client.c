@@ -35,6 +35,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "archiver_proto.h"
+#include "fdpass.h"
 #include "paths.h" /* SANDQ_LIBEXECDIR, made by the Makefile */
 
 extern char **environ;
@@ -52,37 +53,12 @@ arc_err (sq_err *err, const char *fmt, ...)
   return -1;
 }
 
-static int
-send_fds (int sock, const void *buf, size_t len, const int *fds, int nfds)
-{
-  char cbuf[CMSG_SPACE (3 * sizeof (int))];
-  struct iovec iov = { (void *) buf, len };
-  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-  if (nfds > 0)
-    {
-      memset (cbuf, 0, sizeof cbuf);
-      mh.msg_control = cbuf;
-      mh.msg_controllen = CMSG_SPACE (nfds * sizeof (int));
-      struct cmsghdr *cm = CMSG_FIRSTHDR (&mh);
-      cm->cmsg_level = SOL_SOCKET;
-      cm->cmsg_type = SCM_RIGHTS;
-      cm->cmsg_len = CMSG_LEN (nfds * sizeof (int));
-      memcpy (CMSG_DATA (cm), fds, nfds * sizeof (int));
-    }
-  return sendmsg (sock, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
-}
-
 /* Waits (bounded) for one struct arc_reply and at most one descriptor. */
 static int
 recv_reply (int sock, unsigned timeout_ms, struct arc_reply *r, int *fd, sq_err *err)
 {
-  char cbuf[CMSG_SPACE (3 * sizeof (int))];
-  struct iovec iov = { r, sizeof *r };
-  struct msghdr mh = {
-    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf
-  };
   struct pollfd pf = { sock, POLLIN, 0 };
-  int ready;
+  int ready, got = -1, nfds;
   ssize_t n;
 
   if (fd)
@@ -92,25 +68,15 @@ recv_reply (int sock, unsigned timeout_ms, struct arc_reply *r, int *fd, sq_err 
   if (ready == 0)
     return sq_err_set (err, ETIMEDOUT, "the archive helper did not answer within %.1f s",
                        timeout_ms / 1000.0);
-  n = recvmsg (sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-  for (struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR (&mh) : NULL; cm;
-       cm = CMSG_NXTHDR (&mh, cm))
-    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-      for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN (0)) / sizeof (int); i++)
-        {
-          int got;
-          memcpy (&got, CMSG_DATA (cm) + i * sizeof (int), sizeof got);
-          if (fd && *fd < 0)
-            *fd = got;
-          else
-            close (got);
-        }
+  n = fdpass_recv (sock, r, sizeof *r, &got, fd ? 1 : 0, &nfds, MSG_DONTWAIT);
   if (n != (ssize_t) sizeof *r)
     {
-      if (fd && *fd >= 0)
-        close (*fd);
+      if (nfds)
+        close (got);
       return arc_err (err, "the archive helper died");
     }
+  if (fd && nfds)
+    *fd = got;
   r->msg[sizeof r->msg - 1] = '\0';
   return 0;
 }
@@ -280,8 +246,9 @@ request (struct archiver *a, struct arc_helper *h, int netns_fd, sq_err *err)
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return sq_err_set (err, errno, "socketpair for a job process");
   pthread_mutex_lock (&h->lock);
-  int rc = h->ctl < 0 ? -1
-                      : send_fds (h->ctl, &rq, sizeof rq, (int[]){ sv[1], netns_fd }, 2);
+  int rc = h->ctl < 0
+               ? -1
+               : fdpass_send (h->ctl, &rq, sizeof rq, (int[]){ sv[1], netns_fd }, 2);
   pthread_mutex_unlock (&h->lock);
   close (sv[1]);
   if (rc < 0)
@@ -359,7 +326,7 @@ static int
 call (struct archiver *a, const void *req, size_t len, const int *fds, int nfds,
       struct arc_reply *r, int *rfd, sq_err *err)
 {
-  if (send_fds (a->sock, req, len, fds, nfds) < 0)
+  if (fdpass_send (a->sock, req, len, fds, nfds) < 0)
     {
       retire (a);
       return arc_err (err, "the archive helper died");
