@@ -499,15 +499,15 @@ cg_job_set_limits (struct cg_host *h, struct cg_job *j, const struct cg_limits *
     }
   else
     {
-      /* memsw may never be below the plain limit, so when a limit is
-       * raised, memsw goes first. */
-      if (h->has_memsw && sq_write_file_at (mem, "memory.limit_in_bytes", v, NULL) < 0
-          && write_knob (mem, "memory.memsw.limit_in_bytes", v, j->name, err) < 0)
-        return -1;
-      if (write_knob (mem, "memory.limit_in_bytes", v, j->name, err) < 0)
-        return -1;
+      /* memsw may never be below the plain limit: when a limit is lowered
+       * the plain one goes first, when it is raised (the first write then
+       * fails) memsw goes first and the plain one after it. */
+      int plain_done
+          = h->has_memsw && sq_write_file_at (mem, "memory.limit_in_bytes", v, NULL) == 0;
       if (h->has_memsw
           && write_knob (mem, "memory.memsw.limit_in_bytes", v, j->name, err) < 0)
+        return -1;
+      if (!plain_done && write_knob (mem, "memory.limit_in_bytes", v, j->name, err) < 0)
         return -1;
     }
   snprintf (v, sizeof v, "%" PRIu64, lim->pids);

@@ -592,6 +592,17 @@ fail_result (struct sbx_result *res, sq_err *err)
             err ? err->msg : "unknown error");
 }
 
+/* The limits the job's cgroup enforces. */
+static struct cg_limits
+cg_limits_of (const struct sbx_limits *lim)
+{
+  return (struct cg_limits){
+    .memory_bytes = lim->memory_bytes,
+    .pids = lim->pids,
+    .cpu_millicores = lim->cpu_millicores,
+  };
+}
+
 /* Kills a started sandbox that will not run, and cleans up after it. */
 void
 sbx_abandon (struct sbx *b)
@@ -661,11 +672,7 @@ int
 sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
 {
   struct sbx_host *h = b->host;
-  struct cg_limits cl = {
-    .memory_bytes = b->lim.memory_bytes,
-    .pids = b->lim.pids,
-    .cpu_millicores = b->lim.cpu_millicores,
-  };
+  struct cg_limits cl = cg_limits_of (&b->lim);
   cleanup_close int sync_rd = -1, sync_wr = -1, rep_rd = -1, rep_wr = -1;
   cleanup_close int out_rd = -1, out_wr = -1, err_rd = -1, err_wr = -1;
   cleanup_close int pidfd = -1;
@@ -837,11 +844,6 @@ int
 sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_err *err)
 {
   struct sbx_host *h = b->host;
-  struct cg_limits cl = {
-    .memory_bytes = b->lim.memory_bytes,
-    .pids = b->lim.pids,
-    .cpu_millicores = b->lim.cpu_millicores,
-  };
   struct sbx_observed obs;
   struct supervisor s;
   uint64_t start_us, deadline_ms, next_cpu_ms, drain_until = 0;
@@ -868,8 +870,12 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   if (!b->started && sbx_start (b, ex->stdin_fd, err) < 0)
     goto fail;
   /* A prewarmed sandbox's cgroup was made with the default limits. */
-  if (b->prewarmed && cg_job_set_limits (&h->cg, &b->job, &cl, err) < 0)
-    goto fail;
+  if (b->prewarmed)
+    {
+      struct cg_limits cl = cg_limits_of (&b->lim);
+      if (cg_job_set_limits (&h->cg, &b->job, &cl, err) < 0)
+        goto fail;
+    }
   start_us = sq_now_us ();
   if (send_job (b, ex, err) < 0)
     {

@@ -207,15 +207,17 @@ tmpl_join (struct sbx_host *h)
   snprintf (h->tmpl_err, sizeof h->tmpl_err, "%s", h->tmpl_build.msg);
 }
 
+/* Starts a thread of the library's own, with every signal blocked:
+ * signals are for the caller's threads. */
 static int
-tmpl_spawn (pthread_t *th, struct tmpl_build *t)
+start_thread (pthread_t *th, void *(*fn) (void *), void *arg)
 {
   sigset_t all, old;
   int r;
 
   sigfillset (&all);
   pthread_sigmask (SIG_BLOCK, &all, &old);
-  r = pthread_create (th, NULL, tmpl_main, t);
+  r = pthread_create (th, NULL, fn, arg);
   pthread_sigmask (SIG_SETMASK, &old, NULL);
   return r;
 }
@@ -231,7 +233,7 @@ sbx_template (struct sbx_host *h, sq_err *err)
     {
       struct tmpl_build t = { .h = h, .fd = -1 };
       pthread_t th;
-      if (tmpl_spawn (&th, &t) != 0)
+      if (start_thread (&th, tmpl_main, &t) != 0)
         snprintf (t.msg, sizeof t.msg, "start a thread: %s", strerror (errno));
       else
         pthread_join (th, NULL);
@@ -316,7 +318,7 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
     goto fail;
   /* The template is built beside the cgroup set-up below. */
   h->tmpl_build = (struct tmpl_build){ .h = h, .fd = -1 };
-  if (!h->cfg.one_shot && tmpl_spawn (&h->tmpl_thread, &h->tmpl_build) == 0)
+  if (!h->cfg.one_shot && start_thread (&h->tmpl_thread, tmpl_main, &h->tmpl_build) == 0)
     h->tmpl_pending = 1;
   if (cg_host_init (&h->cg, h->cfg.one_shot, err) < 0)
     {
@@ -576,7 +578,6 @@ int
 sbx_prewarm (struct sbx_host *h, unsigned slot, sq_err *err)
 {
   struct warm_slot *e;
-  sigset_t all, old;
   int r = 0;
 
   pthread_mutex_lock (&h->netns_lock);
@@ -591,12 +592,8 @@ sbx_prewarm (struct sbx_host *h, unsigned slot, sq_err *err)
     r = sq_err_set (err, ENOSPC, "more than %d prewarmed slots", SBX_NETNS_SLOTS);
   else if (!e->running)
     {
-      /* Signals are for the caller's threads, not this one. */
-      sigfillset (&all);
-      pthread_sigmask (SIG_BLOCK, &all, &old);
       e->stop = 0;
-      int pr = pthread_create (&e->thread, NULL, warm_main, e);
-      pthread_sigmask (SIG_SETMASK, &old, NULL);
+      int pr = start_thread (&e->thread, warm_main, e);
       if (pr != 0)
         r = sq_err_set (err, pr, "start the prewarm thread of slot %u", slot);
       else
