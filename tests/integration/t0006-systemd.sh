@@ -113,4 +113,14 @@ ok "and says it is stopping" grep -q "^STOPPING=1" "$Q_DIR/notify.log"
 kill "$npid" 2>/dev/null
 err=$("$BIN/sandq-worker" --metrics nonsense 2>&1); is "a bad --metrics address: exit 2" "$?" 2
 like "a bad --metrics address is explained" "$err" "invalid --metrics 'nonsense'"
+# The worker's newer options refuse values out of range, naming the range.
+while IFS='|' read -r opt want; do
+  err=$("$BIN/sandq-worker" $opt 2>&1); is "sandq-worker $opt: exit 2" "$?" 2
+  like "sandq-worker $opt is explained" "$err" "$want"
+done <<'CASES'
+--template-refresh 0.01|--template-refresh must be from 0\.1 to 86400 seconds
+--archive-timeout 100000|--archive-timeout must be from 0\.1 to 86400 seconds
+--inodes 3|invalid --inodes '3': must be between 16 and 16777216
+--cpus 0|invalid --cpus '0': expected cores between 0\.01 and 1024
+CASES
 done_testing
