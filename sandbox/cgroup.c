@@ -537,6 +537,8 @@ cg_job_create (struct cg_host *h, struct cg_job *j, const char *name,
                const struct cg_limits *lim, sq_err *err)
 {
   memset (j, 0, sizeof *j);
+  for (int i = 0; i < CG_NCTRL; i++)
+    j->entry_fd[i] = -1;
   snprintf (j->name, sizeof j->name, "%s", h->one_shot ? h->instance : name);
   for (int i = 0; i < h->ndirs; i++)
     {
@@ -555,11 +557,49 @@ cg_job_create (struct cg_host *h, struct cg_job *j, const char *name,
     }
   if (cg_job_set_limits (h, j, lim, err) < 0)
     goto fail;
+  if (h->mode == CG_MODE_V1)
+    for (int i = 0; i < j->ndirs; i++)
+      {
+        j->entry_fd[i] = openat (j->dirfd[i], "tasks", O_WRONLY | O_CLOEXEC);
+        if (j->entry_fd[i] < 0)
+          {
+            sq_err_set (err, errno, "open '%s/%s/tasks'", h->path[i], j->name);
+            goto fail;
+          }
+        j->nentry = i + 1;
+      }
   return 0;
 
 fail:
   cg_job_destroy (h, j, NULL);
   return -1;
+}
+
+int
+cg_job_clone_fd (const struct cg_host *h, const struct cg_job *j)
+{
+  return h->mode == CG_MODE_V2 && j->ndirs > 0 ? j->dirfd[0] : -1;
+}
+
+int
+cg_job_enter (const struct cg_job *j)
+{
+  for (int i = 0; i < j->nentry; i++)
+    if (write (j->entry_fd[i], "0", 1) != 1)
+      return -1;
+  return 0;
+}
+
+void
+cg_job_entered (struct cg_job *j)
+{
+  for (int i = 0; i < j->nentry; i++)
+    if (j->entry_fd[i] >= 0)
+      {
+        close (j->entry_fd[i]);
+        j->entry_fd[i] = -1;
+      }
+  j->nentry = 0;
 }
 
 int
@@ -640,6 +680,7 @@ cg_job_destroy (struct cg_host *h, struct cg_job *j, sq_err *err)
 {
   int r = 0;
 
+  cg_job_entered (j);
   for (int i = 0; i < j->ndirs; i++)
     {
       if (j->dirfd[i] < 0)

@@ -64,6 +64,10 @@ struct cg_job
 {
   int dirfd[CG_NCTRL]; /* parallel to cg_host.dirfd */
   int ndirs;
+  /* v1: each directory's "tasks" file, opened by cg_job_create for the
+   * job's first process to write "0" into (cg_job_enter). */
+  int entry_fd[CG_NCTRL];
+  int nentry;
   char name[64];
 };
 
@@ -95,7 +99,23 @@ int cg_job_create (struct cg_host *h, struct cg_job *j, const char *name,
 int cg_job_set_limits (struct cg_host *h, struct cg_job *j, const struct cg_limits *lim,
                        sq_err *err);
 
-/* Moves pid into the job's cgroup(s). */
+/* How the job's first process gets into its cgroup. Moving another
+ * process by pid takes the kernel's global threadgroup lock for writing,
+ * which waits for an RCU grace period after an idle spell (10 ms here) and
+ * stalls every fork, exec and exit on the host meanwhile. Two ways avoid
+ * it:
+ *   v2: clone3 with CLONE_INTO_CGROUP and cg_job_clone_fd();
+ *   v1: the new process calls cg_job_enter() itself, first thing: a
+ *       thread that moves only itself skips that lock (Linux 6.4).
+ * cg_job_clone_fd is -1 on v1. cg_job_enter is async-signal-safe and is a
+ * no-op on v2. The parent closes the entry files with cg_job_entered once
+ * the process is cloned. */
+int cg_job_clone_fd (const struct cg_host *h, const struct cg_job *j);
+int cg_job_enter (const struct cg_job *j);
+void cg_job_entered (struct cg_job *j);
+
+/* Moves pid into the job's cgroup(s): the slow way, for kernels without
+ * CLONE_INTO_CGROUP. */
 int cg_job_attach (struct cg_host *h, struct cg_job *j, pid_t pid, sq_err *err);
 
 /* Total CPU time used by the job so far, cheap enough to poll. */

@@ -367,6 +367,11 @@ init_main (const struct child_args *a)
 
   /* If the supervisor dies, the whole sandbox dies with it. */
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (cg_job_enter (&a->b->job) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "enter the job's cgroup", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
   {
     int keep[]
         = { a->sync_rd, a->report_wr, a->in_fd, a->out_wr, a->err_wr, a->b->scratch_fd };
@@ -412,9 +417,8 @@ init_main (const struct child_args *a)
     }
   close (a->b->scratch_fd);
 
-  /* Meanwhile the supervisor made the job's cgroup and moved us into it;
-   * nothing of the program runs before it says so. Then the cgroup
-   * becomes the root of our cgroup namespace. */
+  /* Nothing of the program runs before the supervisor says so. The job's
+   * cgroup (entered above) becomes the root of our cgroup namespace. */
   if (read (a->sync_rd, &go, 1) != 1 || go != 'c')
     _exit (INIT_EXIT_ABORT);
   if (receive_job (a->sync_rd) < 0)
@@ -668,6 +672,29 @@ leave_template (struct place *pl)
   errno = e;
 }
 
+/* clone3 into the cgroup behind cgroup_fd, if there is one. A kernel
+ * older than CLONE_INTO_CGROUP (5.7) gets a plain clone, and *attach tells
+ * the caller to move the process by pid. */
+static pid_t
+clone_into_cgroup (struct clone_args *ca, int cgroup_fd, int *attach)
+{
+  pid_t pid;
+
+  *attach = 0;
+  if (cgroup_fd >= 0)
+    {
+      ca->flags |= CLONE_INTO_CGROUP;
+      ca->cgroup = (uint64_t) cgroup_fd;
+      pid = (pid_t) syscall (SYS_clone3, ca, sizeof *ca);
+      if (pid >= 0 || (errno != E2BIG && errno != EINVAL))
+        return pid;
+      ca->flags &= ~(uint64_t) CLONE_INTO_CGROUP;
+      ca->cgroup = 0;
+      *attach = 1;
+    }
+  return (pid_t) syscall (SYS_clone3, ca, sizeof *ca);
+}
+
 int
 sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
 {
@@ -680,10 +707,11 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
   struct clone_args ca;
   struct place pl;
   char name[32];
-  int p[2], tfd;
+  int p[2], tfd, attach;
   pid_t pid;
 
   b->job.ndirs = 0;
+  b->job.nentry = 0;
   /* A one-shot process builds the root in init itself: a template pays
    * off only over many runs. */
   tfd = h->cfg.one_shot ? -1 : sbx_template (h, err);
@@ -712,6 +740,12 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
   fcntl (out_rd, F_SETFL, O_NONBLOCK);
   fcntl (err_rd, F_SETFL, O_NONBLOCK);
   fcntl (rep_rd, F_SETFL, O_NONBLOCK);
+
+  /* The job's cgroup comes first: init is born in it (v2) or steps into
+   * it as its first act (v1), never moved by pid (see cgroup.h). */
+  snprintf (name, sizeof name, "j%u", __atomic_add_fetch (&h->seq, 1, __ATOMIC_RELAXED));
+  if (cg_job_create (&h->cg, &b->job, name, &cl, err) < 0)
+    return -1;
 
   a = (struct child_args){
     .h = h,
@@ -745,14 +779,12 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
     ca.flags |= CLONE_NEWNET;
   a.own_netns = slot_ns < 0;
   a.build_root = tfd < 0;
-  if (tfd < 0)
-    pid = (pid_t) syscall (SYS_clone3, &ca, sizeof ca);
-  else if (enter_template (tfd, &pl, err) < 0)
+  if (tfd >= 0 && enter_template (tfd, &pl, err) < 0)
     pid = -2;
   else
     {
-      pid = (pid_t) syscall (SYS_clone3, &ca, sizeof ca);
-      if (pid != 0)
+      pid = clone_into_cgroup (&ca, cg_job_clone_fd (&h->cg, &b->job), &attach);
+      if (pid != 0 && tfd >= 0)
         leave_template (&pl);
     }
   if (pid != 0 && home_ns >= 0)
@@ -763,12 +795,16 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
       close (home_ns);
       errno = e;
     }
-  if (pid == -2)
-    return -1;
-  if (pid < 0)
-    return sq_err_set (err, errno,
-                       "clone the sandbox (user namespaces may be "
-                       "disabled: see /proc/sys/user/max_user_namespaces)");
+  if (pid == -2 || pid < 0)
+    {
+      int e = errno;
+      cg_job_destroy (&h->cg, &b->job, NULL);
+      if (pid == -2)
+        return -1;
+      return sq_err_set (err, e,
+                         "clone the sandbox (user namespaces may be "
+                         "disabled: see /proc/sys/user/max_user_namespaces)");
+    }
   if (pid == 0)
     init_main (&a);
 
@@ -776,22 +812,20 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
   close (rep_wr), rep_wr = -1;
   close (out_wr), out_wr = -1;
   close (err_wr), err_wr = -1;
-  /* Two steps, so that the cgroup work overlaps init building its root:
-   * the id maps, then "g"; the cgroup and the move into it come next, and
-   * sbx_run's "c" with the job after them. Until "c" init runs only
-   * sandq's code. */
-  snprintf (name, sizeof name, "j%u", __atomic_add_fetch (&h->seq, 1, __ATOMIC_RELAXED));
+  cg_job_entered (&b->job);
+  /* The id maps, then "g": init builds its root while sbx_run waits for
+   * a job, and sbx_run's "c" brings it. Until "c" init runs only sandq's
+   * code. */
   b->pidfd = steal_fd (&pidfd);
   b->sync_wr = steal_fd (&sync_wr);
   b->rep_rd = steal_fd (&rep_rd);
   b->out_rd = steal_fd (&out_rd);
   b->err_rd = steal_fd (&err_rd);
   b->started = 1;
-  if (write_id_map (pid, "uid_map", b->uid, err) < 0
+  if ((attach && cg_job_attach (&h->cg, &b->job, pid, err) < 0)
+      || write_id_map (pid, "uid_map", b->uid, err) < 0
       || write_id_map (pid, "gid_map", b->uid, err) < 0
-      || sq_send_all (b->sync_wr, "g", 1) < 0
-      || cg_job_create (&h->cg, &b->job, name, &cl, err) < 0
-      || cg_job_attach (&h->cg, &b->job, pid, err) < 0)
+      || sq_send_all (b->sync_wr, "g", 1) < 0)
     {
       sbx_abandon (b);
       return -1;
