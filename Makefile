@@ -53,7 +53,15 @@ WORKER_SRC := worker/main.c worker/slot.c worker/job.c worker/archiver_client.c 
 SUBMIT_SRC := $(wildcard submitter/*.c)
 # The sandbox library: may use COMMON and libseccomp only.
 SANDBOX_SRC := sandbox/cgroup.c sandbox/seccomp_load.c sandbox/sandbox.c \
-               sandbox/rootfs.c sandbox/run.c sandbox/verdict.c
+               sandbox/rootfs.c sandbox/run.c sandbox/verdict.c sandbox/loopback.c \
+               sandbox/init.c
+# sandq-init, every sandbox's pid 1 (sandbox/init_proto.h): a program of
+# its own, static and never sanitized (nothing of the caller's runtime goes
+# into a sandbox), embedded in the sandbox library.
+INIT_SRC := sandbox/init_main.c sandbox/init.c sandbox/rootfs.c sandbox/loopback.c sandbox/seccomp_load.c \
+            common/err.c common/util.c
+INIT_CFLAGS := -O2 -g -std=gnu11 $(WARN) -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+               -fPIE -MMD -MP -I$(BUILD)/gen
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -123,7 +131,20 @@ $(BUILD)/sandq-archiver: $(call obj,worker/archiver.c worker/fdpass.c common/arc
 $(BUILD)/sandq: $(call obj,$(SUBMIT_SRC)) $(LIBQUEUE) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(QUEUE_LIBS) -lm
 
-$(LIBSANDBOX): $(call obj,$(SANDBOX_SRC))
+$(BUILD)/init/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(INIT_CFLAGS) -c $< -o $@
+
+$(BUILD)/init/sandbox/seccomp_load.o: $(BUILD)/gen/seccomp_filter.h
+
+$(BUILD)/sandq-init: $(patsubst %.c,$(BUILD)/init/%.o,$(INIT_SRC))
+	$(CC) -static-pie -s -Wl,-z,relro -Wl,-z,now -Wl,--gc-sections -o $@ $^
+
+$(BUILD)/sandbox/init_image.o: sandbox/init_image.S $(BUILD)/sandq-init
+	@mkdir -p $(dir $@)
+	$(CC) -c -DSANDQ_INIT_IMAGE='"$(BUILD)/sandq-init"' $< -o $@
+
+$(LIBSANDBOX): $(call obj,$(SANDBOX_SRC)) $(BUILD)/sandbox/init_image.o
 	@rm -f $@
 	ar rcs $@ $^
 

@@ -41,8 +41,8 @@ struct rootfs_step
 #define SBX_JOB_MAX_BYTES (1 << 20)
 #define SBX_NETNS_SLOTS 256
 
-/* Per-process state: the cgroup subtree, the compiled seccomp program and
- * the rootfs plan, all made once so that a run only executes them. */
+/* Per-process state: the cgroup subtree, sandq-init and the rootfs plan,
+ * all made once so that a run only executes them. */
 /* A template being built: input and result of the building thread. */
 struct tmpl_build
 {
@@ -55,12 +55,14 @@ struct sbx_host
 {
   struct sbx_host_config cfg;
   struct cg_host cg;
-  struct sbx_seccomp seccomp;
   struct rootfs_step steps[SBX_MAX_STEPS];
   unsigned nsteps;
   char *strings; /* owns the plan's paths */
-  int cap_last;  /* /proc/sys/kernel/cap_last_cap */
-  unsigned seq;  /* for cgroup names; atomically incremented */
+  char *plan;    /* the plan as sandq-init receives it (init_proto.h) */
+  size_t plan_size;
+  int init_fd;  /* sealed memfd holding sandq-init */
+  int cap_last; /* /proc/sys/kernel/cap_last_cap */
+  unsigned seq; /* for cgroup names; atomically incremented */
   /* Per-slot network namespaces, made on first use and reused by the
    * slot's later runs (see sbx_slot_netns_fd in sandbox.c), in the order
    * they were made. A slot that finds the table full gets a namespace
@@ -142,7 +144,8 @@ void sbx_abandon (struct sbx *b);
  * own over it (hidepid: it shows no process). With own, init builds its
  * root itself and that /proc is already its own. On failure it writes
  * "what: why" into msg. */
-int sbx_template_build (const struct sbx_host *h, int own, char *msg, size_t msglen);
+int sbx_template_build (const struct rootfs_step *steps, unsigned nsteps, int own,
+                        char *msg, size_t msglen);
 
 /* Runs in the sandbox's first process (pid 1 of its namespaces), whose
  * mount namespace is a copy of the template: mounts its /proc (with
@@ -151,12 +154,15 @@ int sbx_template_build (const struct sbx_host *h, int own, char *msg, size_t msg
 int sbx_rootfs_enter (int scratch_fd, int new_proc, char *msg, size_t msglen);
 
 /* Brings up the loopback device of the calling thread's network namespace
- * (a new one starts with it down). Only syscalls: safe between clone and
- * execve. */
+ * (a new one starts with it down). */
 int sbx_loopback_up (void);
 
 /* Computes the rootfs plan from what the host has (merged /usr or not,
- * which /etc files exist). */
+ * which /etc files exist), and its serialized form for sandq-init. */
 int sbx_rootfs_plan (struct sbx_host *h, sq_err *err);
+
+/* sandq-init, embedded (init_image.S), and a sealed memfd holding it. */
+extern const unsigned char sbx_init_image[], sbx_init_image_end[];
+int sbx_init_memfd (sq_err *err);
 
 #endif

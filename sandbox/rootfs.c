@@ -10,6 +10,7 @@
  * mounts, none with a host path of the job.
  */
 #define _GNU_SOURCE
+#include "init_proto.h"
 #include "internal.h"
 
 #include <dirent.h>
@@ -117,6 +118,36 @@ plan_path (struct planner *p, const char *hostpath, const char *dst, sq_err *err
   return 0;
 }
 
+/* The plan as sandq-init receives it: per step op, is_dir, src, dst. */
+static int
+serialize_plan (struct sbx_host *h, sq_err *err)
+{
+  size_t size = 0;
+  char *p;
+
+  for (unsigned i = 0; i < h->nsteps; i++)
+    {
+      const struct rootfs_step *s = &h->steps[i];
+      size += 2 + (s->src ? strlen (s->src) : 0) + 1 + strlen (s->dst) + 1;
+    }
+  if (size > INIT_PLAN_MAX)
+    return sq_err_set (err, E2BIG, "the rootfs plan exceeds %d KiB", INIT_PLAN_MAX >> 10);
+  h->plan = p = malloc (size ? size : 1);
+  if (!p)
+    return sq_err_set (err, ENOMEM, "the rootfs plan");
+  for (unsigned i = 0; i < h->nsteps; i++)
+    {
+      const struct rootfs_step *s = &h->steps[i];
+      const char *src = s->src ? s->src : "";
+      *p++ = (char) s->op;
+      *p++ = (char) s->is_dir;
+      p = stpcpy (p, src) + 1;
+      p = stpcpy (p, s->dst) + 1;
+    }
+  h->plan_size = size;
+  return 0;
+}
+
 int
 sbx_rootfs_plan (struct sbx_host *h, sq_err *err)
 {
@@ -176,7 +207,7 @@ sbx_rootfs_plan (struct sbx_host *h, sq_err *err)
       if (add (&p, RF_DEV, src, dst, 0, err) < 0)
         return -1;
     }
-  return 0;
+  return serialize_plan (h, err);
 }
 
 /* ---- Building the root. The template is built once per host (and again
@@ -223,7 +254,8 @@ make_target (const char *dst, int is_dir)
 }
 
 int
-sbx_template_build (const struct sbx_host *h, int own, char *msg, size_t msglen)
+sbx_template_build (const struct rootfs_step *steps, unsigned nsteps, int own, char *msg,
+                    size_t msglen)
 {
   const char *dst_of_step = "/";
 
@@ -237,9 +269,9 @@ sbx_template_build (const struct sbx_host *h, int own, char *msg, size_t msglen)
     FAIL ("mount the new root");
   if (chdir ("/tmp") < 0)
     FAIL ("enter the new root");
-  for (unsigned i = 0; i < h->nsteps; i++)
+  for (unsigned i = 0; i < nsteps; i++)
     {
-      const struct rootfs_step *s = &h->steps[i];
+      const struct rootfs_step *s = &steps[i];
       int fd;
 
       dst_of_step = s->dst;
@@ -299,9 +331,9 @@ sbx_template_build (const struct sbx_host *h, int own, char *msg, size_t msglen)
              "size=64k,nr_inodes=64,mode=0755")
       < 0)
     FAIL ("mount");
-  for (unsigned i = 0; i < h->nsteps; i++)
+  for (unsigned i = 0; i < nsteps; i++)
     {
-      const struct rootfs_step *s = &h->steps[i];
+      const struct rootfs_step *s = &steps[i];
       if (s->op != RF_DEV)
         continue;
       dst_of_step = s->dst;
@@ -331,7 +363,7 @@ sbx_template_build (const struct sbx_host *h, int own, char *msg, size_t msglen)
   return 0;
 }
 
-/* ---- Below runs in the sandbox's pid 1, between clone and execve. ---- */
+/* ---- Below runs in sandq-init, the sandbox's pid 1. ---- */
 
 int
 sbx_rootfs_enter (int scratch_fd, int new_proc, char *msg, size_t msglen)

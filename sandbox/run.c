@@ -3,8 +3,8 @@
  * The process tree of a run:
  *
  *   supervisor (caller's thread)
- *     └─ init: pid 1 of new user, pid, mount, net, ipc, uts and cgroup
- *        namespaces; builds the root, then waits for the program
+ *     └─ init (init.c): pid 1 of new user, pid, mount, net, ipc, uts and
+ *        cgroup namespaces; builds the root, then waits for the program
  *          └─ program: uid 1000 inside (sbx_uid() outside), no
  *             capabilities, no_new_privs, seccomp, rlimits
  *
@@ -15,21 +15,18 @@
  * init from the supervisor, which has the same effect. The cgroup is then
  * drained and removed.
  *
- * Between clone and execve the child runs on a copy of a possibly
- * multi-threaded process: it must not allocate or take locks, so it uses
- * only syscalls and data prepared beforehand. Raw syscalls, too, for the
- * uid and group calls: glibc's wrappers would try to apply them to the
- * parent's other threads, and can wait forever for a thread that was
- * being created at the moment of the clone.
+ * How init starts (executed as sandq-init, or forked by a one-shot
+ * caller) is in init_proto.h and spawn_child below.
  */
 #define _GNU_SOURCE
+#include "init_proto.h"
 #include "internal.h"
 #include "verdict.h"
 
+#include <alloca.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -38,451 +35,20 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/close_range.h>
 #include <linux/sched.h>
-#include <net/if.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "../common/cleanup.h"
 #include "../common/log.h"
 #include "../common/util.h"
 
-/* Exit code of init when it could not even report (parent gone). */
-#define INIT_EXIT_ABORT 125
-
-/* Report records from inside: one kind byte, then data. */
-#define REC_SETUP 'F'  /* text: the sandbox could not be built */
-#define REC_EXEC 'E'   /* text: the command could not be started */
-#define REC_STATUS 'S' /* int: the program's wait status */
-
 #define CPU_POLL_MS 20
-
-/* What init learns only when the job is known (it may have been started
- * before, see sbx_prewarm): sent on the sync pipe after the byte 'c'.
- * The strings follow the header, each NUL-terminated: argv, then envp. */
-struct job_header
-{
-  uint32_t size; /* of the strings */
-  uint32_t argc, envc;
-  struct sbx_limits lim;
-};
-
-/* init's copy, in its own memory: it may not allocate. */
-static struct
-{
-  struct job_header hdr;
-  char strings[SBX_JOB_MAX_BYTES];
-  char *argv[SBX_JOB_MAX_ARGS + 1];
-  char *envp[SBX_JOB_MAX_ARGS + 1];
-} job_in;
-
-struct child_args
-{
-  int own_netns;  /* 0: a reused slot namespace, already set up */
-  int build_root; /* 1: cloned from the host's mount namespace, not the
-                     template's: build the root here first */
-  const struct sbx_host *h;
-  const struct sbx *b;
-  int sync_rd;
-  int report_wr;
-  int in_fd;
-  int out_wr;
-  int err_wr;
-};
-
-static void
-report (int fd, char kind, const void *data, size_t len)
-{
-  char buf[512];
-
-  if (len > sizeof buf - 1)
-    len = sizeof buf - 1;
-  buf[0] = kind;
-  memcpy (buf + 1, data, len);
-  /* One write: records stay whole in the pipe. */
-  if (write (fd, buf, len + 1) < 0)
-    return;
-}
-
-static void
-report_text (int fd, char kind, const char *what, int e)
-{
-  char msg[400];
-  if (e)
-    snprintf (msg, sizeof msg, "%s: %s", what, strerror (e));
-  else
-    snprintf (msg, sizeof msg, "%s", what);
-  report (fd, kind, msg, strlen (msg));
-}
-
-/* Closes every fd except those in keep (unsorted, -1 entries ignored). */
-static void
-close_all_except (const int *keep, int n)
-{
-  int sorted[8], m = 0;
-  unsigned lo = 0;
-
-  for (int i = 0; i < n; i++)
-    if (keep[i] >= 0)
-      {
-        int j = m++;
-        while (j > 0 && sorted[j - 1] > keep[i])
-          {
-            sorted[j] = sorted[j - 1];
-            j--;
-          }
-        sorted[j] = keep[i];
-      }
-  for (int i = 0; i < m; i++)
-    {
-      if ((unsigned) sorted[i] > lo)
-        syscall (SYS_close_range, lo, sorted[i] - 1, 0);
-      lo = sorted[i] + 1;
-    }
-  syscall (SYS_close_range, lo, ~0U, 0);
-}
-
-/* Empties the bounding and ambient sets; needs CAP_SETPCAP. */
-static int
-drop_bounding (int cap_last)
-{
-  for (int c = 0; c <= cap_last; c++)
-    if (prctl (PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-      return -1;
-  if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-    return -1;
-  return 0;
-}
-
-/* Empties the effective, permitted and inheritable sets. */
-static int
-clear_caps (void)
-{
-  struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-  struct __user_cap_data_struct data[2];
-
-  memset (data, 0, sizeof data);
-  return (int) syscall (SYS_capset, &hdr, data);
-}
-
-static int
-set_limits (const struct sbx_limits *l)
-{
-  /* A second layer under the cgroup: per process, enforced by the kernel
-   * even if the cgroup write were lost. */
-  rlim_t cpu_s = (l->cpu_ms + 999) / 1000 + 1;
-  struct
-  {
-    int res;
-    rlim_t soft, hard;
-  } r[] = {
-    { RLIMIT_CPU, cpu_s, cpu_s + 1 },
-    { RLIMIT_NPROC, l->pids, l->pids },
-    { RLIMIT_FSIZE, l->disk_bytes, l->disk_bytes },
-    { RLIMIT_NOFILE, l->nofile, l->nofile },
-    { RLIMIT_CORE, 0, 0 },
-    { RLIMIT_MEMLOCK, 64 << 10, 64 << 10 },
-    { RLIMIT_MSGQUEUE, 0, 0 },
-  };
-  for (size_t i = 0; i < SQ_ARRAY_SIZE (r); i++)
-    {
-      struct rlimit rl = { r[i].soft, r[i].hard };
-      if (setrlimit (r[i].res, &rl) < 0)
-        return -1;
-    }
-  return 0;
-}
-
-/* execve with a search of the fixed PATH; never returns on success. */
-static void
-exec_in_path (char *const *argv, char *const *envp, int report_fd)
-{
-  const char *cmd = argv[0];
-  char path[PATH_MAX];
-  int saw_eacces = 0;
-  char msg[400];
-
-  if (strchr (cmd, '/'))
-    {
-      execve (cmd, argv, envp);
-      if (errno == ENOENT)
-        snprintf (msg, sizeof msg,
-                  "the command '%.200s' was not found in the "
-                  "sandbox",
-                  cmd);
-      else
-        snprintf (msg, sizeof msg, "the command '%.200s' could not be started: %s", cmd,
-                  strerror (errno));
-      report_text (report_fd, REC_EXEC, msg, 0);
-      return;
-    }
-  for (const char *p = SBX_PATH; *p;)
-    {
-      const char *colon = strchr (p, ':');
-      size_t dlen = colon ? (size_t) (colon - p) : strlen (p);
-      int n = snprintf (path, sizeof path, "%.*s/%s", (int) dlen, p, cmd);
-      if (n > 0 && (size_t) n < sizeof path)
-        {
-          execve (path, argv, envp);
-          if (errno == EACCES)
-            saw_eacces = 1;
-          else if (errno != ENOENT && errno != ENOTDIR)
-            {
-              snprintf (msg, sizeof msg,
-                        "the command '%.200s' could not be "
-                        "started: %s",
-                        cmd, strerror (errno));
-              report_text (report_fd, REC_EXEC, msg, 0);
-              return;
-            }
-        }
-      p += dlen + (colon ? 1 : 0);
-    }
-  if (saw_eacces)
-    snprintf (msg, sizeof msg, "the command '%.200s' is not executable", cmd);
-  else
-    snprintf (msg, sizeof msg,
-              "the command '%.200s' was not found in the "
-              "sandbox (PATH is " SBX_PATH ")",
-              cmd);
-  report_text (report_fd, REC_EXEC, msg, 0);
-}
-
-static __attribute__ ((noreturn)) void
-program_main (const struct child_args *a, const struct job_header *job, int report_fd)
-{
-  if (dup2 (a->in_fd, 0) < 0 || dup2 (a->out_wr, 1) < 0 || dup2 (a->err_wr, 2) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "dup2 stdio", errno);
-      _exit (127);
-    }
-  {
-    int keep[] = { 0, 1, 2, report_fd };
-    close_all_except (keep, 4);
-  }
-  if (set_limits (&job->lim) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "setrlimit", errno);
-      _exit (127);
-    }
-  /* Capabilities go in this order: the bounding set needs CAP_SETPCAP,
-   * and setresuid needs CAP_SETUID, so both come before the final capset
-   * that empties every set. no_new_privs then keeps file capabilities and
-   * setuid bits from giving any back at execve. */
-  if (drop_bounding (a->h->cap_last) < 0
-      || syscall (SYS_setresgid, SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0
-      || syscall (SYS_setresuid, SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0
-      || clear_caps () < 0 || prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "drop privileges", errno);
-      _exit (127);
-    }
-  /* The seccomp filter came from init (see there). */
-  if (chdir ("/work") < 0)
-    {
-      report_text (report_fd, REC_SETUP, "chdir /work", errno);
-      _exit (127);
-    }
-  exec_in_path (job_in.argv, job_in.envp, report_fd);
-  _exit (127);
-}
-
-struct prog_start
-{
-  const struct child_args *a;
-  int report_fd;
-};
-
-/* Reads exactly len bytes; 0 on success. */
-static int
-read_full (int fd, void *buf, size_t len)
-{
-  char *p = buf;
-  while (len > 0)
-    {
-      ssize_t n = read (fd, p, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return -1;
-      p += n;
-      len -= n;
-    }
-  return 0;
-}
-
-/* Receives the job (after the 'c' byte) into job_in; 0 on success. */
-static int
-receive_job (int fd)
-{
-  struct job_header *h = &job_in.hdr;
-  char *p, *end;
-
-  if (read_full (fd, h, sizeof *h) < 0 || h->size > SBX_JOB_MAX_BYTES || h->argc < 1
-      || h->argc > SBX_JOB_MAX_ARGS || h->envc > SBX_JOB_MAX_ARGS
-      || read_full (fd, job_in.strings, h->size) < 0)
-    return -1;
-  p = job_in.strings;
-  end = p + h->size;
-  for (uint32_t i = 0; i < h->argc + h->envc; i++)
-    {
-      char *nul = memchr (p, '\0', end - p);
-      if (!nul)
-        return -1;
-      if (i < h->argc)
-        job_in.argv[i] = p;
-      else
-        job_in.envp[i - h->argc] = p;
-      p = nul + 1;
-    }
-  job_in.argv[h->argc] = NULL;
-  job_in.envp[h->envc] = NULL;
-  return 0;
-}
-
-static int
-program_entry (void *arg)
-{
-  const struct prog_start *ps = arg;
-  program_main (ps->a, &job_in.hdr, ps->report_fd);
-}
-
-/* The program's stack between clone and execve. It lies in init's own
- * copy of memory, which the program shares (CLONE_VM) while init waits. */
-static char prog_stack[64 * 1024] __attribute__ ((aligned (64)));
-
-static __attribute__ ((noreturn)) void
-init_main (const struct child_args *a)
-{
-  char msg[400];
-  char go;
-  pid_t prog;
-  int report_fd = a->report_wr;
-
-  /* If the supervisor dies, the whole sandbox dies with it. */
-  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (cg_job_enter (&a->b->job) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "enter the job's cgroup", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
-  {
-    int keep[]
-        = { a->sync_rd, a->report_wr, a->in_fd, a->out_wr, a->err_wr, a->b->scratch_fd };
-    close_all_except (keep, 6);
-  }
-  /* Wait until the supervisor has written the id maps. EOF means it gave
-   * up. */
-  if (read (a->sync_rd, &go, 1) != 1)
-    _exit (INIT_EXIT_ABORT);
-
-  if (syscall (SYS_setgroups, 0, NULL) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "clear supplementary groups", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
-  /* Files made while building the root must belong to a mapped id. */
-  syscall (SYS_setfsgid, SBX_INNER_ID);
-  syscall (SYS_setfsuid, SBX_INNER_ID);
-  /* The kernel clears the parent-death signal when the fsuid or fsgid
-   * changes: arm it again, then make sure the supervisor did not die in
-   * between (its end of the report pipe would be closed). */
-  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  {
-    struct pollfd pf = { report_fd, POLLOUT, 0 };
-    if (poll (&pf, 1, 0) == 1 && (pf.revents & (POLLERR | POLLHUP)))
-      _exit (INIT_EXIT_ABORT);
-  }
-  if (a->own_netns && sbx_loopback_up () < 0)
-    {
-      report_text (report_fd, REC_SETUP, "bring up the loopback device", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
-  if (sethostname ("sandbox", 7) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "sethostname", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
-  if ((a->build_root && sbx_template_build (a->h, 1, msg, sizeof msg) < 0)
-      || sbx_rootfs_enter (a->b->scratch_fd, !a->build_root, msg, sizeof msg) < 0)
-    {
-      report_text (report_fd, REC_SETUP, msg, 0);
-      _exit (INIT_EXIT_ABORT);
-    }
-  close (a->b->scratch_fd);
-
-  /* Nothing of the program runs before the supervisor says so. The job's
-   * cgroup (entered above) becomes the root of our cgroup namespace. */
-  if (read (a->sync_rd, &go, 1) != 1 || go != 'c')
-    _exit (INIT_EXIT_ABORT);
-  if (receive_job (a->sync_rd) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "receive the job", 0);
-      _exit (INIT_EXIT_ABORT);
-    }
-  close (a->sync_rd);
-  if (unshare (CLONE_NEWCGROUP) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "unshare the cgroup namespace", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
-
-  struct child_args pa = *a;
-  if (pa.in_fd < 0)
-    {
-      pa.in_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-      if (pa.in_fd < 0)
-        {
-          report_text (report_fd, REC_SETUP, "open /dev/null", errno);
-          _exit (INIT_EXIT_ABORT);
-        }
-    }
-  /* The filter is loaded once, here, and the program inherits it. It
-   * denies nothing that init or the program still do before execve. */
-  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
-      || sbx_seccomp_load (&a->h->seccomp) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "load the seccomp filter", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
-  /* vfork-style: the program borrows init's memory until its execve, so
-   * no page tables are copied, and init sleeps until then. */
-  struct prog_start ps = { &pa, report_fd };
-  prog = clone (program_entry, prog_stack + sizeof prog_stack,
-                CLONE_VM | CLONE_VFORK | SIGCHLD, &ps);
-  if (prog < 0)
-    {
-      report_text (report_fd, REC_SETUP, "start the program", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
-
-  if (pa.in_fd >= 0)
-    close (pa.in_fd);
-  close (a->out_wr);
-  close (a->err_wr);
-  /* init keeps nothing it does not need: no capabilities, no new privs,
-   * the same seccomp filter. As pid 1 it ignores signals from inside. */
-  drop_bounding (a->h->cap_last);
-  clear_caps ();
-  for (;;)
-    {
-      int st;
-      pid_t w = waitpid (-1, &st, 0);
-      if (w == prog)
-        {
-          report (report_fd, REC_STATUS, &st, sizeof st);
-          _exit (0);
-        }
-      if (w < 0 && errno != EINTR)
-        _exit (INIT_EXIT_ABORT);
-    }
-}
 
 static int
 write_id_map (pid_t pid, const char *file, unsigned outer, sq_err *err)
@@ -672,27 +238,190 @@ leave_template (struct place *pl)
   errno = e;
 }
 
-/* clone3 into the cgroup behind cgroup_fd, if there is one. A kernel
- * older than CLONE_INTO_CGROUP (5.7) gets a plain clone, and *attach tells
- * the caller to move the process by pid. */
-static pid_t
-clone_into_cgroup (struct clone_args *ca, int cgroup_fd, int *attach)
+/* What the child needs between clone and its execve of sandq-init. It
+ * shares the caller's memory (CLONE_VM) and the caller's thread sleeps
+ * until the execve (CLONE_VFORK), so everything is prepared here, and the
+ * child makes raw syscalls only: no allocation, no lock, no libc state.
+ * With fork (a one-shot caller), the child has a copy of the memory
+ * instead, and runs init there: see init_proto.h. */
+struct spawn
 {
+  int fork; /* run init in this copy instead of executing sandq-init */
+  const struct cg_job *job;
+  int src[INIT_FD_STDIN - INIT_FD_SYNC + 1]; /* for INIT_FD_SYNC.., or -1 */
+  int init_fd;
+  int cap_last;
+  int err;          /* set by the child if it fails */
+  const char *what; /* and what failed */
+};
+
+static char *const init_argv[] = { "sandq-init", NULL };
+static char *const init_envp[] = { NULL };
+
+__attribute__ ((no_sanitize_address)) static int
+spawn_child (void *arg)
+{
+  struct spawn *sp = arg;
+  const int n = (int) SQ_ARRAY_SIZE (sp->src);
+  int tmp[SQ_ARRAY_SIZE (sp->src)];
+  struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct caps[2];
+
+  /* If the supervisor's thread dies, so does the sandbox. */
+  syscall (SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  sp->what = "enter the job's cgroup";
+  if (cg_job_enter (sp->job) < 0)
+    goto fail;
+  /* The fds init starts with: out of the way first, then into place.
+   * Everything else closes at the execve. */
+  sp->what = "arrange the fds";
+  int init_fd
+      = sp->fork ? -1 : (int) syscall (SYS_fcntl, sp->init_fd, F_DUPFD_CLOEXEC, 64);
+  if (!sp->fork && init_fd < 0)
+    goto fail;
+  for (int i = 0; i < n; i++)
+    {
+      tmp[i] = sp->src[i] < 0
+                   ? -1
+                   : (int) syscall (SYS_fcntl, sp->src[i], F_DUPFD_CLOEXEC, 64);
+      if (sp->src[i] >= 0 && tmp[i] < 0)
+        goto fail;
+    }
+  for (int i = 0; i < n; i++)
+    if (tmp[i] >= 0 && syscall (SYS_dup3, tmp[i], INIT_FD_SYNC + i, 0) < 0)
+      goto fail;
+  if (syscall (SYS_close_range, INIT_FD_SYNC + n, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    goto fail;
+  if (sp->fork)
+    sbx_init_run ();
+  /* A process that is not root in its user namespace (ours maps no root)
+   * keeps capabilities across execve only as ambient ones. init gets the
+   * full set of its user namespace, as a fork would have, and drops it
+   * before the program runs. */
+  sp->what = "pass on the capabilities";
+  if (syscall (SYS_capget, &hdr, caps) < 0)
+    goto fail;
+  caps[0].inheritable = caps[0].permitted;
+  caps[1].inheritable = caps[1].permitted;
+  if (syscall (SYS_capset, &hdr, caps) < 0)
+    goto fail;
+  for (int c = 0; c <= sp->cap_last; c++)
+    if (syscall (SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+      goto fail;
+  sp->what = "execute sandq-init (a vm.memfd_noexec of 2 forbids it)";
+  syscall (SYS_execveat, init_fd, "", init_argv, init_envp, AT_EMPTY_PATH);
+fail:
+  sp->err = errno ? errno : EIO;
+  if (sp->fork)
+    {
+      /* The caller cannot see sp->err in its own memory: tell it on the
+       * report pipe, as init would. */
+      char rec[300];
+      int len = snprintf (rec, sizeof rec, "%c%s: %s", REC_SETUP, sp->what,
+                          strerror (sp->err));
+      syscall (SYS_write, sp->src[INIT_FD_REPORT - INIT_FD_SYNC], rec,
+               (size_t) (len < (int) sizeof rec ? len : (int) sizeof rec - 1));
+    }
+  syscall (SYS_exit, 127);
+  return 127;
+}
+
+#if defined(__x86_64__)
+/* clone3 that runs fn(arg) on the child's own stack, as clone(2) does:
+ * glibc has no such wrapper, and only clone3 can clone into a cgroup. */
+static pid_t
+clone3_run (struct clone_args *ca, int (*fn) (void *), void *arg)
+{
+  long ret;
+  register void *r12 __asm__("r12") = (void *) fn;
+  register void *r13 __asm__("r13") = arg;
+
+  __asm__ volatile("syscall\n\t"
+                   "test %%rax, %%rax\n\t"
+                   "jnz 1f\n\t"
+                   "xor %%ebp, %%ebp\n\t"
+                   "mov %%r13, %%rdi\n\t"
+                   "call *%%r12\n\t"
+                   "mov %%eax, %%edi\n\t"
+                   "mov %[exit], %%eax\n\t"
+                   "syscall\n\t"
+                   "hlt\n"
+                   "1:"
+                   : "=a"(ret)
+                   : "0"((long) SYS_clone3), "D"(ca), "S"(sizeof *ca), "r"(r12),
+                     "r"(r13), [exit] "i"(SYS_exit)
+                   : "rcx", "r11", "memory");
+  if (ret < 0)
+    {
+      errno = (int) -ret;
+      return -1;
+    }
+  return (pid_t) ret;
+}
+#endif
+
+/* Starts the child in new namespaces (flags), and in the job's cgroup
+ * from birth where the kernel allows (v2: CLONE_INTO_CGROUP; v1: the
+ * child enters it itself). *attach tells the caller to move it by pid:
+ * v2 without clone3 (not x86-64) or CLONE_INTO_CGROUP (before 5.7). */
+static pid_t
+spawn_init (struct spawn *sp, uint64_t flags, int cgroup_fd, int *pidfd, int *attach)
+{
+  static const size_t stack_size = 256 << 10;
+  char *stack = alloca (stack_size);
+  char *top = (char *) (((uintptr_t) (stack + stack_size)) & ~(uintptr_t) 63);
   pid_t pid;
 
   *attach = 0;
+  flags |= CLONE_PIDFD | (sp->fork ? 0 : CLONE_VM | CLONE_VFORK);
+#if defined(__x86_64__)
+  struct clone_args ca;
+  memset (&ca, 0, sizeof ca);
+  ca.flags = flags;
+  ca.pidfd = (uint64_t) (uintptr_t) pidfd;
+  ca.exit_signal = SIGCHLD;
+  ca.stack = (uint64_t) (uintptr_t) stack;
+  ca.stack_size = (uint64_t) (top - stack);
   if (cgroup_fd >= 0)
     {
-      ca->flags |= CLONE_INTO_CGROUP;
-      ca->cgroup = (uint64_t) cgroup_fd;
-      pid = (pid_t) syscall (SYS_clone3, ca, sizeof *ca);
+      ca.flags |= CLONE_INTO_CGROUP;
+      ca.cgroup = (uint64_t) cgroup_fd;
+      pid = clone3_run (&ca, spawn_child, sp);
       if (pid >= 0 || (errno != E2BIG && errno != EINVAL))
         return pid;
-      ca->flags &= ~(uint64_t) CLONE_INTO_CGROUP;
-      ca->cgroup = 0;
+      ca.flags &= ~(uint64_t) CLONE_INTO_CGROUP;
+      ca.cgroup = 0;
       *attach = 1;
     }
-  return (pid_t) syscall (SYS_clone3, ca, sizeof *ca);
+  return clone3_run (&ca, spawn_child, sp);
+#else
+  *attach = cgroup_fd >= 0;
+  pid = clone (spawn_child, top, (int) flags | SIGCHLD, sp, pidfd);
+  return pid;
+#endif
+}
+
+/* 'g' and init's configuration, after the id maps are written. */
+static int
+send_config (struct sbx *b, const struct init_config *ic, sq_err *err)
+{
+  struct sbx_host *h = b->host;
+  size_t plan = ic->build_root ? h->plan_size : 0;
+  size_t len = 1 + sizeof *ic + plan;
+  char *buf = malloc (len);
+  int r;
+
+  if (!buf)
+    return sq_err_set (err, ENOMEM, "init's configuration");
+  buf[0] = 'g';
+  memcpy (buf + 1, ic, sizeof *ic);
+  if (plan)
+    memcpy (buf + 1 + sizeof *ic, h->plan, plan);
+  r = sq_send_all (b->sync_wr, buf, len);
+  free (buf);
+  if (r < 0)
+    return sq_err_set (err, errno, "configure the sandbox's init");
+  return 0;
 }
 
 int
@@ -703,11 +432,12 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
   cleanup_close int sync_rd = -1, sync_wr = -1, rep_rd = -1, rep_wr = -1;
   cleanup_close int out_rd = -1, out_wr = -1, err_rd = -1, err_wr = -1;
   cleanup_close int pidfd = -1;
-  struct child_args a;
-  struct clone_args ca;
+  struct init_config ic;
+  struct spawn sp;
   struct place pl;
+  uint64_t flags;
   char name[32];
-  int p[2], tfd, attach;
+  int p[2], tfd, attach = 0;
   pid_t pid;
 
   b->job.ndirs = 0;
@@ -742,25 +472,19 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
   fcntl (rep_rd, F_SETFL, O_NONBLOCK);
 
   /* The job's cgroup comes first: init is born in it (v2) or steps into
-   * it as its first act (v1), never moved by pid (see cgroup.h). */
+   * it before its execve (v1), never moved by pid (see cgroup.h). */
   snprintf (name, sizeof name, "j%u", __atomic_add_fetch (&h->seq, 1, __ATOMIC_RELAXED));
   if (cg_job_create (&h->cg, &b->job, name, &cl, err) < 0)
     return -1;
 
-  a = (struct child_args){
-    .h = h,
-    .b = b,
-    .sync_rd = sync_rd,
-    .report_wr = rep_wr,
-    .in_fd = stdin_fd,
-    .out_wr = out_wr,
-    .err_wr = err_wr,
+  sp = (struct spawn){
+    .fork = h->cfg.one_shot,
+    .job = &b->job,
+    .src = { sync_rd, rep_wr, out_wr, err_wr, b->scratch_fd, stdin_fd },
+    .init_fd = h->init_fd,
+    .cap_last = h->cap_last,
   };
-  memset (&ca, 0, sizeof ca);
-  ca.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
-             | CLONE_PIDFD;
-  ca.pidfd = (uint64_t) (uintptr_t) &pidfd;
-  ca.exit_signal = SIGCHLD;
+  flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
   /* A worker slot reuses its own network namespace: this thread steps
    * into it for the clone and straight back out. */
   int slot_ns = sbx_slot_netns_fd (h, b->slot), home_ns = -1;
@@ -776,18 +500,25 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
         }
     }
   if (slot_ns < 0)
-    ca.flags |= CLONE_NEWNET;
-  a.own_netns = slot_ns < 0;
-  a.build_root = tfd < 0;
+    flags |= CLONE_NEWNET;
+  ic = (struct init_config){
+    .magic = INIT_MAGIC,
+    .own_netns = slot_ns < 0,
+    .build_root = tfd < 0,
+    .has_stdin = stdin_fd >= 0,
+    .cap_last = h->cap_last,
+    .nsteps = tfd < 0 ? h->nsteps : 0,
+    .plan_size = tfd < 0 ? (uint32_t) h->plan_size : 0,
+  };
   if (tfd >= 0 && enter_template (tfd, &pl, err) < 0)
     pid = -2;
   else
     {
-      pid = clone_into_cgroup (&ca, cg_job_clone_fd (&h->cg, &b->job), &attach);
-      if (pid != 0 && tfd >= 0)
+      pid = spawn_init (&sp, flags, cg_job_clone_fd (&h->cg, &b->job), &pidfd, &attach);
+      if (tfd >= 0)
         leave_template (&pl);
     }
-  if (pid != 0 && home_ns >= 0)
+  if (home_ns >= 0)
     {
       int e = errno;
       if (setns (home_ns, CLONE_NEWNET) < 0)
@@ -795,7 +526,14 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
       close (home_ns);
       errno = e;
     }
-  if (pid == -2 || pid < 0)
+  if (pid > 0 && sp.err)
+    {
+      /* It failed before its execve, and has exited. */
+      waitid (P_PIDFD, pidfd, NULL, WEXITED);
+      cg_job_destroy (&h->cg, &b->job, NULL);
+      return sq_err_set (err, sp.err, "start the sandbox: %s", sp.what);
+    }
+  if (pid < 0)
     {
       int e = errno;
       cg_job_destroy (&h->cg, &b->job, NULL);
@@ -805,8 +543,6 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
                          "clone the sandbox (user namespaces may be "
                          "disabled: see /proc/sys/user/max_user_namespaces)");
     }
-  if (pid == 0)
-    init_main (&a);
 
   close (sync_rd), sync_rd = -1;
   close (rep_wr), rep_wr = -1;
@@ -824,8 +560,7 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
   b->started = 1;
   if ((attach && cg_job_attach (&h->cg, &b->job, pid, err) < 0)
       || write_id_map (pid, "uid_map", b->uid, err) < 0
-      || write_id_map (pid, "gid_map", b->uid, err) < 0
-      || sq_send_all (b->sync_wr, "g", 1) < 0)
+      || write_id_map (pid, "gid_map", b->uid, err) < 0 || send_config (b, &ic, err) < 0)
     {
       sbx_abandon (b);
       return -1;

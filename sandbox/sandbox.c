@@ -15,6 +15,7 @@
 #include <time.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -186,7 +187,7 @@ tmpl_main (void *arg)
   t->fd = open ("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
   if (t->fd < 0)
     snprintf (t->msg, sizeof t->msg, "open the mount namespace: %s", strerror (errno));
-  else if (sbx_template_build (t->h, 0, t->msg, sizeof t->msg) < 0)
+  else if (sbx_template_build (t->h->steps, t->h->nsteps, 0, t->msg, sizeof t->msg) < 0)
     {
       close (t->fd);
       t->fd = -1;
@@ -308,12 +309,15 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
   pthread_mutex_init (&h->netns_make_lock, NULL);
   pthread_mutex_init (&h->tmpl_lock, NULL);
   h->tmpl_fd = -1;
+  h->init_fd = -1;
   /* A new network namespace takes about half a millisecond; the cgroup
    * and rootfs set-up below need not wait for it. */
   if (h->reuse_netns && h->cfg.prefetch_count > 0
       && pthread_create (&h->prefetch, NULL, prefetch_main, h) == 0)
     h->prefetch_pending = 1;
-  sbx_seccomp_builtin (&h->seccomp);
+  /* A one-shot process forks init from itself (see init_proto.h). */
+  if (!h->cfg.one_shot && (h->init_fd = sbx_init_memfd (err)) < 0)
+    goto fail;
   if (sbx_rootfs_plan (h, err) < 0)
     goto fail;
   /* The template is built beside the cgroup set-up below. */
@@ -324,6 +328,9 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
     {
     fail:
       release_namespaces (h);
+      if (h->init_fd >= 0)
+        close (h->init_fd);
+      free (h->plan);
       free (h->strings);
       free (h);
       return NULL;
@@ -347,28 +354,37 @@ sbx_host_free (struct sbx_host *h)
     sbx_unwarm (h, h->warm[i].slot);
   release_namespaces (h);
   cg_host_fini (&h->cg);
+  if (h->init_fd >= 0)
+    close (h->init_fd);
+  free (h->plan);
   free (h->strings);
   free (h);
 }
 
-int
-sbx_loopback_up (void)
-{
-  struct ifreq ifr;
-  int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  int r = -1;
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
 
+int
+sbx_init_memfd (sq_err *err)
+{
+  size_t size = (size_t) (sbx_init_image_end - sbx_init_image);
+  int fd = memfd_create ("sandq-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+
+  /* Kernels before 6.3 know no MFD_EXEC (and need none). */
+  if (fd < 0 && errno == EINVAL)
+    fd = memfd_create ("sandq-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0)
-    return -1;
-  memset (&ifr, 0, sizeof ifr);
-  memcpy (ifr.ifr_name, "lo", 3);
-  if (ioctl (fd, SIOCGIFFLAGS, &ifr) == 0)
+    return sq_err_set (err, errno, "memfd_create for sandq-init");
+  if (sq_write_all (fd, sbx_init_image, size) < 0
+      || fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+             < 0)
     {
-      ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-      r = ioctl (fd, SIOCSIFFLAGS, &ifr);
+      int e = errno;
+      close (fd);
+      return sq_err_set (err, e, "write sandq-init into its memfd");
     }
-  close (fd);
-  return r;
+  return fd;
 }
 
 /* Makes a network namespace with only a loopback device, up, and returns

@@ -110,7 +110,7 @@ is "no sandq job cgroup is left" "$(find /sys/fs/cgroup -path '*/sandq/*/j*' -ty
   touch /x 2>/dev/null || echo ro; tr "\0" " " < /proc/1/cmdline' >/dev/null
 is "--template: /proc is the sandbox's own pid namespace, root read-only" \
    "$(sed -n '1,2p' "$tmp/tp" | tr '\n' ' ')" "own ro "
-like "--template: pid 1 is sandq's init" "$(sed -n 3p "$tmp/tp")" 'sandq-sandbox'
+like "--template: pid 1 is sandq's init" "$(sed -n 3p "$tmp/tp")" '^sandq-init $'
 
 # A --stdout whose reader goes away: the job is stopped with a clear
 # verdict (the CLI must not die of SIGPIPE and leave its cgroup behind).

@@ -85,6 +85,22 @@ is "the job process holds only its socket (and /dev/null as stdio)" \
   "0=/dev/null 1=/dev/null 2=/dev/null 3=socket "
 ok "the job process is not in the host's network namespace" \
   test "$(readlink /proc/$u/ns/net)" != "$(readlink /proc/self/ns/net)"
+# Each idle slot has its next sandbox waiting too. Its pid 1 is
+# sandq-init, executed afresh from the library's memfd: it holds no copy of
+# the worker's memory (the Redis password), no environment, no library.
+inits() {
+  for c in $(cat /proc/"$(wpid "${1:-w1}")"/task/*/children); do
+    case "$(readlink /proc/$c/exe)" in *memfd:sandq-init*) echo "$c" ;; esac
+  done
+}
+ok "each idle slot has a sandbox waiting, its pid 1 sandq-init" \
+  wait_for 5 'test "$(inits | wc -l)" -eq 2'
+i=$(inits | head -1)
+is "the waiting init has no environment" "$(wc -c < /proc/$i/environ)" 0
+is "the waiting init maps nothing of the worker (no library, no worker binary)" \
+  "$(grep -cE 'hiredis|jansson|libc\.so|sandq-worker' /proc/$i/maps)" 0
+is "the waiting init holds its sync, report, stdout and stderr fds only" \
+  "$(ls /proc/$i/fd | tr '\n' ' ')" "3 4 5 6 "
 # One that died while it waited is replaced, and the job never notices.
 kill -9 $(jobprocs)
 id=$(SQ submit "$in/data.csv" -- cat data.csv); SQ wait "$id" >/dev/null

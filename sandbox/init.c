@@ -1,0 +1,485 @@
+/* The sandbox's pid 1.
+ *
+ * The supervisor starts it in the sandbox's new namespaces (run.c) with the
+ * fds of init_proto.h, either as sandq-init (init_main.c: executed, with
+ * the capabilities of its user namespace as ambient ones) or, in a
+ * one-shot process, in a forked copy of the caller. It tells it, in order:
+ *
+ *   'g' + init_config   the id maps are written: build the root
+ *   'c' + job_header    the job: start the program
+ *
+ * init then starts the program (uid 1000 inside, no capabilities,
+ * no_new_privs, seccomp, rlimits), waits for it, reports its wait status
+ * and exits; the kernel then kills whatever else lives in the PID
+ * namespace.
+ *
+ * In the forked case it runs on a copy of a possibly multi-threaded
+ * process: it must not allocate or take locks, so it uses only syscalls
+ * and fixed buffers. Raw syscalls, too, for the uid and group calls:
+ * glibc's wrappers would try to apply them to the parent's other threads,
+ * and can wait forever for a thread that was being created at the moment
+ * of the clone.
+ */
+#define _GNU_SOURCE
+#include "init_proto.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/cleanup.h"
+#include "../common/util.h"
+
+static struct init_config cfg;
+
+/* The job, in fixed buffers. */
+static struct
+{
+  struct job_header hdr;
+  char strings[SBX_JOB_MAX_BYTES];
+  char *argv[SBX_JOB_MAX_ARGS + 1];
+  char *envp[SBX_JOB_MAX_ARGS + 1];
+} job_in;
+
+/* The rootfs plan, with build_root. */
+static char plan_buf[INIT_PLAN_MAX];
+static struct rootfs_step steps[SBX_MAX_STEPS];
+
+static void
+report (int fd, char kind, const void *data, size_t len)
+{
+  char buf[512];
+
+  if (len > sizeof buf - 1)
+    len = sizeof buf - 1;
+  buf[0] = kind;
+  memcpy (buf + 1, data, len);
+  /* One write: records stay whole in the pipe. */
+  if (write (fd, buf, len + 1) < 0)
+    return;
+}
+
+static void
+report_text (int fd, char kind, const char *what, int e)
+{
+  char msg[400];
+  if (e)
+    snprintf (msg, sizeof msg, "%s: %s", what, strerror (e));
+  else
+    snprintf (msg, sizeof msg, "%s", what);
+  report (fd, kind, msg, strlen (msg));
+}
+
+/* Closes every fd except those in keep (unsorted, -1 entries ignored). */
+static void
+close_all_except (const int *keep, int n)
+{
+  int sorted[8], m = 0;
+  unsigned lo = 0;
+
+  for (int i = 0; i < n; i++)
+    if (keep[i] >= 0)
+      {
+        int j = m++;
+        while (j > 0 && sorted[j - 1] > keep[i])
+          {
+            sorted[j] = sorted[j - 1];
+            j--;
+          }
+        sorted[j] = keep[i];
+      }
+  for (int i = 0; i < m; i++)
+    {
+      if ((unsigned) sorted[i] > lo)
+        syscall (SYS_close_range, lo, sorted[i] - 1, 0);
+      lo = sorted[i] + 1;
+    }
+  syscall (SYS_close_range, lo, ~0U, 0);
+}
+
+/* Empties the bounding and ambient sets; needs CAP_SETPCAP. */
+static int
+drop_bounding (int cap_last)
+{
+  for (int c = 0; c <= cap_last; c++)
+    if (prctl (PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+      return -1;
+  if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    return -1;
+  return 0;
+}
+
+/* Empties the effective, permitted and inheritable sets. */
+static int
+clear_caps (void)
+{
+  struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct data[2];
+
+  memset (data, 0, sizeof data);
+  return (int) syscall (SYS_capset, &hdr, data);
+}
+
+static int
+set_limits (const struct sbx_limits *l)
+{
+  /* A second layer under the cgroup: per process, enforced by the kernel
+   * even if the cgroup write were lost. */
+  rlim_t cpu_s = (l->cpu_ms + 999) / 1000 + 1;
+  struct
+  {
+    int res;
+    rlim_t soft, hard;
+  } r[] = {
+    { RLIMIT_CPU, cpu_s, cpu_s + 1 },
+    { RLIMIT_NPROC, l->pids, l->pids },
+    { RLIMIT_FSIZE, l->disk_bytes, l->disk_bytes },
+    { RLIMIT_NOFILE, l->nofile, l->nofile },
+    { RLIMIT_CORE, 0, 0 },
+    { RLIMIT_MEMLOCK, 64 << 10, 64 << 10 },
+    { RLIMIT_MSGQUEUE, 0, 0 },
+  };
+  for (size_t i = 0; i < SQ_ARRAY_SIZE (r); i++)
+    {
+      struct rlimit rl = { r[i].soft, r[i].hard };
+      if (setrlimit (r[i].res, &rl) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+/* execve with a search of the fixed PATH; never returns on success. */
+static void
+exec_in_path (char *const *argv, char *const *envp, int report_fd)
+{
+  const char *cmd = argv[0];
+  char path[PATH_MAX];
+  int saw_eacces = 0;
+  char msg[400];
+
+  if (strchr (cmd, '/'))
+    {
+      execve (cmd, argv, envp);
+      if (errno == ENOENT)
+        snprintf (msg, sizeof msg,
+                  "the command '%.200s' was not found in the "
+                  "sandbox",
+                  cmd);
+      else
+        snprintf (msg, sizeof msg, "the command '%.200s' could not be started: %s", cmd,
+                  strerror (errno));
+      report_text (report_fd, REC_EXEC, msg, 0);
+      return;
+    }
+  for (const char *p = SBX_PATH; *p;)
+    {
+      const char *colon = strchr (p, ':');
+      size_t dlen = colon ? (size_t) (colon - p) : strlen (p);
+      int n = snprintf (path, sizeof path, "%.*s/%s", (int) dlen, p, cmd);
+      if (n > 0 && (size_t) n < sizeof path)
+        {
+          execve (path, argv, envp);
+          if (errno == EACCES)
+            saw_eacces = 1;
+          else if (errno != ENOENT && errno != ENOTDIR)
+            {
+              snprintf (msg, sizeof msg,
+                        "the command '%.200s' could not be "
+                        "started: %s",
+                        cmd, strerror (errno));
+              report_text (report_fd, REC_EXEC, msg, 0);
+              return;
+            }
+        }
+      p += dlen + (colon ? 1 : 0);
+    }
+  if (saw_eacces)
+    snprintf (msg, sizeof msg, "the command '%.200s' is not executable", cmd);
+  else
+    snprintf (msg, sizeof msg,
+              "the command '%.200s' was not found in the "
+              "sandbox (PATH is " SBX_PATH ")",
+              cmd);
+  report_text (report_fd, REC_EXEC, msg, 0);
+}
+
+static __attribute__ ((noreturn)) void
+program_main (int in_fd, const struct job_header *job, int report_fd)
+{
+  if (dup2 (in_fd, 0) < 0 || dup2 (INIT_FD_OUT, 1) < 0 || dup2 (INIT_FD_ERR, 2) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "dup2 stdio", errno);
+      _exit (127);
+    }
+  {
+    int keep[] = { 0, 1, 2, report_fd };
+    close_all_except (keep, 4);
+  }
+  if (set_limits (&job->lim) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "setrlimit", errno);
+      _exit (127);
+    }
+  /* Capabilities go in this order: the bounding set needs CAP_SETPCAP,
+   * and setresuid needs CAP_SETUID, so both come before the final capset
+   * that empties every set. no_new_privs then keeps file capabilities and
+   * setuid bits from giving any back at execve. */
+  if (drop_bounding (cfg.cap_last) < 0
+      || syscall (SYS_setresgid, SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0
+      || syscall (SYS_setresuid, SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0
+      || clear_caps () < 0 || prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "drop privileges", errno);
+      _exit (127);
+    }
+  /* The seccomp filter came from init (see there). */
+  if (chdir ("/work") < 0)
+    {
+      report_text (report_fd, REC_SETUP, "chdir /work", errno);
+      _exit (127);
+    }
+  exec_in_path (job_in.argv, job_in.envp, report_fd);
+  _exit (127);
+}
+
+struct prog_start
+{
+  int in_fd;
+  int report_fd;
+};
+
+/* Reads exactly len bytes; 0 on success. */
+static int
+read_full (int fd, void *buf, size_t len)
+{
+  char *p = buf;
+  while (len > 0)
+    {
+      ssize_t n = read (fd, p, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return -1;
+      p += n;
+      len -= n;
+    }
+  return 0;
+}
+
+/* Receives the job (after the 'c' byte) into job_in; 0 on success. */
+static int
+receive_job (int fd)
+{
+  struct job_header *h = &job_in.hdr;
+  char *p, *end;
+
+  if (read_full (fd, h, sizeof *h) < 0 || h->size > SBX_JOB_MAX_BYTES || h->argc < 1
+      || h->argc > SBX_JOB_MAX_ARGS || h->envc > SBX_JOB_MAX_ARGS
+      || read_full (fd, job_in.strings, h->size) < 0)
+    return -1;
+  p = job_in.strings;
+  end = p + h->size;
+  for (uint32_t i = 0; i < h->argc + h->envc; i++)
+    {
+      char *nul = memchr (p, '\0', end - p);
+      if (!nul)
+        return -1;
+      if (i < h->argc)
+        job_in.argv[i] = p;
+      else
+        job_in.envp[i - h->argc] = p;
+      p = nul + 1;
+    }
+  job_in.argv[h->argc] = NULL;
+  job_in.envp[h->envc] = NULL;
+  return 0;
+}
+
+static int
+program_entry (void *arg)
+{
+  const struct prog_start *ps = arg;
+  program_main (ps->in_fd, &job_in.hdr, ps->report_fd);
+}
+
+/* The program's stack between clone and execve. It lies in init's
+ * memory, which the program shares (CLONE_VM) while init waits. */
+static char prog_stack[64 * 1024] __attribute__ ((aligned (64)));
+
+/* Reads the plan that follows the config into steps[]; 0 on success. */
+static int
+receive_plan (int fd)
+{
+  char *p = plan_buf, *end = plan_buf + cfg.plan_size;
+
+  if (cfg.nsteps > SBX_MAX_STEPS || cfg.plan_size > sizeof plan_buf
+      || read_full (fd, plan_buf, cfg.plan_size) < 0)
+    return -1;
+  for (uint32_t i = 0; i < cfg.nsteps; i++)
+    {
+      struct rootfs_step *s = &steps[i];
+      char *nul;
+
+      if (end - p < 2)
+        return -1;
+      s->op = (enum rootfs_op) p[0];
+      s->is_dir = p[1];
+      p += 2;
+      for (int k = 0; k < 2; k++)
+        {
+          nul = memchr (p, '\0', end - p);
+          if (!nul)
+            return -1;
+          if (k == 0)
+            s->src = p;
+          else
+            s->dst = p;
+          p = nul + 1;
+        }
+    }
+  return 0;
+}
+
+void
+sbx_init_run (void)
+{
+  char msg[400];
+  char go;
+  pid_t prog;
+  int in_fd = -1;
+  const int report_fd = INIT_FD_REPORT;
+
+  /* If the supervisor dies, the whole sandbox dies with it. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  {
+    int keep[] = { INIT_FD_SYNC, INIT_FD_REPORT,  INIT_FD_OUT,
+                   INIT_FD_ERR,  INIT_FD_SCRATCH, INIT_FD_STDIN };
+    close_all_except (keep, 6);
+  }
+  /* Wait until the supervisor has written the id maps. EOF means it gave
+   * up. */
+  if (read (INIT_FD_SYNC, &go, 1) != 1 || go != 'g'
+      || read_full (INIT_FD_SYNC, &cfg, sizeof cfg) < 0 || cfg.magic != INIT_MAGIC)
+    _exit (INIT_EXIT_ABORT);
+  if (cfg.build_root && receive_plan (INIT_FD_SYNC) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "receive the rootfs plan", 0);
+      _exit (INIT_EXIT_ABORT);
+    }
+  if (cfg.has_stdin)
+    in_fd = INIT_FD_STDIN;
+
+  if (syscall (SYS_setgroups, 0, NULL) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "clear supplementary groups", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
+  /* Files made while building the root must belong to a mapped id. */
+  syscall (SYS_setfsgid, SBX_INNER_ID);
+  syscall (SYS_setfsuid, SBX_INNER_ID);
+  /* The kernel clears the parent-death signal when the fsuid or fsgid
+   * changes: arm it again, then make sure the supervisor did not die in
+   * between (its end of the report pipe would be closed). */
+  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  {
+    struct pollfd pf = { report_fd, POLLOUT, 0 };
+    if (poll (&pf, 1, 0) == 1 && (pf.revents & (POLLERR | POLLHUP)))
+      _exit (INIT_EXIT_ABORT);
+  }
+  if (cfg.own_netns && sbx_loopback_up () < 0)
+    {
+      report_text (report_fd, REC_SETUP, "bring up the loopback device", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
+  if (sethostname ("sandbox", 7) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "sethostname", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
+  if ((cfg.build_root && sbx_template_build (steps, cfg.nsteps, 1, msg, sizeof msg) < 0)
+      || sbx_rootfs_enter (INIT_FD_SCRATCH, !cfg.build_root, msg, sizeof msg) < 0)
+    {
+      report_text (report_fd, REC_SETUP, msg, 0);
+      _exit (INIT_EXIT_ABORT);
+    }
+  close (INIT_FD_SCRATCH);
+
+  /* Nothing of the program runs before the supervisor says so. The job's
+   * cgroup (entered before the exec, see run.c) becomes the root of our
+   * cgroup namespace. */
+  if (read (INIT_FD_SYNC, &go, 1) != 1 || go != 'c')
+    _exit (INIT_EXIT_ABORT);
+  if (receive_job (INIT_FD_SYNC) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "receive the job", 0);
+      _exit (INIT_EXIT_ABORT);
+    }
+  close (INIT_FD_SYNC);
+  if (unshare (CLONE_NEWCGROUP) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "unshare the cgroup namespace", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
+
+  if (in_fd < 0)
+    {
+      in_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (in_fd < 0)
+        {
+          report_text (report_fd, REC_SETUP, "open /dev/null", errno);
+          _exit (INIT_EXIT_ABORT);
+        }
+    }
+  /* The filter is loaded once, here, and the program inherits it. It
+   * denies nothing that init or the program still do before execve. */
+  struct sbx_seccomp sc;
+  sbx_seccomp_builtin (&sc);
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sbx_seccomp_load (&sc) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "load the seccomp filter", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
+  /* vfork-style: the program borrows init's memory until its execve, so
+   * no page tables are copied, and init sleeps until then. */
+  struct prog_start ps = { in_fd, report_fd };
+  prog = clone (program_entry, prog_stack + sizeof prog_stack,
+                CLONE_VM | CLONE_VFORK | SIGCHLD, &ps);
+  if (prog < 0)
+    {
+      report_text (report_fd, REC_SETUP, "start the program", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
+
+  close (in_fd);
+  close (INIT_FD_OUT);
+  close (INIT_FD_ERR);
+  /* init keeps nothing it does not need: no capabilities, no new privs,
+   * the same seccomp filter. As pid 1 it ignores signals from inside. */
+  drop_bounding (cfg.cap_last);
+  clear_caps ();
+  for (;;)
+    {
+      int st;
+      pid_t w = waitpid (-1, &st, 0);
+      if (w == prog)
+        {
+          report (report_fd, REC_STATUS, &st, sizeof st);
+          _exit (0);
+        }
+      if (w < 0 && errno != EINTR)
+        _exit (INIT_EXIT_ABORT);
+    }
+}

@@ -1,0 +1,70 @@
+/* Between the supervisor (run.c) and the sandbox's pid 1 (init.c).
+ *
+ * A long-lived, multi-threaded caller (a worker) starts init as
+ * sandq-init, a small static program embedded in the library and executed
+ * from a sealed memfd: init then holds no copy of the caller's memory (a
+ * worker's Redis password, say), and the kernel copies none of it at each
+ * sandbox's start, which stalled the worker's other threads on its memory
+ * map lock. A one-shot process (sandq-sandbox run), small and holding
+ * nothing the job does not get anyway, forks init from itself: cheaper
+ * than an execve for a single run.
+ *
+ * init starts with these fds and nothing else: */
+#ifndef SBX_INIT_PROTO_H
+#define SBX_INIT_PROTO_H
+
+#include <stdint.h>
+
+#include "sandbox.h"
+
+enum
+{
+  INIT_FD_SYNC = 3,    /* socket from the supervisor: config, then the job */
+  INIT_FD_REPORT = 4,  /* pipe to the supervisor: records, see REC_* */
+  INIT_FD_OUT = 5,     /* the program's stdout pipe */
+  INIT_FD_ERR = 6,     /* the program's stderr pipe */
+  INIT_FD_SCRATCH = 7, /* the job's detached scratch tmpfs */
+  INIT_FD_STDIN = 8,   /* the program's stdin, if init_config.has_stdin */
+};
+
+/* Exit code of init when it could not even report (parent gone). */
+#define INIT_EXIT_ABORT 125
+
+/* Report records from inside: one kind byte, then data. */
+#define REC_SETUP 'F'  /* text: the sandbox could not be built */
+#define REC_EXEC 'E'   /* text: the command could not be started */
+#define REC_STATUS 'S' /* int: the program's wait status */
+
+#define INIT_MAGIC 0x73716931u /* "sqi1" */
+
+/* Sent on INIT_FD_SYNC after the byte 'g', once the id maps are written.
+ * With build_root, plan_size bytes of rootfs plan follow: per step its
+ * op and is_dir bytes, then src and dst, each NUL-terminated. */
+struct init_config
+{
+  uint32_t magic;
+  int32_t own_netns;  /* 0: a reused slot namespace, already set up */
+  int32_t build_root; /* 1: cloned from the host's mount namespace, not the
+                         template's: build the root here first */
+  int32_t has_stdin;
+  int32_t cap_last;
+  uint32_t nsteps;
+  uint32_t plan_size;
+};
+
+#define INIT_PLAN_MAX (64 << 10)
+
+/* What init learns only when the job is known (it may have been started
+ * before, see sbx_prewarm): sent after the byte 'c'. The strings follow
+ * the header, each NUL-terminated: argv, then envp. */
+struct job_header
+{
+  uint32_t size; /* of the strings */
+  uint32_t argc, envc;
+  struct sbx_limits lim;
+};
+
+/* init's whole life, with the fds above; never returns. */
+__attribute__ ((noreturn)) void sbx_init_run (void);
+
+#endif
