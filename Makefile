@@ -53,15 +53,19 @@ WORKER_SRC := worker/main.c worker/slot.c worker/job.c worker/archiver_client.c 
 SUBMIT_SRC := $(wildcard submitter/*.c)
 # The sandbox library: may use COMMON and libseccomp only.
 SANDBOX_SRC := sandbox/cgroup.c sandbox/seccomp_load.c sandbox/sandbox.c \
-               sandbox/rootfs.c sandbox/run.c sandbox/verdict.c sandbox/loopback.c \
-               sandbox/init.c
+               sandbox/rootfs.c sandbox/run.c sandbox/verdict.c sandbox/loopback.c
 # sandq-init, every sandbox's pid 1 (sandbox/init_proto.h): a program of
-# its own, static and never sanitized (nothing of the caller's runtime goes
-# into a sandbox), embedded in the sandbox library.
-INIT_SRC := sandbox/init_main.c sandbox/init.c sandbox/rootfs.c sandbox/loopback.c sandbox/seccomp_load.c \
-            common/err.c common/util.c
-INIT_CFLAGS := -O2 -g -std=gnu11 $(WARN) -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
-               -fPIE -MMD -MP -I$(BUILD)/gen
+# its own, embedded in the sandbox library. It is linked statically with
+# musl, never sanitized: glibc's static start-up alone (CPU feature
+# probing: each cpuid traps to the hypervisor on a VM) cost ~0.2 ms per
+# sandbox; musl's, ~0.03 ms. musl-gcc sees the kernel's headers through
+# $(BUILD)/musl-include.
+MUSL_CC ?= musl-gcc
+INIT_SRC := sandbox/init.c sandbox/rootfs.c sandbox/loopback.c \
+            sandbox/seccomp_load.c common/err.c common/util.c
+INIT_CFLAGS := -O2 -g -std=gnu11 $(WARN) -fstack-protector-strong -MMD -MP \
+               -I$(BUILD)/gen -isystem $(BUILD)/musl-include
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -131,14 +135,22 @@ $(BUILD)/sandq-archiver: $(call obj,worker/archiver.c worker/fdpass.c common/arc
 $(BUILD)/sandq: $(call obj,$(SUBMIT_SRC)) $(LIBQUEUE) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(QUEUE_LIBS) -lm
 
-$(BUILD)/init/%.o: %.c
+$(BUILD)/musl-include/.stamp:
+	@command -v $(MUSL_CC) >/dev/null || { echo "$(MUSL_CC) not found: run scripts/install-deps (Debian: musl-tools)" >&2; exit 1; }
 	@mkdir -p $(dir $@)
-	$(CC) $(INIT_CFLAGS) -c $< -o $@
+	ln -sfn /usr/include/linux $(dir $@)linux
+	ln -sfn /usr/include/asm-generic $(dir $@)asm-generic
+	ln -sfn /usr/include/$(MULTIARCH)/asm $(dir $@)asm
+	@touch $@
+
+$(BUILD)/init/%.o: %.c $(BUILD)/musl-include/.stamp
+	@mkdir -p $(dir $@)
+	$(MUSL_CC) $(INIT_CFLAGS) -c $< -o $@
 
 $(BUILD)/init/sandbox/seccomp_load.o: $(BUILD)/gen/seccomp_filter.h
 
 $(BUILD)/sandq-init: $(patsubst %.c,$(BUILD)/init/%.o,$(INIT_SRC))
-	$(CC) -static-pie -s -Wl,-z,relro -Wl,-z,now -Wl,--gc-sections -o $@ $^
+	$(MUSL_CC) -static -s -Wl,-z,relro -Wl,-z,now -Wl,--gc-sections -o $@ $^
 
 $(BUILD)/sandbox/init_image.o: sandbox/init_image.S $(BUILD)/sandq-init
 	@mkdir -p $(dir $@)

@@ -1,9 +1,8 @@
-/* The sandbox's pid 1.
+/* sandq-init: the sandbox's pid 1.
  *
  * The supervisor starts it in the sandbox's new namespaces (run.c) with the
- * fds of init_proto.h, either as sandq-init (init_main.c: executed, with
- * the capabilities of its user namespace as ambient ones) or, in a
- * one-shot process, in a forked copy of the caller. It tells it, in order:
+ * fds of init_proto.h and the capabilities of its user namespace as
+ * ambient ones, and tells it, in order:
  *
  *   'g' + init_config   the id maps are written: build the root
  *   'c' + job_header    the job: start the program
@@ -11,14 +10,8 @@
  * init then starts the program (uid 1000 inside, no capabilities,
  * no_new_privs, seccomp, rlimits), waits for it, reports its wait status
  * and exits; the kernel then kills whatever else lives in the PID
- * namespace.
- *
- * In the forked case it runs on a copy of a possibly multi-threaded
- * process: it must not allocate or take locks, so it uses only syscalls
- * and fixed buffers. Raw syscalls, too, for the uid and group calls:
- * glibc's wrappers would try to apply them to the parent's other threads,
- * and can wait forever for a thread that was being created at the moment
- * of the clone.
+ * namespace. Raw syscalls for the uid and group calls, so that nothing
+ * depends on how a libc applies them.
  */
 #define _GNU_SOURCE
 #include "init_proto.h"
@@ -353,8 +346,8 @@ receive_plan (int fd)
   return 0;
 }
 
-void
-sbx_init_run (void)
+int
+main (void)
 {
   char msg[400];
   char go;

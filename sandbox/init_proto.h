@@ -1,13 +1,9 @@
-/* Between the supervisor (run.c) and the sandbox's pid 1 (init.c).
- *
- * A long-lived, multi-threaded caller (a worker) starts init as
- * sandq-init, a small static program embedded in the library and executed
- * from a sealed memfd: init then holds no copy of the caller's memory (a
- * worker's Redis password, say), and the kernel copies none of it at each
- * sandbox's start, which stalled the worker's other threads on its memory
- * map lock. A one-shot process (sandq-sandbox run), small and holding
- * nothing the job does not get anyway, forks init from itself: cheaper
- * than an execve for a single run.
+/* Between the supervisor (run.c) and the sandbox's pid 1, sandq-init
+ * (init.c): a small static program of its own (musl), embedded in the
+ * library and executed from a sealed memfd. So init holds no copy of the
+ * caller's memory (a worker's Redis password, say), and the kernel copies
+ * none of it at each sandbox's start: that copy stalled a worker's other
+ * threads on its memory-map lock and made its memory copy-on-write.
  *
  * init starts with these fds and nothing else: */
 #ifndef SBX_INIT_PROTO_H
@@ -63,8 +59,5 @@ struct job_header
   uint32_t argc, envc;
   struct sbx_limits lim;
 };
-
-/* init's whole life, with the fds above; never returns. */
-__attribute__ ((noreturn)) void sbx_init_run (void);
 
 #endif

@@ -15,8 +15,7 @@
  * init from the supervisor, which has the same effect. The cgroup is then
  * drained and removed.
  *
- * How init starts (executed as sandq-init, or forked by a one-shot
- * caller) is in init_proto.h and spawn_child below.
+ * How init starts is in init_proto.h and spawn_child below.
  */
 #define _GNU_SOURCE
 #include "init_proto.h"
@@ -241,12 +240,9 @@ leave_template (struct place *pl)
 /* What the child needs between clone and its execve of sandq-init. It
  * shares the caller's memory (CLONE_VM) and the caller's thread sleeps
  * until the execve (CLONE_VFORK), so everything is prepared here, and the
- * child makes raw syscalls only: no allocation, no lock, no libc state.
- * With fork (a one-shot caller), the child has a copy of the memory
- * instead, and runs init there: see init_proto.h. */
+ * child makes raw syscalls only: no allocation, no lock, no libc state. */
 struct spawn
 {
-  int fork; /* run init in this copy instead of executing sandq-init */
   const struct cg_job *job;
   int src[INIT_FD_STDIN - INIT_FD_SYNC + 1]; /* for INIT_FD_SYNC.., or -1 */
   int init_fd;
@@ -275,9 +271,8 @@ spawn_child (void *arg)
   /* The fds init starts with: out of the way first, then into place.
    * Everything else closes at the execve. */
   sp->what = "arrange the fds";
-  int init_fd
-      = sp->fork ? -1 : (int) syscall (SYS_fcntl, sp->init_fd, F_DUPFD_CLOEXEC, 64);
-  if (!sp->fork && init_fd < 0)
+  int init_fd = (int) syscall (SYS_fcntl, sp->init_fd, F_DUPFD_CLOEXEC, 64);
+  if (init_fd < 0)
     goto fail;
   for (int i = 0; i < n; i++)
     {
@@ -292,8 +287,6 @@ spawn_child (void *arg)
       goto fail;
   if (syscall (SYS_close_range, INIT_FD_SYNC + n, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     goto fail;
-  if (sp->fork)
-    sbx_init_run ();
   /* A process that is not root in its user namespace (ours maps no root)
    * keeps capabilities across execve only as ambient ones. init gets the
    * full set of its user namespace, as a fork would have, and drops it
@@ -312,16 +305,6 @@ spawn_child (void *arg)
   syscall (SYS_execveat, init_fd, "", init_argv, init_envp, AT_EMPTY_PATH);
 fail:
   sp->err = errno ? errno : EIO;
-  if (sp->fork)
-    {
-      /* The caller cannot see sp->err in its own memory: tell it on the
-       * report pipe, as init would. */
-      char rec[300];
-      int len = snprintf (rec, sizeof rec, "%c%s: %s", REC_SETUP, sp->what,
-                          strerror (sp->err));
-      syscall (SYS_write, sp->src[INIT_FD_REPORT - INIT_FD_SYNC], rec,
-               (size_t) (len < (int) sizeof rec ? len : (int) sizeof rec - 1));
-    }
   syscall (SYS_exit, 127);
   return 127;
 }
@@ -373,7 +356,7 @@ spawn_init (struct spawn *sp, uint64_t flags, int cgroup_fd, int *pidfd, int *at
   pid_t pid;
 
   *attach = 0;
-  flags |= CLONE_PIDFD | (sp->fork ? 0 : CLONE_VM | CLONE_VFORK);
+  flags |= CLONE_PIDFD | CLONE_VM | CLONE_VFORK;
 #if defined(__x86_64__)
   struct clone_args ca;
   memset (&ca, 0, sizeof ca);
@@ -478,7 +461,6 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
     return -1;
 
   sp = (struct spawn){
-    .fork = h->cfg.one_shot,
     .job = &b->job,
     .src = { sync_rd, rep_wr, out_wr, err_wr, b->scratch_fd, stdin_fd },
     .init_fd = h->init_fd,

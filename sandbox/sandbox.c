@@ -315,8 +315,7 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
   if (h->reuse_netns && h->cfg.prefetch_count > 0
       && pthread_create (&h->prefetch, NULL, prefetch_main, h) == 0)
     h->prefetch_pending = 1;
-  /* A one-shot process forks init from itself (see init_proto.h). */
-  if (!h->cfg.one_shot && (h->init_fd = sbx_init_memfd (err)) < 0)
+  if ((h->init_fd = sbx_init_memfd (err)) < 0)
     goto fail;
   if (sbx_rootfs_plan (h, err) < 0)
     goto fail;
