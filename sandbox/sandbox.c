@@ -373,6 +373,10 @@ sbx_init_memfd (sq_err *err)
   /* Kernels before 6.3 know no MFD_EXEC (and need none). */
   if (fd < 0 && errno == EINVAL)
     fd = memfd_create ("sandq-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0 && errno == EACCES)
+    return sq_err_set (err, errno,
+                       "memfd_create for sandq-init, the sandboxes' init: the "
+                       "sysctl vm.memfd_noexec=2 forbids executable memfds");
   if (fd < 0)
     return sq_err_set (err, errno, "memfd_create for sandq-init");
   if (sq_write_all (fd, sbx_init_image, size) < 0

@@ -5,6 +5,7 @@ need_root "sandq-sandbox CLI"
 S=$BIN/sandq-sandbox
 tmp=$(mktemp -d /tmp/sandq-t0001.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+memfd_noexec_before=$(cat /proc/sys/vm/memfd_noexec 2>/dev/null)
 
 out=$("$S" --help); rc=$?
 is "--help exits 0" "$rc" 0
@@ -131,6 +132,21 @@ for i in $(seq 1 150); do
   "$S" run --wall 3 -- /bin/true >/dev/null || stalls=$((stalls + 1))
 done
 is "150 runs in a row, none stalls" "$stalls" 0
+
+# sandq-init runs from a memfd. Where executable memfds are forbidden
+# (vm.memfd_noexec=2, set here in a PID namespace of the test's own: the
+# sysctl is per PID namespace), the CLI says so and exits 3.
+if [ -e /proc/sys/vm/memfd_noexec ]; then
+  out=$(unshare -pf --mount-proc sh -c \
+    'echo 2 > /proc/sys/vm/memfd_noexec && exec "$0" run -- /bin/true' "$S" 2>&1); rc=$?
+  is "vm.memfd_noexec=2: exit 3" "$rc" 3
+  like "vm.memfd_noexec=2: the error names the sysctl" "$out" \
+    'sandq-init, the sandboxes. init: the sysctl vm.memfd_noexec=2 forbids executable memfds'
+  is "vm.memfd_noexec=2: the host's own setting is untouched" \
+    "$(cat /proc/sys/vm/memfd_noexec)" "$memfd_noexec_before"
+else
+  skip "vm.memfd_noexec=2 is reported" "the kernel has no vm.memfd_noexec (before 6.3)"
+fi
 
 info=$("$S" info); is "info exits 0" "$?" 0
 like "info names the cgroup layout" "$info" 'cgroup v[12]'

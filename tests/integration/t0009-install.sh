@@ -27,4 +27,17 @@ else
   like "and names the path it looked for" "$out" \
     'cannot start the archive helper: the archive helper /usr/local/libexec/sandq/sandq-archiver: No such file or directory'
 fi
+
+# Where executable memfds are forbidden (vm.memfd_noexec=2, in a PID
+# namespace of the test's own), the worker cannot start sandq-init: it
+# stops at once, naming the sysctl, before it takes any job.
+if [ -e /proc/sys/vm/memfd_noexec ]; then
+  out=$(unshare -pf --mount-proc sh -c \
+    'echo 2 > /proc/sys/vm/memfd_noexec && exec "$0" --redis unix:///nonexistent.sock' \
+    "$BIN/sandq-worker" 2>&1); rc=$?
+  is "vm.memfd_noexec=2: the worker exits 1" "$rc" 1
+  like "and names the sysctl" "$out" 'cannot set up sandboxes: .*vm.memfd_noexec=2 forbids executable memfds'
+else
+  skip "vm.memfd_noexec=2 is reported" "the kernel has no vm.memfd_noexec (before 6.3)"
+fi
 done_testing
