@@ -226,11 +226,12 @@ program_main (int in_fd, const struct job_header *job, int report_fd)
       report_text (report_fd, REC_SETUP, "setrlimit", errno);
       _exit (127);
     }
-  /* Capabilities go in this order: the bounding set needs CAP_SETPCAP,
-   * and setresuid needs CAP_SETUID, so both come before the final capset
-   * that empties every set. no_new_privs then keeps file capabilities and
-   * setuid bits from giving any back at execve. */
-  if (drop_bounding (cfg.cap_last) < 0
+  /* The bounding set is empty already (init emptied it, and it is
+   * inherited). setresuid needs CAP_SETUID, so it comes before the capset
+   * that empties every other set (the ambient one with them). no_new_privs
+   * then keeps file capabilities and setuid bits from giving any back at
+   * execve. */
+  if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0
       || syscall (SYS_setresgid, SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0
       || syscall (SYS_setresuid, SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0
       || clear_caps () < 0 || prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -445,6 +446,13 @@ main (void)
       report_text (report_fd, REC_SETUP, "load the seccomp filter", errno);
       _exit (INIT_EXIT_ABORT);
     }
+  /* The bounding set goes before the program starts, once for both:
+   * dropping from it needs CAP_SETPCAP, and leaves the other sets alone. */
+  if (drop_bounding (cfg.cap_last) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "drop the bounding set", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
   /* vfork-style: the program borrows init's memory until its execve, so
    * no page tables are copied, and init sleeps until then. */
   struct prog_start ps = { in_fd, report_fd };
@@ -459,9 +467,9 @@ main (void)
   close (in_fd);
   close (INIT_FD_OUT);
   close (INIT_FD_ERR);
-  /* init keeps nothing it does not need: no capabilities, no new privs,
-   * the same seccomp filter. As pid 1 it ignores signals from inside. */
-  drop_bounding (cfg.cap_last);
+  /* init keeps nothing it does not need: no capabilities (the bounding
+   * and ambient sets went above), no new privs, the same seccomp filter.
+   * As pid 1 it ignores signals from inside. */
   clear_caps ();
   for (;;)
     {

@@ -71,9 +71,24 @@ like "the default environment is set" "$(cat "$tmp/env")" 'PATH=/usr/local/bin:/
 
 "$S" run --stdout "$tmp/id" -- /usr/bin/id >/dev/null
 is "runs as the unprivileged sandbox user" "$(cat "$tmp/id")" "uid=1000(sandbox) gid=1000(sandbox) groups=1000(sandbox)"
-"$S" run --stdout "$tmp/caps" -- /bin/grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status >/dev/null
-is "no capabilities, no_new_privs, seccomp filter" "$(tr -s '\t' ' ' < "$tmp/caps")" \
-   "$(printf 'CapEff: 0000000000000000\nCapBnd: 0000000000000000\nNoNewPrivs: 1\nSeccomp: 2')"
+"$S" run --stdout "$tmp/caps" -- /bin/grep -E '^(Cap[A-Za-z]+|NoNewPrivs|Seccomp):' /proc/self/status >/dev/null
+is "no capabilities in any set (ambient included), no_new_privs, seccomp filter" \
+   "$(tr -s '\t' ' ' < "$tmp/caps")" \
+   "$(printf 'CapInh: 0000000000000000\nCapPrm: 0000000000000000\nCapEff: 0000000000000000\nCapBnd: 0000000000000000\nCapAmb: 0000000000000000\nNoNewPrivs: 1\nSeccomp: 2')"
+# init (sandq-init, started with its user namespace's capabilities as
+# ambient ones) keeps none once the program runs. Seen from the host.
+"$S" run --wall 10 -- /bin/sleep 1 >/dev/null &
+bg=$!
+init_pid=
+for i in $(seq 1 100); do
+  init_pid=$(pgrep -P "$bg" | head -1)
+  [ -n "$init_pid" ] && grep -q sleep /proc/"$(pgrep -P "$init_pid" | head -1)"/comm 2>/dev/null && break
+  sleep 0.05
+done
+is "init, while the program runs: sandq-init" "$(tr '\0' ' ' < /proc/"$init_pid"/cmdline 2>/dev/null)" "sandq-init "
+is "init, while the program runs: no capabilities in any set" \
+   "$(grep -E '^Cap' /proc/"$init_pid"/status 2>/dev/null | awk '{print $2}' | sort -u)" 0000000000000000
+wait "$bg"
 "$S" run --stdout "$tmp/net" -- /bin/cat /proc/net/dev >/dev/null
 is "only the loopback device exists" "$(awk 'NR>2 {print $1}' "$tmp/net")" "lo:"
 
