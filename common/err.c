@@ -1,8 +1,53 @@
 #include "err.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Length of the valid UTF-8 sequence at p, or 0. */
+static size_t
+utf8_seq (const unsigned char *p)
+{
+  size_t n;
+  uint32_t c;
+
+  if (p[0] < 0x80)
+    return 1;
+  if (p[0] >= 0xc2 && p[0] <= 0xdf)
+    n = 2, c = p[0] & 0x1f;
+  else if (p[0] >= 0xe0 && p[0] <= 0xef)
+    n = 3, c = p[0] & 0x0f;
+  else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+    n = 4, c = p[0] & 0x07;
+  else
+    return 0;
+  for (size_t i = 1; i < n; i++)
+    {
+      if ((p[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+        return 0;
+      c = c << 6 | (p[i] & 0x3f);
+    }
+  if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff))
+      || (c >= 0xd800 && c <= 0xdfff))
+    return 0;
+  return n;
+}
+
+void
+sq_utf8_sanitize (char *s)
+{
+  unsigned char *p = (unsigned char *) s;
+
+  while (*p)
+    {
+      size_t n = utf8_seq (p);
+      if (n == 0)
+        *p++ = '?';
+      else
+        p += n;
+    }
+}
 
 int
 sq_err_set (sq_err *err, int errnum, const char *fmt, ...)
@@ -19,6 +64,7 @@ sq_err_set (sq_err *err, int errnum, const char *fmt, ...)
     n = 0;
   if (errnum && (size_t) n < sizeof err->msg)
     snprintf (err->msg + n, sizeof err->msg - n, ": %s", strerror (errnum));
+  sq_utf8_sanitize (err->msg);
   err->code = errnum;
   return -1;
 }
@@ -37,6 +83,7 @@ sq_err_wrap (sq_err *err, const char *fmt, ...)
   va_end (ap);
   memcpy (old, err->msg, sizeof old);
   snprintf (err->msg, sizeof err->msg, "%s: %s", prefix, old);
+  sq_utf8_sanitize (err->msg);
   return -1;
 }
 

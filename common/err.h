@@ -20,8 +20,9 @@ typedef struct sq_err
   char msg[SQ_ERR_MSG_MAX]; /* "what failed: why", lowercase, no full stop */
 } sq_err;
 
-/* Sets *err to the formatted message. When errnum is non-zero, ": strerror"
- * is appended. Always returns -1 so callers can `return sq_err_set (...)`. */
+/* Sets *err to the formatted message, valid UTF-8 (see sq_utf8_sanitize).
+ * When errnum is non-zero, ": strerror" is appended. Always returns -1 so
+ * callers can `return sq_err_set (...)`. */
 int sq_err_set (sq_err *err, int errnum, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
@@ -31,5 +32,13 @@ int sq_err_wrap (sq_err *err, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 
 void sq_err_clear (sq_err *err);
+
+/* Makes s valid UTF-8 in place: every byte that does not begin a valid
+ * sequence (stray continuation bytes, overlong forms, surrogates, code
+ * points past U+10FFFF, a sequence cut short by truncation) becomes '?'.
+ * Messages name paths and archive entries that users and jobs chose, and
+ * end up in JSON, which must be UTF-8; sq_err_set and sq_err_wrap apply
+ * it to every message. */
+void sq_utf8_sanitize (char *s);
 
 #endif

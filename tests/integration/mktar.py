@@ -21,6 +21,8 @@ def add(t, name, data=b"x", **kw):
 with tarfile.open(fileobj=buf, mode=mode, format=tarfile.GNU_FORMAT) as t:
     if kind == "absolute":
         add(t, "/etc/sandq-pwned")
+    elif kind == "absolute-not-utf8":
+        add(t, "/etc/sandq-pwned-\udcff")  # the byte 0xff (surrogateescape)
     elif kind == "dotdot":
         add(t, "ok.txt")
         add(t, "a/../../sandq-pwned")

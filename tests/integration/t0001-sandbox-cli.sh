@@ -138,6 +138,17 @@ like "--stdout reader gone: the message says so" "$res" \
   "sandq could not store the program's output: Broken pipe"
 is "--stdout reader gone: no cgroup left" "$(find /sys/fs/cgroup -path '*/sandq/[0-9]*' -type d | wc -l)" 0
 
+# Errors name paths that jobs chose; the verdict must stay valid JSON
+# (UTF-8) even when a name is not: a copy error naming out/ entries with a
+# quote, a backslash and a byte that is not UTF-8 (it becomes '?').
+mkdir "$tmp/esc"
+res=$("$S" run --dir "$tmp/esc" -- /bin/sh -c \
+  'd=out; for i in $(seq 1 66); do d="$d/q\"$(printf "\377")\\"; mkdir "$d" || exit 1; done')
+is "a hostile out/ name in out_error: valid JSON" \
+  "$("$PY" -c 'import json,sys; json.loads(sys.argv[1]); print("valid")' "$res" 2>&1)" valid
+like "the error keeps the quote and backslash, the bad byte is '?'" \
+  "$(jget "$res" out_error)" '^entry .q"\?\\/q"\?\\/q'
+
 # Runs straight after one another, each with its network namespace made
 # by a second thread of the CLI: none may stall. (glibc's uid and group
 # calls, made in the child, once waited forever for a thread caught

@@ -59,8 +59,15 @@ t() { # KIND REGEX
   "$PY" "$SANDQ_TOP/tests/integration/mktar.py" "$1" "$f"
   local id; id=$(SQ submit "$f" -- ls -la)
   check_rejected "tarball $1" "$id" "$2"
+  t_id=$id
 }
 t absolute "entry '/etc/sandq-pwned': absolute paths are not allowed"
+# A name that is not UTF-8: the message names it with '?' for the bad
+# byte, and stays in status --json (JSON must be UTF-8).
+t absolute-not-utf8 "entry '/etc/sandq-pwned-\\?': absolute paths are not allowed"
+is "tarball absolute-not-utf8: status --json keeps the message" \
+  "$(jget "$(SQ status --json "$t_id")" message)" \
+  "input: entry '/etc/sandq-pwned-?': absolute paths are not allowed: Invalid argument"
 t dotdot "entry 'a/../../sandq-pwned': '..' is not allowed"
 t symlink-out "entry 'link': symlink to '/etc' leaves the job directory"
 t symlink-up "entry 'd/up': symlink to '../../..' leaves the job directory"

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../../common/status.h"
@@ -117,6 +118,47 @@ statuses (void **state)
   assert_false (sq_status_is_limit (SQ_STATUS_OK));
 }
 
+static void
+utf8 (void **state)
+{
+  (void) state;
+  struct
+  {
+    const char *in, *out;
+  } cases[] = {
+    { "plain ascii", "plain ascii" },
+    { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+    { "bad \xff byte", "bad ? byte" },
+    { "stray \x80\xbf", "stray ??" },
+    { "overlong \xc0\xaf \xe0\x80\xaf", "overlong ?? ???" },
+    { "surrogate \xed\xa0\x80", "surrogate ???" },
+    { "past U+10FFFF \xf4\x90\x80\x80", "past U+10FFFF ????" },
+    { "cut short \xe2\x82", "cut short ??" },
+    { "", "" },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    {
+      char buf[64];
+      snprintf (buf, sizeof buf, "%s", cases[i].in);
+      sq_utf8_sanitize (buf);
+      assert_string_equal (buf, cases[i].out);
+    }
+  /* Every message goes through it, a truncated one too. */
+  sq_err err = { 0 };
+  char name[600];
+  memset (name, 'a', sizeof name);
+  memcpy (name + SQ_ERR_MSG_MAX - 10, "\xe2\x82\xac\xe2\x82\xac", 6);
+  name[sizeof name - 1] = '\0';
+  sq_err_set (&err, 0, "entry '%s' \xff", name);
+  /* "entry '" is 7 bytes: the first euro sign starts at 509 and is cut
+   * after two bytes by the 512-byte buffer. */
+  assert_int_equal (strlen (err.msg), SQ_ERR_MSG_MAX - 1);
+  assert_string_equal (err.msg + SQ_ERR_MSG_MAX - 4, "a??");
+  sq_err_wrap (&err, "wrapped \xc3");
+  assert_memory_equal (err.msg, "wrapped ?: entry 'aaa", 21);
+}
+
 int
 main (void)
 {
@@ -124,7 +166,7 @@ main (void)
     cmocka_unit_test (sizes),      cmocka_unit_test (bad_sizes),
     cmocka_unit_test (durations),  cmocka_unit_test (uints),
     cmocka_unit_test (formatting), cmocka_unit_test (names),
-    cmocka_unit_test (statuses),
+    cmocka_unit_test (statuses),   cmocka_unit_test (utf8),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
