@@ -5,13 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at p, or 0. */
-static size_t
-utf8_seq (const unsigned char *p)
+size_t
+sq_utf8_seq (const unsigned char *p, size_t avail)
 {
   size_t n;
   uint32_t c;
 
+  if (avail == 0)
+    return 0;
   if (p[0] < 0x80)
     return 1;
   if (p[0] >= 0xc2 && p[0] <= 0xdf)
@@ -22,9 +23,11 @@ utf8_seq (const unsigned char *p)
     n = 4, c = p[0] & 0x07;
   else
     return 0;
+  if (avail < n)
+    return 0;
   for (size_t i = 1; i < n; i++)
     {
-      if ((p[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+      if ((p[i] & 0xc0) != 0x80)
         return 0;
       c = c << 6 | (p[i] & 0x3f);
     }
@@ -38,14 +41,18 @@ void
 sq_utf8_sanitize (char *s)
 {
   unsigned char *p = (unsigned char *) s;
+  size_t left = strlen (s);
 
-  while (*p)
+  while (left > 0)
     {
-      size_t n = utf8_seq (p);
+      size_t n = sq_utf8_seq (p, left);
       if (n == 0)
-        *p++ = '?';
-      else
-        p += n;
+        {
+          *p = '?';
+          n = 1;
+        }
+      p += n;
+      left -= n;
     }
 }
 

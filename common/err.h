@@ -41,4 +41,9 @@ void sq_err_clear (sq_err *err);
  * it to every message. */
 void sq_utf8_sanitize (char *s);
 
+/* Length of the valid UTF-8 sequence at p (1 for any ASCII byte, NUL
+ * included), or 0 if none begins there; looks at no more than avail
+ * bytes. */
+size_t sq_utf8_seq (const unsigned char *p, size_t avail);
+
 #endif

@@ -152,6 +152,44 @@ parse_stream (struct cli *c, int o, const char *arg, void *ctx)
   return 1;
 }
 
+/* A JSON string of captured output, which may be any bytes: JSON strings
+ * are UTF-8, so each byte that does not begin a valid sequence becomes
+ * U+FFFD (as Python's errors="replace" does). The exact bytes come without
+ * --json. */
+static json_t *
+output_string (const char *data, size_t len)
+{
+  const unsigned char *p = (const unsigned char *) data;
+  size_t n, out = 0;
+  char *buf;
+  json_t *s;
+
+  s = json_stringn (data, len); /* NULL when not valid UTF-8 */
+  if (s)
+    return s;
+  buf = malloc (len * 3);
+  if (!buf)
+    cli_die (SQ_EXIT_FAILURE, "out of memory for the job's output");
+  for (size_t i = 0; i < len; i += n)
+    {
+      n = sq_utf8_seq (p + i, len - i);
+      if (n == 0)
+        {
+          memcpy (buf + out, "\xef\xbf\xbd", 3);
+          out += 3;
+          n = 1;
+        }
+      else
+        {
+          memcpy (buf + out, p + i, n);
+          out += n;
+        }
+    }
+  s = json_stringn (buf, out);
+  free (buf);
+  return s;
+}
+
 int
 cmd_logs (struct cli *c, int argc, char **argv)
 {
@@ -159,7 +197,8 @@ cmd_logs (struct cli *c, int argc, char **argv)
       = "usage: sandq logs [--queue Q] [--stdout | --stderr] ID\n\n"
         "Prints the job's captured stdout, then its stderr (or only one of\n"
         "them), as stored in its result archive. With --json: {\"stdout\": ...,\n"
-        "\"stderr\": ...}.\n";
+        "\"stderr\": ...}, where a byte that is not UTF-8 becomes U+FFFD (the\n"
+        "exact bytes come without --json).\n";
   static const struct option opts[] = {
     CLI_COMMON_OPTS,
     { "stdout", no_argument, 0, 'o' },
@@ -194,14 +233,15 @@ cmd_logs (struct cli *c, int argc, char **argv)
       if (!data)
         continue;
       if (c->json)
-        json_object_set_new (o, name, json_stringn_nocheck (data, len));
+        json_object_set_new (o, name, output_string (data, len));
       else if (fwrite (data, 1, len, i == 0 ? stdout : stderr) != len)
         cli_die (SQ_EXIT_FAILURE, "write: %s", strerror (errno));
       free (data);
     }
   if (c->json)
     {
-      json_dumpf (o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
+      if (json_dumpf (o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII) < 0)
+        cli_die (SQ_EXIT_FAILURE, "could not write the logs as JSON");
       putchar ('\n');
     }
   json_decref (o);

@@ -42,6 +42,15 @@ like "status --json: memory_peak_bytes" "$js" '"memory_peak_bytes":[0-9]+'
 out=$(SQ status "$id"); like "status: human form" "$out" 'status +ok'
 is "logs: stdout" "$(SQ logs --stdout "$id")" "rows=3"
 js=$(SQ logs --json "$id"); is "logs --json" "$(jget "$js" stdout)" "rows=3"
+# Output that is not UTF-8 (latin-1 here, and a NUL): --json stays valid
+# JSON, with U+FFFD for the bad byte; without --json the bytes are exact.
+bin=$(SQ submit -- sh -c 'printf "caf\351 \000ok"'); SQ wait "$bin" >/dev/null
+js=$(SQ logs --json "$bin")
+is "logs --json of output that is not UTF-8: U+FFFD for the bad byte, NUL kept" \
+  "$("$PY" -c 'import json,sys; print(ascii(json.loads(sys.argv[1])["stdout"]))' "$js" 2>&1)" \
+  "'caf\\ufffd \\x00ok'"
+is "logs without --json: the exact bytes" "$(SQ logs --stdout "$bin" | od -An -c | tr -s ' ')" \
+  " c a f 351 \\0 o k"
 SQ result --result-dir "$Q_DIR/r2" "$id" >/dev/null; is "result: exit 0" "$?" 0
 is "result: extracted" "$(cat "$Q_DIR/r2/out/total.txt")" 60
 
