@@ -736,6 +736,8 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
               "sandq could not store the "
               "program's output: %s",
               strerror (s.sink_errno ? s.sink_errno : EIO));
+  /* It may quote the command, cut at 200 bytes: keep it UTF-8. */
+  sq_utf8_sanitize (res->message);
   b->started = 0;
   close (b->pidfd), b->pidfd = -1;
   close (b->rep_rd), b->rep_rd = -1;

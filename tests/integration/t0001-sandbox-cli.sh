@@ -149,6 +149,14 @@ is "a hostile out/ name in out_error: valid JSON" \
 like "the error keeps the quote and backslash, the bad byte is '?'" \
   "$(jget "$res" out_error)" '^entry .q"\?\\/q"\?\\/q'
 
+# The verdict quotes the command, cut at 200 bytes: a cut through a
+# three-byte character must not lose the message (jansson refuses a
+# string that is not UTF-8).
+cmd=$(printf '\342\202\254%.0s' $(seq 1 100))
+res=$("$S" run -- "$cmd")
+like "a command cut mid-character: the message is kept, the cut byte is '?'" \
+  "$(jget "$res" message)" "\\?' could not be started: File name too long|\\?' could not be started: Filename too long"
+
 # Runs straight after one another, each with its network namespace made
 # by a second thread of the CLI: none may stall. (glibc's uid and group
 # calls, made in the child, once waited forever for a thread caught
