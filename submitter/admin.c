@@ -111,7 +111,7 @@ live_workers (struct cli *c)
               json_object_set_new (w, name, list);
             }
           else
-            json_object_set_new (w, name, json_string (v));
+            json_object_set_new (w, name, cli_json_text (v, h->element[k + 1]->len));
         }
       freeReplyObject (h);
       if (json_object_size (w) > 1)

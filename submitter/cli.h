@@ -53,6 +53,11 @@ __attribute__ ((noreturn, format (printf, 2, 3))) void cli_die (int code, const 
  * job does not exist. */
 json_t *cli_job_json (struct cli *c, const char *queue, const char *id);
 
+/* A JSON string of any bytes (captured output, fields other clients
+ * wrote): JSON strings are UTF-8, so each byte that does not begin a valid
+ * sequence becomes U+FFFD, as Python's errors="replace" does. */
+json_t *cli_json_text (const char *data, size_t len);
+
 /* Prints a job as JSON or as "key: value" lines. */
 void cli_print_job (struct cli *c, json_t *job);
 

@@ -152,44 +152,6 @@ parse_stream (struct cli *c, int o, const char *arg, void *ctx)
   return 1;
 }
 
-/* A JSON string of captured output, which may be any bytes: JSON strings
- * are UTF-8, so each byte that does not begin a valid sequence becomes
- * U+FFFD (as Python's errors="replace" does). The exact bytes come without
- * --json. */
-static json_t *
-output_string (const char *data, size_t len)
-{
-  const unsigned char *p = (const unsigned char *) data;
-  size_t n, out = 0;
-  char *buf;
-  json_t *s;
-
-  s = json_stringn (data, len); /* NULL when not valid UTF-8 */
-  if (s)
-    return s;
-  buf = malloc (len * 3);
-  if (!buf)
-    cli_die (SQ_EXIT_FAILURE, "out of memory for the job's output");
-  for (size_t i = 0; i < len; i += n)
-    {
-      n = sq_utf8_seq (p + i, len - i);
-      if (n == 0)
-        {
-          memcpy (buf + out, "\xef\xbf\xbd", 3);
-          out += 3;
-          n = 1;
-        }
-      else
-        {
-          memcpy (buf + out, p + i, n);
-          out += n;
-        }
-    }
-  s = json_stringn (buf, out);
-  free (buf);
-  return s;
-}
-
 int
 cmd_logs (struct cli *c, int argc, char **argv)
 {
@@ -233,7 +195,7 @@ cmd_logs (struct cli *c, int argc, char **argv)
       if (!data)
         continue;
       if (c->json)
-        json_object_set_new (o, name, output_string (data, len));
+        json_object_set_new (o, name, cli_json_text (data, len));
       else if (fwrite (data, 1, len, i == 0 ? stdout : stderr) != len)
         cli_die (SQ_EXIT_FAILURE, "write: %s", strerror (errno));
       free (data);

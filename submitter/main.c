@@ -183,6 +183,40 @@ static const char *const numeric_fields[] = {
 };
 
 json_t *
+cli_json_text (const char *data, size_t len)
+{
+  const unsigned char *p = (const unsigned char *) data;
+  size_t n, out = 0;
+  char *buf;
+  json_t *s;
+
+  s = json_stringn (data, len); /* NULL when not valid UTF-8 */
+  if (s)
+    return s;
+  buf = malloc (len * 3);
+  if (!buf)
+    cli_die (SQ_EXIT_FAILURE, "out of memory for the job's output");
+  for (size_t i = 0; i < len; i += n)
+    {
+      n = sq_utf8_seq (p + i, len - i);
+      if (n == 0)
+        {
+          memcpy (buf + out, "\xef\xbf\xbd", 3);
+          out += 3;
+          n = 1;
+        }
+      else
+        {
+          memcpy (buf + out, p + i, n);
+          out += n;
+        }
+    }
+  s = json_stringn (buf, out);
+  free (buf);
+  return s;
+}
+
+json_t *
 cli_job_json (struct cli *c, const char *queue, const char *id)
 {
   char key[SQ_KEY_MAX];
@@ -211,14 +245,15 @@ cli_job_json (struct cli *c, const char *queue, const char *id)
       if (strcmp (k, "spec") == 0)
         {
           json_t *spec = json_loads (v, 0, NULL);
-          json_object_set_new (o, k, spec ? spec : json_string (v));
+          json_object_set_new (o, k,
+                               spec ? spec : cli_json_text (v, rep->element[i + 1]->len));
         }
       else if (strcmp (k, "priority") == 0)
         json_object_set_new (o, k, json_string (sq_priority_name (atoi (v))));
       else if (numeric)
         json_object_set_new (o, k, json_integer (strtoll (v, NULL, 10)));
       else
-        json_object_set_new (o, k, json_string (v));
+        json_object_set_new (o, k, cli_json_text (v, rep->element[i + 1]->len));
     }
   freeReplyObject (rep);
   return o;

@@ -68,6 +68,12 @@ t absolute-not-utf8 "entry '/etc/sandq-pwned-\\?': absolute paths are not allowe
 is "tarball absolute-not-utf8: status --json keeps the message" \
   "$(jget "$(SQ status --json "$t_id")" message)" \
   "input: entry '/etc/sandq-pwned-?': absolute paths are not allowed: Invalid argument"
+# Another client may write a field that is not UTF-8: status --json
+# shows it with U+FFFD rather than leaving it out.
+rcli hset "sandq:{default}:job:$t_id" submitter "$(printf 'bob\377')" >/dev/null
+is "a job field that is not UTF-8: status --json shows it with U+FFFD" \
+  "$("$PY" -c 'import json,sys; print(ascii(json.loads(sys.argv[1])["submitter"]))' \
+      "$(SQ status --json "$t_id")" 2>&1)" "'bob\\ufffd'"
 t dotdot "entry 'a/../../sandq-pwned': '..' is not allowed"
 t symlink-out "entry 'link': symlink to '/etc' leaves the job directory"
 t symlink-up "entry 'd/up': symlink to '../../..' leaves the job directory"
