@@ -98,7 +98,7 @@ sbx_limits_check (const struct sbx_limits *l, sq_err *err)
   return 0;
 }
 
-static int make_netns (void);
+static int make_netns (sq_err *err);
 
 /* The slot's entry in the namespace table, or NULL. Under netns_lock. */
 static int *
@@ -112,7 +112,7 @@ netns_of (struct sbx_host *h, unsigned slot)
 
 /* Makes the slot's namespace unless it exists; returns its fd or -1. */
 static int
-netns_make_for (struct sbx_host *h, unsigned slot)
+netns_make_for (struct sbx_host *h, unsigned slot, sq_err *err)
 {
   int *have, fd;
 
@@ -132,7 +132,7 @@ netns_make_for (struct sbx_host *h, unsigned slot)
       pthread_mutex_unlock (&h->netns_make_lock);
       return *have;
     }
-  fd = make_netns ();
+  fd = make_netns (err);
   if (fd < 0)
     {
       pthread_mutex_unlock (&h->netns_make_lock);
@@ -157,7 +157,7 @@ prefetch_main (void *arg)
   struct sbx_host *h = arg;
 
   for (unsigned i = 0; i < h->cfg.prefetch_count; i++)
-    netns_make_for (h, h->cfg.prefetch_slot + i);
+    netns_make_for (h, h->cfg.prefetch_slot + i, NULL);
   return NULL;
 }
 
@@ -394,21 +394,28 @@ sbx_init_memfd (sq_err *err)
  * an fd to it. The calling thread switches into it and back: network
  * namespaces are per thread, so the rest of the process is unaffected. */
 static int
-make_netns (void)
+make_netns (sq_err *err)
 {
   int self = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   int ns = -1;
 
   if (self < 0)
-    return -1;
+    return sq_err_set (err, errno, "open /proc/thread-self/ns/net");
   if (unshare (CLONE_NEWNET) < 0)
     {
+      sq_err_set (err, errno,
+                  "make a network namespace for the sandboxes (needs CAP_SYS_ADMIN)");
       close (self);
       return -1;
     }
   ns = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (ns >= 0 && sbx_loopback_up () < 0)
+  if (ns < 0)
+    sq_err_set (err, errno, "open the sandboxes' network namespace");
+  else if (sbx_loopback_up () < 0)
     {
+      sq_err_set (err, errno,
+                  "bring up the loopback device of the sandboxes' network namespace "
+                  "(needs CAP_NET_ADMIN)");
       close (ns);
       ns = -1;
     }
@@ -426,13 +433,19 @@ make_netns (void)
 }
 
 int
-sbx_slot_netns_fd (struct sbx_host *h, unsigned slot)
+sbx_slot_netns (struct sbx_host *h, unsigned slot, sq_err *err)
 {
   if (!h->reuse_netns)
-    return -1;
+    return sq_err_set (err, 0, "this host makes a network namespace per run");
   prefetch_join (h);
   /* Only this slot's own runs, one at a time, use or make its entry. */
-  return netns_make_for (h, slot);
+  return netns_make_for (h, slot, err);
+}
+
+int
+sbx_slot_netns_fd (struct sbx_host *h, unsigned slot)
+{
+  return sbx_slot_netns (h, slot, NULL);
 }
 
 /* Sets the disk caps on a tmpfs being configured (fsopen or fspick). */

@@ -124,6 +124,11 @@ int sbx_prewarm_wait (struct sbx_host *h, unsigned slot, int timeout_ms);
  * run. Owned by the host. */
 int sbx_slot_netns_fd (struct sbx_host *h, unsigned slot);
 
+/* The same, with the reason when it cannot be made (a worker checks at
+ * start, so that a missing capability stops it there instead of failing
+ * every job). */
+int sbx_slot_netns (struct sbx_host *h, unsigned slot, sq_err *err);
+
 /* Stops the slot's prewarm thread and discards its sandbox, if any. Call
  * it only when no sandbox of the slot runs: a sandbox dies with the thread
  * that made it. */

@@ -243,6 +243,8 @@ request (struct archiver *a, struct arc_helper *h, int netns_fd, sq_err *err)
   struct arc_request rq = { .op = ARC_SPAWN };
   int sv[2];
 
+  if (netns_fd < 0)
+    return sq_err_set (err, 0, "the slot has no network namespace for its job process");
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return sq_err_set (err, errno, "socketpair for a job process");
   pthread_mutex_lock (&h->lock);

@@ -502,6 +502,14 @@ main (int argc, char **argv)
       sq_err_log ("cannot set up sandboxes: %s", err.msg);
       return 1;
     }
+  /* Every sandbox and archive job process of a slot joins the slot's
+   * network namespace: without one, no job could run. */
+  if (sbx_slot_netns (W.host, 0, &err) < 0)
+    {
+      sq_err_log ("cannot set up sandboxes: %s", err.msg);
+      sbx_host_free (W.host);
+      return 1;
+    }
   W.archiver.timeout_ms = (unsigned) cfg->archive_timeout_ms;
   if (arc_helper_start (&W.archiver, &err) < 0)
     {

@@ -72,6 +72,29 @@ like "and says so at error level" "$(cat "$Q_DIR/bad.err")" '^<3>sandq-nightly: 
 is "a missing config: exit 2" "$?" 2
 worker_stop n
 
+# The worker under the unit's own confinement: its capability bounding set
+# and no_new_privs (setpriv stands in for systemd). It must run jobs, and
+# without CAP_NET_ADMIN (which it once lacked: every job then failed with
+# "the archive helper is gone") it must stop at start and say why.
+unit_caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$w" | tr ' ' '\n' | sed 's/^CAP_/+/' \
+            | tr 'A-Z' 'a-z' | paste -sd, -)
+if command -v setpriv >/dev/null; then
+  setpriv --bounding-set "-all,$unit_caps" --no-new-privs \
+    "$BIN/sandq-worker" --id confined --queue confined > "$Q_DIR/confined.log" 2>&1 &
+  W_confined=$!
+  Q_PIDS+=("$W_confined")
+  id=$(SQ submit --queue confined -- sh -c 'echo confined'); SQ wait "$id" >/dev/null
+  is "a worker with the unit's capabilities and no_new_privs runs a job" \
+    "$(job_field "$id" status confined) $(SQ logs --stdout "$id")" "ok confined"
+  worker_stop confined
+  out=$(setpriv --bounding-set "-all,${unit_caps/+net_admin,/}" --no-new-privs \
+    "$BIN/sandq-worker" --id no-net-admin 2>&1); rc=$?
+  is "without CAP_NET_ADMIN the worker stops at start (exit 1)" "$rc" 1
+  like "and names the capability" "$out" 'loopback device .*needs CAP_NET_ADMIN'
+else
+  skip "the worker under the unit's capabilities" "setpriv (util-linux) is not installed"
+fi
+
 # sd_notify and metrics: a notify socket of our own stands in for systemd.
 cat > "$Q_DIR/notify.py" <<'PY'
 import socket, sys, time
