@@ -27,6 +27,9 @@ w=$SANDQ_TOP/systemd/sandq-worker.service
 like "worker unit: Type=notify" "$(cat "$w")" '^Type=notify'
 like "worker unit: watchdog" "$(cat "$w")" '^WatchdogSec='
 like "worker unit: Delegate=yes" "$(cat "$w")" '^Delegate=yes'
+# ProtectHostname's seccomp filter would be inherited by every sandbox,
+# whose init sets the hostname of its own UTS namespace.
+unlike "worker unit: no ProtectHostname (it forbids a sandbox its hostname)" "$(cat "$w")" '^ProtectHostname='
 # mixed, not control-group: SIGTERM to every process would kill running
 # jobs at once instead of letting the worker drain them.
 like "worker unit: KillMode=mixed" "$(cat "$w")" '^KillMode=mixed'
