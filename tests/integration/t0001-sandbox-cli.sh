@@ -176,6 +176,9 @@ if [ -e /proc/sys/vm/memfd_noexec ]; then
   is "vm.memfd_noexec=2: exit 3" "$rc" 3
   like "vm.memfd_noexec=2: the error names the sysctl" "$out" \
     'sandq-init, the sandboxes. init: the sysctl vm.memfd_noexec=2 forbids executable memfds'
+  out=$(unshare -pf --mount-proc sh -c \
+    'echo 1 > /proc/sys/vm/memfd_noexec && exec "$0" run -- /bin/true' "$S" 2>&1); rc=$?
+  is "vm.memfd_noexec=1 (no executable memfd unless asked for): runs" "$rc $(jget "$out" status)" "0 ok"
   is "vm.memfd_noexec=2: the host's own setting is untouched" \
     "$(cat /proc/sys/vm/memfd_noexec)" "$memfd_noexec_before"
 else
