@@ -1,8 +1,8 @@
 /* sandq-init: the sandbox's pid 1.
  *
  * The supervisor starts it in the sandbox's new namespaces (run.c) with the
- * fds of init_proto.h and the capabilities of its user namespace as
- * ambient ones, and tells it, in order:
+ * fds of init_proto.h and the five capabilities it uses (see spawn_child
+ * in run.c) as ambient ones, and tells it, in order:
  *
  *   'g' + init_config   the id maps are written: build the root
  *   'c' + job_header    the job: start the program

@@ -246,12 +246,13 @@ struct spawn
   const struct cg_job *job;
   int src[INIT_FD_STDIN - INIT_FD_SYNC + 1]; /* for INIT_FD_SYNC.., or -1 */
   int init_fd;
-  int cap_last;
   int err;          /* set by the child if it fails */
   const char *what; /* and what failed */
 };
 
 static char *const init_argv[] = { "sandq-init", NULL };
+static const int init_caps[]
+    = { CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_SETUID, CAP_SETGID, CAP_SETPCAP };
 static char *const init_envp[] = { NULL };
 
 __attribute__ ((no_sanitize_address)) static int
@@ -289,17 +290,20 @@ spawn_child (void *arg)
     goto fail;
   /* A process that is not root in its user namespace (ours maps no root)
    * keeps capabilities across execve only as ambient ones. init gets the
-   * full set of its user namespace, as a fork would have, and drops it
-   * before the program runs. */
+   * few it uses, out of the full set its user namespace gave the child:
+   * mounts, hostname and its cgroup namespace (SYS_ADMIN), the loopback
+   * device (NET_ADMIN), supplementary groups and the program's ids
+   * (SETUID, SETGID), emptying the bounding set (SETPCAP). */
   sp->what = "pass on the capabilities";
   if (syscall (SYS_capget, &hdr, caps) < 0)
     goto fail;
-  caps[0].inheritable = caps[0].permitted;
-  caps[1].inheritable = caps[1].permitted;
+  caps[0].inheritable = caps[1].inheritable = 0;
+  for (size_t i = 0; i < SQ_ARRAY_SIZE (init_caps); i++)
+    caps[init_caps[i] / 32].inheritable |= 1u << (init_caps[i] % 32);
   if (syscall (SYS_capset, &hdr, caps) < 0)
     goto fail;
-  for (int c = 0; c <= sp->cap_last; c++)
-    if (syscall (SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+  for (size_t i = 0; i < SQ_ARRAY_SIZE (init_caps); i++)
+    if (syscall (SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, init_caps[i], 0, 0) < 0)
       goto fail;
   sp->what = "execute sandq-init (a vm.memfd_noexec of 2 forbids it)";
   syscall (SYS_execveat, init_fd, "", init_argv, init_envp, AT_EMPTY_PATH);
@@ -464,7 +468,6 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
     .job = &b->job,
     .src = { sync_rd, rep_wr, out_wr, err_wr, b->scratch_fd, stdin_fd },
     .init_fd = h->init_fd,
-    .cap_last = h->cap_last,
   };
   flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
   /* A worker slot reuses its own network namespace: this thread steps

@@ -108,6 +108,10 @@ i=$(inits | head -1)
 is "the waiting init has no environment" "$(wc -c < /proc/$i/environ)" 0
 is "the waiting init maps nothing of the worker (no library, no worker binary)" \
   "$(grep -cE 'hiredis|jansson|libc\.so|sandq-worker' /proc/$i/maps)" 0
+# Before the job it holds the capabilities it uses, in its own user
+# namespace, and no other: SETGID, SETUID, SETPCAP, NET_ADMIN, SYS_ADMIN.
+is "the waiting init's capabilities: only the five it uses" \
+  "$(grep -E '^Cap(Prm|Eff|Amb)' /proc/$i/status | awk '{print $2}' | sort -u)" 00000000002011c0
 is "the waiting init holds its sync, report, stdout and stderr fds only" \
   "$(ls /proc/$i/fd | tr '\n' ' ')" "3 4 5 6 "
 # One that died while it waited is replaced, and the job never notices.
