@@ -122,6 +122,7 @@ struct sbx
   int prewarmed; /* made by sbx_prewarm, with the default limits */
   int pidfd, sync_wr, rep_rd, out_rd, err_rd;
   struct cg_job job;
+  struct cg_limits job_limits; /* what job's cgroup was made with */
 };
 
 /* Starts init for b: namespaces, id maps, cgroup; init then builds the

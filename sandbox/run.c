@@ -463,6 +463,7 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
   snprintf (name, sizeof name, "j%u", __atomic_add_fetch (&h->seq, 1, __ATOMIC_RELAXED));
   if (cg_job_create (&h->cg, &b->job, name, &cl, err) < 0)
     return -1;
+  b->job_limits = cl;
 
   sp = (struct spawn){
     .job = &b->job,
@@ -627,7 +628,9 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   if (b->prewarmed)
     {
       struct cg_limits cl = cg_limits_of (&b->lim);
-      if (cg_job_set_limits (&h->cg, &b->job, &cl, err) < 0)
+      if ((cl.memory_bytes != b->job_limits.memory_bytes || cl.pids != b->job_limits.pids
+           || cl.cpu_millicores != b->job_limits.cpu_millicores)
+          && cg_job_set_limits (&h->cg, &b->job, &cl, err) < 0)
         goto fail;
     }
   start_us = sq_now_us ();

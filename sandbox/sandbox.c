@@ -716,7 +716,11 @@ sbx_new (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot, sq_err
       sq_err rerr = { 0 };
       if (init_exited (b))
         sq_err_set (&rerr, 0, "its init is gone");
-      else if (resize_scratch (b, lim, &rerr) == 0)
+      /* Its disk and cgroup were made with the default limits; a job
+       * that keeps them (most do) needs neither resized. */
+      else if ((lim->disk_bytes == b->lim.disk_bytes
+                && lim->disk_inodes == b->lim.disk_inodes)
+               || resize_scratch (b, lim, &rerr) == 0)
         {
           b->lim = *lim;
           return b;
