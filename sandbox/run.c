@@ -305,7 +305,7 @@ spawn_child (void *arg)
   for (size_t i = 0; i < SQ_ARRAY_SIZE (init_caps); i++)
     if (syscall (SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, init_caps[i], 0, 0) < 0)
       goto fail;
-  sp->what = "execute sandq-init (a vm.memfd_noexec of 2 forbids it)";
+  sp->what = "execute sandq-init from its memfd";
   syscall (SYS_execveat, init_fd, "", init_argv, init_envp, AT_EMPTY_PATH);
 fail:
   sp->err = errno ? errno : EIO;
