@@ -375,6 +375,8 @@ main (void)
     }
   if (cfg.has_stdin)
     in_fd = INIT_FD_STDIN;
+  else
+    close (INIT_FD_STDIN); /* nothing of the caller's, ever */
 
   if (syscall (SYS_setgroups, 0, NULL) < 0)
     {

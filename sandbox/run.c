@@ -283,8 +283,14 @@ spawn_child (void *arg)
       if (sp->src[i] >= 0 && tmp[i] < 0)
         goto fail;
     }
+  /* A number left free (no stdin) may hold a descriptor of the caller
+   * that is not close-on-exec (hiredis makes its sockets so): it must
+   * close at the execve too. */
   for (int i = 0; i < n; i++)
-    if (tmp[i] >= 0 && syscall (SYS_dup3, tmp[i], INIT_FD_SYNC + i, 0) < 0)
+    if (tmp[i] >= 0 ? syscall (SYS_dup3, tmp[i], INIT_FD_SYNC + i, 0) < 0
+                    : syscall (SYS_close_range, INIT_FD_SYNC + i, INIT_FD_SYNC + i,
+                               CLOSE_RANGE_CLOEXEC)
+                          < 0)
       goto fail;
   if (syscall (SYS_close_range, INIT_FD_SYNC + n, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     goto fail;

@@ -76,8 +76,10 @@ is "no capabilities in any set (ambient included), no_new_privs, seccomp filter"
    "$(tr -s '\t' ' ' < "$tmp/caps")" \
    "$(printf 'CapInh: 0000000000000000\nCapPrm: 0000000000000000\nCapEff: 0000000000000000\nCapBnd: 0000000000000000\nCapAmb: 0000000000000000\nNoNewPrivs: 1\nSeccomp: 2')"
 # init (sandq-init, started with its user namespace's capabilities as
-# ambient ones) keeps none once the program runs. Seen from the host.
-"$S" run --wall 10 -- /bin/sleep 1 >/dev/null &
+# ambient ones) keeps none once the program runs. Seen from the host. The
+# CLI runs with an inherited fd 8 that is not close-on-exec, as a worker
+# may hold one (hiredis's sockets are): init must not keep it.
+"$S" run --wall 10 -- /bin/sleep 1 >/dev/null 8</etc/hostname &
 bg=$!
 init_pid=
 for i in $(seq 1 100); do
@@ -88,6 +90,8 @@ done
 is "init, while the program runs: sandq-init" "$(tr '\0' ' ' < /proc/"$init_pid"/cmdline 2>/dev/null)" "sandq-init "
 is "init, while the program runs: no capabilities in any set" \
    "$(grep -E '^Cap' /proc/"$init_pid"/status 2>/dev/null | awk '{print $2}' | sort -u)" 0000000000000000
+is "init, while the program runs: only its report pipe, nothing inherited" \
+   "$(ls /proc/"$init_pid"/fd 2>/dev/null | tr '\n' ' ')" "4 "
 wait "$bg"
 "$S" run --stdout "$tmp/net" -- /bin/cat /proc/net/dev >/dev/null
 is "only the loopback device exists" "$(awk 'NR>2 {print $1}' "$tmp/net")" "lo:"
