@@ -78,8 +78,9 @@ LIBEXEC_BINS := $(BUILD)/sandq-archiver
 BENCH := $(BUILD)/bench/sandbox-latency $(BUILD)/bench/queue-bench
 FUZZ_REPLAY := $(BUILD)/tests/fuzz-replay-spec $(BUILD)/tests/fuzz-replay-unpack
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+TEST_HELPERS := $(BUILD)/tests/no-clone3
 
-all: $(BINS) $(LIBEXEC_BINS) $(UNIT_TESTS) $(BENCH) $(FUZZ_REPLAY)
+all: $(BINS) $(LIBEXEC_BINS) $(UNIT_TESTS) $(TEST_HELPERS) $(BENCH) $(FUZZ_REPLAY)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -173,6 +174,11 @@ CLI_JSON := -l:libjansson.a
 endif
 $(BUILD)/sandq-sandbox: $(call obj,sandbox/main.c) $(LIBSANDBOX) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) $(STATIC_CLI) -o $@ $^ $(CLI_JSON) -lm
+
+# Test helpers: trusted test code the integration tests run.
+$(BUILD)/tests/no-clone3: tests/helpers/no_clone3.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SECCOMP_LIBS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(call obj,sandbox/seccomp.c) $(LIBSANDBOX) $(LIBCOMMON)
 	@mkdir -p $(dir $@)

@@ -356,7 +356,9 @@ clone3_run (struct clone_args *ca, int (*fn) (void *), void *arg)
 /* Starts the child in new namespaces (flags), and in the job's cgroup
  * from birth where the kernel allows (v2: CLONE_INTO_CGROUP; v1: the
  * child enters it itself). *attach tells the caller to move it by pid:
- * v2 without clone3 (not x86-64) or CLONE_INTO_CGROUP (before 5.7). */
+ * v2 without clone3 (not x86-64, or denied with ENOSYS as container
+ * runtimes' default seccomp profiles do) or without CLONE_INTO_CGROUP
+ * (before 5.7). */
 static pid_t
 spawn_init (struct spawn *sp, uint64_t flags, int cgroup_fd, int *pidfd, int *attach)
 {
@@ -380,18 +382,18 @@ spawn_init (struct spawn *sp, uint64_t flags, int cgroup_fd, int *pidfd, int *at
       ca.flags |= CLONE_INTO_CGROUP;
       ca.cgroup = (uint64_t) cgroup_fd;
       pid = clone3_run (&ca, spawn_child, sp);
-      if (pid >= 0 || (errno != E2BIG && errno != EINVAL))
+      if (pid >= 0 || (errno != E2BIG && errno != EINVAL && errno != ENOSYS))
         return pid;
       ca.flags &= ~(uint64_t) CLONE_INTO_CGROUP;
       ca.cgroup = 0;
       *attach = 1;
     }
-  return clone3_run (&ca, spawn_child, sp);
-#else
-  *attach = cgroup_fd >= 0;
-  pid = clone (spawn_child, top, (int) flags | SIGCHLD, sp, pidfd);
-  return pid;
+  pid = clone3_run (&ca, spawn_child, sp);
+  if (pid >= 0 || errno != ENOSYS)
+    return pid;
 #endif
+  *attach = cgroup_fd >= 0;
+  return clone (spawn_child, top, (int) flags | SIGCHLD, sp, pidfd);
 }
 
 /* 'g' and init's configuration, after the id maps are written. */

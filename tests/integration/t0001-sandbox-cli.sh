@@ -189,6 +189,13 @@ else
   skip "vm.memfd_noexec=2 is reported" "the kernel has no vm.memfd_noexec (before 6.3)"
 fi
 
+# Where clone3 is denied with ENOSYS (the default seccomp profile of
+# container runtimes), sandboxes start through clone instead.
+for mode in "" --template; do
+  res=$("$BIN/tests/no-clone3" "$S" run $mode -- /bin/echo fine)
+  is "clone3 denied${mode:+ ($mode)}: the sandbox still runs" "$(jget "$res" status)" ok
+done
+
 info=$("$S" info); is "info exits 0" "$?" 0
 like "info names the cgroup layout" "$info" 'cgroup v[12]'
 done_testing
