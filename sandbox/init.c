@@ -209,9 +209,31 @@ exec_in_path (char *const *argv, char *const *envp, int report_fd)
   report_text (report_fd, REC_EXEC, msg, 0);
 }
 
+/* The program starts with every signal at its default action and none
+ * blocked, whatever its caller had: both survive execve. The library's own
+ * threads block every signal, and the CLI and the worker ignore SIGPIPE;
+ * a program that inherited a blocked SIGCHLD waited forever in
+ * `sh -c 'sleep 1 & wait'`. Raw syscalls, so that the signals musl keeps
+ * for itself are reset too. */
+static void
+reset_signals (void)
+{
+  struct
+  {
+    unsigned long handler, flags, restorer, mask;
+  } dfl = { 0 }; /* SIG_DFL */
+  unsigned long none = 0;
+
+  for (int sig = 1; sig <= 64; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      syscall (SYS_rt_sigaction, sig, &dfl, NULL, sizeof none);
+  syscall (SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
+}
+
 static __attribute__ ((noreturn)) void
 program_main (int in_fd, const struct job_header *job, int report_fd)
 {
+  reset_signals ();
   if (dup2 (in_fd, 0) < 0 || dup2 (INIT_FD_OUT, 1) < 0 || dup2 (INIT_FD_ERR, 2) < 0)
     {
       report_text (report_fd, REC_SETUP, "dup2 stdio", errno);

@@ -75,6 +75,11 @@ is "runs as the unprivileged sandbox user" "$(cat "$tmp/id")" "uid=1000(sandbox)
 is "no capabilities in any set (ambient included), no_new_privs, seccomp filter" \
    "$(tr -s '\t' ' ' < "$tmp/caps")" \
    "$(printf 'CapInh: 0000000000000000\nCapPrm: 0000000000000000\nCapEff: 0000000000000000\nCapBnd: 0000000000000000\nCapAmb: 0000000000000000\nNoNewPrivs: 1\nSeccomp: 2')"
+# The CLI ignores SIGPIPE and blocks signals in a thread: the program
+# starts with no signal ignored or blocked all the same.
+(trap '' INT; "$S" run --stdout "$tmp/sig" -- /bin/grep -E '^Sig(Blk|Ign):' /proc/self/status >/dev/null)
+is "the program starts with no signal blocked or ignored" "$(tr -s '\t' ' ' < "$tmp/sig")" \
+   "$(printf 'SigBlk: 0000000000000000\nSigIgn: 0000000000000000')"
 # init (sandq-init, started with its user namespace's capabilities as
 # ambient ones) keeps none once the program runs. Seen from the host. The
 # CLI runs with an inherited fd 8 that is not close-on-exec, as a worker

@@ -54,6 +54,16 @@ is "logs without --json: the exact bytes" "$(SQ logs --stdout "$bin" | od -An -c
 SQ result --result-dir "$Q_DIR/r2" "$id" >/dev/null; is "result: exit 0" "$?" 0
 is "result: extracted" "$(cat "$Q_DIR/r2/out/total.txt")" 60
 
+# A job starts with the default signal state, not the worker's (its
+# threads block every signal, and it ignores SIGPIPE). With SIGCHLD
+# blocked, a shell's `wait` never returned and the job timed out.
+id=$(SQ submit --wall 10 -- sh -c 'sleep 0.2 & wait; echo waited'); SQ wait "$id" >/dev/null
+is "a shell's background job and wait: ok" "$(job_field "$id" status)" ok
+is "... and the wait returned" "$(SQ logs --stdout "$id")" waited
+id=$(SQ submit -- grep -E '^Sig(Blk|Ign):' /proc/self/status); SQ wait "$id" >/dev/null
+is "a job starts with no signal blocked or ignored" "$(SQ logs --stdout "$id" | tr -s '\t' ' ')" \
+   "$(printf 'SigBlk: 0000000000000000\nSigIgn: 0000000000000000')"
+
 # Verdicts are results: a failing program is final at once, not retried.
 id=$(SQ submit -- sh -c 'echo oops >&2; exit 3')
 SQ wait "$id" >/dev/null; is "wait: exit 1 for a failed verdict" "$?" 1
