@@ -24,6 +24,8 @@
 #define CG_MOUNT "/sys/fs/cgroup"
 #define CG_SUBTREE "sandq"
 
+static int set_destroy (struct cg_host *h, struct cg_set *s);
+
 static const char *const ctrl_names[CG_NCTRL] = {
   [CG_MEMORY] = "memory",
   [CG_PIDS] = "pids",
@@ -399,6 +401,7 @@ cg_host_init (struct cg_host *h, int one_shot, sq_err *err)
   int r;
 
   memset (h, 0, sizeof *h);
+  pthread_mutex_init (&h->pool_lock, NULL);
   for (int i = 0; i < CG_NCTRL; i++)
     h->dirfd[i] = -1;
   if (proc_starttime (getpid (), &start) < 0)
@@ -419,6 +422,7 @@ cg_host_init (struct cg_host *h, int one_shot, sq_err *err)
       h->hybrid
           = statfs (CG_MOUNT "/unified", &u) == 0 && u.f_type == CGROUP2_SUPER_MAGIC;
       r = init_v1 (h, err);
+      h->pooled = !one_shot;
     }
   if (r < 0)
     {
@@ -447,6 +451,13 @@ cg_host_describe (const struct cg_host *h, char *buf, size_t len)
 void
 cg_host_fini (struct cg_host *h)
 {
+  while (h->pool)
+    {
+      struct cg_set *s = h->pool;
+      h->pool = s->next;
+      set_destroy (h, s);
+    }
+  h->pool_idle = 0;
   for (int i = 0; i < h->ndirs; i++)
     {
       if (h->dirfd[i] < 0)
@@ -469,6 +480,205 @@ cg_host_fini (struct cg_host *h)
         unlinkat (sfd, h->instance, AT_REMOVEDIR);
     }
   h->ndirs = 0;
+}
+
+/* Finds "key value" in the text of a flat-keyed cgroup file. */
+static int
+parse_keyed (char *buf, const char *key, uint64_t *out)
+{
+  size_t klen = strlen (key);
+
+  for (char *p = buf; p && *p; p = strchr (p, '\n'), p = p ? p + 1 : NULL)
+    if (strncmp (p, key, klen) == 0 && p[klen] == ' ')
+      {
+        *out = strtoull (p + klen + 1, NULL, 10);
+        return 0;
+      }
+  return -1;
+}
+
+/* Reads "key value" from a flat-keyed cgroup file open at fd, from its
+ * start (a pooled set keeps its counters open). */
+static int
+pread_keyed (int fd, const char *key, uint64_t *out)
+{
+  char buf[4096];
+  ssize_t n = pread (fd, buf, sizeof buf - 1, 0);
+
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  return parse_keyed (buf, key, out);
+}
+
+static int
+read_keyed (int dirfd, const char *file, const char *key, uint64_t *out)
+{
+  cleanup_close int fd = openat (dirfd, file, O_RDONLY | O_CLOEXEC);
+
+  return fd < 0 ? -1 : pread_keyed (fd, key, out);
+}
+
+static int
+pread_u64 (int fd, uint64_t *out)
+{
+  char buf[64], *end;
+  ssize_t n = pread (fd, buf, sizeof buf - 1, 0);
+
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  *out = strtoull (buf, &end, 10);
+  return end == buf ? -1 : 0;
+}
+
+/* ---- The pool of reusable v1 sets (see struct cg_set in cgroup.h). */
+
+#define CG_POOL_MAX_IDLE 64
+
+/* A job's directory i belongs to its set, not to the job. */
+static int
+pooled_dir (const struct cg_job *j, int i)
+{
+  return j->set && j->set->dirfd[i] >= 0;
+}
+
+static void
+set_close (struct cg_set *s)
+{
+  for (int i = 0; i < CG_NCTRL; i++)
+    {
+      if (s->tasks_fd[i] >= 0)
+        close (s->tasks_fd[i]);
+      if (s->dirfd[i] >= 0)
+        close (s->dirfd[i]);
+    }
+  if (s->usage_fd >= 0)
+    close (s->usage_fd);
+  if (s->pids_events_fd >= 0)
+    close (s->pids_events_fd);
+  if (s->pids_current_fd >= 0)
+    close (s->pids_current_fd);
+}
+
+/* Closes and removes a set; it must hold no task. */
+static int
+set_destroy (struct cg_host *h, struct cg_set *s)
+{
+  char name[32];
+  int r = 0;
+
+  snprintf (name, sizeof name, "p%u", s->id);
+  for (int i = 0; i < h->ndirs; i++)
+    if (s->dirfd[i] >= 0 && rmdir_retry (h->dirfd[i], name) < 0)
+      r = -1;
+  set_close (s);
+  free (s);
+  return r;
+}
+
+static struct cg_set *
+set_make (struct cg_host *h, sq_err *err)
+{
+  struct cg_set *s = calloc (1, sizeof *s);
+  char name[32];
+
+  if (!s)
+    {
+      sq_err_set (err, ENOMEM, "allocate a cgroup set");
+      return NULL;
+    }
+  for (int i = 0; i < CG_NCTRL; i++)
+    s->dirfd[i] = s->tasks_fd[i] = -1;
+  s->usage_fd = s->pids_events_fd = s->pids_current_fd = -1;
+  pthread_mutex_lock (&h->pool_lock);
+  s->id = h->pool_next_id++;
+  pthread_mutex_unlock (&h->pool_lock);
+  snprintf (name, sizeof name, "p%u", s->id);
+  for (int i = 0; i < h->ndirs; i++)
+    {
+      if (i == h->ctrl_dir[CG_MEMORY])
+        continue;
+      if (mkdirat (h->dirfd[i], name, 0755) < 0)
+        {
+          sq_err_set (err, errno, "create cgroup '%s/%s'", h->path[i], name);
+          goto fail;
+        }
+      s->dirfd[i] = openat (h->dirfd[i], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (s->dirfd[i] < 0
+          || (s->tasks_fd[i] = openat (s->dirfd[i], "tasks", O_WRONLY | O_CLOEXEC)) < 0)
+        {
+          sq_err_set (err, errno, "open cgroup '%s/%s'", h->path[i], name);
+          goto fail;
+        }
+    }
+  {
+    int acct = s->dirfd[h->ctrl_dir[CG_CPUACCT]], pids = s->dirfd[h->ctrl_dir[CG_PIDS]];
+    if ((acct >= 0
+         && (s->usage_fd = openat (acct, "cpuacct.usage", O_RDONLY | O_CLOEXEC)) < 0)
+        || (pids >= 0
+            && ((s->pids_events_fd = openat (pids, "pids.events", O_RDONLY | O_CLOEXEC))
+                    < 0
+                || (s->pids_current_fd
+                    = openat (pids, "pids.current", O_RDONLY | O_CLOEXEC))
+                       < 0)))
+      {
+        sq_err_set (err, errno, "open the counters of cgroup '%s'", name);
+        goto fail;
+      }
+  }
+  return s;
+
+fail:
+  set_destroy (h, s);
+  return NULL;
+}
+
+static struct cg_set *
+set_take (struct cg_host *h, sq_err *err)
+{
+  struct cg_set *s;
+
+  pthread_mutex_lock (&h->pool_lock);
+  s = h->pool;
+  if (s)
+    {
+      h->pool = s->next;
+      h->pool_idle--;
+      s->next = NULL;
+    }
+  pthread_mutex_unlock (&h->pool_lock);
+  return s ? s : set_make (h, err);
+}
+
+/* Returns a set to the pool once it holds no task. Every process of a job
+ * lives in its PID namespace, gone with its init, so it is normally empty
+ * already; otherwise its tasks are killed first. -1 if some survive 5 s
+ * (the set is then dropped, not reused). */
+static int
+set_give (struct cg_host *h, struct cg_set *s)
+{
+  uint64_t n = 1;
+
+  if (s->pids_current_fd < 0 || pread_u64 (s->pids_current_fd, &n) < 0 || n > 0)
+    for (int i = 0; i < h->ndirs; i++)
+      if (s->dirfd[i] >= 0 && kill_and_drain (s->dirfd[i]) < 0)
+        {
+          set_destroy (h, s);
+          return -1;
+        }
+  pthread_mutex_lock (&h->pool_lock);
+  if (h->pool_idle < CG_POOL_MAX_IDLE)
+    {
+      s->next = h->pool;
+      h->pool = s;
+      h->pool_idle++;
+      s = NULL;
+    }
+  pthread_mutex_unlock (&h->pool_lock);
+  if (s)
+    set_destroy (h, s);
+  return 0;
 }
 
 static int
@@ -511,24 +721,36 @@ cg_job_set_limits (struct cg_host *h, struct cg_job *j, const struct cg_limits *
       if (!plain_done && write_knob (mem, "memory.limit_in_bytes", v, j->name, err) < 0)
         return -1;
     }
-  snprintf (v, sizeof v, "%" PRIu64, lim->pids);
-  if (write_knob (pids, "pids.max", v, j->name, err) < 0)
-    return -1;
-  if (lim->cpu_millicores)
+  /* A pooled set's knobs keep what an earlier job had: they are written
+   * when this job's differ (a reused cpu cgroup may need its cap lifted). */
+  struct cg_set *pids_set = pooled_dir (j, h->ctrl_dir[CG_PIDS]) ? j->set : NULL;
+  struct cg_set *cpu_set = pooled_dir (j, h->ctrl_dir[CG_CPU]) ? j->set : NULL;
+  if (!pids_set || pids_set->pids_max != lim->pids)
     {
-      uint64_t quota = (uint64_t) lim->cpu_millicores * 100; /* of 100 ms */
+      snprintf (v, sizeof v, "%" PRIu64, lim->pids);
+      if (write_knob (pids, "pids.max", v, j->name, err) < 0)
+        return -1;
+      if (pids_set)
+        pids_set->pids_max = lim->pids;
+    }
+  int64_t quota
+      = lim->cpu_millicores ? (int64_t) lim->cpu_millicores * 100 : -1; /* of 100 ms */
+  if (cpu_set ? cpu_set->cpu_quota_us != quota : quota > 0)
+    {
       if (h->mode == CG_MODE_V2)
         {
-          snprintf (v, sizeof v, "%" PRIu64 " 100000", quota);
+          snprintf (v, sizeof v, "%" PRId64 " 100000", quota);
           if (write_knob (cpu, "cpu.max", v, j->name, err) < 0)
             return -1;
         }
       else
         {
-          snprintf (v, sizeof v, "%" PRIu64, quota);
+          snprintf (v, sizeof v, "%" PRId64, quota);
           if (write_knob (cpu, "cpu.cfs_quota_us", v, j->name, err) < 0)
             return -1;
         }
+      if (cpu_set)
+        cpu_set->cpu_quota_us = quota;
     }
   return 0;
 }
@@ -541,8 +763,30 @@ cg_job_create (struct cg_host *h, struct cg_job *j, const char *name,
   for (int i = 0; i < CG_NCTRL; i++)
     j->entry_fd[i] = -1;
   snprintf (j->name, sizeof j->name, "%s", h->one_shot ? h->instance : name);
+  if (h->pooled)
+    {
+      struct cg_set *s = set_take (h, err);
+      int acct = h->ctrl_dir[CG_CPUACCT], pids = h->ctrl_dir[CG_PIDS];
+      if (!s)
+        return -1;
+      j->set = s;
+      if ((s->dirfd[acct] >= 0 && pread_u64 (s->usage_fd, &j->cpu_ns_base) < 0)
+          || (s->dirfd[pids] >= 0
+              && pread_keyed (s->pids_events_fd, "max", &j->pids_events_base) < 0))
+        {
+          sq_err_set (err, errno, "read the counters of cgroup 'p%u' for job %s", s->id,
+                      j->name);
+          goto fail;
+        }
+    }
   for (int i = 0; i < h->ndirs; i++)
     {
+      if (pooled_dir (j, i))
+        {
+          j->dirfd[i] = j->set->dirfd[i];
+          j->ndirs = i + 1;
+          continue;
+        }
       if (mkdirat (h->dirfd[i], j->name, 0755) < 0)
         {
           sq_err_set (err, errno, "create cgroup '%s/%s'", h->path[i], j->name);
@@ -561,6 +805,12 @@ cg_job_create (struct cg_host *h, struct cg_job *j, const char *name,
   if (h->mode == CG_MODE_V1)
     for (int i = 0; i < j->ndirs; i++)
       {
+        if (pooled_dir (j, i))
+          {
+            j->entry_fd[i] = j->set->tasks_fd[i];
+            j->nentry = i + 1;
+            continue;
+          }
         j->entry_fd[i] = openat (j->dirfd[i], "tasks", O_WRONLY | O_CLOEXEC);
         if (j->entry_fd[i] < 0)
           {
@@ -598,7 +848,8 @@ cg_job_entered (struct cg_job *j)
   for (int i = 0; i < j->nentry; i++)
     if (j->entry_fd[i] >= 0)
       {
-        close (j->entry_fd[i]);
+        if (!pooled_dir (j, i))
+          close (j->entry_fd[i]);
         j->entry_fd[i] = -1;
       }
   j->nentry = 0;
@@ -616,30 +867,6 @@ cg_job_attach (struct cg_host *h, struct cg_job *j, pid_t pid, sq_err *err)
   return 0;
 }
 
-/* Reads "key value" from a flat-keyed cgroup file. */
-static int
-read_keyed (int dirfd, const char *file, const char *key, uint64_t *out)
-{
-  char buf[4096];
-  cleanup_close int fd = openat (dirfd, file, O_RDONLY | O_CLOEXEC);
-  size_t klen = strlen (key);
-  ssize_t n;
-
-  if (fd < 0)
-    return -1;
-  n = read (fd, buf, sizeof buf - 1);
-  if (n <= 0)
-    return -1;
-  buf[n] = '\0';
-  for (char *p = buf; p && *p; p = strchr (p, '\n'), p = p ? p + 1 : NULL)
-    if (strncmp (p, key, klen) == 0 && p[klen] == ' ')
-      {
-        *out = strtoull (p + klen + 1, NULL, 10);
-        return 0;
-      }
-  return -1;
-}
-
 int
 cg_job_cpu_ns (struct cg_host *h, struct cg_job *j, uint64_t *ns)
 {
@@ -649,6 +876,13 @@ cg_job_cpu_ns (struct cg_host *h, struct cg_job *j, uint64_t *ns)
       if (read_keyed (j->dirfd[0], "cpu.stat", "usage_usec", &us) < 0)
         return -1;
       *ns = us * 1000;
+      return 0;
+    }
+  if (pooled_dir (j, h->ctrl_dir[CG_CPUACCT]))
+    {
+      if (pread_u64 (j->set->usage_fd, ns) < 0)
+        return -1;
+      *ns = *ns > j->cpu_ns_base ? *ns - j->cpu_ns_base : 0;
       return 0;
     }
   return sq_read_u64_at (j->dirfd[h->ctrl_dir[CG_CPUACCT]], "cpuacct.usage", ns, NULL);
@@ -662,7 +896,14 @@ cg_job_stats (struct cg_host *h, struct cg_job *j, struct cg_stats *st)
 
   memset (st, 0, sizeof *st);
   cg_job_cpu_ns (h, j, &st->cpu_ns);
-  read_keyed (pids, "pids.events", "max", &st->pids_max_events);
+  if (pooled_dir (j, h->ctrl_dir[CG_PIDS]))
+    {
+      uint64_t n = 0;
+      pread_keyed (j->set->pids_events_fd, "max", &n);
+      st->pids_max_events = n > j->pids_events_base ? n - j->pids_events_base : 0;
+    }
+  else
+    read_keyed (pids, "pids.events", "max", &st->pids_max_events);
   if (h->mode == CG_MODE_V2)
     {
       if (sq_read_u64_at (mem, "memory.peak", &st->memory_peak_bytes, NULL) < 0)
@@ -687,6 +928,11 @@ cg_job_destroy (struct cg_host *h, struct cg_job *j, sq_err *err)
     {
       if (j->dirfd[i] < 0)
         continue;
+      if (pooled_dir (j, i))
+        {
+          j->dirfd[i] = -1;
+          continue;
+        }
       /* Normally empty already (every process of a job lives in its PID
        * namespace, gone with its init): then one rmdir does. Otherwise
        * kill and drain first. */
@@ -700,5 +946,14 @@ cg_job_destroy (struct cg_host *h, struct cg_job *j, sq_err *err)
         r = sq_err_set (err, errno, "remove cgroup '%s/%s'", h->path[i], j->name);
     }
   j->ndirs = 0;
+  /* The memory cgroup is gone, and with it the job's last tasks. */
+  if (j->set)
+    {
+      unsigned id = j->set->id;
+      if (set_give (h, j->set) < 0 && r == 0)
+        r = sq_err_set (err, 0, "cgroup 'p%u' of job %s still has processes after 5 s",
+                        id, j->name);
+      j->set = NULL;
+    }
   return r;
 }

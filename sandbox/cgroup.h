@@ -16,6 +16,7 @@
 #ifndef SBX_CGROUP_H
 #define SBX_CGROUP_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -36,6 +37,31 @@ enum cg_ctrl
   CG_NCTRL,
 };
 
+/* v1, for a process that runs many jobs: the job cgroups that hold no
+ * memory (pids, cpu, cpuacct) are kept and handed to later jobs instead of
+ * being made and removed for each one, which is most of the kernel's work
+ * per job on v1 (a mkdir and rmdir per hierarchy, and the lookups of the
+ * new directories' files). Reuse is safe because these controllers only
+ * count and cap: a set goes back to the pool only once it holds no task,
+ * its limits are rewritten when a job's differ, and the counters a job
+ * reports (cpuacct.usage, pids.events) are read as differences from a
+ * baseline taken when the job got the set. The memory cgroup stays one per
+ * job: a reused one would carry the previous jobs' page cache into the
+ * next job's usage and peak. v2 keeps one fresh cgroup per job (a single
+ * mkdir there). */
+struct cg_set
+{
+  int dirfd[CG_NCTRL];    /* by cg_host dir index; -1 where memory lives */
+  int tasks_fd[CG_NCTRL]; /* each directory's "tasks", open for writing */
+  int usage_fd;           /* cpuacct.usage */
+  int pids_events_fd;     /* pids.events */
+  int pids_current_fd;    /* pids.current */
+  uint64_t pids_max;      /* as last written; 0: not yet */
+  int64_t cpu_quota_us;   /* as last written; 0: not yet, -1: no cap */
+  unsigned id;
+  struct cg_set *next;
+};
+
 struct cg_host
 {
   enum cg_mode mode;
@@ -51,6 +77,11 @@ struct cg_host
    * and the job's cgroup is the instance directory (one level less to
    * make and remove). */
   int one_shot;
+  /* v1, not one_shot: the idle reusable sets (struct cg_set). */
+  int pooled;
+  pthread_mutex_t pool_lock;
+  struct cg_set *pool;
+  unsigned pool_idle, pool_next_id;
 };
 
 struct cg_limits
@@ -69,6 +100,10 @@ struct cg_job
   int entry_fd[CG_NCTRL];
   int nentry;
   char name[64];
+  /* v1 pooled: the set this job holds (its pids/cpu/cpuacct directories
+   * and entry files belong to the set), and the counters' baselines. */
+  struct cg_set *set;
+  uint64_t cpu_ns_base, pids_events_base;
 };
 
 struct cg_stats
@@ -87,7 +122,8 @@ int cg_host_init (struct cg_host *h, int one_shot, sq_err *err);
 /* One line for the start-up log: the mode and the paths in use. */
 void cg_host_describe (const struct cg_host *h, char *buf, size_t len);
 
-/* Removes this instance's subtree (its jobs must be gone) and closes fds. */
+/* Removes this instance's subtree (its jobs must be gone; the pool's sets
+ * go with it) and closes fds. */
 void cg_host_fini (struct cg_host *h);
 
 /* Creates the job's cgroup(s) and applies the limits. */

@@ -77,11 +77,17 @@ print("null" if v is None else v)' "$1" "$2" 2>/dev/null; }
 # Processes of sandboxes still alive: those of the sandbox uids (800000 and
 # up, as every test uses) plus any process, such as a sandbox's init,
 # still inside one of sandq's job cgroups.
+# The processes in sandq's job cgroups, wherever the subtree is: per-job
+# directories (j*) and, on v1, the reusable sets (p*) of a worker.
+job_cgroup_procs() {
+  find /sys/fs/cgroup -maxdepth 10 -path '*/sandq/*/[jp][0-9]*' -name cgroup.procs \
+    -exec cat {} + 2>/dev/null | sort -u
+}
+
 sandbox_procs() {
   # Zombies are dead: they wait only for init to reap them.
   { ps -e -o pid=,uid=,stat= | awk '$2 >= 800000 && $2 < 900000 && $3 !~ /^Z/ {print $1}'
-    cat /sys/fs/cgroup/*/sandq/*/j*/cgroup.procs /sys/fs/cgroup/*/*/sandq/*/j*/cgroup.procs \
-        /sys/fs/cgroup/sandq/*/j*/cgroup.procs 2>/dev/null; } | sort -u | grep -c .
+    job_cgroup_procs; } | sort -u | grep -c .
 }
 
 done_testing() {

@@ -155,16 +155,15 @@ SQ wait "$id" >/dev/null
 SQ result --result-dir "$Q_DIR/locked" "$id" >/dev/null
 is "files the job made unreadable come back" "$(cat "$Q_DIR/locked/out/d/f" 2>&1)" kept
 # And a prewarmed sandbox whose init was killed while it waited.
-ok "each idle slot has its sandbox ready again" wait_for 5 'test "$(cat /sys/fs/cgroup/*/sandq/*/j*/cgroup.procs /sys/fs/cgroup/*/*/sandq/*/j*/cgroup.procs /sys/fs/cgroup/sandq/*/j*/cgroup.procs 2>/dev/null | sort -u | grep -c .)" -eq 2'
-kill -9 $(cat /sys/fs/cgroup/*/sandq/*/j*/cgroup.procs /sys/fs/cgroup/*/*/sandq/*/j*/cgroup.procs \
-  /sys/fs/cgroup/sandq/*/j*/cgroup.procs 2>/dev/null | sort -u)
+ok "each idle slot has its sandbox ready again" wait_for 5 'test "$(job_cgroup_procs | grep -c .)" -eq 2'
+kill -9 $(job_cgroup_procs)
 id=$(SQ submit -- true); SQ wait "$id" >/dev/null
 is "a dead prewarmed sandbox is not used: the next job runs at once" \
   "$(job_field "$id" status) $(job_field "$id" attempts)" "ok 1"
 # Each idle slot keeps its next sandbox ready (made with the default
 # limits); a job that takes it still gets its own limits.
 ok "each idle slot has a prewarmed sandbox waiting" \
-  wait_for 5 'test "$(cat /sys/fs/cgroup/*/sandq/*/j*/cgroup.procs /sys/fs/cgroup/*/*/sandq/*/j*/cgroup.procs /sys/fs/cgroup/sandq/*/j*/cgroup.procs 2>/dev/null | sort -u | grep -c .)" -eq 2'
+  wait_for 5 'test "$(job_cgroup_procs | grep -c .)" -eq 2'
 id=$(SQ submit --disk 2M -- sh -c 'head -c 3000000 /dev/zero > big')
 SQ wait "$id" >/dev/null
 is "a prewarmed sandbox gets the job's disk limit" "$(job_field "$id" status)" disk_limit

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# A worker on cgroup v1 keeps each job's pids, cpu and cpuacct cgroups and
+# hands them to later jobs (sandbox/cgroup.h, struct cg_set). A reused set
+# must not leak anything from one job into the next: each job's CPU time
+# and pids verdict are its own, and its limits are its own, not the last
+# job's. The memory cgroup stays one per job.
+. "$(dirname "$0")/../lib.sh"
+need_root "cgroup reuse"
+. "$SANDQ_TOP/tests/queue-lib.sh"
+
+if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
+  skip "cgroup reuse" "pure cgroup v2: every job gets a fresh cgroup there"
+  done_testing; exit 0
+fi
+redis_start || { t_result 1 "redis-server starts"; done_testing; exit 1; }
+# One slot: with the sandbox made ahead of the next job, two or three sets
+# take turns, so a run of four jobs reuses one.
+worker_start w1 --concurrency 1 || { done_testing; exit 1; }
+inst=$(find /sys/fs/cgroup/pids -maxdepth 8 -type d -name "$(wpid w1)-*" 2>/dev/null | head -1)
+ok "the worker's pids cgroup instance exists" test -n "$inst"
+
+run() { # run LABEL [submit args...] -- COMMAND: the job id in $id
+  shift
+  id=$(SQ submit "$@") && SQ wait "$id" >/dev/null
+  return 0
+}
+
+# CPU time: a job that burns CPU, then jobs that burn none. Without a
+# baseline the later ones would report the earlier one's time.
+run spin --wall 1 -- sh -c 'while :; do :; done'
+spin_ms=$(job_field "$id" cpu_ms)
+ok "a spinning job uses CPU ($spin_ms ms)" test "${spin_ms:-0}" -ge 200
+for i in 1 2 3 4; do
+  run idle -- true
+  ms=$(job_field "$id" cpu_ms)
+  ok "job $i after it reports its own CPU time ($ms ms)" test "${ms:-999999}" -lt $((spin_ms / 2))
+done
+
+# pids: a job that hits its pids cap, then jobs that fail for another
+# reason. pids.events counts for the cgroup's life, not the job's.
+run bomb --pids 8 -- sh -c 'for i in $(seq 20); do sleep 5 & done; wait'
+is "a job over its pids cap: pids_limit" "$(job_field "$id" status)" pids_limit
+for i in 1 2 3 4; do
+  run exit3 -- sh -c 'exit 3'
+  is "job $i after it: nonzero_exit, not pids_limit" "$(job_field "$id" status)" nonzero_exit
+done
+# ... and a job allowed more processes gets them, whatever the set held.
+for i in 1 2 3; do
+  run many --pids 100 -- sh -c 'for i in $(seq 30); do sleep 0.2 & done; wait'
+  is "job $i with --pids 100 starts 30 processes" "$(job_field "$id" status)" ok
+done
+
+# CPU bandwidth: a job capped at 0.1 core, then uncapped jobs in the same
+# sets. A stale quota would hold them to 0.1 core too.
+run capped --cpus 0.1 --wall 1 -- sh -c 'while :; do :; done'
+cap_ms=$(job_field "$id" cpu_ms)
+ok "a job capped at 0.1 core gets little CPU in 1 s ($cap_ms ms)" test "${cap_ms:-999999}" -le 250
+for i in 1 2 3; do
+  run free --wall 1 -- sh -c 'while :; do :; done'
+  ms=$(job_field "$id" cpu_ms)
+  ok "job $i after it, at 1 core, is not held to 0.1 ($ms ms)" test "${ms:-0}" -ge 350
+done
+
+# Reuse happens: after these 20 jobs the pids hierarchy holds a few sets,
+# not a cgroup per job, and no job cgroup is left.
+sets=$(find "$inst" -mindepth 1 -maxdepth 1 -type d -name 'p*' | wc -l)
+ok "a few reusable sets serve every job ($sets)" test "$sets" -ge 1 -a "$sets" -le 4
+is "no per-job cgroup under pids" "$(find "$inst" -mindepth 1 -maxdepth 1 -type d -name 'j*' | wc -l)" 0
+mem=$(find /sys/fs/cgroup/memory -maxdepth 8 -type d -name "$(wpid w1)-*" 2>/dev/null | head -1)
+# Between jobs only the sandbox made ahead for the next job is there: one
+# memory cgroup, one task (its init, waiting) in all the sets; the bomb's
+# sleepers are gone.
+is "the memory cgroup is one per job: only the next job's is there" \
+  "$(find "$mem" -mindepth 1 -maxdepth 1 -type d -name 'j*' | grep -c .)" 1
+is "one task in all the sets: the next sandbox's init" "$(cat "$inst"/p*/tasks | wc -l)" 1
+
+# A stopped worker removes its sets and instance.
+worker_stop w1
+is "worker exits 0" "$WSTATUS" 0
+ok "its cgroup instance is gone" test ! -e "$inst"
+done_testing
