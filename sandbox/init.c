@@ -29,6 +29,7 @@
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -234,6 +235,9 @@ static __attribute__ ((noreturn)) void
 program_main (int in_fd, const struct job_header *job, int report_fd)
 {
   reset_signals ();
+  /* Nor does it inherit the caller's umask (a service's UMask=0077 would
+   * leave out/ files unreadable to anyone else once extracted). */
+  umask (022);
   if (dup2 (in_fd, 0) < 0 || dup2 (INIT_FD_OUT, 1) < 0 || dup2 (INIT_FD_ERR, 2) < 0)
     {
       report_text (report_fd, REC_SETUP, "dup2 stdio", errno);

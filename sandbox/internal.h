@@ -13,6 +13,9 @@
 /* The uid and gid the program has inside its user namespace. */
 #define SBX_INNER_ID 1000
 
+/* The oom_score_adj of a sandbox's processes (see setup_init_proc). */
+#define SBX_OOM_SCORE_ADJ "1000"
+
 /* The fixed PATH used to find argv[0] inside the sandbox. */
 #define SBX_PATH "/usr/local/bin:/usr/bin:/bin"
 

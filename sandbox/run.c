@@ -49,15 +49,30 @@
 
 #define CPU_POLL_MS 20
 
+/* What the supervisor writes into a new init's /proc entry before init
+ * learns its job: the id maps, and the OOM score. The kernel's OOM killer
+ * skips a process whose oom_score_adj is -1000, and one inherited from a
+ * caller protected that way (systemd's OOMScoreAdjust=, say) would make a
+ * job unkillable under its own memory cap: it would hang to its wall
+ * limit. A sandbox's processes get 1000 instead, the first to go when
+ * the host runs out of memory. (Init no longer shares the caller's
+ * memory by then, so only it changes.) */
 static int
-write_id_map (pid_t pid, const char *file, unsigned outer, sq_err *err)
+setup_init_proc (pid_t pid, unsigned outer, sq_err *err)
 {
   char path[64], map[64];
+  cleanup_close int dfd = -1;
 
-  snprintf (path, sizeof path, "/proc/%d/%s", (int) pid, file);
+  snprintf (path, sizeof path, "/proc/%d", (int) pid);
   snprintf (map, sizeof map, "%d %u 1\n", SBX_INNER_ID, outer);
-  if (sq_write_file_at (AT_FDCWD, path, map, err) < 0)
+  dfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return sq_err_set (err, errno, "open %s", path);
+  if (sq_write_file_at (dfd, "uid_map", map, err) < 0
+      || sq_write_file_at (dfd, "gid_map", map, err) < 0)
     return sq_err_wrap (err, "map the sandbox's ids");
+  if (sq_write_file_at (dfd, "oom_score_adj", SBX_OOM_SCORE_ADJ, err) < 0)
+    return sq_err_wrap (err, "set the sandbox's OOM score");
   return 0;
 }
 
@@ -553,8 +568,7 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
   b->err_rd = steal_fd (&err_rd);
   b->started = 1;
   if ((attach && cg_job_attach (&h->cg, &b->job, pid, err) < 0)
-      || write_id_map (pid, "uid_map", b->uid, err) < 0
-      || write_id_map (pid, "gid_map", b->uid, err) < 0 || send_config (b, &ic, err) < 0)
+      || setup_init_proc (pid, b->uid, err) < 0 || send_config (b, &ic, err) < 0)
     {
       sbx_abandon (b);
       return -1;

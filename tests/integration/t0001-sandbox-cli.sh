@@ -80,6 +80,20 @@ is "no capabilities in any set (ambient included), no_new_privs, seccomp filter"
 (trap '' INT; "$S" run --stdout "$tmp/sig" -- /bin/grep -E '^Sig(Blk|Ign):' /proc/self/status >/dev/null)
 is "the program starts with no signal blocked or ignored" "$(tr -s '\t' ' ' < "$tmp/sig")" \
    "$(printf 'SigBlk: 0000000000000000\nSigIgn: 0000000000000000')"
+# Nor the caller's umask or OOM score: a job is killable under its memory
+# cap and the first to go in a host OOM, whatever protects its caller.
+(umask 077; echo 300 > /proc/self/oom_score_adj
+ exec "$S" run --stdout "$tmp/umask" -- sh -c 'cat /proc/self/oom_score_adj; umask; touch out/f; stat -c %A out/f' >/dev/null)
+is "the program's OOM score is 1000 and its umask 022, not the caller's" \
+   "$(cat "$tmp/umask")" "$(printf '1000\n0022\n-rw-r--r--')"
+if (echo -1000 > /proc/self/oom_score_adj) 2>/dev/null; then
+  res=$( (echo -1000 > /proc/self/oom_score_adj
+          exec "$S" run --memory 64M --wall 20 -- python3 -c 'x = bytearray(200 << 20)') )
+  is "a caller with oom_score_adj -1000: the job still ends memory_limit" \
+     "$(jget "$res" status)" memory_limit
+else
+  skip "a caller with oom_score_adj -1000" "lowering the OOM score needs CAP_SYS_RESOURCE"
+fi
 # init (sandq-init, started with its user namespace's capabilities as
 # ambient ones) keeps none once the program runs. Seen from the host. The
 # CLI runs with an inherited fd 8 that is not close-on-exec, as a worker
