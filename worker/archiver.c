@@ -6,11 +6,13 @@
  * small, single-threaded process that only forks: for each ARC_SPAWN it
  * forks one job process, which joins the slot's network namespace (no
  * network), keeps only its socket and /dev/null, and waits (the helper
- * has an IPC namespace of its own). Given the job's work dir it chroots there, takes the
- * job's uid, sets rlimits, and unpacks the input; after the run it packs stdout, stderr
- * and out/ into the result archive, then exits. Hostile input is thus parsed as the job's
- * own uid, in its own directory, by a process that holds no Redis connection, no secret
- * of the worker's and no network.
+ * has an IPC namespace of its own), chrooted in an empty read-only root
+ * (see empty_root). Given the job's work dir (an fd) it takes the job's
+ * uid, sets rlimits, and unpacks the input; after the run it packs stdout,
+ * stderr and out/ into the result archive, then exits. Hostile input is
+ * thus parsed as the job's own uid, by a process that holds no Redis
+ * connection, no secret of the worker's, no network and no path to any
+ * file of the host's or the job's.
  *
  * Forking from this helper instead of the worker keeps the worker small
  * (it does not even map libarchive) and the forks cheap, and a fork never
@@ -34,6 +36,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/mount.h>
 
 #include "../common/archive.h"
 #include "../common/util.h"
@@ -42,6 +45,35 @@
 
 #define CTL_FD 3
 #define MAX_FDS FDPASS_MAX
+
+/* Job processes chroot into an empty, read-only tmpfs of the helper's own
+ * (a detached mount: it has no path), never into the job's directory,
+ * which the job writes. glibc opens files by absolute path on its own:
+ * gconv's configuration and modules for a charset conversion (libarchive
+ * asks for one), the timezone, NSS. Chrooted into the job's directory, a
+ * job that planted gconv-modules and a library of its own in it had that
+ * library loaded here, outside the sandbox, without its seccomp filter
+ * and namespaces. The job's directory is reached only through the fds
+ * the worker passes. */
+static int empty_root = -1;
+
+static int
+make_empty_root (void)
+{
+  int fs = (int) syscall (SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC), mnt = -1;
+
+  if (fs < 0)
+    return -1;
+  if (syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", "4k", 0) == 0
+      && syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "nr_inodes", "2", 0) == 0
+      && syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0555", 0) == 0
+      && syscall (SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+    mnt = (int) syscall (SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+                         MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
+                             | MOUNT_ATTR_NOEXEC);
+  close (fs);
+  return mnt;
+}
 
 static ssize_t
 recv_fds (int sock, void *buf, size_t len, int *fds, int *nfds)
@@ -82,11 +114,11 @@ map_whole (int fd, size_t *len)
   return map_fd (fd, *len);
 }
 
-/* The job's uid, chrooted in its work dir, under rlimits. The file-size
- * cap is the disk limit while unpacking and is raised (soft only) to the
- * result cap for the archive. */
+/* The job's uid, under rlimits (the process is chrooted in the empty root
+ * already). The file-size cap is the disk limit while unpacking and is
+ * raised (soft only) to the result cap for the archive. */
 static void
-drop_privileges (int sock, int workfd, const struct arc_request *rq, pid_t parent)
+drop_privileges (int sock, const struct arc_request *rq, pid_t parent)
 {
   uid_t uid = rq->uid;
   uint64_t fsz_hard = rq->disk_bytes > rq->max_result + (1 << 20)
@@ -101,9 +133,7 @@ drop_privileges (int sock, int workfd, const struct arc_request *rq, pid_t paren
   struct rlimit as = { as_cap, as_cap };
 #endif
 
-  if (fchdir (workfd) < 0 || chroot (".") < 0 || chdir ("/") < 0
-      || syscall (SYS_setgroups, 0, NULL) < 0
-      || syscall (SYS_setresgid, uid, uid, uid) < 0
+  if (syscall (SYS_setgroups, 0, NULL) < 0 || syscall (SYS_setresgid, uid, uid, uid) < 0
       || syscall (SYS_setresuid, uid, uid, uid) < 0
       || prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
 #ifndef __SANITIZE_ADDRESS__
@@ -124,7 +154,7 @@ drop_privileges (int sock, int workfd, const struct arc_request *rq, pid_t paren
 }
 
 static void
-unpack (int sock, const struct arc_request *rq, const void *buf)
+unpack (int sock, const struct arc_request *rq, const void *buf, int root)
 {
   struct sq_unpack_limits ul;
   struct sq_tree_stats ts;
@@ -135,7 +165,6 @@ unpack (int sock, const struct arc_request *rq, const void *buf)
   /* A little under the inode cap, which the scratch directories share,
    * so that the entry cap gives the clearer message. */
   ul.max_entries = rq->disk_inodes > 16 ? rq->disk_inodes - 8 : rq->disk_inodes;
-  int root = open ("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (sq_unpack (buf, rq->input_len, root, &ul, 0, &ts, &err) < 0)
     {
       if (err.code == ENOSPC || err.code == EFBIG)
@@ -258,6 +287,10 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
     null = open ("/dev/null", O_RDWR | O_CLOEXEC);
   if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (null, 2) < 0)
     _exit (2);
+  /* Nothing of the host's or the job's at any absolute path (see
+   * empty_root). */
+  if (fchdir (empty_root) < 0 || chroot (".") < 0 || chdir ("/") < 0)
+    _exit (2);
   syscall (SYS_close_range, CTL_FD + 1, ~0U, 0);
 
   /* ARC_UNPACK: the work dir and the input. */
@@ -272,13 +305,14 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
     }
   if (nfds == 2)
     close (fds[1]);
-  drop_privileges (sock, fds[0], &rq, parent);
-  close (fds[0]);
+  drop_privileges (sock, &rq, parent);
   if (rq.input_len)
     {
-      unpack (sock, &rq, input);
+      unpack (sock, &rq, input, fds[0]); /* closes fds[0] */
       munmap (input, rq.input_len);
     }
+  else
+    close (fds[0]);
   struct pack k = { .max = rq.max_result, .out_fd = -1 };
   reply_counts (sock, ARC_OK, &k, 0);
 
@@ -368,6 +402,13 @@ main (int argc, char **argv)
   signal (SIGINT, SIG_IGN);
   signal (SIGHUP, SIG_IGN);
   syscall (SYS_close_range, CTL_FD + 1, ~0U, 0);
+  empty_root = make_empty_root ();
+  if (empty_root < 0)
+    {
+      perror ("sandq-archiver: make an empty root for job processes (fsopen tmpfs, "
+              "Linux 5.2 or later)");
+      return 1;
+    }
   /* No host IPC objects for any job process. They share this private
    * namespace, which none of them uses (one per job cost 4% of a job
    * process's time). */

@@ -92,8 +92,9 @@ ok "the helper has a process group of its own (a ^C is for the worker, which dra
 ign=$(awk '/^SigIgn/ { print $2 }' /proc/"$(helper)"/status)
 ok "the helper ignores SIGTERM and SIGINT (it ends with the worker)" \
   test $(( 0x$ign & 0x4002 )) -eq $(( 0x4002 ))
-is "the helper holds its control socket and stdio only" \
-  "$(ls /proc/$(helper)/fd | tr '\n' ' ')" "0 1 2 3 "
+is "the helper holds its control socket, stdio and the job processes' empty root only" \
+  "$(for f in $(ls /proc/$(helper)/fd); do printf '%s ' "$( [ "$f" -le 3 ] && echo "$f" || readlink "/proc/$(helper)/fd/$f")"; done)" \
+  "0 1 2 3 / "
 # Each idle slot has its next job process waiting: a child of the helper,
 # holding its socket and /dev/null only, in a network namespace of its own.
 jobprocs() { cat /proc/"$(helper "${1:-w1}")"/task/*/children 2>/dev/null | tr ' ' '\n' | grep .; }
@@ -104,6 +105,11 @@ is "the job process holds only its socket (and /dev/null as stdio)" \
   "0=/dev/null 1=/dev/null 2=/dev/null 3=socket "
 ok "the job process is not in the host's network namespace" \
   test "$(readlink /proc/$u/ns/net)" != "$(readlink /proc/self/ns/net)"
+# Its root is an empty read-only tmpfs, not the job's directory: glibc
+# opens files by absolute path on its own (see t0004's gconv job).
+is "the job process's root is empty" "$(ls -A /proc/$u/root/ 2>&1)" ""
+is "... a tmpfs" "$(stat -f -c %T /proc/$u/root/)" tmpfs
+like "... read-only" "$(touch /proc/$u/root/x 2>&1)" 'Read-only file system'
 # Each idle slot has its next sandbox waiting too. Its pid 1 is
 # sandq-init, executed afresh from the library's memfd: it holds no copy of
 # the worker's memory (the Redis password), no environment, no library.

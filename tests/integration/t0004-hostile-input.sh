@@ -105,7 +105,7 @@ printf 'not a tarball' > "$Q_DIR/junk.tar"
 id=$(SQ submit "$Q_DIR/junk.tar" -- ls)
 check_rejected "a file that is not a tar" "$id" 'not a tar archive|corrupt archive'
 
-# sandq-archiver's job process unpacks as the job's uid, chrooted in its
+# sandq-archiver's job process unpacks as the job's uid, into an fd of its
 # disk: it could not write a root-owned place even if a check were missed
 # (defence in depth). Files it made are the job's own (a root-owned one
 # would show as the overflow uid 65534 inside).
@@ -123,6 +123,50 @@ SQ wait "$id" >/dev/null
 SQ result --result-dir "$Q_DIR/res" "$id" >/dev/null
 ok "result: regular files come back" test "$(cat "$Q_DIR/res/out/real")" = ok
 ok "result: links and FIFOs do not" test -z "$(find "$Q_DIR/res" ! -type f ! -type d)"
+# A job cannot get its code run by the archive helper. glibc looks up
+# gconv's modules by absolute path when libarchive asks for a charset
+# conversion; the helper's job process once chrooted into the job's
+# directory, so a gconv-modules and a library planted there (by the job,
+# or by its input tarball) were loaded outside the sandbox. The library
+# here leaves a file wherever it can when it is loaded.
+gc=$Q_DIR/gconv && mkdir -p "$gc/usr/lib/x86_64-linux-gnu/gconv"
+cat > "$gc/evil.c" <<'C'
+#include <fcntl.h>
+#include <unistd.h>
+__attribute__ ((constructor)) static void loaded (void)
+{
+  int fd = open ("/out/pwned", O_WRONLY | O_CREAT, 0644);
+  if (fd < 0)
+    fd = open ("/pwned", O_WRONLY | O_CREAT, 0644);
+  if (fd >= 0)
+    close (fd);
+}
+int gconv (void) { return 0; }
+int gconv_init (void) { return 0; }
+C
+if ${CC:-cc} -shared -fPIC -o "$gc/usr/lib/x86_64-linux-gnu/gconv/EVIL.so" "$gc/evil.c" 2>/dev/null; then
+  printf 'module ANSI_X3.4-1968// UTF-8// EVIL 1\nmodule UTF-8// ANSI_X3.4-1968// EVIL 1\n' \
+    > "$gc/usr/lib/x86_64-linux-gnu/gconv/gconv-modules"
+  tar -C "$gc" -cf "$gc/in.tar" usr
+  # Planted by the input tarball: present while it is unpacked, and
+  # while the result is packed.
+  id=$(SQ submit "$gc/in.tar" -- sh -c 'ls pwned out/pwned 2>/dev/null; echo end')
+  SQ wait "$id" >/dev/null
+  SQ result --result-dir "$gc/res0" "$id" >/dev/null
+  is "a gconv module in the input tarball is not loaded" \
+    "$(job_field "$id" status) $(SQ logs --stdout "$id") $(ls "$gc/res0/out" 2>/dev/null)" "ok end "
+  # Planted by the job: present while the result is packed.
+  tar -C "$gc/usr/lib/x86_64-linux-gnu/gconv" -cf "$gc/flat.tar" EVIL.so gconv-modules
+  id=$(SQ submit "$gc/flat.tar" -- sh -c 'd=usr/lib/x86_64-linux-gnu/gconv
+    mkdir -p $d && mv EVIL.so gconv-modules $d/')
+  SQ wait "$id" >/dev/null
+  SQ result --result-dir "$gc/res" "$id" >/dev/null
+  is "a gconv module the job planted is not loaded while packing" \
+    "$(job_field "$id" status) $(ls "$gc/res/out" 2>/dev/null)" "ok "
+else
+  skip "a planted gconv module" "no C compiler to build it"
+fi
+
 # Worker slots reuse one network namespace per slot. The host's loopback
 # stays out of reach, and nothing a job leaves listening survives it.
 "$PY" - "$Q_DIR/port" > /dev/null 2>&1 <<'PY' &
