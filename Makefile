@@ -129,7 +129,8 @@ $(BUILD)/worker/archiver_client.o: CFLAGS += -I$(BUILD)/gen
 
 # The worker's archive helper: libarchive and the dependency-free common
 # code, nothing of the queue or the sandbox.
-$(BUILD)/sandq-archiver: $(call obj,worker/archiver.c worker/fdpass.c common/archive.c) $(LIBCOMMON)
+$(BUILD)/sandq-archiver: $(call obj,worker/archiver.c worker/fdpass.c common/archive.c) \
+                         $(BUILD)/sandbox/seccomp_load.o $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ARCHIVE_LIBS)
 
 # The submit CLI never links the sandbox.

@@ -468,7 +468,7 @@ main (void)
   /* The filter is loaded once, here, and the program inherits it. It
    * denies nothing that init or the program still do before execve. */
   struct sbx_seccomp sc;
-  sbx_seccomp_builtin (&sc);
+  sbx_seccomp_builtin (&sc, SBX_POLICY_SANDBOX);
   if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sbx_seccomp_load (&sc) < 0)
     {
       report_text (report_fd, REC_SETUP, "load the seccomp filter", errno);

@@ -85,7 +85,7 @@ static const unsigned long ns_flags[] = {
 };
 
 int
-sbx_seccomp_compile (struct sbx_seccomp *sc, sq_err *err)
+sbx_seccomp_compile (struct sbx_seccomp *sc, enum sbx_seccomp_policy policy, sq_err *err)
 {
   scmp_filter_ctx ctx;
   cleanup_close int fd = -1;
@@ -113,7 +113,19 @@ sbx_seccomp_compile (struct sbx_seccomp *sc, sq_err *err)
       int nr = seccomp_syscall_resolve_name (sbx_seccomp_denied[i]);
       if (nr == __NR_SCMP_ERROR || nr < 0)
         continue;
+      /* A helper's job process chroots into an empty root and joins the
+       * slot's network namespace (worker/archiver.c). */
+      if (policy == SBX_POLICY_HELPER
+          && (nr == SCMP_SYS (chroot) || nr == SCMP_SYS (setns)))
+        continue;
       r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), nr, 0);
+      if (r < 0)
+        goto fail_r;
+    }
+  if (policy == SBX_POLICY_HELPER)
+    {
+      r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (setns), 1,
+                            SCMP_A1 (SCMP_CMP_NE, CLONE_NEWNET));
       if (r < 0)
         goto fail_r;
     }

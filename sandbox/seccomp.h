@@ -23,13 +23,24 @@ struct sbx_seccomp
   struct sock_fprog prog;
 };
 
-/* Compiles the policy with libseccomp (build time; tests). The caller frees
+enum sbx_seccomp_policy
+{
+  /* A sandbox's init and program. */
+  SBX_POLICY_SANDBOX,
+  /* A helper that handles a job's files outside the sandbox (the worker's
+   * sandq-archiver and its per-job processes): the same, but chroot is
+   * allowed, and setns into a network namespace only. */
+  SBX_POLICY_HELPER,
+};
+
+/* Compiles a policy with libseccomp (build time; tests). The caller frees
  * it with sbx_seccomp_free(). */
-int sbx_seccomp_compile (struct sbx_seccomp *sc, sq_err *err);
+int sbx_seccomp_compile (struct sbx_seccomp *sc, enum sbx_seccomp_policy policy,
+                         sq_err *err);
 void sbx_seccomp_free (struct sbx_seccomp *sc);
 
-/* Points sc at the program compiled at build time. Nothing to free. */
-void sbx_seccomp_builtin (struct sbx_seccomp *sc);
+/* Points sc at a program compiled at build time. Nothing to free. */
+void sbx_seccomp_builtin (struct sbx_seccomp *sc, enum sbx_seccomp_policy policy);
 
 /* Installs the program on the calling thread. Async-signal-safe. */
 int sbx_seccomp_load (const struct sbx_seccomp *sc);

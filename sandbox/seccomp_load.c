@@ -7,11 +7,17 @@
 #include <unistd.h>
 #include <linux/seccomp.h>
 
-#include "seccomp_filter.h" /* generated: sbx_filter[] */
+#include "seccomp_filter.h" /* generated: sbx_filter[], sbx_helper_filter[] */
 
 void
-sbx_seccomp_builtin (struct sbx_seccomp *sc)
+sbx_seccomp_builtin (struct sbx_seccomp *sc, enum sbx_seccomp_policy policy)
 {
+  if (policy == SBX_POLICY_HELPER)
+    {
+      sc->prog.len = sizeof sbx_helper_filter / sizeof sbx_helper_filter[0];
+      sc->prog.filter = (struct sock_filter *) sbx_helper_filter;
+      return;
+    }
   sc->prog.len = sizeof sbx_filter / sizeof sbx_filter[0];
   sc->prog.filter = (struct sock_filter *) sbx_filter;
 }

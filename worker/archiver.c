@@ -40,6 +40,7 @@
 
 #include "../common/archive.h"
 #include "../common/util.h"
+#include "../sandbox/seccomp.h"
 #include "archiver_proto.h"
 #include "fdpass.h"
 
@@ -417,6 +418,20 @@ main (int argc, char **argv)
       perror ("sandq-archiver: unshare the IPC namespace");
       return 1;
     }
+  /* From here on the helper and every job process run under the
+   * sandbox's seccomp policy, less what a job process needs to set itself
+   * up (chroot, and setns into a network namespace): libarchive parses
+   * hostile input here, and a bug in it must not reach the calls that
+   * attack the kernel or make namespaces. Once, inherited by each fork. */
+  {
+    struct sbx_seccomp sc;
+    sbx_seccomp_builtin (&sc, SBX_POLICY_HELPER);
+    if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sbx_seccomp_load (&sc) < 0)
+      {
+        perror ("sandq-archiver: load the seccomp filter");
+        return 1;
+      }
+  }
   /* SIGCHLD is blocked but inside ppoll: job processes are reaped as they
    * end, and never between a fork and its pidfd_open (a pid is never
    * reused under us). */
