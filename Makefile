@@ -40,13 +40,6 @@ QUEUE_LIBS := $(shell pkg-config --libs $(PKGS_QUEUE) 2>/dev/null || echo -lhire
 # The worker never maps libarchive: sandq-archiver does its archives.
 WORKER_LIBS := $(shell pkg-config --libs hiredis jansson 2>/dev/null || echo -lhiredis -ljansson)
 ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
-# sandq-archiver links libarchive and what it needs statically (libc and
-# libm stay shared). Each job is a fork of the helper, and a fork and exit
-# cost per mapping: with libarchive's 15 shared libraries (ICU and
-# libstdc++ among them, for formats sandq never reads) the helper had 98
-# mappings; linked so, 24.
-ARCHIVE_STATIC_LIBS := -Wl,--gc-sections -Wl,-Bstatic -larchive -lnettle -lxml2 -lzstd \
-                       -llz4 -lacl -llzma -lbz2 -lz -Wl,-Bdynamic -lm
 
 # Dependency-free shared code: usable by the sandbox.
 COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tree.c \
@@ -134,11 +127,11 @@ $(BUILD)/gen/paths.h: FORCE
 $(BUILD)/worker/archiver_client.o: $(BUILD)/gen/paths.h
 $(BUILD)/worker/archiver_client.o: CFLAGS += -I$(BUILD)/gen
 
-# The worker's archive helper: libarchive, the dependency-free common
-# code and the sandbox's seccomp loader, nothing of the queue.
+# The worker's archive helper: libarchive and the dependency-free common
+# code, nothing of the queue or the sandbox.
 $(BUILD)/sandq-archiver: $(call obj,worker/archiver.c worker/fdpass.c common/archive.c) \
                          $(BUILD)/sandbox/seccomp_load.o $(LIBCOMMON)
-	$(CC) $(LDFLAGS) -o $@ $^ $(ARCHIVE_STATIC_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ARCHIVE_LIBS)
 
 # The submit CLI never links the sandbox.
 $(BUILD)/sandq: $(call obj,$(SUBMIT_SRC)) $(LIBQUEUE) $(LIBCOMMON)
