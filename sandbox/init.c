@@ -214,8 +214,11 @@ exec_in_path (char *const *argv, char *const *envp, int report_fd)
  * blocked, whatever its caller had: both survive execve. The library's own
  * threads block every signal, and the CLI and the worker ignore SIGPIPE;
  * a program that inherited a blocked SIGCHLD waited forever in
- * `sh -c 'sleep 1 & wait'`. Raw syscalls, so that the signals musl keeps
- * for itself are reset too. */
+ * `sh -c 'sleep 1 & wait'`. init resets its own, first thing (while the
+ * supervisor writes the id maps), and the program inherits them. init
+ * installs no handler, so as pid 1 it still ignores what is sent from
+ * inside. Raw syscalls, so that the signals musl keeps for itself are
+ * reset too. */
 static void
 reset_signals (void)
 {
@@ -234,10 +237,6 @@ reset_signals (void)
 static __attribute__ ((noreturn)) void
 program_main (int in_fd, const struct job_header *job, int report_fd)
 {
-  reset_signals ();
-  /* Nor does it inherit the caller's umask (a service's UMask=0077 would
-   * leave out/ files unreadable to anyone else once extracted). */
-  umask (022);
   if (dup2 (in_fd, 0) < 0 || dup2 (INIT_FD_OUT, 1) < 0 || dup2 (INIT_FD_ERR, 2) < 0)
     {
       report_text (report_fd, REC_SETUP, "dup2 stdio", errno);
@@ -384,6 +383,11 @@ main (void)
 
   /* If the supervisor dies, the whole sandbox dies with it. */
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  reset_signals ();
+  /* Nor does the program inherit the caller's umask (a service's
+   * UMask=0077 would leave out/ files unreadable to anyone else once
+   * extracted). */
+  umask (022);
   {
     int keep[] = { INIT_FD_SYNC, INIT_FD_REPORT,  INIT_FD_OUT,
                    INIT_FD_ERR,  INIT_FD_SCRATCH, INIT_FD_STDIN };
