@@ -78,4 +78,18 @@ is "one task in all the sets: the next sandbox's init" "$(cat "$inst"/p*/tasks |
 worker_stop w1
 is "worker exits 0" "$WSTATUS" 0
 ok "its cgroup instance is gone" test ! -e "$inst"
+
+# A worker killed outright leaves its sets behind, a sandbox's init
+# perhaps still in one; the next start on the host sweeps them.
+worker_start w2 --concurrency 2 || { done_testing; exit 1; }
+id=$(SQ submit -- true); SQ wait "$id" >/dev/null
+inst2=$(find /sys/fs/cgroup/pids -maxdepth 8 -type d -name "$(wpid w2)-*" 2>/dev/null | head -1)
+mem2=$(find /sys/fs/cgroup/memory -maxdepth 8 -type d -name "$(wpid w2)-*" 2>/dev/null | head -1)
+ok "the second worker has reusable sets" test -n "$(ls -d "$inst2"/p* 2>/dev/null)"
+worker_stop w2 KILL
+ok "killed, it leaves them behind" test -d "$inst2"
+worker_start w3 --concurrency 1 || { done_testing; exit 1; }
+ok "the next worker's start sweeps the dead one's sets" wait_for 10 "test ! -e '$inst2'"
+ok "... and its memory cgroups" test ! -e "$mem2"
+worker_stop w3
 done_testing
