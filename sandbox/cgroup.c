@@ -544,6 +544,19 @@ pooled_dir (const struct cg_job *j, int i)
 }
 
 static void
+set_close_memory (struct cg_set *s)
+{
+  if (s->mem_usage_fd >= 0)
+    close (s->mem_usage_fd);
+  if (s->mem_max_fd >= 0)
+    close (s->mem_max_fd);
+  if (s->mem_oom_fd >= 0)
+    close (s->mem_oom_fd);
+  s->mem_usage_fd = s->mem_max_fd = s->mem_oom_fd = -1;
+  s->mem_limit = 0;
+}
+
+static void
 set_close (struct cg_set *s)
 {
   for (int i = 0; i < CG_NCTRL; i++)
@@ -559,6 +572,7 @@ set_close (struct cg_set *s)
     close (s->pids_events_fd);
   if (s->pids_current_fd >= 0)
     close (s->pids_current_fd);
+  set_close_memory (s);
 }
 
 /* Closes and removes a set; it must hold no task. */
@@ -577,6 +591,66 @@ set_destroy (struct cg_host *h, struct cg_set *s)
   return r;
 }
 
+/* Makes and opens the set's directory in hierarchy i. */
+static int
+set_make_dir (struct cg_host *h, struct cg_set *s, int i, sq_err *err)
+{
+  char name[32];
+
+  snprintf (name, sizeof name, "p%u", s->id);
+  if (mkdirat (h->dirfd[i], name, 0755) < 0)
+    return sq_err_set (err, errno, "create cgroup '%s/%s'", h->path[i], name);
+  s->dirfd[i] = openat (h->dirfd[i], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (s->dirfd[i] < 0
+      || (s->tasks_fd[i] = openat (s->dirfd[i], "tasks", O_WRONLY | O_CLOEXEC)) < 0)
+    return sq_err_set (err, errno, "open cgroup '%s/%s'", h->path[i], name);
+  return 0;
+}
+
+/* The memory cgroup of a set (a fresh one), and the files its jobs read. */
+static int
+set_make_memory (struct cg_host *h, struct cg_set *s, sq_err *err)
+{
+  int i = h->ctrl_dir[CG_MEMORY];
+
+  if (set_make_dir (h, s, i, err) < 0)
+    return -1;
+  s->mem_usage_fd = openat (s->dirfd[i], "memory.usage_in_bytes", O_RDONLY | O_CLOEXEC);
+  s->mem_max_fd = openat (s->dirfd[i], "memory.max_usage_in_bytes", O_RDWR | O_CLOEXEC);
+  s->mem_oom_fd = openat (s->dirfd[i], "memory.oom_control", O_RDONLY | O_CLOEXEC);
+  if (s->mem_usage_fd < 0 || s->mem_max_fd < 0 || s->mem_oom_fd < 0)
+    return sq_err_set (err, errno, "open the memory counters of cgroup 'p%u'", s->id);
+  return 0;
+}
+
+static int
+memory_shares_dir (const struct cg_host *h)
+{
+  for (int c = 0; c < CG_NCTRL; c++)
+    if (c != CG_MEMORY && h->ctrl_dir[c] == h->ctrl_dir[CG_MEMORY])
+      return 1;
+  return 0;
+}
+
+/* Replaces the set's memory cgroup with a fresh one: what is still
+ * charged to the old one stays with it (the kernel frees it as the pages
+ * go). The rmdir fails only while a task is in it. */
+static int
+set_renew_memory (struct cg_host *h, struct cg_set *s)
+{
+  int i = h->ctrl_dir[CG_MEMORY];
+  char name[32];
+
+  snprintf (name, sizeof name, "p%u", s->id);
+  set_close_memory (s);
+  close (s->tasks_fd[i]);
+  close (s->dirfd[i]);
+  s->tasks_fd[i] = s->dirfd[i] = -1;
+  if (rmdir_retry (h->dirfd[i], name) < 0)
+    return -1;
+  return set_make_memory (h, s, NULL);
+}
+
 static struct cg_set *
 set_make (struct cg_host *h, sq_err *err)
 {
@@ -591,27 +665,16 @@ set_make (struct cg_host *h, sq_err *err)
   for (int i = 0; i < CG_NCTRL; i++)
     s->dirfd[i] = s->tasks_fd[i] = -1;
   s->usage_fd = s->pids_events_fd = s->pids_current_fd = -1;
+  s->mem_usage_fd = s->mem_max_fd = s->mem_oom_fd = -1;
   pthread_mutex_lock (&h->pool_lock);
   s->id = h->pool_next_id++;
   pthread_mutex_unlock (&h->pool_lock);
   snprintf (name, sizeof name, "p%u", s->id);
   for (int i = 0; i < h->ndirs; i++)
-    {
-      if (i == h->ctrl_dir[CG_MEMORY])
-        continue;
-      if (mkdirat (h->dirfd[i], name, 0755) < 0)
-        {
-          sq_err_set (err, errno, "create cgroup '%s/%s'", h->path[i], name);
-          goto fail;
-        }
-      s->dirfd[i] = openat (h->dirfd[i], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (s->dirfd[i] < 0
-          || (s->tasks_fd[i] = openat (s->dirfd[i], "tasks", O_WRONLY | O_CLOEXEC)) < 0)
-        {
-          sq_err_set (err, errno, "open cgroup '%s/%s'", h->path[i], name);
-          goto fail;
-        }
-    }
+    if (i != h->ctrl_dir[CG_MEMORY] && set_make_dir (h, s, i, err) < 0)
+      goto fail;
+  if (set_make_memory (h, s, err) < 0)
+    goto fail;
   {
     int acct = s->dirfd[h->ctrl_dir[CG_CPUACCT]], pids = s->dirfd[h->ctrl_dir[CG_PIDS]];
     if ((acct >= 0
@@ -667,6 +730,15 @@ set_give (struct cg_host *h, struct cg_set *s)
           set_destroy (h, s);
           return -1;
         }
+  /* Too much still charged to its memory cgroup: a fresh one (or, where
+   * memory shares its hierarchy with another controller, a fresh set). */
+  if (s->mem_usage_fd >= 0
+      && (pread_u64 (s->mem_usage_fd, &n) < 0 || n > CG_REUSE_MAX_LEFTOVER)
+      && (memory_shares_dir (h) || set_renew_memory (h, s) < 0))
+    {
+      set_destroy (h, s);
+      return 0;
+    }
   pthread_mutex_lock (&h->pool_lock);
   if (h->pool_idle < CG_POOL_MAX_IDLE)
     {
@@ -708,7 +780,8 @@ cg_job_set_limits (struct cg_host *h, struct cg_job *j, const struct cg_limits *
           && write_knob (mem, "memory.swap.max", "0", j->name, err) < 0)
         return -1;
     }
-  else
+  else if (!pooled_dir (j, h->ctrl_dir[CG_MEMORY])
+           || j->set->mem_limit != lim->memory_bytes)
     {
       /* memsw may never be below the plain limit: when a limit is lowered
        * the plain one goes first, when it is raised (the first write then
@@ -720,6 +793,8 @@ cg_job_set_limits (struct cg_host *h, struct cg_job *j, const struct cg_limits *
         return -1;
       if (!plain_done && write_knob (mem, "memory.limit_in_bytes", v, j->name, err) < 0)
         return -1;
+      if (pooled_dir (j, h->ctrl_dir[CG_MEMORY]))
+        j->set->mem_limit = lim->memory_bytes;
     }
   /* A pooled set's knobs keep what an earlier job had: they are written
    * when this job's differ (a reused cpu cgroup may need its cap lifted). */
@@ -770,9 +845,14 @@ cg_job_create (struct cg_host *h, struct cg_job *j, const char *name,
       if (!s)
         return -1;
       j->set = s;
+      /* oom_kill is missing before Linux 4.13: then 0, as for a fresh
+       * cgroup. The peak restarts from what is charged now. */
+      if (s->mem_oom_fd >= 0)
+        pread_keyed (s->mem_oom_fd, "oom_kill", &j->oom_kills_base);
       if ((s->dirfd[acct] >= 0 && pread_u64 (s->usage_fd, &j->cpu_ns_base) < 0)
           || (s->dirfd[pids] >= 0
-              && pread_keyed (s->pids_events_fd, "max", &j->pids_events_base) < 0))
+              && pread_keyed (s->pids_events_fd, "max", &j->pids_events_base) < 0)
+          || (s->mem_max_fd >= 0 && pwrite (s->mem_max_fd, "0", 1, 0) != 1))
         {
           sq_err_set (err, errno, "read the counters of cgroup 'p%u' for job %s", s->id,
                       j->name);
@@ -909,6 +989,13 @@ cg_job_stats (struct cg_host *h, struct cg_job *j, struct cg_stats *st)
       if (sq_read_u64_at (mem, "memory.peak", &st->memory_peak_bytes, NULL) < 0)
         sq_read_u64_at (mem, "memory.current", &st->memory_peak_bytes, NULL);
       read_keyed (mem, "memory.events", "oom_kill", &st->oom_kills);
+    }
+  else if (pooled_dir (j, h->ctrl_dir[CG_MEMORY]))
+    {
+      uint64_t n = 0;
+      pread_u64 (j->set->mem_max_fd, &st->memory_peak_bytes);
+      pread_keyed (j->set->mem_oom_fd, "oom_kill", &n);
+      st->oom_kills = n > j->oom_kills_base ? n - j->oom_kills_base : 0;
     }
   else
     {

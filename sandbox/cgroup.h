@@ -37,18 +37,21 @@ enum cg_ctrl
   CG_NCTRL,
 };
 
-/* v1, for a process that runs many jobs: the job cgroups that hold no
- * memory (pids, cpu, cpuacct) are kept and handed to later jobs instead of
- * being made and removed for each one, which is most of the kernel's work
- * per job on v1 (a mkdir and rmdir per hierarchy, and the lookups of the
- * new directories' files). Reuse is safe because these controllers only
- * count and cap: a set goes back to the pool only once it holds no task,
- * its limits are rewritten when a job's differ, and the counters a job
- * reports (cpuacct.usage, pids.events) are read as differences from a
- * baseline taken when the job got the set. The memory cgroup stays one per
- * job: a reused one would carry the previous jobs' page cache into the
- * next job's usage and peak. v2 keeps one fresh cgroup per job (a single
- * mkdir there). */
+/* v1, for a process that runs many jobs: a job's cgroups are kept and
+ * handed to later jobs instead of being made and removed for each one,
+ * which is most of the kernel's work per job on v1 (a mkdir and rmdir per
+ * hierarchy, and the lookups of the new directories' files). A set goes
+ * back to the pool only once it holds no task; its limits are rewritten
+ * when a job's differ; the counters a job reports (cpuacct.usage,
+ * pids.events, the oom_kill count) are read as differences from a
+ * baseline taken when the job got the set, and memory.max_usage_in_bytes
+ * is reset then. The memory cgroup is kept only while what stays charged
+ * to it after a job (page cache the job read first, its scratch files
+ * until they are freed) is under CG_REUSE_MAX_LEFTOVER; over that it is
+ * made anew, so that no job's usage, peak or room under its limit carries
+ * an earlier job's by more than that. v2 keeps one fresh cgroup per job
+ * (a single mkdir there). */
+#define CG_REUSE_MAX_LEFTOVER (1 << 20)
 struct cg_set
 {
   int dirfd[CG_NCTRL];    /* by cg_host dir index; -1 where memory lives */
@@ -56,6 +59,10 @@ struct cg_set
   int usage_fd;           /* cpuacct.usage */
   int pids_events_fd;     /* pids.events */
   int pids_current_fd;    /* pids.current */
+  int mem_usage_fd;       /* memory.usage_in_bytes */
+  int mem_max_fd;         /* memory.max_usage_in_bytes, read and reset */
+  int mem_oom_fd;         /* memory.oom_control */
+  uint64_t mem_limit;     /* as last written; 0: not yet */
   uint64_t pids_max;      /* as last written; 0: not yet */
   int64_t cpu_quota_us;   /* as last written; 0: not yet, -1: no cap */
   unsigned id;
@@ -103,7 +110,7 @@ struct cg_job
   /* v1 pooled: the set this job holds (its pids/cpu/cpuacct directories
    * and entry files belong to the set), and the counters' baselines. */
   struct cg_set *set;
-  uint64_t cpu_ns_base, pids_events_base;
+  uint64_t cpu_ns_base, pids_events_base, oom_kills_base;
 };
 
 struct cg_stats
