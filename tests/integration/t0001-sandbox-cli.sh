@@ -150,6 +150,10 @@ is "no sandq job cgroup is left" "$(find /sys/fs/cgroup -path '*/sandq/*/j*' -ty
 is "--template: /proc is the sandbox's own pid namespace, root read-only" \
    "$(sed -n '1,2p' "$tmp/tp" | tr '\n' ' ')" "own ro "
 like "--template: pid 1 is sandq's init" "$(sed -n 3p "$tmp/tp")" '^sandq-init $'
+# A --template run keeps its cgroups as a reusable set (on v1), as a
+# worker does; it leaves none of it behind.
+is "--template: no cgroup of its own is left" \
+   "$(find /sys/fs/cgroup -maxdepth 10 -path '*/sandq/*' -type d 2>/dev/null | wc -l)" 0
 
 # A --stdout whose reader goes away: the job is stopped with a clear
 # verdict (the CLI must not die of SIGPIPE and leave its cgroup behind).
