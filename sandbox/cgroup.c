@@ -536,13 +536,6 @@ pread_u64 (int fd, uint64_t *out)
 
 #define CG_POOL_MAX_IDLE 64
 
-/* A job's directory i belongs to its set, not to the job. */
-static int
-pooled_dir (const struct cg_job *j, int i)
-{
-  return j->set && j->set->dirfd[i] >= 0;
-}
-
 static void
 set_close_memory (struct cg_set *s)
 {
@@ -677,14 +670,10 @@ set_make (struct cg_host *h, sq_err *err)
     goto fail;
   {
     int acct = s->dirfd[h->ctrl_dir[CG_CPUACCT]], pids = s->dirfd[h->ctrl_dir[CG_PIDS]];
-    if ((acct >= 0
-         && (s->usage_fd = openat (acct, "cpuacct.usage", O_RDONLY | O_CLOEXEC)) < 0)
-        || (pids >= 0
-            && ((s->pids_events_fd = openat (pids, "pids.events", O_RDONLY | O_CLOEXEC))
-                    < 0
-                || (s->pids_current_fd
-                    = openat (pids, "pids.current", O_RDONLY | O_CLOEXEC))
-                       < 0)))
+    s->usage_fd = openat (acct, "cpuacct.usage", O_RDONLY | O_CLOEXEC);
+    s->pids_events_fd = openat (pids, "pids.events", O_RDONLY | O_CLOEXEC);
+    s->pids_current_fd = openat (pids, "pids.current", O_RDONLY | O_CLOEXEC);
+    if (s->usage_fd < 0 || s->pids_events_fd < 0 || s->pids_current_fd < 0)
       {
         sq_err_set (err, errno, "open the counters of cgroup '%s'", name);
         goto fail;
@@ -723,7 +712,7 @@ set_give (struct cg_host *h, struct cg_set *s)
 {
   uint64_t n = 1;
 
-  if (s->pids_current_fd < 0 || pread_u64 (s->pids_current_fd, &n) < 0 || n > 0)
+  if (pread_u64 (s->pids_current_fd, &n) < 0 || n > 0)
     for (int i = 0; i < h->ndirs; i++)
       if (s->dirfd[i] >= 0 && kill_and_drain (s->dirfd[i]) < 0)
         {
@@ -732,8 +721,7 @@ set_give (struct cg_host *h, struct cg_set *s)
         }
   /* Too much still charged to its memory cgroup: a fresh one (or, where
    * memory shares its hierarchy with another controller, a fresh set). */
-  if (s->mem_usage_fd >= 0
-      && (pread_u64 (s->mem_usage_fd, &n) < 0 || n > CG_REUSE_MAX_LEFTOVER)
+  if ((pread_u64 (s->mem_usage_fd, &n) < 0 || n > CG_REUSE_MAX_LEFTOVER)
       && (memory_shares_dir (h) || set_renew_memory (h, s) < 0))
     {
       set_destroy (h, s);
@@ -780,8 +768,7 @@ cg_job_set_limits (struct cg_host *h, struct cg_job *j, const struct cg_limits *
           && write_knob (mem, "memory.swap.max", "0", j->name, err) < 0)
         return -1;
     }
-  else if (!pooled_dir (j, h->ctrl_dir[CG_MEMORY])
-           || j->set->mem_limit != lim->memory_bytes)
+  else if (!j->set || j->set->mem_limit != lim->memory_bytes)
     {
       /* memsw may never be below the plain limit: when a limit is lowered
        * the plain one goes first, when it is raised (the first write then
@@ -793,24 +780,23 @@ cg_job_set_limits (struct cg_host *h, struct cg_job *j, const struct cg_limits *
         return -1;
       if (!plain_done && write_knob (mem, "memory.limit_in_bytes", v, j->name, err) < 0)
         return -1;
-      if (pooled_dir (j, h->ctrl_dir[CG_MEMORY]))
+      if (j->set)
         j->set->mem_limit = lim->memory_bytes;
     }
   /* A pooled set's knobs keep what an earlier job had: they are written
    * when this job's differ (a reused cpu cgroup may need its cap lifted). */
-  struct cg_set *pids_set = pooled_dir (j, h->ctrl_dir[CG_PIDS]) ? j->set : NULL;
-  struct cg_set *cpu_set = pooled_dir (j, h->ctrl_dir[CG_CPU]) ? j->set : NULL;
-  if (!pids_set || pids_set->pids_max != lim->pids)
+  struct cg_set *set = j->set;
+  if (!set || set->pids_max != lim->pids)
     {
       snprintf (v, sizeof v, "%" PRIu64, lim->pids);
       if (write_knob (pids, "pids.max", v, j->name, err) < 0)
         return -1;
-      if (pids_set)
-        pids_set->pids_max = lim->pids;
+      if (set)
+        set->pids_max = lim->pids;
     }
   int64_t quota
       = lim->cpu_millicores ? (int64_t) lim->cpu_millicores * 100 : -1; /* of 100 ms */
-  if (cpu_set ? cpu_set->cpu_quota_us != quota : quota > 0)
+  if (set ? set->cpu_quota_us != quota : quota > 0)
     {
       if (h->mode == CG_MODE_V2)
         {
@@ -824,8 +810,8 @@ cg_job_set_limits (struct cg_host *h, struct cg_job *j, const struct cg_limits *
           if (write_knob (cpu, "cpu.cfs_quota_us", v, j->name, err) < 0)
             return -1;
         }
-      if (cpu_set)
-        cpu_set->cpu_quota_us = quota;
+      if (set)
+        set->cpu_quota_us = quota;
     }
   return 0;
 }
@@ -840,33 +826,34 @@ cg_job_create (struct cg_host *h, struct cg_job *j, const char *name,
   snprintf (j->name, sizeof j->name, "%s", h->one_shot ? h->instance : name);
   if (h->pooled)
     {
+      /* Every directory, and its entry file, belongs to the set. */
       struct cg_set *s = set_take (h, err);
-      int acct = h->ctrl_dir[CG_CPUACCT], pids = h->ctrl_dir[CG_PIDS];
       if (!s)
         return -1;
       j->set = s;
+      for (int i = 0; i < h->ndirs; i++)
+        {
+          j->dirfd[i] = s->dirfd[i];
+          j->entry_fd[i] = s->tasks_fd[i];
+        }
+      j->ndirs = j->nentry = h->ndirs;
       /* oom_kill is missing before Linux 4.13: then 0, as for a fresh
        * cgroup. The peak restarts from what is charged now. */
-      if (s->mem_oom_fd >= 0)
-        pread_keyed (s->mem_oom_fd, "oom_kill", &j->oom_kills_base);
-      if ((s->dirfd[acct] >= 0 && pread_u64 (s->usage_fd, &j->cpu_ns_base) < 0)
-          || (s->dirfd[pids] >= 0
-              && pread_keyed (s->pids_events_fd, "max", &j->pids_events_base) < 0)
-          || (s->mem_max_fd >= 0 && pwrite (s->mem_max_fd, "0", 1, 0) != 1))
+      pread_keyed (s->mem_oom_fd, "oom_kill", &j->oom_kills_base);
+      if (pread_u64 (s->usage_fd, &j->cpu_ns_base) < 0
+          || pread_keyed (s->pids_events_fd, "max", &j->pids_events_base) < 0
+          || pwrite (s->mem_max_fd, "0", 1, 0) != 1)
         {
           sq_err_set (err, errno, "read the counters of cgroup 'p%u' for job %s", s->id,
                       j->name);
           goto fail;
         }
+      if (cg_job_set_limits (h, j, lim, err) < 0)
+        goto fail;
+      return 0;
     }
   for (int i = 0; i < h->ndirs; i++)
     {
-      if (pooled_dir (j, i))
-        {
-          j->dirfd[i] = j->set->dirfd[i];
-          j->ndirs = i + 1;
-          continue;
-        }
       if (mkdirat (h->dirfd[i], j->name, 0755) < 0)
         {
           sq_err_set (err, errno, "create cgroup '%s/%s'", h->path[i], j->name);
@@ -885,12 +872,6 @@ cg_job_create (struct cg_host *h, struct cg_job *j, const char *name,
   if (h->mode == CG_MODE_V1)
     for (int i = 0; i < j->ndirs; i++)
       {
-        if (pooled_dir (j, i))
-          {
-            j->entry_fd[i] = j->set->tasks_fd[i];
-            j->nentry = i + 1;
-            continue;
-          }
         j->entry_fd[i] = openat (j->dirfd[i], "tasks", O_WRONLY | O_CLOEXEC);
         if (j->entry_fd[i] < 0)
           {
@@ -928,7 +909,7 @@ cg_job_entered (struct cg_job *j)
   for (int i = 0; i < j->nentry; i++)
     if (j->entry_fd[i] >= 0)
       {
-        if (!pooled_dir (j, i))
+        if (!j->set)
           close (j->entry_fd[i]);
         j->entry_fd[i] = -1;
       }
@@ -958,7 +939,7 @@ cg_job_cpu_ns (struct cg_host *h, struct cg_job *j, uint64_t *ns)
       *ns = us * 1000;
       return 0;
     }
-  if (pooled_dir (j, h->ctrl_dir[CG_CPUACCT]))
+  if (j->set)
     {
       if (pread_u64 (j->set->usage_fd, ns) < 0)
         return -1;
@@ -976,7 +957,7 @@ cg_job_stats (struct cg_host *h, struct cg_job *j, struct cg_stats *st)
 
   memset (st, 0, sizeof *st);
   cg_job_cpu_ns (h, j, &st->cpu_ns);
-  if (pooled_dir (j, h->ctrl_dir[CG_PIDS]))
+  if (j->set)
     {
       uint64_t n = 0;
       pread_keyed (j->set->pids_events_fd, "max", &n);
@@ -990,7 +971,7 @@ cg_job_stats (struct cg_host *h, struct cg_job *j, struct cg_stats *st)
         sq_read_u64_at (mem, "memory.current", &st->memory_peak_bytes, NULL);
       read_keyed (mem, "memory.events", "oom_kill", &st->oom_kills);
     }
-  else if (pooled_dir (j, h->ctrl_dir[CG_MEMORY]))
+  else if (j->set)
     {
       uint64_t n = 0;
       pread_u64 (j->set->mem_max_fd, &st->memory_peak_bytes);
@@ -1011,15 +992,24 @@ cg_job_destroy (struct cg_host *h, struct cg_job *j, sq_err *err)
   int r = 0;
 
   cg_job_entered (j);
+  if (j->set)
+    {
+      /* The set's directories go back with it; set_give makes sure they
+       * are empty. */
+      unsigned id = j->set->id;
+      if (set_give (h, j->set) < 0)
+        r = sq_err_set (err, 0, "cgroup 'p%u' of job %s still has processes after 5 s",
+                        id, j->name);
+      j->set = NULL;
+      for (int i = 0; i < j->ndirs; i++)
+        j->dirfd[i] = -1;
+      j->ndirs = 0;
+      return r;
+    }
   for (int i = 0; i < j->ndirs; i++)
     {
       if (j->dirfd[i] < 0)
         continue;
-      if (pooled_dir (j, i))
-        {
-          j->dirfd[i] = -1;
-          continue;
-        }
       /* Normally empty already (every process of a job lives in its PID
        * namespace, gone with its init): then one rmdir does. Otherwise
        * kill and drain first. */
@@ -1033,14 +1023,5 @@ cg_job_destroy (struct cg_host *h, struct cg_job *j, sq_err *err)
         r = sq_err_set (err, errno, "remove cgroup '%s/%s'", h->path[i], j->name);
     }
   j->ndirs = 0;
-  /* The memory cgroup is gone, and with it the job's last tasks. */
-  if (j->set)
-    {
-      unsigned id = j->set->id;
-      if (set_give (h, j->set) < 0 && r == 0)
-        r = sq_err_set (err, 0, "cgroup 'p%u' of job %s still has processes after 5 s",
-                        id, j->name);
-      j->set = NULL;
-    }
   return r;
 }

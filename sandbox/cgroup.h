@@ -54,7 +54,7 @@ enum cg_ctrl
 #define CG_REUSE_MAX_LEFTOVER (1 << 20)
 struct cg_set
 {
-  int dirfd[CG_NCTRL];    /* by cg_host dir index; -1 where memory lives */
+  int dirfd[CG_NCTRL];    /* by cg_host dir index: every hierarchy */
   int tasks_fd[CG_NCTRL]; /* each directory's "tasks", open for writing */
   int usage_fd;           /* cpuacct.usage */
   int pids_events_fd;     /* pids.events */
@@ -107,8 +107,8 @@ struct cg_job
   int entry_fd[CG_NCTRL];
   int nentry;
   char name[64];
-  /* v1 pooled: the set this job holds (its pids/cpu/cpuacct directories
-   * and entry files belong to the set), and the counters' baselines. */
+  /* v1 pooled: the set this job holds (all its directories and entry
+   * files belong to the set), and the counters' baselines. */
   struct cg_set *set;
   uint64_t cpu_ns_base, pids_events_base, oom_kills_base;
 };
