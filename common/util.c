@@ -10,7 +10,9 @@
 #include <strings.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/mount.h>
 
 #include "cleanup.h"
 
@@ -323,4 +325,39 @@ sq_valid_name (const char *s, size_t max)
         return 0;
     }
   return 1;
+}
+
+int
+sq_tmpfs_caps (int fs, uint64_t bytes, uint64_t inodes, const char *what, sq_err *err)
+{
+  char v[32];
+
+  snprintf (v, sizeof v, "%" PRIu64, bytes);
+  if (syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", v, 0) < 0)
+    return sq_err_set (err, errno, "set the %s size to %s", what, v);
+  snprintf (v, sizeof v, "%" PRIu64, inodes);
+  if (syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "nr_inodes", v, 0) < 0)
+    return sq_err_set (err, errno, "set the %s inodes to %s", what, v);
+  return 0;
+}
+
+int
+sq_tmpfs_detached (uint64_t bytes, uint64_t inodes, const char *mode, unsigned attrs,
+                   const char *what, sq_err *err)
+{
+  cleanup_close int fs = -1;
+  int m;
+
+  fs = (int) syscall (SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+  if (fs < 0)
+    return sq_err_set (err, errno, "fsopen tmpfs (needs Linux 5.2 or later)");
+  if (sq_tmpfs_caps (fs, bytes, inodes, what, err) < 0)
+    return -1;
+  if (syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", mode, 0) < 0
+      || syscall (SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return sq_err_set (err, errno, "create the %s tmpfs", what);
+  m = (int) syscall (SYS_fsmount, fs, FSMOUNT_CLOEXEC, attrs);
+  if (m < 0)
+    return sq_err_set (err, errno, "fsmount the %s tmpfs", what);
+  return m;
 }

@@ -54,6 +54,17 @@ int sq_write_file_at (int dirfd, const char *path, const char *value, sq_err *er
 /* Reads a decimal number from a file. */
 int sq_read_u64_at (int dirfd, const char *path, uint64_t *out, sq_err *err);
 
+/* Sets "size" and "nr_inodes" of a tmpfs being configured (fsopen or
+ * fspick); the message names what as "the <what> size". */
+int sq_tmpfs_caps (int fs, uint64_t bytes, uint64_t inodes, const char *what,
+                   sq_err *err);
+
+/* A tmpfs that exists only as a file descriptor (fsopen, fsmount): no host
+ * path, no mount in the host's namespace, nothing to clean up after a
+ * crash. mode is its root's, attrs are MOUNT_ATTR_* flags. */
+int sq_tmpfs_detached (uint64_t bytes, uint64_t inodes, const char *mode, unsigned attrs,
+                       const char *what, sq_err *err);
+
 /* True if s is a valid name for ids and queues: 1..max chars from
  * [A-Za-z0-9._:-], not starting with '.' or '-'. */
 int sq_valid_name (const char *s, size_t max);

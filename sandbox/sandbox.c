@@ -448,42 +448,12 @@ sbx_slot_netns_fd (struct sbx_host *h, unsigned slot)
   return sbx_slot_netns (h, slot, NULL);
 }
 
-/* Sets the disk caps on a tmpfs being configured (fsopen or fspick). */
-static int
-set_scratch_caps (int fs, const struct sbx_limits *lim, sq_err *err)
-{
-  char v[32];
-
-  snprintf (v, sizeof v, "%" PRIu64, lim->disk_bytes);
-  if (syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", v, 0) < 0)
-    return sq_err_set (err, errno, "set the scratch disk size to %s", v);
-  snprintf (v, sizeof v, "%" PRIu64, lim->disk_inodes);
-  if (syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "nr_inodes", v, 0) < 0)
-    return sq_err_set (err, errno, "set the scratch disk inodes to %s", v);
-  return 0;
-}
-
-/* Makes a tmpfs that exists only as a file descriptor: no host path, no
- * mount in the host's namespace, nothing to clean up after a crash. */
+/* The job's whole disk: a tmpfs held by fd only (sq_tmpfs_detached). */
 static int
 make_scratch (const struct sbx_limits *lim, sq_err *err)
 {
-  cleanup_close int fs = -1;
-  int m;
-
-  fs = (int) syscall (SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
-  if (fs < 0)
-    return sq_err_set (err, errno, "fsopen tmpfs (needs Linux 5.2 or later)");
-  if (set_scratch_caps (fs, lim, err) < 0)
-    return -1;
-  if (syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0
-      || syscall (SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-    return sq_err_set (err, errno, "create the scratch tmpfs");
-  m = (int) syscall (SYS_fsmount, fs, FSMOUNT_CLOEXEC,
-                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-  if (m < 0)
-    return sq_err_set (err, errno, "fsmount the scratch tmpfs");
-  return m;
+  return sq_tmpfs_detached (lim->disk_bytes, lim->disk_inodes, "0755",
+                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "scratch disk", err);
 }
 
 static struct sbx *sbx_new_cold (struct sbx_host *h, const struct sbx_limits *lim,
@@ -696,7 +666,7 @@ resize_scratch (struct sbx *b, const struct sbx_limits *lim, sq_err *err)
   fs = (int) syscall (SYS_fspick, b->scratch_fd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC);
   if (fs < 0)
     return sq_err_set (err, errno, "fspick the scratch disk");
-  if (set_scratch_caps (fs, lim, err) < 0)
+  if (sq_tmpfs_caps (fs, lim->disk_bytes, lim->disk_inodes, "scratch disk", err) < 0)
     return -1;
   if (syscall (SYS_fsconfig, fs, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
     return sq_err_set (err, errno, "resize the scratch disk");

@@ -58,24 +58,6 @@
  * the worker passes. */
 static int empty_root = -1;
 
-static int
-make_empty_root (void)
-{
-  int fs = (int) syscall (SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC), mnt = -1;
-
-  if (fs < 0)
-    return -1;
-  if (syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", "4k", 0) == 0
-      && syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "nr_inodes", "2", 0) == 0
-      && syscall (SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0555", 0) == 0
-      && syscall (SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
-    mnt = (int) syscall (SYS_fsmount, fs, FSMOUNT_CLOEXEC,
-                         MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
-                             | MOUNT_ATTR_NOEXEC);
-  close (fs);
-  return mnt;
-}
-
 static ssize_t
 recv_fds (int sock, void *buf, size_t len, int *fds, int *nfds)
 {
@@ -172,7 +154,6 @@ unpack (int sock, const struct arc_request *rq, const void *buf, int root)
         sq_err_wrap (&err, "the inputs do not fit in the disk limit");
       fail (sock, ARC_BAD_INPUT, err.msg);
     }
-  close (root);
 }
 
 struct pack
@@ -309,11 +290,10 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
   drop_privileges (sock, &rq, parent);
   if (rq.input_len)
     {
-      unpack (sock, &rq, input, fds[0]); /* closes fds[0] */
+      unpack (sock, &rq, input, fds[0]);
       munmap (input, rq.input_len);
     }
-  else
-    close (fds[0]);
+  close (fds[0]);
   struct pack k = { .max = rq.max_result, .out_fd = -1 };
   reply_counts (sock, ARC_OK, &k, 0);
 
@@ -403,13 +383,18 @@ main (int argc, char **argv)
   signal (SIGINT, SIG_IGN);
   signal (SIGHUP, SIG_IGN);
   syscall (SYS_close_range, CTL_FD + 1, ~0U, 0);
-  empty_root = make_empty_root ();
-  if (empty_root < 0)
-    {
-      perror ("sandq-archiver: make an empty root for job processes (fsopen tmpfs, "
-              "Linux 5.2 or later)");
-      return 1;
-    }
+  {
+    sq_err err = { 0 };
+    empty_root = sq_tmpfs_detached (4096, 2, "0555",
+                                    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
+                                        | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                                    "job processes' empty root", &err);
+    if (empty_root < 0)
+      {
+        fprintf (stderr, "sandq-archiver: %s\n", err.msg);
+        return 1;
+      }
+  }
   /* No host IPC objects for any job process. They share this private
    * namespace, which none of them uses (one per job cost 4% of a job
    * process's time). */
