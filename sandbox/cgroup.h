@@ -149,7 +149,10 @@ int cg_job_set_limits (struct cg_host *h, struct cg_job *j, const struct cg_limi
  * it:
  *   v2: clone3 with CLONE_INTO_CGROUP and cg_job_clone_fd();
  *   v1: the new process calls cg_job_enter() itself, first thing: a
- *       thread that moves only itself skips that lock (Linux 6.4).
+ *       thread that moves only itself skips that lock (Linux 6.4). A
+ *       one-shot process makes the cgroups after the clone instead, and
+ *       sends init the entry files to write "0" into (run.c,
+ *       send_cgroup).
  * cg_job_clone_fd is -1 on v1. cg_job_enter is async-signal-safe and is a
  * no-op on v2. The parent closes the entry files with cg_job_entered once
  * the process is cloned. */

@@ -29,6 +29,7 @@
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -327,6 +328,49 @@ receive_job (int fd)
   return 0;
 }
 
+/* Receives 'j' and the job's cgroup entry files, and enters them. */
+static int
+join_cgroup (int n)
+{
+  char kind;
+  union
+  {
+    char buf[CMSG_SPACE (INIT_MAX_JOIN_FDS * sizeof (int))];
+    struct cmsghdr align;
+  } ctl;
+  struct iovec iov = { &kind, 1 };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+  struct cmsghdr *c;
+  int fds[INIT_MAX_JOIN_FDS], got = 0, r = 0;
+
+  if (n < 1 || n > INIT_MAX_JOIN_FDS)
+    return -1;
+  mh.msg_control = ctl.buf;
+  mh.msg_controllen = CMSG_SPACE (n * sizeof (int));
+  if (recvmsg (INIT_FD_SYNC, &mh, MSG_CMSG_CLOEXEC) != 1)
+    return -1;
+  c = CMSG_FIRSTHDR (&mh);
+  if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+    {
+      got = (int) ((c->cmsg_len - CMSG_LEN (0)) / sizeof (int));
+      if (got > n)
+        got = n;
+      memcpy (fds, CMSG_DATA (c), got * sizeof (int));
+    }
+  if (kind != 'j' || got != n || (mh.msg_flags & MSG_CTRUNC))
+    {
+      errno = EPROTO;
+      r = -1;
+    }
+  for (int i = 0; i < got; i++)
+    {
+      if (r == 0 && write (fds[i], "0", 1) != 1)
+        r = -1;
+      close (fds[i]);
+    }
+  return r;
+}
+
 static int
 program_entry (void *arg)
 {
@@ -442,10 +486,15 @@ main (void)
       _exit (INIT_EXIT_ABORT);
     }
   close (INIT_FD_SCRATCH);
+  if (cfg.join_fds && join_cgroup (cfg.join_fds) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "enter the job's cgroup", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
 
   /* Nothing of the program runs before the supervisor says so. The job's
-   * cgroup (entered before the exec, see run.c) becomes the root of our
-   * cgroup namespace. */
+   * cgroup (entered before the exec, or just above, see run.c) becomes
+   * the root of our cgroup namespace. */
   if (read (INIT_FD_SYNC, &go, 1) != 1 || go != 'c')
     _exit (INIT_EXIT_ABORT);
   if (receive_job (INIT_FD_SYNC) < 0)

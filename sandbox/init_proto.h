@@ -35,13 +35,21 @@ enum
 
 /* Sent on INIT_FD_SYNC after the byte 'g', once the id maps are written.
  * With build_root, plan_size bytes of rootfs plan follow: per step its
- * op and is_dir bytes, then src and dst, each NUL-terminated. */
+ * op and is_dir bytes, then src and dst, each NUL-terminated.
+ *
+ * With join_fds, the byte 'j' follows later, carrying that many fds
+ * (SCM_RIGHTS): the "tasks" files of the job's v1 cgroups, which the
+ * supervisor made while init built the root. init writes "0" into each
+ * (a thread that moves itself skips the kernel's global threadgroup
+ * lock, see cgroup.h) and closes them, before it reads 'c'. */
+#define INIT_MAX_JOIN_FDS 8
 struct init_config
 {
   uint32_t magic;
   int32_t own_netns;  /* 0: a reused slot namespace, already set up */
   int32_t build_root; /* 1: cloned from the host's mount namespace, not the
                          template's: build the root here first */
+  int32_t join_fds;   /* 0: born in the job's cgroup; else see 'j' */
   int32_t has_stdin;
   int32_t cap_last;
   uint32_t nsteps;

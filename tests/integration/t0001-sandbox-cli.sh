@@ -141,6 +141,32 @@ else
 fi
 is "no sandq job cgroup is left" "$(find /sys/fs/cgroup -path '*/sandq/*/j*' -type d | wc -l)" 0
 
+# Seen from the host, a running job is in its own cgroup in every
+# hierarchy with a limit (on v1 the CLI makes them while init builds the
+# root, and init steps in before the program starts), and so are its
+# children.
+"$S" run --wall 10 -- /bin/sh -c 'sleep 7.3 & sleep 7.4' >/dev/null &
+cli=$!
+for _ in $(seq 100); do
+  kid=$(pgrep -xf 'sleep 7.3'); [ -n "$kid" ] && break; sleep 0.05
+done
+main=$(pgrep -xf 'sleep 7.4')
+if [ -d /sys/fs/cgroup/memory ]; then
+  inst=$(awk -F: '$2 == "memory" {print $3}' "/proc/$kid/cgroup")
+  like "a running job's memory cgroup is its instance's" "$inst" '/sandq/[0-9]+-[0-9]+$'
+  inst=sandq/${inst##*/sandq/}
+  for c in memory pids cpu cpuacct; do
+    for p in "$kid" "$main"; do
+      cg=$(awk -F: -v c="$c" '$2 == c || $2 ~ "(^|,)" c "(,|$)" {print $3}' "/proc/$p/cgroup")
+      is "a job process ($p) is in the job's $c cgroup" "${cg#"${cg%/sandq/*}"/}" "$inst"
+    done
+  done
+else
+  cg=$(awk -F: '$1 == "0" {print $3}' "/proc/$kid/cgroup")
+  like "a running job is in its own v2 cgroup" "$cg" '/sandq/[0-9]+-[0-9]+/j[0-9]+$'
+fi
+kill "$cli" 2>/dev/null; wait "$cli" 2>/dev/null
+
 # --template copies the root from a template mount namespace, as the
 # worker does. The template's own /proc (there only so that a sandbox may
 # mount its own over it) must not show through.
