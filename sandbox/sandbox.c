@@ -302,19 +302,20 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
       free (h);
       return NULL;
     }
-  sq_read_u64_at (AT_FDCWD, "/proc/sys/kernel/cap_last_cap", &cap_last, NULL);
-  h->cap_last = (int) cap_last;
   h->reuse_netns = h->cfg.reuse_netns;
   pthread_mutex_init (&h->netns_lock, NULL);
   pthread_mutex_init (&h->netns_make_lock, NULL);
   pthread_mutex_init (&h->tmpl_lock, NULL);
   h->tmpl_fd = -1;
   h->init_fd = -1;
-  /* A new network namespace takes about half a millisecond; the cgroup
-   * and rootfs set-up below need not wait for it. */
+  /* A new network namespace takes about half a millisecond, and a one-shot
+   * run waits for nothing longer: it starts first, and the rest of the
+   * set-up goes on beside it. */
   if (h->reuse_netns && h->cfg.prefetch_count > 0
       && pthread_create (&h->prefetch, NULL, prefetch_main, h) == 0)
     h->prefetch_pending = 1;
+  sq_read_u64_at (AT_FDCWD, "/proc/sys/kernel/cap_last_cap", &cap_last, NULL);
+  h->cap_last = (int) cap_last;
   if ((h->init_fd = sbx_init_memfd (err)) < 0)
     goto fail;
   if (sbx_rootfs_plan (h, err) < 0)
@@ -437,8 +438,10 @@ sbx_slot_netns (struct sbx_host *h, unsigned slot, sq_err *err)
 {
   if (!h->reuse_netns)
     return sq_err_set (err, 0, "this host makes a network namespace per run");
-  prefetch_join (h);
-  /* Only this slot's own runs, one at a time, use or make its entry. */
+  /* Only this slot's own runs, one at a time, use or make its entry. If
+   * the prefetch thread is making it, netns_make_for waits for its make
+   * lock, which the thread drops as soon as the entry is in the table:
+   * not for the thread's exit (prefetch_join, at sbx_host_free). */
   return netns_make_for (h, slot, err);
 }
 
