@@ -1,5 +1,6 @@
-/* Start-to-reap latency of /bin/true, measured four ways in one run,
- * interleaved round by round so that drift affects all of them alike:
+/* Start-to-reap latency of /bin/true, measured five ways in one run,
+ * interleaved round by round, each round in a shuffled order, so that
+ * drift and neighbours affect all of them alike:
  *
  *   bare     fork + exec + wait, no isolation (the floor)
  *   bwrap    Debian's bubblewrap, same namespaces and a like bind set-up
