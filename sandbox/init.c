@@ -247,6 +247,24 @@ program_main (int in_fd, const struct job_header *job, int report_fd)
     int keep[] = { 0, 1, 2, report_fd };
     close_all_except (keep, 4);
   }
+  /* The program gets 0, 1 and 2, and nothing else. dup2 onto itself
+   * keeps the close-on-exec flag: /dev/null, opened by init when its fd 0
+   * was free, would have closed at the execve and left the program
+   * without a stdin. The report pipe stays open only for the execve's
+   * failure: a program that kept it could write records of its own (a
+   * wait status the supervisor would take for the real one), or fill it
+   * so that init blocked on the real one until the wall limit. */
+  for (int fd = 0; fd <= 2; fd++)
+    if (fcntl (fd, F_SETFD, 0) < 0)
+      {
+        report_text (report_fd, REC_SETUP, "clear close-on-exec on stdio", errno);
+        _exit (127);
+      }
+  if (fcntl (report_fd, F_SETFD, FD_CLOEXEC) < 0)
+    {
+      report_text (report_fd, REC_SETUP, "mark the report pipe close-on-exec", errno);
+      _exit (127);
+    }
   if (set_limits (&job->lim) < 0)
     {
       report_text (report_fd, REC_SETUP, "setrlimit", errno);
