@@ -361,3 +361,42 @@ sq_tmpfs_detached (uint64_t bytes, uint64_t inodes, const char *mode, unsigned a
     return sq_err_set (err, errno, "fsmount the %s tmpfs", what);
   return m;
 }
+
+void
+sq_json_put_str (FILE *f, const char *s)
+{
+  const unsigned char *p = (const unsigned char *) s;
+  size_t left = strlen (s);
+
+  putc ('"', f);
+  while (left > 0)
+    {
+      size_t n = sq_utf8_seq (p, left);
+      if (n == 0)
+        {
+          putc ('?', f);
+          n = 1;
+        }
+      else if (*p == '"' || *p == '\\')
+        {
+          putc ('\\', f);
+          putc (*p, f);
+        }
+      else if (*p < 0x20)
+        {
+          const char *esc = *p == '\n'   ? "\\n"
+                            : *p == '\t' ? "\\t"
+                            : *p == '\r' ? "\\r"
+                                         : NULL;
+          if (esc)
+            fputs (esc, f);
+          else
+            fprintf (f, "\\u%04x", *p);
+        }
+      else
+        fwrite (p, 1, n, f);
+      p += n;
+      left -= n;
+    }
+  putc ('"', f);
+}

@@ -3,6 +3,7 @@
 #define SQ_UTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -68,5 +69,11 @@ int sq_tmpfs_detached (uint64_t bytes, uint64_t inodes, const char *mode, unsign
 /* True if s is a valid name for ids and queues: 1..max chars from
  * [A-Za-z0-9._:-], not starting with '.' or '-'. */
 int sq_valid_name (const char *s, size_t max);
+
+/* Writes s to f as a JSON string, quotes included: '"', '\\' and control
+ * characters escaped, and each byte that does not begin a valid UTF-8
+ * sequence written as '?' (see sq_utf8_sanitize), so the output is always
+ * valid JSON. For the sandbox CLI, which writes its one object by hand. */
+void sq_json_put_str (FILE *f, const char *s);
 
 #endif

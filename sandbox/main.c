@@ -8,7 +8,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <jansson.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,10 +95,30 @@ die_usage (const char *fmt, ...)
   exit (EXIT_USAGE);
 }
 
-static json_t *
-num_or_null (long long v, int present)
+/* The CLI writes its JSON by hand: it is linked with musl (see the
+ * Makefile), for which Debian has no jansson. Strings go through
+ * sq_json_put_str; the rest are numbers and null. */
+static void
+put_key (FILE *f, const char *key)
 {
-  return present ? json_integer (v) : json_null ();
+  fprintf (f, ",\"%s\":", key);
+}
+
+static void
+put_num_or_null (FILE *f, const char *key, long long v, int present)
+{
+  put_key (f, key);
+  if (present)
+    fprintf (f, "%lld", v);
+  else
+    fputs ("null", f);
+}
+
+static void
+put_u64 (FILE *f, const char *key, uint64_t v)
+{
+  put_key (f, key);
+  fprintf (f, "%" PRIu64, v);
 }
 
 static int
@@ -126,11 +146,11 @@ cmd_info (int argc, char **argv)
     }
   if (json)
     {
-      json_t *o = json_pack ("{s:s, s:s}", "version", SANDQ_VERSION, "cgroup",
-                             sbx_host_describe (h));
-      json_dumpf (o, stdout, JSON_COMPACT);
-      putchar ('\n');
-      json_decref (o);
+      fputs ("{\"version\":", stdout);
+      sq_json_put_str (stdout, SANDQ_VERSION);
+      fputs (",\"cgroup\":", stdout);
+      sq_json_put_str (stdout, sbx_host_describe (h));
+      fputs ("}\n", stdout);
     }
   else
     printf ("sandq-sandbox %s\n%s\n", SANDQ_VERSION, sbx_host_describe (h));
@@ -347,11 +367,11 @@ main (int argc, char **argv)
   int rc = sbx_run (b, &ex, &res, &err);
 
   struct sq_tree_stats ts = { 0 };
-  json_t *copy_error = NULL;
+  const char *copy_error = NULL;
+  sq_err cerr = { 0 };
   if (rc == 0 && dirfd >= 0 && sbx_out_fd (b) >= 0)
     {
       struct sq_tree_limits tl = { lim.disk_inodes, lim.disk_bytes, 64, 4095 };
-      sq_err cerr = { 0 };
       if ((mkdirat (dirfd, "out", 0755) < 0 && errno != EEXIST))
         sq_err_set (&cerr, errno, "create '%s/out'", dir);
       else
@@ -365,28 +385,31 @@ main (int argc, char **argv)
                           &cerr);
         }
       if (cerr.msg[0])
-        copy_error = json_string (cerr.msg);
+        copy_error = cerr.msg;
     }
 
-  json_t *o = json_object ();
-  json_object_set_new (o, "status", json_string (sq_status_name (res.status)));
-  json_object_set_new (o, "exit_code", num_or_null (res.exit_code, res.exit_code >= 0));
-  json_object_set_new (o, "signal", num_or_null (res.signal, res.signal > 0));
-  json_object_set_new (o, "wall_ms", json_integer (res.wall_ms));
-  json_object_set_new (o, "cpu_ms", json_integer (res.cpu_ms));
-  json_object_set_new (o, "memory_peak_bytes", json_integer (res.memory_peak_bytes));
-  json_object_set_new (o, "stdout_bytes", json_integer (res.stdout_bytes));
-  json_object_set_new (o, "stderr_bytes", json_integer (res.stderr_bytes));
-  json_object_set_new (o, "disk_bytes", json_integer (res.disk_bytes));
-  json_object_set_new (o, "out_files", json_integer (ts.entries - ts.skipped));
-  json_object_set_new (o, "out_skipped", json_integer (ts.skipped));
+  /* The keys in this order, as docs/sandbox.md shows them. */
+  fputs ("{\"status\":", stdout);
+  sq_json_put_str (stdout, sq_status_name (res.status));
+  put_num_or_null (stdout, "exit_code", res.exit_code, res.exit_code >= 0);
+  put_num_or_null (stdout, "signal", res.signal, res.signal > 0);
+  put_u64 (stdout, "wall_ms", res.wall_ms);
+  put_u64 (stdout, "cpu_ms", res.cpu_ms);
+  put_u64 (stdout, "memory_peak_bytes", res.memory_peak_bytes);
+  put_u64 (stdout, "stdout_bytes", res.stdout_bytes);
+  put_u64 (stdout, "stderr_bytes", res.stderr_bytes);
+  put_u64 (stdout, "disk_bytes", res.disk_bytes);
+  put_u64 (stdout, "out_files", ts.entries - ts.skipped);
+  put_u64 (stdout, "out_skipped", ts.skipped);
   if (copy_error)
-    json_object_set_new (o, "out_error", copy_error);
-  json_object_set_new (o, "message", json_string (res.message));
-  json_dumpf (o, stdout, JSON_COMPACT);
-  putchar ('\n');
+    {
+      put_key (stdout, "out_error");
+      sq_json_put_str (stdout, copy_error);
+    }
+  put_key (stdout, "message");
+  sq_json_put_str (stdout, res.message);
+  fputs ("}\n", stdout);
   fflush (stdout);
-  json_decref (o);
 
   sbx_free (b);
   sbx_host_free (h);

@@ -9,11 +9,28 @@
 
 #include "../common/util.h"
 
+/* A signal's name without glibc's sigabbrev_np (the CLI is linked with
+ * musl, which has none). Indexed by the libc's own constants, so right
+ * on any architecture; real-time signals are "?". */
 static const char *
 signame (int sig)
 {
-  const char *n = sigabbrev_np (sig);
-  return n ? n : "?";
+  static const char *const names[] = {
+    [SIGHUP] = "HUP",       [SIGINT] = "INT",       [SIGQUIT] = "QUIT",
+    [SIGILL] = "ILL",       [SIGTRAP] = "TRAP",     [SIGABRT] = "ABRT",
+    [SIGBUS] = "BUS",       [SIGFPE] = "FPE",       [SIGKILL] = "KILL",
+    [SIGUSR1] = "USR1",     [SIGSEGV] = "SEGV",     [SIGUSR2] = "USR2",
+    [SIGPIPE] = "PIPE",     [SIGALRM] = "ALRM",     [SIGTERM] = "TERM",
+    [SIGSTKFLT] = "STKFLT", [SIGCHLD] = "CHLD",     [SIGCONT] = "CONT",
+    [SIGSTOP] = "STOP",     [SIGTSTP] = "TSTP",     [SIGTTIN] = "TTIN",
+    [SIGTTOU] = "TTOU",     [SIGURG] = "URG",       [SIGXCPU] = "XCPU",
+    [SIGXFSZ] = "XFSZ",     [SIGVTALRM] = "VTALRM", [SIGPROF] = "PROF",
+    [SIGWINCH] = "WINCH",   [SIGIO] = "IO",         [SIGPWR] = "PWR",
+    [SIGSYS] = "SYS",
+  };
+  if (sig > 0 && (size_t) sig < sizeof names / sizeof names[0] && names[sig])
+    return names[sig];
+  return "?";
 }
 
 void

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../common/status.h"
@@ -159,14 +160,47 @@ utf8 (void **state)
   assert_memory_equal (err.msg, "wrapped ?: entry 'aaa", 21);
 }
 
+/* The sandbox CLI's JSON strings: every output must parse, whatever a job
+ * named its files. */
+static void
+json_strings (void **state)
+{
+  (void) state;
+  struct
+  {
+    const char *in, *out;
+  } cases[] = {
+    { "plain", "\"plain\"" },
+    { "", "\"\"" },
+    { "a \"quote\" and a \\ backslash", "\"a \\\"quote\\\" and a \\\\ backslash\"" },
+    { "line\nbreak\ttab\rcr", "\"line\\nbreak\\ttab\\rcr\"" },
+    { "bell\a esc\x1b del\x7f", "\"bell\\u0007 esc\\u001b del\x7f\"" },
+    { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+      "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"" },
+    { "bad \xff and cut \xe2\x82", "\"bad ? and cut ??\"" },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    {
+      char *buf = NULL;
+      size_t len = 0;
+      FILE *f = open_memstream (&buf, &len);
+      assert_non_null (f);
+      sq_json_put_str (f, cases[i].in);
+      fclose (f);
+      assert_string_equal (buf, cases[i].out);
+      free (buf);
+    }
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (sizes),      cmocka_unit_test (bad_sizes),
-    cmocka_unit_test (durations),  cmocka_unit_test (uints),
-    cmocka_unit_test (formatting), cmocka_unit_test (names),
-    cmocka_unit_test (statuses),   cmocka_unit_test (utf8),
+    cmocka_unit_test (sizes),        cmocka_unit_test (bad_sizes),
+    cmocka_unit_test (durations),    cmocka_unit_test (uints),
+    cmocka_unit_test (formatting),   cmocka_unit_test (names),
+    cmocka_unit_test (statuses),     cmocka_unit_test (utf8),
+    cmocka_unit_test (json_strings),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -97,6 +97,11 @@ signals_and_rlimits (void **state)
   assert_int_equal (r.signal, SIGSEGV);
   assert_int_equal (r.exit_code, -1);
   assert_non_null (strstr (r.message, "SIGSEGV"));
+  /* Names come from sandq's own table (musl has no sigabbrev_np). */
+  r = decide ((struct sbx_observed){ .have_status = 1, .wait_status = SIGTERM });
+  assert_string_equal (r.message, "the program was killed by signal 15 (SIGTERM)");
+  r = decide ((struct sbx_observed){ .have_status = 1, .wait_status = SIGRTMIN + 1 });
+  assert_non_null (strstr (r.message, "(SIG?)"));
   r = decide ((struct sbx_observed){ .have_status = 1, .wait_status = SIGXCPU });
   assert_int_equal (r.status, SQ_STATUS_CPU_LIMIT);
   r = decide ((struct sbx_observed){
