@@ -64,6 +64,13 @@ id=$(SQ submit -- grep -E '^Sig(Blk|Ign):' /proc/self/status); SQ wait "$id" >/d
 is "a job starts with no signal blocked or ignored" "$(SQ logs --stdout "$id" | tr -s '\t' ' ')" \
    "$(printf 'SigBlk: 0000000000000000\nSigIgn: 0000000000000000')"
 
+# A job cannot write init's report records: one that did came back as
+# system_error with its own message, and the fleet ran it again.
+id=$(SQ submit --wall 10 -- sh -c "printf 'Fthe sandbox is on fire' >&4; exit 0")
+SQ wait "$id" >/dev/null
+is "a job writing to init's report fd: its own verdict, one attempt" \
+   "$(job_field "$id" status) $(job_field "$id" attempts)" "ok 1"
+
 # Verdicts are results: a failing program is final at once, not retried.
 id=$(SQ submit -- sh -c 'echo oops >&2; exit 3')
 SQ wait "$id" >/dev/null; is "wait: exit 1 for a failed verdict" "$?" 1
