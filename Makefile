@@ -42,13 +42,13 @@ ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchi
 
 # Dependency-free shared code: usable by the sandbox.
 COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tree.c \
-              common/joblimits.c
+              common/joblimits.c common/fdpass.c
 # The queue side: may use COMMON, hiredis, jansson, libarchive; never the
 # sandbox.
 QUEUE_SRC := common/redis.c common/proto.c common/spec.c common/archive.c \
              common/config.c
 WORKER_SRC := worker/main.c worker/slot.c worker/job.c worker/archiver_client.c \
-              worker/fdpass.c worker/metrics.c
+              worker/metrics.c
 SUBMIT_SRC := $(wildcard submitter/*.c)
 # The sandbox library: may use COMMON and libseccomp only.
 SANDBOX_SRC := sandbox/cgroup.c sandbox/seccomp_load.c sandbox/sandbox.c \
@@ -61,7 +61,7 @@ SANDBOX_SRC := sandbox/cgroup.c sandbox/seccomp_load.c sandbox/sandbox.c \
 # $(BUILD)/musl-include.
 MUSL_CC ?= musl-gcc
 INIT_SRC := sandbox/init.c sandbox/rootfs.c sandbox/loopback.c \
-            sandbox/seccomp_load.c common/err.c common/util.c
+            sandbox/seccomp_load.c common/err.c common/util.c common/fdpass.c
 INIT_CFLAGS := -O2 -g -std=gnu11 $(WARN) -fstack-protector-strong -MMD -MP \
                -I$(BUILD)/gen -isystem $(BUILD)/musl-include
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
@@ -128,7 +128,7 @@ $(BUILD)/worker/archiver_client.o: CFLAGS += -I$(BUILD)/gen
 
 # The worker's archive helper: libarchive and the dependency-free common
 # code, nothing of the queue or the sandbox.
-$(BUILD)/sandq-archiver: $(call obj,worker/archiver.c worker/fdpass.c common/archive.c) \
+$(BUILD)/sandq-archiver: $(call obj,worker/archiver.c common/archive.c) \
                          $(BUILD)/sandbox/seccomp_load.o $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ARCHIVE_LIBS)
 

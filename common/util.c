@@ -288,24 +288,30 @@ sq_write_file_at (int dirfd, const char *path, const char *value, sq_err *err)
 }
 
 int
-sq_read_u64_at (int dirfd, const char *path, uint64_t *out, sq_err *err)
+sq_pread_u64 (int fd, const char *what, uint64_t *out, sq_err *err)
 {
   char buf[64];
-  cleanup_close int fd = openat (dirfd, path, O_RDONLY | O_CLOEXEC);
-  ssize_t n;
+  ssize_t n = pread (fd, buf, sizeof buf - 1, 0);
   char *end;
 
-  if (fd < 0)
-    return sq_err_set (err, errno, "open '%s'", path);
-  n = read (fd, buf, sizeof buf - 1);
   if (n <= 0)
-    return sq_err_set (err, n < 0 ? errno : EIO, "read '%s'", path);
+    return sq_err_set (err, n < 0 ? errno : EIO, "read '%s'", what);
   buf[n] = '\0';
   errno = 0;
   *out = strtoull (buf, &end, 10);
   if (errno || end == buf)
-    return sq_err_set (err, EINVAL, "parse '%s'", path);
+    return sq_err_set (err, EINVAL, "parse '%s'", what);
   return 0;
+}
+
+int
+sq_read_u64_at (int dirfd, const char *path, uint64_t *out, sq_err *err)
+{
+  cleanup_close int fd = openat (dirfd, path, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    return sq_err_set (err, errno, "open '%s'", path);
+  return sq_pread_u64 (fd, path, out, err);
 }
 
 int

@@ -55,6 +55,10 @@ int sq_write_file_at (int dirfd, const char *path, const char *value, sq_err *er
 /* Reads a decimal number from a file. */
 int sq_read_u64_at (int dirfd, const char *path, uint64_t *out, sq_err *err);
 
+/* The same from a file open at fd, read from its start (a counter kept
+ * open and read again); what names it in the message. */
+int sq_pread_u64 (int fd, const char *what, uint64_t *out, sq_err *err);
+
 /* Sets "size" and "nr_inodes" of a tmpfs being configured (fsopen or
  * fspick); the message names what as "the <what> size". */
 int sq_tmpfs_caps (int fs, uint64_t bytes, uint64_t inodes, const char *what,

@@ -519,19 +519,6 @@ read_keyed (int dirfd, const char *file, const char *key, uint64_t *out)
   return fd < 0 ? -1 : pread_keyed (fd, key, out);
 }
 
-static int
-pread_u64 (int fd, uint64_t *out)
-{
-  char buf[64], *end;
-  ssize_t n = pread (fd, buf, sizeof buf - 1, 0);
-
-  if (n <= 0)
-    return -1;
-  buf[n] = '\0';
-  *out = strtoull (buf, &end, 10);
-  return end == buf ? -1 : 0;
-}
-
 /* ---- The pool of reusable v1 sets (see struct cg_set in cgroup.h). */
 
 #define CG_POOL_MAX_IDLE 64
@@ -712,7 +699,7 @@ set_give (struct cg_host *h, struct cg_set *s)
 {
   uint64_t n = 1;
 
-  if (pread_u64 (s->pids_current_fd, &n) < 0 || n > 0)
+  if (sq_pread_u64 (s->pids_current_fd, "pids.current", &n, NULL) < 0 || n > 0)
     for (int i = 0; i < h->ndirs; i++)
       if (s->dirfd[i] >= 0 && kill_and_drain (s->dirfd[i]) < 0)
         {
@@ -721,7 +708,8 @@ set_give (struct cg_host *h, struct cg_set *s)
         }
   /* Too much still charged to its memory cgroup: a fresh one (or, where
    * memory shares its hierarchy with another controller, a fresh set). */
-  if ((pread_u64 (s->mem_usage_fd, &n) < 0 || n > CG_REUSE_MAX_LEFTOVER)
+  if ((sq_pread_u64 (s->mem_usage_fd, "memory.usage_in_bytes", &n, NULL) < 0
+       || n > CG_REUSE_MAX_LEFTOVER)
       && (memory_shares_dir (h) || set_renew_memory (h, s) < 0))
     {
       set_destroy (h, s);
@@ -840,7 +828,7 @@ cg_job_create (struct cg_host *h, struct cg_job *j, const char *name,
       /* oom_kill is missing before Linux 4.13: then 0, as for a fresh
        * cgroup. The peak restarts from what is charged now. */
       pread_keyed (s->mem_oom_fd, "oom_kill", &j->oom_kills_base);
-      if (pread_u64 (s->usage_fd, &j->cpu_ns_base) < 0
+      if (sq_pread_u64 (s->usage_fd, "cpuacct.usage", &j->cpu_ns_base, NULL) < 0
           || pread_keyed (s->pids_events_fd, "max", &j->pids_events_base) < 0
           || pwrite (s->mem_max_fd, "0", 1, 0) != 1)
         {
@@ -941,7 +929,7 @@ cg_job_cpu_ns (struct cg_host *h, struct cg_job *j, uint64_t *ns)
     }
   if (j->set)
     {
-      if (pread_u64 (j->set->usage_fd, ns) < 0)
+      if (sq_pread_u64 (j->set->usage_fd, "cpuacct.usage", ns, NULL) < 0)
         return -1;
       *ns = *ns > j->cpu_ns_base ? *ns - j->cpu_ns_base : 0;
       return 0;
@@ -974,7 +962,8 @@ cg_job_stats (struct cg_host *h, struct cg_job *j, struct cg_stats *st)
   else if (j->set)
     {
       uint64_t n = 0;
-      pread_u64 (j->set->mem_max_fd, &st->memory_peak_bytes);
+      sq_pread_u64 (j->set->mem_max_fd, "memory.max_usage_in_bytes",
+                    &st->memory_peak_bytes, NULL);
       pread_keyed (j->set->mem_oom_fd, "oom_kill", &n);
       st->oom_kills = n > j->oom_kills_base ? n - j->oom_kills_base : 0;
     }

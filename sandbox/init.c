@@ -29,13 +29,13 @@
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../common/cleanup.h"
+#include "../common/fdpass.h"
 #include "../common/util.h"
 
 static struct init_config cfg;
@@ -351,31 +351,10 @@ static int
 join_cgroup (int n)
 {
   char kind;
-  union
-  {
-    char buf[CMSG_SPACE (INIT_MAX_JOIN_FDS * sizeof (int))];
-    struct cmsghdr align;
-  } ctl;
-  struct iovec iov = { &kind, 1 };
-  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-  struct cmsghdr *c;
-  int fds[INIT_MAX_JOIN_FDS], got = 0, r = 0;
+  int fds[FDPASS_MAX], got, r = 0;
 
-  if (n < 1 || n > INIT_MAX_JOIN_FDS)
-    return -1;
-  mh.msg_control = ctl.buf;
-  mh.msg_controllen = CMSG_SPACE (n * sizeof (int));
-  if (recvmsg (INIT_FD_SYNC, &mh, MSG_CMSG_CLOEXEC) != 1)
-    return -1;
-  c = CMSG_FIRSTHDR (&mh);
-  if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-    {
-      got = (int) ((c->cmsg_len - CMSG_LEN (0)) / sizeof (int));
-      if (got > n)
-        got = n;
-      memcpy (fds, CMSG_DATA (c), got * sizeof (int));
-    }
-  if (kind != 'j' || got != n || (mh.msg_flags & MSG_CTRUNC))
+  if (fdpass_recv (INIT_FD_SYNC, &kind, 1, fds, FDPASS_MAX, &got, 0) != 1 || kind != 'j'
+      || got != n)
     {
       errno = EPROTO;
       r = -1;

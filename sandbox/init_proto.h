@@ -42,7 +42,6 @@ enum
  * supervisor made while init built the root. init writes "0" into each
  * (a thread that moves itself skips the kernel's global threadgroup
  * lock, see cgroup.h) and closes them, before it reads 'c'. */
-#define INIT_MAX_JOIN_FDS 8
 struct init_config
 {
   uint32_t magic;

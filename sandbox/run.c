@@ -44,6 +44,7 @@
 #include <sys/socket.h>
 
 #include "../common/cleanup.h"
+#include "../common/fdpass.h"
 #include "../common/log.h"
 #include "../common/util.h"
 
@@ -439,32 +440,11 @@ send_config (struct sbx *b, const struct init_config *ic, sq_err *err)
 static int
 send_cgroup (struct sbx *b, const char *name, const struct cg_limits *cl, sq_err *err)
 {
-  struct sbx_host *h = b->host;
-  union
-  {
-    char buf[CMSG_SPACE (INIT_MAX_JOIN_FDS * sizeof (int))];
-    struct cmsghdr align;
-  } ctl;
-  char kind = 'j';
-  struct iovec iov = { &kind, 1 };
-  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-  struct cmsghdr *c;
-  size_t n;
-
-  if (cg_job_create (&h->cg, &b->job, name, cl, err) < 0)
+  if (cg_job_create (&b->host->cg, &b->job, name, cl, err) < 0)
     return -1;
-  n = (size_t) b->job.nentry;
-  if (n < 1 || n > INIT_MAX_JOIN_FDS)
-    return sq_err_set (err, EINVAL, "the job has %zu cgroups to enter", n);
-  memset (&ctl, 0, sizeof ctl);
-  mh.msg_control = ctl.buf;
-  mh.msg_controllen = CMSG_SPACE (n * sizeof (int));
-  c = CMSG_FIRSTHDR (&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN (n * sizeof (int));
-  memcpy (CMSG_DATA (c), b->job.entry_fd, n * sizeof (int));
-  if (sendmsg (b->sync_wr, &mh, MSG_NOSIGNAL) != 1)
+  if (b->job.nentry < 1 || b->job.nentry > FDPASS_MAX)
+    return sq_err_set (err, EINVAL, "the job has %d cgroups to enter", b->job.nentry);
+  if (fdpass_send (b->sync_wr, "j", 1, b->job.entry_fd, b->job.nentry) < 0)
     return sq_err_set (err, errno, "send the sandbox's init its cgroup");
   cg_job_entered (&b->job);
   return 0;

@@ -42,10 +42,10 @@
 #include "../common/util.h"
 #include "../sandbox/seccomp.h"
 #include "archiver_proto.h"
-#include "fdpass.h"
+#include "../common/fdpass.h"
 
 #define CTL_FD 3
-#define MAX_FDS FDPASS_MAX
+#define MAX_FDS 3 /* the most a request carries */
 
 /* Job processes chroot into an empty, read-only tmpfs of the helper's own
  * (a detached mount: it has no path), never into the job's directory,

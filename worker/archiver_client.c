@@ -35,7 +35,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "archiver_proto.h"
-#include "fdpass.h"
+#include "../common/fdpass.h"
 #include "paths.h" /* SANDQ_LIBEXECDIR, made by the Makefile */
 
 extern char **environ;

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "fdpass.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,6 +13,11 @@ fdpass_send (int sock, const void *buf, size_t len, const int *fds, int nfds)
   struct iovec iov = { (void *) buf, len };
   struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
+  if (nfds < 0 || nfds > FDPASS_MAX)
+    {
+      errno = EINVAL;
+      return -1;
+    }
   if (nfds > 0)
     {
       memset (cbuf, 0, sizeof cbuf);

@@ -1,12 +1,13 @@
-/* One message and its descriptors over a SOCK_SEQPACKET socket
- * (SCM_RIGHTS): what the worker and sandq-archiver say to each other. */
+/* One message and its descriptors over a unix socket (SCM_RIGHTS): what
+ * the worker and sandq-archiver say to each other (SOCK_SEQPACKET), and
+ * the supervisor's 'j' to a sandbox's init (init_proto.h). */
 #ifndef SANDQ_FDPASS_H
 #define SANDQ_FDPASS_H
 
 #include <stddef.h>
 #include <sys/types.h>
 
-#define FDPASS_MAX 3
+#define FDPASS_MAX 4 /* the job cgroups of the four v1 controllers */
 
 /* Sends buf with nfds (at most FDPASS_MAX) descriptors, MSG_NOSIGNAL. */
 int fdpass_send (int sock, const void *buf, size_t len, const int *fds, int nfds);
