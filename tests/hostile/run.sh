@@ -6,7 +6,8 @@
 #   cmd="..."          run inside with /bin/sh -c (\n for newlines)
 #
 # and optionally input/ (copied into the job dir with lib/*), prepare (run
-# on the host with JOB set, before the run: e.g. to compile a probe), and
+# on the host with JOB set, before the run: e.g. to compile a probe; exit
+# 77 skips the case, with the reason it prints on stdout), and
 # host-check (bash, run on the host afterwards; non-zero fails the case).
 #
 # Every case also gets the generic host-side checks: no process of a
@@ -65,9 +66,15 @@ for dir in "$HERE"/*/; do
   rm -rf "$job"; mkdir -p "$job"
   cp "$HERE"/lib/* "$job/"
   [ -d "$dir/input" ] && cp -r "$dir/input/." "$job/"
-  if [ -x "$dir/prepare" ] && ! JOB="$job" "$dir/prepare"; then
-    skip "$name [$mode]" "its prepare step failed (no C compiler?)"
-    continue
+  if [ -x "$dir/prepare" ]; then
+    why=$(JOB="$job" "$dir/prepare"); prc=$?
+    if [ "$prc" -eq 77 ]; then
+      skip "$name [$mode]" "$why"
+      continue
+    elif [ "$prc" -ne 0 ]; then
+      skip "$name [$mode]" "its prepare step failed (no C compiler?)"
+      continue
+    fi
   fi
   before=$(date +%s.%N)
   # shellcheck disable=SC2086

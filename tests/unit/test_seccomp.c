@@ -18,8 +18,11 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/audit.h>
 #include <linux/bpf.h>
+#include <linux/filter.h>
 #include <linux/io_uring.h>
+#include <linux/seccomp.h>
 
 #include "../../common/cleanup.h"
 #include "../../sandbox/seccomp.h"
@@ -137,6 +140,125 @@ run_checks (enum sbx_seccomp_policy policy)
   return WEXITSTATUS (st);
 }
 
+/* ---- The filter's answer to calls that cannot be made from here.
+ *
+ * A call through another architecture's entry point (int 0x80 for i386)
+ * reaches the filter only where the kernel keeps that entry point: many
+ * kernels now refuse it outright (ia32_emulation=0), and the process gets
+ * SIGSEGV before any filter runs. So the filter's own answer is proven
+ * here by running its classic BPF over a made-up struct seccomp_data, as
+ * the kernel would: the same program, whatever this host allows. */
+
+static uint32_t
+bpf_run (const struct sock_fprog *prog, const struct seccomp_data *d)
+{
+  uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = { 0 };
+  const unsigned char *data = (const unsigned char *) d;
+
+  for (unsigned pc = 0; pc < prog->len; pc++)
+    {
+      const struct sock_filter *f = &prog->filter[pc];
+      switch (f->code)
+        {
+        case BPF_LD | BPF_W | BPF_ABS:
+          assert_true (f->k % 4 == 0 && f->k + 4 <= sizeof *d);
+          memcpy (&a, data + f->k, 4);
+          break;
+        case BPF_LD | BPF_IMM:
+          a = f->k;
+          break;
+        case BPF_LDX | BPF_IMM:
+          x = f->k;
+          break;
+        case BPF_LD | BPF_MEM:
+          a = mem[f->k];
+          break;
+        case BPF_LDX | BPF_MEM:
+          x = mem[f->k];
+          break;
+        case BPF_ST:
+          mem[f->k] = a;
+          break;
+        case BPF_STX:
+          mem[f->k] = x;
+          break;
+        case BPF_ALU | BPF_AND | BPF_K:
+          a &= f->k;
+          break;
+        case BPF_ALU | BPF_OR | BPF_K:
+          a |= f->k;
+          break;
+        case BPF_MISC | BPF_TAX:
+          x = a;
+          break;
+        case BPF_MISC | BPF_TXA:
+          a = x;
+          break;
+        case BPF_JMP | BPF_JA:
+          pc += f->k;
+          break;
+        case BPF_JMP | BPF_JEQ | BPF_K:
+          pc += a == f->k ? f->jt : f->jf;
+          break;
+        case BPF_JMP | BPF_JGT | BPF_K:
+          pc += a > f->k ? f->jt : f->jf;
+          break;
+        case BPF_JMP | BPF_JGE | BPF_K:
+          pc += a >= f->k ? f->jt : f->jf;
+          break;
+        case BPF_JMP | BPF_JSET | BPF_K:
+          pc += (a & f->k) ? f->jt : f->jf;
+          break;
+        case BPF_RET | BPF_K:
+          return f->k;
+        case BPF_RET | BPF_A:
+          return a;
+        default:
+          fail_msg ("instruction %u: BPF opcode 0x%x not simulated", pc, f->code);
+        }
+    }
+  fail_msg ("the program runs past its end");
+  return 0;
+}
+
+static uint32_t
+decide (enum sbx_seccomp_policy policy, uint32_t arch, int nr)
+{
+  struct sbx_seccomp sc;
+  struct seccomp_data d;
+
+  memset (&d, 0, sizeof d);
+  d.arch = arch;
+  d.nr = nr;
+  sbx_seccomp_builtin (&sc, policy);
+  return bpf_run (&sc.prog, &d);
+}
+
+#define RET_ERRNO(e) (SECCOMP_RET_ERRNO | (uint32_t) (e))
+
+static void
+foreign_arch_denied (void **state)
+{
+  (void) state;
+  for (int p = SBX_POLICY_SANDBOX; p <= SBX_POLICY_HELPER; p++)
+    {
+      enum sbx_seccomp_policy pol = (enum sbx_seccomp_policy) p;
+      /* i386 getpid (20), execve (11), and an i386 number that is an
+       * allowed x86_64 call (0: read) all fail with ENOSYS. */
+      assert_int_equal (decide (pol, AUDIT_ARCH_I386, 20), RET_ERRNO (ENOSYS));
+      assert_int_equal (decide (pol, AUDIT_ARCH_I386, 11), RET_ERRNO (ENOSYS));
+      assert_int_equal (decide (pol, AUDIT_ARCH_I386, 0), RET_ERRNO (ENOSYS));
+      /* x32: the native architecture with bit 30 set. */
+      assert_int_equal (decide (pol, AUDIT_ARCH_X86_64, 0x40000000 | 39),
+                        RET_ERRNO (ENOSYS));
+      /* The native calls themselves: getpid allowed, bpf denied. */
+      assert_int_equal (decide (pol, AUDIT_ARCH_X86_64, SYS_getpid), SECCOMP_RET_ALLOW);
+      assert_int_equal (decide (pol, AUDIT_ARCH_X86_64, SYS_bpf), RET_ERRNO (EPERM));
+      /* An architecture nobody names. */
+      assert_int_equal (decide (pol, 0x12345678, SYS_getpid), RET_ERRNO (ENOSYS));
+    }
+}
+
 static void
 sandbox_policy (void **state)
 {
@@ -178,6 +300,7 @@ main (void)
     cmocka_unit_test (sandbox_policy),
     cmocka_unit_test (helper_policy),
     cmocka_unit_test (builtin_matches_source),
+    cmocka_unit_test (foreign_arch_denied),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
