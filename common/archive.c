@@ -7,12 +7,10 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -28,16 +26,27 @@ sq_unpack_limits_default (struct sq_unpack_limits *l)
   l->max_ratio = 200;
 }
 
+/* Opens one component (no '/', never "." or "..": check_path made sure)
+ * as a directory below dfd, refusing a symlink and a mount crossing. The
+ * same as openat2's RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV
+ * for a single component, with calls that every kernel and every seccomp
+ * filter in front of sandq allows (systemd's RestrictSUIDSGID= answers
+ * openat2 with ENOSYS). */
 static int
-open_beneath (int rootfd, const char *path, int flags)
+open_subdir (int dfd, const char *name, dev_t dev)
 {
-  struct open_how how = {
-    .flags = (uint64_t) flags | O_CLOEXEC,
-    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-  };
-  if (!path[0])
-    path = ".";
-  return (int) syscall (SYS_openat2, rootfd, path, &how, sizeof how);
+  struct stat st;
+  int fd = openat (dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+  if (fd < 0)
+    return -1;
+  if (fstat (fd, &st) < 0 || st.st_dev != dev)
+    {
+      close (fd);
+      errno = EXDEV;
+      return -1;
+    }
+  return fd;
 }
 
 /* Checks an archive path and normalizes it into out ("./a//b/" -> "a/b").
@@ -119,10 +128,16 @@ static int
 open_parent (int rootfd, char *path, const char **name, sq_err *err)
 {
   char *slash = strrchr (path, '/');
-  int dfd = open_beneath (rootfd, ".", O_RDONLY | O_DIRECTORY);
+  int dfd = fcntl (rootfd, F_DUPFD_CLOEXEC, 3);
+  struct stat root;
 
-  if (dfd < 0)
-    return sq_err_set (err, errno, "open the unpack directory");
+  if (dfd < 0 || fstat (dfd, &root) < 0)
+    {
+      sq_err_set (err, errno, "open the unpack directory");
+      if (dfd >= 0)
+        close (dfd);
+      return -1;
+    }
   if (!slash)
     {
       *name = path;
@@ -133,10 +148,6 @@ open_parent (int rootfd, char *path, const char **name, sq_err *err)
   for (char *c = path; *c;)
     {
       char *e = strchr (c, '/');
-      struct open_how how = {
-        .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV,
-      };
       int nfd;
       if (e)
         *e = '\0';
@@ -147,7 +158,7 @@ open_parent (int rootfd, char *path, const char **name, sq_err *err)
         }
       else
         {
-          nfd = (int) syscall (SYS_openat2, dfd, c, &how, sizeof how);
+          nfd = open_subdir (dfd, c, root.st_dev);
           if (nfd < 0)
             sq_err_set (err, errno,
                         "entry '%s/%s': parent '%s' is not a directory "

@@ -2,8 +2,9 @@
  *
  * Unpacking never trusts the archive: each entry's path is checked
  * lexically (relative, no "..", no control characters, length and depth
- * caps), every file is created relative to an open directory with
- * openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), links are allowed only
+ * caps), every file is created relative to its parent directory, opened
+ * one component at a time with no symlink followed and no mount crossed
+ * (O_NOFOLLOW, and the device checked), links are allowed only
  * when they stay inside, devices, FIFOs and sockets are rejected, and
  * setuid/setgid bits are dropped. Entry count, total bytes and the
  * expansion ratio (gzip bombs) are capped. The first bad entry stops the
