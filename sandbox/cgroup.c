@@ -7,11 +7,14 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -20,6 +23,7 @@
 #include "../common/cleanup.h"
 #include "../common/log.h"
 #include "../common/util.h"
+#include "paths.h" /* SANDQ_LIBEXECDIR, made by the Makefile */
 
 #define CG_MOUNT "/sys/fs/cgroup"
 #define CG_SUBTREE "sandq"
@@ -62,27 +66,22 @@ proc_starttime (pid_t pid, unsigned long long *out)
   return 0;
 }
 
-/* Finds the path of this process's cgroup for a v1 controller, or for the
- * v2 hierarchy when ctrl is NULL. */
-static int
-own_cgroup_path (const char *ctrl, char *out, size_t len, sq_err *err)
+int
+cg_parse_proc_cgroup (char *data, const char *ctrl, char *out, size_t len)
 {
-  cleanup_free char *data
-      = sq_read_file_at (AT_FDCWD, "/proc/self/cgroup", 1 << 16, NULL, err);
   char *save = NULL;
 
-  if (!data)
-    return -1;
   for (char *line = strtok_r (data, "\n", &save); line;
        line = strtok_r (NULL, "\n", &save))
     {
+      /* "ID:CONTROLLERS:PATH"; the v2 line is "0::PATH". */
       char *c1 = strchr (line, ':'), *c2;
       if (!c1 || !(c2 = strchr (c1 + 1, ':')))
         continue;
-      *c2 = '\0';
+      *c1 = *c2 = '\0';
       if (!ctrl)
         {
-          if (strcmp (line, "0") == 0 && c1[1] == '\0')
+          if (strcmp (line, "0") == 0 && c1 + 1 == c2)
             {
               snprintf (out, len, "%s", c2 + 1);
               return 0;
@@ -97,6 +96,21 @@ own_cgroup_path (const char *ctrl, char *out, size_t len, sq_err *err)
             return 0;
           }
     }
+  return -1;
+}
+
+/* Finds the path of this process's cgroup for a v1 controller, or for the
+ * v2 hierarchy when ctrl is NULL. */
+static int
+own_cgroup_path (const char *ctrl, char *out, size_t len, sq_err *err)
+{
+  cleanup_free char *data
+      = sq_read_file_at (AT_FDCWD, "/proc/self/cgroup", 1 << 16, NULL, err);
+
+  if (!data)
+    return -1;
+  if (cg_parse_proc_cgroup (data, ctrl, out, len) == 0)
+    return 0;
   return sq_err_set (err, 0, "no %s cgroup listed in /proc/self/cgroup",
                      ctrl ? ctrl : "cgroup2");
 }
@@ -279,6 +293,78 @@ enable_controllers (int dirfd, const char *shown, sq_err *err)
   return 0;
 }
 
+/* Whether this process must ask systemd for a cgroup of its own before it
+ * may make any: on a host run by systemd, only a delegated cgroup is the
+ * process's to change (systemd marks one with the trusted.delegate xattr;
+ * user.delegate under a user manager), and never the root. On a host
+ * without systemd (a container given its own cgroup namespace) the
+ * process's cgroup is taken as its own. */
+static int
+v2_needs_scope (const char *own, const char *base)
+{
+  char v[8];
+
+  if (access ("/run/systemd/system", F_OK) != 0)
+    return 0;
+  if (strcmp (own, "/") == 0)
+    return 1;
+  return getxattr (base, "trusted.delegate", v, sizeof v) <= 0
+         && getxattr (base, "user.delegate", v, sizeof v) <= 0;
+}
+
+/* The scope helper: beside this program, else where make install puts it. */
+static void
+scope_helper_path (char *out, size_t len)
+{
+  char self[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+
+  if (n > 0)
+    {
+      self[n] = '\0';
+      char *slash = strrchr (self, '/');
+      if (slash)
+        {
+          snprintf (out, len, "%.*s/sandq-scope", (int) (slash - self), self);
+          if (access (out, X_OK) == 0)
+            return;
+        }
+    }
+  snprintf (out, len, "%s/sandq-scope", SANDQ_LIBEXECDIR);
+}
+
+/* Moves this process into a new transient scope with Delegate=yes
+ * (sandbox/scope.c). */
+static int
+enter_scope (const struct cg_host *h, sq_err *err)
+{
+  char helper[PATH_MAX], pid[32], name[96];
+  char *argv[] = { helper, pid, name, NULL };
+  extern char **environ;
+  pid_t child;
+  int st, r;
+
+  scope_helper_path (helper, sizeof helper);
+  snprintf (pid, sizeof pid, "%d", (int) getpid ());
+  snprintf (name, sizeof name, "sandq-%s", h->instance);
+  r = posix_spawn (&child, helper, NULL, NULL, argv, environ);
+  if (r != 0)
+    return sq_err_set (err, r,
+                       "cgroup v2: this process has no delegated cgroup and the "
+                       "helper that asks systemd for one could not be started ('%s')",
+                       helper);
+  while (waitpid (child, &st, 0) < 0)
+    if (errno != EINTR)
+      return sq_err_set (err, errno, "wait for '%s'", helper);
+  if (!WIFEXITED (st) || WEXITSTATUS (st) != 0)
+    return sq_err_set (err, 0,
+                       "cgroup v2: this process has no delegated cgroup and systemd "
+                       "gave it no scope (the helper's message is above); run it as "
+                       "a service with Delegate=yes or under 'systemd-run --scope "
+                       "-p Delegate=yes'");
+  return 0;
+}
+
 static int
 init_v2 (struct cg_host *h, sq_err *err)
 {
@@ -289,6 +375,13 @@ init_v2 (struct cg_host *h, sq_err *err)
   if (own_cgroup_path (NULL, own, sizeof own, err) < 0)
     return -1;
   snprintf (base, sizeof base, CG_MOUNT "%s", strcmp (own, "/") ? own : "");
+  if (v2_needs_scope (own, base))
+    {
+      if (enter_scope (h, err) < 0 || own_cgroup_path (NULL, own, sizeof own, err) < 0)
+        return -1;
+      snprintf (base, sizeof base, CG_MOUNT "%s", own);
+      h->scoped = 1;
+    }
   bfd = open (base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (bfd < 0)
     return sq_err_set (err, errno, "open cgroup '%s'", base);
@@ -440,7 +533,8 @@ cg_host_describe (const struct cg_host *h, char *buf, size_t len)
 
   if (h->mode == CG_MODE_V2)
     {
-      snprintf (buf, len, "cgroup v2 at %s", h->path[0]);
+      snprintf (buf, len, "cgroup v2 at %s%s", h->path[0],
+                h->scoped ? " (in a transient systemd scope)" : "");
       return;
     }
   n = snprintf (buf, len, "cgroup v1%s:", h->hybrid ? " (hybrid: limits on v1)" : "");

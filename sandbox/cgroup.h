@@ -5,9 +5,15 @@
  *
  *   v1:  <mount>/<controller>/<own path>/sandq/<instance>/<job>
  *   v2:  <mount>/<own path>/sandq/<instance>/<job>
- *        (the process moves itself to <own path>/sandq/supervisor first,
- *        because v2 forbids processes in a cgroup that has controllers
- *        enabled for its children)
+ *        (the process moves itself to <own path>/sandq/<instance>/supervisor
+ *        first, because v2 forbids processes in a cgroup that has
+ *        controllers enabled for its children)
+ *
+ * On a v2 host run by systemd, <own path> must be a cgroup systemd
+ * delegated to the process (a service with Delegate=yes). A process
+ * started anywhere else (a shell, a timer's service) first asks systemd
+ * for a transient scope with Delegate=yes and moves into it (the
+ * sandq-scope helper), as `systemd-run --scope -p Delegate=yes` would.
  *
  * <instance> is "<pid>-<starttime>" of the process that made it, so a later
  * start can tell a dead instance's leftovers from a live one's and sweep
@@ -80,6 +86,9 @@ struct cg_host
   char path[CG_NCTRL][1280]; /* instance path of each dirfd, for logs */
   char instance[64];
   int has_memsw; /* v1: memory.memsw.* exists (swap cap) */
+  /* v2: this process had no delegated cgroup and moved itself into a
+   * transient systemd scope with Delegate=yes (sandq-scope). */
+  int scoped;
   /* v1, for a process that runs one job: dirfd is the subtree itself,
    * and the job's cgroup is the instance directory (one level less to
    * make and remove). */
@@ -172,6 +181,11 @@ int cg_job_stats (struct cg_host *h, struct cg_job *j, struct cg_stats *st);
 /* Kills every process in the job's cgroup and waits until it is empty, then
  * removes the cgroup(s). Safe to call on a job that was never created. */
 int cg_job_destroy (struct cg_host *h, struct cg_job *j, sq_err *err);
+
+/* Finds, in the text of /proc/PID/cgroup (modified in place), the path for
+ * the v1 controller ctrl, or for the v2 hierarchy ("0::PATH") when ctrl is
+ * NULL. 0 if found, -1 if not. */
+int cg_parse_proc_cgroup (char *data, const char *ctrl, char *out, size_t len);
 
 /* Sweeps stale instances (dead owner) below the sandq subtree. Returns the
  * number of job cgroups removed. Called by cg_host_init. */
