@@ -3,6 +3,7 @@
 #   make                      build everything
 #   make check                unit, integration and hostile-corpus tests (TAP)
 #   make SANITIZE=1 check     the same with ASan + UBSan
+#   make check-v2             the v2 lane: a qemu guest with systemd and cgroup v2
 #   make install              PREFIX=/usr/local DESTDIR=
 #   make format-check         clang-format over the C sources
 #   make deps                 install the Debian packages needed (root)
@@ -38,6 +39,7 @@ SECCOMP_LIBS := $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lsecco
 QUEUE_LIBS := $(shell pkg-config --libs $(PKGS_QUEUE) 2>/dev/null || echo -lhiredis -ljansson -larchive)
 # The worker never maps libarchive: sandq-archiver does its archives.
 WORKER_LIBS := $(shell pkg-config --libs hiredis jansson 2>/dev/null || echo -lhiredis -ljansson)
+SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
 
 # Dependency-free shared code: usable by the sandbox.
@@ -73,11 +75,11 @@ LIBSANDBOX := $(BUILD)/libsandq-sandbox.a
 LIBQUEUE := $(BUILD)/libsandq-queue.a
 
 BINS := $(BUILD)/sandq-sandbox $(BUILD)/sandq-worker $(BUILD)/sandq
-LIBEXEC_BINS := $(BUILD)/sandq-archiver
+LIBEXEC_BINS := $(BUILD)/sandq-archiver $(BUILD)/sandq-scope
 BENCH := $(BUILD)/bench/sandbox-latency $(BUILD)/bench/queue-bench
 FUZZ_REPLAY := $(BUILD)/tests/fuzz-replay-spec $(BUILD)/tests/fuzz-replay-unpack
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
-TEST_HELPERS := $(BUILD)/tests/no-clone3
+TEST_HELPERS := $(BUILD)/tests/deny-syscall
 
 all: $(BINS) $(LIBEXEC_BINS) $(UNIT_TESTS) $(TEST_HELPERS) $(BENCH) $(FUZZ_REPLAY)
 
@@ -123,8 +125,15 @@ $(BUILD)/gen/paths.h: FORCE
 	@echo '#define SANDQ_LIBEXECDIR "$(LIBEXECDIR)"' > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
-$(BUILD)/worker/archiver_client.o: $(BUILD)/gen/paths.h
-$(BUILD)/worker/archiver_client.o: CFLAGS += -I$(BUILD)/gen
+$(BUILD)/worker/archiver_client.o $(BUILD)/sandbox/cgroup.o $(BUILD)/cli/sandbox/cgroup.o: \
+  $(BUILD)/gen/paths.h
+$(BUILD)/worker/archiver_client.o $(BUILD)/sandbox/cgroup.o: CFLAGS += -I$(BUILD)/gen
+
+# On a cgroup v2 host run by systemd, a sandbox process without a
+# delegated cgroup asks systemd for a scope through this helper
+# (sandbox/scope.c): libsystemd is a glibc library, the CLI is musl.
+$(BUILD)/sandq-scope: $(call obj,sandbox/scope.c)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SYSTEMD_LIBS)
 
 # The worker's archive helper: libarchive and the dependency-free common
 # code, nothing of the queue or the sandbox.
@@ -196,7 +205,7 @@ $(BUILD)/sandq-sandbox: $(patsubst %.c,$(BUILD)/cli/%.o,$(CLI_SRC)) $(BUILD)/san
 endif
 
 # Test helpers: trusted test code the integration tests run.
-$(BUILD)/tests/no-clone3: tests/helpers/no_clone3.c
+$(BUILD)/tests/deny-syscall: tests/helpers/deny_syscall.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SECCOMP_LIBS)
 
@@ -240,6 +249,10 @@ check:
 	$(MAKE) all
 	BUILD=$(BUILD) tests/run
 
+# sandq on cgroup v2 under a real systemd, in a qemu guest (tests/v2/run).
+check-v2:
+	BUILD=$(BUILD) tests/v2/run
+
 format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
@@ -266,6 +279,6 @@ install: all
 clean:
 	rm -rf build build-san build-fmt
 
-.PHONY: all bench demo check fuzz format-check deps install clean FORCE
+.PHONY: all bench demo check check-v2 fuzz format-check deps install clean FORCE
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
