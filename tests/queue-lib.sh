@@ -39,11 +39,12 @@ redis_stop() {
 
 rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
 
-# worker_start NAME [sandq-worker args...]: runs in the background; its
+# worker_start NAME [sandq-worker args...]: runs in the background (under
+# $WORKER_WRAP, a command prefix, if set); its
 # pid is in W_<NAME>, its log in $Q_DIR/NAME.log.
 worker_start() {
   local name=$1; shift
-  "$BIN/sandq-worker" --id "$name" "$@" > "$Q_DIR/$name.log" 2>&1 &
+  ${WORKER_WRAP:-} "$BIN/sandq-worker" --id "$name" "$@" > "$Q_DIR/$name.log" 2>&1 &
   local pid=$!
   Q_PIDS+=("$pid")
   printf -v "W_$name" '%s' "$pid"

@@ -136,6 +136,31 @@ drop_privileges (int sock, const struct arc_request *rq, pid_t parent)
   signal (SIGXFSZ, SIG_IGN);
 }
 
+/* Whether an errno from unpacking is sandq's fault rather than the
+ * input's: a call this host does not allow or support (a seccomp filter in
+ * front of the worker, an old kernel) or a resource of the helper's own.
+ * Such a job is a system_error, retried elsewhere; everything else the
+ * input caused (a bad path, a cap, a permission the archive itself set)
+ * is the input's, and the job is rejected. */
+static int
+sandq_fault (int code)
+{
+  switch (code)
+    {
+    case ENOSYS:
+    case EBADF:
+    case EMFILE:
+    case ENFILE:
+    case EFAULT:
+    case EIO:
+    case ENODEV:
+    case ENXIO:
+      return 1;
+    default:
+      return 0;
+    }
+}
+
 static void
 unpack (int sock, const struct arc_request *rq, const void *buf, int root)
 {
@@ -152,7 +177,7 @@ unpack (int sock, const struct arc_request *rq, const void *buf, int root)
     {
       if (err.code == ENOSPC || err.code == EFBIG)
         sq_err_wrap (&err, "the inputs do not fit in the disk limit");
-      fail (sock, ARC_BAD_INPUT, err.msg);
+      fail (sock, sandq_fault (err.code) ? ARC_FAILED : ARC_BAD_INPUT, err.msg);
     }
 }
 

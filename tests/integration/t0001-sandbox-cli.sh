@@ -241,7 +241,7 @@ fi
 # Where clone3 is denied with ENOSYS (the default seccomp profile of
 # container runtimes), sandboxes start through clone instead.
 for mode in "" --template; do
-  res=$("$BIN/tests/no-clone3" "$S" run $mode -- /bin/echo fine)
+  res=$("$BIN/tests/deny-syscall" clone3 ENOSYS "$S" run $mode -- /bin/echo fine)
   is "clone3 denied${mode:+ ($mode)}: the sandbox still runs" "$(jget "$res" status)" ok
 done
 
