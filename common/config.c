@@ -110,8 +110,13 @@ read_secret (const char *path, char *buf, size_t len, sq_err *err)
 {
   cleanup_free char *s = sq_read_file_at (AT_FDCWD, path, 4096, NULL, err);
   if (!s)
-    return -1;
+    return sq_err_wrap (err, "read the Redis password file");
   snprintf (buf, len, "%s", trim (s));
+  /* An empty file is a mistake (a credential not delivered, a file not
+   * yet written), not "no password": say so now rather than as a refused
+   * login later. */
+  if (!buf[0])
+    return sq_err_set (err, 0, "the Redis password file '%s' is empty", path);
   return 1;
 }
 

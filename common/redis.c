@@ -263,6 +263,7 @@ sq_redis_connect (sq_redis *r, sq_err *err)
   redisReply *rep;
 
   sq_redis_close (r);
+  r->auth_failed = 0;
   if (r->timeout_ms <= 0)
     r->timeout_ms = 2000;
   if (a->kind == SQ_ADDR_UNIX)
@@ -306,6 +307,7 @@ sq_redis_connect (sq_redis *r, sq_err *err)
         {
           sq_err_set (err, 0, "Redis at %s refused the password: %s", r->where,
                       rep ? rep->str : r->c->errstr);
+          r->auth_failed = rep != NULL;
           if (rep)
             freeReplyObject (rep);
           sq_redis_close (r);
@@ -340,6 +342,8 @@ sq_redis_connect (sq_redis *r, sq_err *err)
   if (!rep || rep->type == REDIS_REPLY_ERROR)
     {
       if (rep && strncmp (rep->str, "NOAUTH", 6) == 0)
+        r->auth_failed = 1;
+      if (r->auth_failed)
         sq_err_set (err, 0,
                     "Redis at %s requires a password: set redis_password_file in the "
                     "config, or the credential redis-password",

@@ -53,6 +53,9 @@ typedef struct sq_redis
   void (*progress) (size_t done, size_t total, void *ctx);
   void *progress_ctx;
   unsigned long long ncommands; /* round trips sent on this connection */
+  /* Set by sq_redis_connect when the server refused the password or wants
+   * one: a fault of the configuration, which no retry mends. */
+  int auth_failed;
 } sq_redis;
 
 /* Connects (following Sentinel to the master, checking ROLE), AUTHs and

@@ -70,7 +70,8 @@ usage (int code, FILE *out)
       "Signals: SIGTERM or SIGINT stop fetching, let running jobs finish for the\n"
       "grace period, then give the rest back to the queue without using up an\n"
       "attempt. Exit status: 0 after a clean stop, 1 if the worker cannot start,\n"
-      "2 on a usage error.\n");
+      "2 on a usage or configuration error (an empty password file included),\n"
+      "78 if Redis refuses its password or wants one it was not given.\n");
   exit (code);
 }
 
@@ -489,6 +490,19 @@ main (int argc, char **argv)
     }
   sq_redis_url_redacted (&addr, redacted, sizeof redacted);
   sq_config_free (&conf);
+  {
+    /* A password Redis refuses is the configuration's fault, which no
+     * retry mends: say so and stop, instead of retrying until the service
+     * manager's start timeout. An unreachable Redis is waited for. */
+    sq_redis probe = { .timeout_ms = 2000, .addr = addr };
+    if (sq_redis_connect (&probe, &err) < 0 && probe.auth_failed)
+      {
+        sq_err_log ("cannot authenticate to Redis: %s", err.msg);
+        metrics_failed ("cannot authenticate to Redis: %s", err.msg);
+        return SQ_WORKER_EXIT_AUTH;
+      }
+    sq_redis_close (&probe);
+  }
 
   struct sbx_host_config hc = {
     .uid_base = cfg->uid_base,

@@ -385,6 +385,18 @@ metrics_status (struct worker *w, int busy)
 }
 
 void
+metrics_failed (const char *fmt, ...)
+{
+  char msg[400];
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  notify ("STATUS=%s", msg);
+}
+
+void
 metrics_stopping (void)
 {
   notify ("STOPPING=1");

@@ -23,5 +23,7 @@ void metrics_stop (struct metrics *m);
 void metrics_ready (struct worker *w);
 void metrics_status (struct worker *w, int busy);
 void metrics_stopping (void);
+/* STATUS= with why the worker cannot start, before it exits. */
+void metrics_failed (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 
 #endif

@@ -13,6 +13,10 @@
 
 #define SQ_MAX_QUEUES 16
 #define SQ_MAX_SLOTS 64
+/* Exit status when Redis refuses the worker's credentials (EX_CONFIG):
+ * the unit's RestartPreventExitStatus= names it, so systemd does not
+ * restart the worker in a loop. */
+#define SQ_WORKER_EXIT_AUTH 78
 
 struct worker;
 
