@@ -53,7 +53,7 @@ WORKER_SRC := worker/main.c worker/slot.c worker/job.c worker/archiver_client.c 
               worker/metrics.c
 SUBMIT_SRC := $(wildcard submitter/*.c)
 # The sandbox library: may use COMMON and libseccomp only.
-SANDBOX_SRC := sandbox/cgroup.c sandbox/seccomp_load.c sandbox/sandbox.c \
+SANDBOX_SRC := sandbox/cgroup.c sandbox/cgroup_v1.c sandbox/cgroup_v2.c sandbox/seccomp_load.c sandbox/sandbox.c \
                sandbox/rootfs.c sandbox/run.c sandbox/verdict.c sandbox/loopback.c
 # sandq-init, every sandbox's pid 1 (sandbox/init_proto.h): a program of
 # its own, embedded in the sandbox library. It is linked statically with
@@ -125,9 +125,9 @@ $(BUILD)/gen/paths.h: FORCE
 	@echo '#define SANDQ_LIBEXECDIR "$(LIBEXECDIR)"' > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
-$(BUILD)/worker/archiver_client.o $(BUILD)/sandbox/cgroup.o $(BUILD)/cli/sandbox/cgroup.o: \
+$(BUILD)/worker/archiver_client.o $(BUILD)/sandbox/cgroup_v2.o $(BUILD)/cli/sandbox/cgroup_v2.o: \
   $(BUILD)/gen/paths.h
-$(BUILD)/worker/archiver_client.o $(BUILD)/sandbox/cgroup.o: CFLAGS += -I$(BUILD)/gen
+$(BUILD)/worker/archiver_client.o $(BUILD)/sandbox/cgroup_v2.o: CFLAGS += -I$(BUILD)/gen
 
 # On a cgroup v2 host run by systemd, a sandbox process without a
 # delegated cgroup asks systemd for a scope through this helper

@@ -75,10 +75,13 @@ struct cg_set
   struct cg_set *next;
 };
 
+struct cg_ops;
+
 struct cg_host
 {
   enum cg_mode mode;
-  int hybrid; /* v1 limits, cgroup2 mounted too */
+  const struct cg_ops *ops; /* the hierarchy's half: cgroup_v1.c, cgroup_v2.c */
+  int hybrid;               /* v1 limits, cgroup2 mounted too */
   /* v1: one instance directory per distinct hierarchy; v2: dirfd[0] only. */
   int dirfd[CG_NCTRL];
   int ctrl_dir[CG_NCTRL]; /* index into dirfd for each controller */
