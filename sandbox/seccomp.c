@@ -9,9 +9,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/netlink.h>
 #include <linux/seccomp.h>
 
 #include "../common/cleanup.h"
@@ -79,6 +81,15 @@ const char *const sbx_seccomp_denied[] = {
   NULL,
 };
 
+/* Denied with ENOSYS: the kernel's AIO (see below). */
+static const char *const aio_calls[] = {
+  "io_setup", "io_destroy", "io_submit", "io_cancel", "io_getevents", "io_pgetevents",
+};
+
+/* Socket families are checked below this number (AF_MAX is 46 in Linux
+ * 6.1); any family at or above it is refused as a whole. */
+#define SBX_AF_LIMIT 64
+
 static const unsigned long ns_flags[] = {
   CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,    CLONE_NEWUSER,
   CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP, 0x00000080 /* CLONE_NEWTIME */,
@@ -140,6 +151,49 @@ sbx_seccomp_compile (struct sbx_seccomp *sc, enum sbx_seccomp_policy policy, sq_
   /* clone3 takes its flags in memory that BPF cannot read; ENOSYS makes
    * glibc fall back to clone(), which the rules above check. */
   r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (ENOSYS), SCMP_SYS (clone3), 0);
+  if (r < 0)
+    goto fail_r;
+  /* Kernel AIO: io_setup takes from fs.aio-max-nr, one counter for the
+   * whole host, so a job could leave the host's root without AIO for its
+   * whole wall time. ENOSYS, as on a kernel built without it: libaio
+   * users fall back, glibc's POSIX AIO uses threads. */
+  for (size_t i = 0; i < SQ_ARRAY_SIZE (aio_calls); i++)
+    {
+      int nr = seccomp_syscall_resolve_name (aio_calls[i]);
+      if (nr == __NR_SCMP_ERROR || nr < 0)
+        continue;
+      r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (ENOSYS), nr, 0);
+      if (r < 0)
+        goto fail_r;
+    }
+  /* Socket families: an allow-list, not a deny list. A family the kernel
+   * does not namespace (AF_VSOCK: a port bound in a job is bound on the
+   * host) or that is only attack surface (AF_PACKET, AF_ALG, Bluetooth,
+   * ...) fails with EAFNOSUPPORT, as where the kernel lacks it; so does
+   * any family added to the kernel later. Jobs keep AF_UNIX, AF_INET,
+   * AF_INET6, and AF_NETLINK for NETLINK_ROUTE alone (addresses and
+   * routes of the job's own network namespace). */
+  for (int fam = 0; fam < SBX_AF_LIMIT; fam++)
+    {
+      if (fam == AF_UNIX || fam == AF_INET || fam == AF_INET6 || fam == AF_NETLINK)
+        continue;
+      r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EAFNOSUPPORT), SCMP_SYS (socket), 1,
+                            SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) fam));
+      if (r == 0)
+        r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EAFNOSUPPORT), SCMP_SYS (socketpair),
+                              1, SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) fam));
+      if (r < 0)
+        goto fail_r;
+    }
+  r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EAFNOSUPPORT), SCMP_SYS (socket), 1,
+                        SCMP_A0 (SCMP_CMP_GE, (scmp_datum_t) SBX_AF_LIMIT));
+  if (r == 0)
+    r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EAFNOSUPPORT), SCMP_SYS (socketpair), 1,
+                          SCMP_A0 (SCMP_CMP_GE, (scmp_datum_t) SBX_AF_LIMIT));
+  if (r == 0)
+    r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPROTONOSUPPORT), SCMP_SYS (socket), 2,
+                          SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) AF_NETLINK),
+                          SCMP_A2 (SCMP_CMP_NE, (scmp_datum_t) NETLINK_ROUTE));
   if (r < 0)
     goto fail_r;
   /* Typing into another terminal's input queue. */
