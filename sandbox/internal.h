@@ -66,10 +66,9 @@ struct sbx_host
   int init_fd;  /* sealed memfd holding sandq-init */
   int cap_last; /* /proc/sys/kernel/cap_last_cap */
   unsigned seq; /* for cgroup names; atomically incremented */
-  /* Per-slot network namespaces, made on first use and reused by the
-   * slot's later runs (see sbx_slot_netns_fd in sandbox.c), in the order
-   * they were made. A slot that finds the table full gets a namespace
-   * of its own per run. */
+  /* Per-slot network namespaces, made on first use (see sbx_slot_netns_fd
+   * in sandbox.c), in the order they were made: for helpers, and for the
+   * one sandbox of a one_shot host. */
   struct
   {
     unsigned slot;

@@ -515,9 +515,14 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
     .init_fd = h->init_fd,
   };
   flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-  /* A worker slot reuses its own network namespace: this thread steps
-   * into it for the clone and straight back out. */
-  int slot_ns = sbx_slot_netns_fd (h, b->slot), home_ns = -1;
+  /* A process that runs one sandbox (the CLI) takes the namespace its
+   * prefetch thread made beside the set-up: this thread steps into it for
+   * the clone and straight back out. Every other sandbox gets a fresh one
+   * with the clone (for a worker's prewarmed sandbox, off the job's path):
+   * a namespace outlives its processes in what the kernel keeps for it
+   * (TIME_WAIT sockets with their addresses and ports, for a minute), so
+   * one reused across jobs would show a job the one before it. */
+  int slot_ns = h->cfg.one_shot ? sbx_slot_netns_fd (h, b->slot) : -1, home_ns = -1;
   if (slot_ns >= 0)
     {
       home_ns = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);

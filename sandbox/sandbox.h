@@ -63,11 +63,13 @@ struct sbx_host_config
 {
   uid_t uid_base;     /* host uid of slot 0; slot N runs as base + N */
   unsigned uid_count; /* slots available from uid_base */
-  /* Reuse one network namespace per slot across runs instead of making
-   * one per run (saves ~0.5 ms a run). Safe only when a slot runs one
-   * sandbox at a time, as the worker's slots do: every process of a run
-   * is dead before the next starts, and a job has no capability over the
-   * namespace. */
+  /* Keep one network namespace per slot (sbx_slot_netns_fd): for the
+   * worker's helpers, which need one without network, and for the one
+   * sandbox of a one_shot process, which takes it instead of making one
+   * (it is made beside the rest of the set-up). Sandboxes of a process
+   * that runs many never share one: each gets a fresh namespace, since
+   * what the kernel keeps of a namespace's sockets (TIME_WAIT) outlives a
+   * job and would show it to the next. */
   int reuse_netns;
   /* With reuse_netns: make the namespaces of slots [prefetch_slot,
    * prefetch_slot + prefetch_count) at once, in a thread of their own, so
@@ -118,10 +120,10 @@ int sbx_prewarm (struct sbx_host *h, unsigned slot, sq_err *err);
 int sbx_prewarm_wait (struct sbx_host *h, unsigned slot, int timeout_ms);
 
 /* The slot's network namespace (only a loopback device, up; owned by the
- * host's user namespace, so a job has no capability over it): the one its
- * sandboxes run in when the host reuses them, and for helpers that should
- * have no network either. Made if needed; -1 if the host makes one per
- * run. Owned by the host. */
+ * host's user namespace, so a job has no capability over it): for helpers
+ * that should have no network (the worker's archive helper), and the one
+ * sandbox of a one_shot host. Made if needed; -1 if the host keeps none.
+ * Owned by the host. */
 int sbx_slot_netns_fd (struct sbx_host *h, unsigned slot);
 
 /* The same, with the reason when it cannot be made (a worker checks at
