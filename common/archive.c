@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <langinfo.h>
 #include <limits.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,6 +448,19 @@ pk_fail (struct sq_packer *p, const char *name, sq_err *err)
   return sq_err_set (err, 0, "archive '%s': %s", name, archive_error_string (p->a));
 }
 
+void
+sq_archive_locale (int from_env)
+{
+  /* libarchive converts names between the archive's UTF-8 (pax headers)
+   * and the locale's character set; in the C locale that is ASCII, and
+   * every other name fails. */
+  if (from_env && setlocale (LC_CTYPE, "")
+      && strcmp (nl_langinfo (CODESET), "ANSI_X3.4-1968"))
+    return;
+  if (!setlocale (LC_CTYPE, "C.UTF-8"))
+    setlocale (LC_CTYPE, "C.utf8");
+}
+
 static int
 add_header (struct sq_packer *p, const char *name, mode_t type, mode_t perm, int64_t size,
             const char *symlink, sq_err *err)
@@ -461,7 +476,10 @@ add_header (struct sq_packer *p, const char *name, mode_t type, mode_t perm, int
     archive_entry_set_symlink (e, symlink);
   r = archive_write_header (p->a, e);
   archive_entry_free (e);
-  return r == ARCHIVE_OK ? 0 : pk_fail (p, name, err);
+  /* ARCHIVE_WARN: a name that is not valid in the locale's character set
+   * (bytes a job chose) was written as it is, marked hdrcharset=BINARY.
+   * The entry is there; a job's choice of bytes is no failure. */
+  return r == ARCHIVE_OK || r == ARCHIVE_WARN ? 0 : pk_fail (p, name, err);
 }
 
 int

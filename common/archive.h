@@ -30,6 +30,11 @@ struct sq_unpack_limits
 
 void sq_unpack_limits_default (struct sq_unpack_limits *l);
 
+/* Sets LC_CTYPE so that libarchive can carry UTF-8 names: the caller's
+ * locale when from_env and it is not plain ASCII, else C.UTF-8. Call it
+ * first thing, before any chroot (it loads the locale's files). */
+void sq_archive_locale (int from_env);
+
 enum sq_unpack_flags
 {
   SQ_UNPACK_NO_LINKS = 1 << 0, /* reject symlinks and hard links outright */

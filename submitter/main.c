@@ -437,6 +437,7 @@ main (int argc, char **argv)
   int i = 1;
 
   sq_log_init ("sandq");
+  sq_archive_locale (1);
   while (i < argc && argv[i][0] == '-')
     {
       if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)

@@ -402,6 +402,9 @@ main (int argc, char **argv)
   if (getppid () != worker)
     return 1;
   prctl (PR_SET_NAME, "sandq-archiver", 0, 0, 0);
+  /* Before any job process chroots into the empty root, where no locale
+   * (nor gconv module) can be loaded. */
+  sq_archive_locale (0);
   /* It ends with the worker (above), not when a stop signal meant for
    * the worker, which drains, reaches it too. */
   signal (SIGTERM, SIG_IGN);
