@@ -192,6 +192,17 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
       goto out;
     }
   apply_spec_limits (&lim, &spec);
+  /* stdout and stderr travel in the result archive, whose cap is the
+   * worker's: an output cap above it could only end in a result too
+   * large to keep, which is nobody's fault but the limits'. The job gets
+   * the lower cap (room for the archive's headers and result.json left),
+   * and its verdict names both. */
+  uint64_t asked_output = lim.output_bytes;
+  uint64_t room = w->cfg.max_result_bytes > 2 * SQ_RESULT_HEADROOM
+                      ? w->cfg.max_result_bytes - SQ_RESULT_HEADROOM
+                      : w->cfg.max_result_bytes / 2;
+  if (lim.output_bytes > room)
+    lim.output_bytes = room;
   if (sbx_limits_check (&lim, &err) < 0)
     {
       report (s, p, "rejected", err.msg, NULL, 0, NULL, 0, c->attempts);
@@ -272,6 +283,17 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
       goto out_sbx;
     }
   snprintf (message, sizeof message, "%s", res.message);
+  if (res.status == SQ_STATUS_OUTPUT_LIMIT && lim.output_bytes < asked_output)
+    {
+      char a[32], m[32];
+      size_t ml = strlen (message);
+      sq_format_size (asked_output, a, sizeof a);
+      sq_format_size (w->cfg.max_result_bytes, m, sizeof m);
+      snprintf (message + ml, sizeof message - ml,
+                " (the job allowed %s, but this worker's result cap of %s keeps "
+                "stdout and stderr below that)",
+                a, m);
+    }
   if (rc < 0 && res.status != SQ_STATUS_SYSTEM_ERROR)
     res.status = SQ_STATUS_SYSTEM_ERROR;
   if (build_archive (w, s, b, &res, so, se, message, sizeof message, &arch, &alen, &outs,

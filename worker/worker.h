@@ -17,6 +17,9 @@
  * the unit's RestartPreventExitStatus= names it, so systemd does not
  * restart the worker in a loop. */
 #define SQ_WORKER_EXIT_AUTH 78
+/* Of the result cap, what is kept for the archive's own bytes (headers,
+ * result.json) when a job's stdout and stderr are capped to fit. */
+#define SQ_RESULT_HEADROOM (1ULL << 20)
 
 struct worker;
 
