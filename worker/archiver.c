@@ -339,6 +339,15 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
     }
   k.obuf = map_whole (fds[0], &k.olen);
   k.ebuf = map_whole (fds[1], &k.elen);
+  /* A map that failed is not an empty stream. The output is capped below
+   * the result cap, and the address-space cap leaves room for twice that:
+   * a failure here is the host's (memory), not the job's. */
+  if ((k.olen && !k.obuf) || (k.elen && !k.ebuf))
+    {
+      sq_err_set (&err, errno, "map the job's %s",
+                  k.olen && !k.obuf ? "stdout" : "stderr");
+      fail (sock, ARC_FAILED, err.msg);
+    }
   if (rq.has_out)
     {
       struct stat st;
