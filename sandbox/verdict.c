@@ -123,27 +123,48 @@ sbx_decide (const struct sbx_observed *o, const struct sbx_limits *lim,
   res->signal = signaled ? WTERMSIG (st) : 0;
   res->message[0] = '\0';
 
-  /* Order matters: what the supervisor did first, then faults of sandq,
-   * then the cgroup's own counters, then how the program ended. */
+  /* The first limit the job hit, whatever the timing. Two kinds: the
+   * supervisor's kills (CPU, wall, output) end the job, so at most one
+   * happens, and last; the kernel's caps (memory: a process OOM-killed;
+   * processes: a fork refused; disk: a write refused) let it go on. So a
+   * kernel cap seen at all came before any kill: a fork bomb that then
+   * spins is pids_limit whether the CPU cap or the wall clock stopped it.
+   * Between kernel caps, a fixed order: memory, processes, disk. */
+  enum sq_status soft = o->oom_kills                     ? SQ_STATUS_MEMORY_LIMIT
+                        : o->pids_max_events             ? SQ_STATUS_PIDS_LIMIT
+                        : o->disk_full || o->inodes_full ? SQ_STATUS_DISK_LIMIT
+                                                         : SQ_STATUS_OK;
   switch (o->killed)
     {
     case SBX_KILL_CANCEL:
       res->status = SQ_STATUS_CANCELLED;
       goto out;
-    case SBX_KILL_OUTPUT:
-      res->status = SQ_STATUS_OUTPUT_LIMIT;
-      goto out;
-    case SBX_KILL_CPU:
-      res->status = SQ_STATUS_CPU_LIMIT;
-      goto out;
     case SBX_KILL_SINK:
       res->status = SQ_STATUS_SYSTEM_ERROR;
       goto out;
+    case SBX_KILL_OUTPUT:
+    case SBX_KILL_CPU:
     case SBX_KILL_TIMEOUT:
-      /* A fork bomb that hit the pids cap usually spins until the wall
-       * limit; the pids cap is the more useful answer. */
-      res->status = o->pids_max_events ? SQ_STATUS_PIDS_LIMIT : SQ_STATUS_TIMEOUT;
-      goto out;
+      res->status = soft != SQ_STATUS_OK           ? soft
+                    : o->killed == SBX_KILL_OUTPUT ? SQ_STATUS_OUTPUT_LIMIT
+                    : o->killed == SBX_KILL_CPU    ? SQ_STATUS_CPU_LIMIT
+                                                   : SQ_STATUS_TIMEOUT;
+      sbx_describe (res, lim);
+      if (soft != SQ_STATUS_OK)
+        {
+          static const char *const then[] = {
+            [SBX_KILL_OUTPUT] = "its output limit",
+            [SBX_KILL_CPU] = "its CPU time limit",
+            [SBX_KILL_TIMEOUT] = "its wall time limit",
+          };
+          size_t ml = strlen (res->message);
+          /* "... and was stopped" becomes "..., then stopped at ...". */
+          if (ml > 16 && strcmp (res->message + ml - 16, " and was stopped") == 0)
+            ml -= 16;
+          snprintf (res->message + ml, sizeof res->message - ml,
+                    ", then was stopped at %s", then[o->killed]);
+        }
+      return;
     case SBX_KILL_NONE:
       break;
     }

@@ -66,6 +66,38 @@ memory (void **state)
   assert_int_equal (r.status, SQ_STATUS_OK);
 }
 
+/* A limit of the kernel's (memory, processes, disk) lets the job go on; a
+ * kill of the supervisor's (CPU, wall, output) ends it. So a kernel limit
+ * seen at all was hit first, and is the verdict whichever kill followed:
+ * a fork bomb that then spins gets one answer, not three. */
+static void
+first_limit_wins (void **state)
+{
+  (void) state;
+  static const enum sbx_kill_reason kills[]
+      = { SBX_KILL_CPU, SBX_KILL_TIMEOUT, SBX_KILL_OUTPUT };
+  for (size_t i = 0; i < sizeof kills / sizeof kills[0]; i++)
+    {
+      struct sbx_result r
+          = decide ((struct sbx_observed){ .killed = kills[i], .pids_max_events = 7 });
+      assert_int_equal (r.status, SQ_STATUS_PIDS_LIMIT);
+      assert_non_null (strstr (r.message, ", then was stopped at its "));
+      r = decide ((struct sbx_observed){ .killed = kills[i], .oom_kills = 1 });
+      assert_int_equal (r.status, SQ_STATUS_MEMORY_LIMIT);
+      r = decide ((struct sbx_observed){ .killed = kills[i], .disk_full = 1 });
+      assert_int_equal (r.status, SQ_STATUS_DISK_LIMIT);
+      /* Two kernel limits: a fixed order, memory first. */
+      r = decide ((struct sbx_observed){
+          .killed = kills[i], .oom_kills = 2, .pids_max_events = 1, .disk_full = 1 });
+      assert_int_equal (r.status, SQ_STATUS_MEMORY_LIMIT);
+    }
+  struct sbx_result r
+      = decide ((struct sbx_observed){ .killed = SBX_KILL_CPU, .pids_max_events = 7 });
+  assert_string_equal (r.message,
+                       "the program tried to run more than 64 processes and "
+                       "threads at once, then was stopped at its CPU time limit");
+}
+
 static void
 supervisor_kills (void **state)
 {
@@ -79,8 +111,10 @@ supervisor_kills (void **state)
   r = decide ((struct sbx_observed){ .killed = SBX_KILL_CPU });
   assert_int_equal (r.status, SQ_STATUS_CPU_LIMIT);
   assert_non_null (strstr (r.message, "1 s of CPU time"));
-  r = decide ((struct sbx_observed){ .killed = SBX_KILL_OUTPUT, .oom_kills = 1 });
+  r = decide ((struct sbx_observed){ .killed = SBX_KILL_OUTPUT });
   assert_int_equal (r.status, SQ_STATUS_OUTPUT_LIMIT);
+  r = decide ((struct sbx_observed){ .killed = SBX_KILL_CANCEL, .pids_max_events = 3 });
+  assert_int_equal (r.status, SQ_STATUS_CANCELLED);
   r = decide ((struct sbx_observed){ .killed = SBX_KILL_CANCEL });
   assert_int_equal (r.status, SQ_STATUS_CANCELLED);
   r = decide ((struct sbx_observed){ .killed = SBX_KILL_SINK });
@@ -153,6 +187,7 @@ main (void)
     cmocka_unit_test_setup (ok_and_nonzero, setup),
     cmocka_unit_test_setup (memory, setup),
     cmocka_unit_test_setup (supervisor_kills, setup),
+    cmocka_unit_test_setup (first_limit_wins, setup),
     cmocka_unit_test_setup (signals_and_rlimits, setup),
     cmocka_unit_test_setup (disk_and_pids, setup),
     cmocka_unit_test_setup (sandbox_faults, setup),
