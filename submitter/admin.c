@@ -481,10 +481,12 @@ cmd_dead (struct cli *c, int argc, char **argv)
         {
           size_t i;
           json_t *j;
+          char t[4 * SQ_ERR_MSG_MAX + 16];
           json_array_foreach (arr, i, j)
               printf ("%-28s %-12s %s\n", json_string_value (json_object_get (j, "id")),
                       json_string_value (json_object_get (j, "queue")),
-                      json_string_value (json_object_get (j, "message")));
+                      cli_term_text (json_string_value (json_object_get (j, "message")),
+                                     t, sizeof t));
           if (!json_array_size (arr))
             printf ("no dead letters\n");
         }

@@ -60,6 +60,8 @@ json_t *cli_json_text (const char *data, size_t len);
 
 /* Prints a job as JSON or as "key: value" lines. */
 void cli_print_job (struct cli *c, json_t *job);
+/* s for a terminal: control characters (C0, DEL, C1) as \xNN. Returns buf. */
+const char *cli_term_text (const char *s, char *buf, size_t len);
 
 /* Blocks until the job is final (or timeout_ms passes, 0 = forever),
  * printing state changes to stderr when it is a terminal. Returns the

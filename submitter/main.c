@@ -273,9 +273,35 @@ print_time (const char *label, json_t *v)
   printf ("%-13s %s\n", label, buf);
 }
 
+const char *
+cli_term_text (const char *s, char *buf, size_t len)
+{
+  size_t o = 0;
+
+  if (!s)
+    s = "";
+  for (size_t i = 0; s[i] && o + 5 < len; i++)
+    {
+      unsigned char ch = (unsigned char) s[i];
+      /* C1 controls in UTF-8 are 0xc2 0x80..0x9f. */
+      int c1 = ch == 0xc2 && (unsigned char) s[i + 1] >= 0x80
+               && (unsigned char) s[i + 1] <= 0x9f;
+      if (ch < 0x20 || ch == 0x7f || c1)
+        {
+          o += (size_t) snprintf (buf + o, len - o, "\\x%02x",
+                                  c1 ? (unsigned char) s[++i] : ch);
+          continue;
+        }
+      buf[o++] = (char) ch;
+    }
+  buf[o] = '\0';
+  return buf;
+}
+
 void
 cli_print_job (struct cli *c, json_t *job)
 {
+  char t[4 * SQ_ERR_MSG_MAX + 16];
   json_t *v;
 
   if (c->json)
@@ -284,13 +310,21 @@ cli_print_job (struct cli *c, json_t *job)
       putchar ('\n');
       return;
     }
-  printf ("%-13s %s\n", "id", json_string_value (json_object_get (job, "id")));
-  printf ("%-13s %s\n", "queue", json_string_value (json_object_get (job, "queue")));
-  printf ("%-13s %s\n", "state", json_string_value (json_object_get (job, "state")));
+  /* Every string here may hold what a job wrote or named (a command, an
+   * error message quoting it): control characters are shown escaped,
+   * never sent to the terminal. */
+  printf ("%-13s %s\n", "id",
+          cli_term_text (json_string_value (json_object_get (job, "id")), t, sizeof t));
+  printf (
+      "%-13s %s\n", "queue",
+      cli_term_text (json_string_value (json_object_get (job, "queue")), t, sizeof t));
+  printf (
+      "%-13s %s\n", "state",
+      cli_term_text (json_string_value (json_object_get (job, "state")), t, sizeof t));
   if ((v = json_object_get (job, "status")))
-    printf ("%-13s %s\n", "status", json_string_value (v));
+    printf ("%-13s %s\n", "status", cli_term_text (json_string_value (v), t, sizeof t));
   if ((v = json_object_get (job, "message")))
-    printf ("%-13s %s\n", "message", json_string_value (v));
+    printf ("%-13s %s\n", "message", cli_term_text (json_string_value (v), t, sizeof t));
   print_time ("submitted", json_object_get (job, "created_at"));
   print_time ("started", json_object_get (job, "started_at"));
   print_time ("finished", json_object_get (job, "finished_at"));
@@ -305,7 +339,8 @@ cli_print_job (struct cli *c, json_t *job)
         if (json_is_integer (v))
           printf ("%-13s %lld\n", shown[i], (long long) json_integer_value (v));
         else
-          printf ("%-13s %s\n", shown[i], json_string_value (v));
+          printf ("%-13s %s\n", shown[i],
+                  cli_term_text (json_string_value (v), t, sizeof t));
       }
 }
 

@@ -8,7 +8,15 @@ need_root "UTF-8 names"
 . "$SANDQ_TOP/tests/queue-lib.sh"
 SQ() { "$BIN/sandq" "$@"; }
 
-redis_start || { t_result 1 "redis-server starts"; # A name that is not UTF-8 at all is the job's choice: packed as it is.
+redis_start || { t_result 1 "redis-server starts"; # A command a job names goes back in its message; the terminal gets its
+# control characters escaped, never the bytes themselves.
+js=$(SQ submit --json --wait -- $'\e]0;pwned\a\e[31mred')
+is "a command named with escape sequences: nonzero_exit" "$(jget "$js" status)" nonzero_exit
+shown=$(SQ status "$(jget "$js" id)")
+like "  sandq status shows them escaped" "$shown" 'x1b\]0;pwned\\x07\\x1b\[31mred'
+ok "  and sends no control byte to the terminal" bash -c '! printf %s "$1" | LC_ALL=C grep -q "[[:cntrl:]]" <<<"$(printf %s "$1" | tr -d "\n")"' _ "$shown"
+
+# A name that is not UTF-8 at all is the job's choice: packed as it is.
 js=$(SQ submit --json --wait --result-dir "$Q_DIR/r2" -- /usr/bin/python3 -c 'open(b"out/caf\xe9.txt", "w").write("latin1\n")')
 is "an out/ name that is not UTF-8 is the job's business: ok" "$(jget "$js" status)" ok
 is "  and it comes back byte for byte" "$(cat "$Q_DIR/r2/out/caf"$'\xe9'".txt" 2>/dev/null)" latin1
@@ -36,6 +44,14 @@ is "  out/résumé.txt came back" "$(cat "$Q_DIR/r1/out/résumé.txt" 2>/dev/nul
 ok "  out/sous-dossier/données.png came back" test -s "$Q_DIR/r1/out/sous-dossier/données.png"
 js=$(SQ submit --json --wait "$in/named.tar" -- /bin/sh -c 'cat "données é.csv" "dossier été/数据.txt"')
 is "a tarball with UTF-8 names unpacks" "$(jget "$js" status)" ok
+# A command a job names goes back in its message; the terminal gets its
+# control characters escaped, never the bytes themselves.
+js=$(SQ submit --json --wait -- $'\e]0;pwned\a\e[31mred')
+is "a command named with escape sequences: nonzero_exit" "$(jget "$js" status)" nonzero_exit
+shown=$(SQ status "$(jget "$js" id)")
+like "  sandq status shows them escaped" "$shown" 'x1b\]0;pwned\\x07\\x1b\[31mred'
+ok "  and sends no control byte to the terminal" bash -c '! printf %s "$1" | LC_ALL=C grep -q "[[:cntrl:]]" <<<"$(printf %s "$1" | tr -d "\n")"' _ "$shown"
+
 # A name that is not UTF-8 at all is the job's choice: packed as it is.
 js=$(SQ submit --json --wait --result-dir "$Q_DIR/r2" -- /usr/bin/python3 -c 'open(b"out/caf\xe9.txt", "w").write("latin1\n")')
 is "an out/ name that is not UTF-8 is the job's business: ok" "$(jget "$js" status)" ok
