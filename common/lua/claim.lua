@@ -12,7 +12,7 @@ local now = now_ms()
 local due = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 100)
 for _, id in ipairs(due) do
   redis.call('ZREM', KEYS[5], id)
-  local prio = redis.call('HGET', P .. 'job:' .. id, 'priority') or '1'
+  local prio = whole(redis.call('HGET', P .. 'job:' .. id, 'priority'), 0, 2) or 1
   redis.call('RPUSH', P .. 'pending:' .. prio, id)
 end
 for i = 1, 3 do
@@ -20,8 +20,24 @@ for i = 1, 3 do
     local id = redis.call('LPOP', KEYS[i])
     if not id then break end
     local jk = P .. 'job:' .. id
-    local j = redis.call('HMGET', jk, 'state', 'expires_at', 'spec', 'attempts', 'created_at')
+    local j = redis.call('HMGET', jk, 'state', 'expires_at', 'spec', 'attempts', 'created_at',
+      'max_attempts', 'keep_s')
+    -- A record written by hand may be malformed: it ends rejected, with
+    -- the field named, rather than wedging a slot or vanishing.
+    local bad = nil
     if j[1] == 'queued' then
+      if not whole(j[2], 0, 1e15) then bad = 'expires_at'
+      elseif not whole(j[4], 0, 1000) then bad = 'attempts'
+      elseif not whole(j[5] or '0', 0, 1e15) then bad = 'created_at'
+      elseif not whole(j[6], 1, 100) then bad = 'max_attempts'
+      elseif not whole(j[7], 1, 315360000) then bad = 'keep_s'
+      elseif type(j[3]) ~= 'string' then bad = 'spec' end
+    end
+    if bad then
+      local v = redis.call('HGET', jk, bad) or '(missing)'
+      finalize(P, id, 'rejected', 'the job record is malformed: ' .. bad .. ' is "' ..
+        string.sub(v, 1, 40) .. '", not a valid value', nil, false)
+    elseif j[1] == 'queued' then
       if tonumber(j[2]) < now then
         finalize(P, id, 'expired', 'the job waited in the queue longer than its TTL and was not run', nil, false)
       else

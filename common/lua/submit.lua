@@ -3,6 +3,23 @@
 -- ARGV: 1 id, 2 spec JSON, 3 input bytes, 4 ttl_ms, 5 keep_s, 6 queue,
 --       7 priority (0 high, 1 normal, 2 low), 8 max_attempts, 9 submitter
 -- Returns {1, "queued"} for a new job, {0, state} if the id exists.
+-- Every number is checked before anything is stored: a client in another
+-- language may send anything.
+local function whole(v, lo, hi)
+  local n = tonumber(v)
+  if n == nil or n ~= math.floor(n) or n < lo or n > hi then return nil end
+  return n
+end
+local checks = {
+  {4, 'ttl_ms', 1, 31536000000}, {5, 'keep_s', 1, 315360000},
+  {7, 'priority', 0, 2}, {8, 'max_attempts', 1, 100},
+}
+for _, c in ipairs(checks) do
+  if not whole(ARGV[c[1]], c[3], c[4]) then
+    return redis.error_reply('ERR sandq submit: ' .. c[2] .. ' must be a whole number from ' ..
+      c[3] .. ' to ' .. string.format('%.0f', c[4]) .. ', not "' .. string.sub(ARGV[c[1]], 1, 40) .. '"')
+  end
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return {0, redis.call('HGET', KEYS[1], 'state') or 'unknown'}
 end

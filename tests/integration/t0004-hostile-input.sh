@@ -186,6 +186,26 @@ try:
 except OSError as e:
     print("refused:", e.errno)
 PY
+# Records and script arguments a client got wrong: named, never lost.
+rcli hset 'sandq:{default}:job:badrec1' id badrec1 queue default state queued spec '{"version":1,"command":["true"]}' \
+  priority 1 created_at 1 expires_at soon attempts 0 reclaims 0 max_attempts 3 keep_s 600 fence 0 >/dev/null
+rcli rpush 'sandq:{default}:pending:1' badrec1 >/dev/null; rcli lpush 'sandq:{default}:wake' badrec1 >/dev/null
+check_rejected "a record with expires_at 'soon'" badrec1 'malformed: expires_at is "soon"'
+rcli hset 'sandq:{default}:job:badrec2' id badrec2 queue default state queued spec '{"version":1,"command":["true"]}' \
+  priority 1 created_at 1 expires_at 99999999999999 attempts 0 reclaims 0 max_attempts lots keep_s 600 fence 0 >/dev/null
+rcli rpush 'sandq:{default}:pending:1' badrec2 >/dev/null; rcli lpush 'sandq:{default}:wake' badrec2 >/dev/null
+check_rejected "a record with max_attempts 'lots'" badrec2 'malformed: max_attempts is "lots"'
+js=$("$BIN/sandq" submit --json --wait -- /bin/true)
+is "  the worker goes on after both" "$(jget "$js" status)" ok
+out=$(rcli eval "$(cat "$SANDQ_TOP/common/lua/submit.lua")" 5 'sandq:{default}:job:badsub' \
+  'sandq:{default}:input:badsub' 'sandq:{default}:pending:1' 'sandq:{default}:wake' 'sandq:{default}:stats' \
+  badsub '{"version":1,"command":["true"]}' '' 3600000 600 default 1 lots me 2>&1)
+like "the submit script refuses max_attempts 'lots', naming it" "$out" 'max_attempts must be a whole number from 1 to 100, not "lots"'
+is "  and stores nothing" "$(rcli exists 'sandq:{default}:job:badsub')" 0
+out=$(rcli eval "$(cat "$SANDQ_TOP/common/lua/submit.lua")" 5 'sandq:{default}:job:badsub' \
+  'sandq:{default}:input:badsub' 'sandq:{default}:pending:1' 'sandq:{default}:wake' 'sandq:{default}:stats' \
+  badsub '{"version":1,"command":["true"]}' '' -5 600 default 7 3 me 2>&1)
+like "  and a negative ttl_ms" "$out" 'ttl_ms must be a whole number'
 worker_stop h
 worker_start h1 --concurrency 1 --lease 5
 id=$(SQ submit "$Q_DIR/probe.py" -- python3 probe.py 127.0.0.1 "$port"); SQ wait "$id" >/dev/null
