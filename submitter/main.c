@@ -451,9 +451,18 @@ cli_fetch_result (struct cli *c, const char *queue, const char *id, const char *
       return -1;
     }
   /* The archive came out of a hostile sandbox: same rules as inputs, and
-   * no links at all. */
+   * no links at all. The caps are those the worker packs under
+   * (worker/archiver.c: out/ up to 2^20 entries, 64 levels, 4095-byte
+   * paths, below out/), so that whatever a worker sends back extracts:
+   * a job's choice of many small files is not the client's failure. No
+   * ratio cap: the worker's result cap bounds what the job wrote (a
+   * megabyte of zeros packs to a kilobyte), and the byte cap still holds. */
   sq_unpack_limits_default (&lim);
   lim.max_bytes = 4ULL << 30;
+  lim.max_entries = (1ULL << 20) + 16;
+  lim.max_depth = 64 + 1;
+  lim.max_path = 4095 + 8;
+  lim.max_ratio = 0;
   if (sq_unpack (rep->str, rep->len, dfd, &lim, SQ_UNPACK_NO_LINKS, &st, &err) < 0)
     {
       freeReplyObject (rep);
