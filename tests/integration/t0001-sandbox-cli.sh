@@ -98,7 +98,7 @@ fi
 # ambient ones) keeps none once the program runs. Seen from the host. The
 # CLI runs with an inherited fd 8 that is not close-on-exec, as a worker
 # may hold one (hiredis's sockets are): init must not keep it.
-"$S" run --wall 10 -- /bin/sleep 1 >/dev/null 8</etc/hostname &
+"$S" run --wall 10 -- /bin/sleep 3 >/dev/null 8</etc/hostname &
 bg=$!
 init_pid=
 for i in $(seq 1 100); do
