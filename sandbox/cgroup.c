@@ -496,8 +496,8 @@ cg_job_destroy (struct cg_host *h, struct cg_job *j, sq_err *err)
        * kill and drain first. */
       int gone = unlinkat (h->dirfd[i], j->name, AT_REMOVEDIR) == 0 || errno == ENOENT;
       if (!gone && cg_kill_and_drain (j->dirfd[i]) < 0)
-        r = sq_err_set (err, 0, "cgroup '%s/%s' still has processes after 5 s", h->path[i],
-                        j->name);
+        r = sq_err_set (err, 0, "cgroup '%s/%s' still has processes after 5 s",
+                        h->path[i], j->name);
       close (j->dirfd[i]);
       j->dirfd[i] = -1;
       if (!gone && cg_rmdir_retry (h->dirfd[i], j->name) < 0 && r == 0)
