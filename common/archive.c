@@ -98,11 +98,19 @@ check_path (const char *p, char *out, size_t outlen, const struct sq_unpack_limi
 }
 
 /* True if a link target, seen from the directory of the entry at depth
- * `depth` (its parent has depth - 1 components), stays inside the root. */
+ * `depth` (its parent has depth - 1 components), stays inside the root.
+ *
+ * Text alone cannot tell where a ".." after a name leads: the name may be
+ * another link of the archive (s -> ../.., then t -> d1/d2/s/.. is "d1/d2"
+ * as text but the root's parent when followed). So ".." may only lead the
+ * target. Then the target climbs from the link's own directory, whose
+ * parents are real directories (open_parent follows no link), and only
+ * descends after that, through names that are real directories or links
+ * that themselves stay inside: by induction, every link does. */
 static int
 link_stays_inside (const char *target, int depth)
 {
-  int level = depth - 1;
+  int level = depth - 1, descended = 0;
   const char *s = target;
 
   if (!*target || target[0] == '/')
@@ -113,11 +121,11 @@ link_stays_inside (const char *target, int depth)
       size_t n = e ? (size_t) (e - s) : strlen (s);
       if (n == 2 && s[0] == '.' && s[1] == '.')
         {
-          if (--level < 0)
+          if (descended || --level < 0)
             return 0;
         }
       else if (n > 0 && !(n == 1 && s[0] == '.'))
-        level++;
+        descended = 1, level++;
       s += n + (e ? 1 : 0);
     }
   return 1;
@@ -328,7 +336,8 @@ sq_unpack (const void *buf, size_t len, int rootfd, const struct sq_unpack_limit
             {
               sq_err_set (err, 0,
                           "entry '%s': symlink to '%.200s' leaves the job "
-                          "directory",
+                          "directory (a target must stay inside, with any "
+                          "'..' only at its start)",
                           path, sl ? sl : "");
               goto out;
             }

@@ -32,6 +32,18 @@ with tarfile.open(fileobj=buf, mode=mode, format=tarfile.GNU_FORMAT) as t:
     elif kind == "symlink-up":
         add(t, "d", type=tarfile.DIRTYPE, mode=0o755)
         add(t, "d/up", type=tarfile.SYMTYPE, linkname="../../..")
+    elif kind == "symlink-chain":
+        # Each stays inside as text; followed, t leads above the root.
+        add(t, "d1", type=tarfile.DIRTYPE, mode=0o755)
+        add(t, "d1/d2", type=tarfile.DIRTYPE, mode=0o755)
+        add(t, "d1/d2/s", type=tarfile.SYMTYPE, linkname="../..")
+        add(t, "t", type=tarfile.SYMTYPE, linkname="d1/d2/s/..")
+    elif kind == "symlink-ok":
+        # Links that climb first and then descend, as real trees have.
+        add(t, "data/a.csv", b"x\n")
+        add(t, "sub", type=tarfile.DIRTYPE, mode=0o755)
+        add(t, "sub/data", type=tarfile.SYMTYPE, linkname="../data")
+        add(t, "sub/a", type=tarfile.SYMTYPE, linkname="../data/a.csv")
     elif kind == "hardlink-out":
         add(t, "h", type=tarfile.LNKTYPE, linkname="/etc/passwd")
     elif kind == "device":

@@ -77,6 +77,10 @@ is "a job field that is not UTF-8: status --json shows it with U+FFFD" \
 t dotdot "entry 'a/../../sandq-pwned': '..' is not allowed"
 t symlink-out "entry 'link': symlink to '/etc' leaves the job directory"
 t symlink-up "entry 'd/up': symlink to '../../..' leaves the job directory"
+t symlink-chain "entry 't': symlink to 'd1/d2/s/\.\.' leaves the job directory"
+"$PY" "$SANDQ_TOP/tests/integration/mktar.py" symlink-ok "$Q_DIR/symlink-ok.tar"
+js=$(SQ submit --json --wait "$Q_DIR/symlink-ok.tar" -- /bin/cat sub/a sub/data/a.csv)
+is "links that climb first, then descend, still unpack" "$(jget "$js" status)" ok
 t hardlink-out "hard link 'h'.*absolute paths are not allowed"
 t device "entry 'null': devices are not allowed"
 t fifo "entry 'pipe': FIFOs are not allowed"
