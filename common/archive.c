@@ -206,10 +206,13 @@ extract_data (struct archive *a, int fd, const char *path, uint64_t *total,
         {
           char b[32];
           sq_format_size (lim->max_bytes, b, sizeof b);
-          return sq_err_set (err, 0,
-                             "entry '%.200s': the files add up to more "
-                             "than the limit of %s",
-                             path, b);
+          sq_err_set (err, 0,
+                      "entry '%.200s': the files add up to more "
+                      "than the limit of %s",
+                      path, b);
+          if (err)
+            err->code = EFBIG; /* a size cap: the caller names it */
+          return -1;
         }
       if (pwrite (fd, blk, size, off) != (ssize_t) size)
         return sq_err_set (err, errno, "entry '%.200s': write", path);

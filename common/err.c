@@ -64,6 +64,7 @@ sq_err_set (sq_err *err, int errnum, const char *fmt, ...)
 
   if (!err)
     return -1;
+  err->fault = SQ_FAULT_SANDQ;
   va_start (ap, fmt);
   n = vsnprintf (err->msg, sizeof err->msg, fmt, ap);
   va_end (ap);
@@ -100,6 +101,21 @@ sq_err_clear (sq_err *err)
   if (err)
     {
       err->code = 0;
+      err->fault = SQ_FAULT_SANDQ;
       err->msg[0] = '\0';
     }
+}
+
+int
+sq_err_input (sq_err *err)
+{
+  if (err)
+    err->fault = SQ_FAULT_INPUT;
+  return -1;
+}
+
+const char *
+sq_fault_status (const sq_err *err)
+{
+  return err->fault == SQ_FAULT_INPUT ? "rejected" : "system_error";
 }

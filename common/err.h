@@ -14,9 +14,19 @@
 
 #define SQ_ERR_MSG_MAX 512
 
+/* Whose fault an error is, said where it is made: it alone decides a
+ * job's verdict when the job cannot run (sq_fault_status). What the
+ * program does once it runs is the sandbox's verdict, not an error. */
+enum sq_fault
+{
+  SQ_FAULT_SANDQ = 0, /* sandq's or the host's: system_error, retried elsewhere */
+  SQ_FAULT_INPUT,     /* the job's spec, limits or input: rejected, never retried */
+};
+
 typedef struct sq_err
 {
   int code;                 /* errno at the failure, or 0 */
+  enum sq_fault fault;      /* SQ_FAULT_SANDQ unless marked */
   char msg[SQ_ERR_MSG_MAX]; /* "what failed: why", lowercase, no full stop */
 } sq_err;
 
@@ -32,6 +42,15 @@ int sq_err_wrap (sq_err *err, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 
 void sq_err_clear (sq_err *err);
+
+/* Marks the error as the job input's fault (see enum sq_fault); returns
+ * -1. sq_err_set makes every new error sandq's; sq_err_wrap keeps the
+ * mark. */
+int sq_err_input (sq_err *err);
+
+/* The verdict of a job that could not run for this error: "rejected" or
+ * "system_error". */
+const char *sq_fault_status (const sq_err *err);
 
 /* Makes s valid UTF-8 in place: every byte that does not begin a valid
  * sequence (stray continuation bytes, overlong forms, surrogates, code

@@ -195,12 +195,18 @@ sq_spec_parse (const char *json, size_t len, const struct sq_spec_policy *pol,
 
   memset (s, 0, sizeof *s);
   if (len > SQ_SPEC_MAX_BYTES)
-    return sq_err_set (err, 0, "spec: %zu bytes is more than the limit of %d", len,
-                       SQ_SPEC_MAX_BYTES);
+    {
+      sq_err_set (err, 0, "spec: %zu bytes is more than the limit of %d", len,
+                  SQ_SPEC_MAX_BYTES);
+      return sq_err_input (err);
+    }
   root = json_loadb (json, len, JSON_REJECT_DUPLICATES, &je);
   if (!root)
-    return sq_err_set (err, 0, "spec: invalid JSON at line %d column %d: %s", je.line,
-                       je.column, je.text);
+    {
+      sq_err_set (err, 0, "spec: invalid JSON at line %d column %d: %s", je.line,
+                  je.column, je.text);
+      return sq_err_input (err);
+    }
   if (!json_is_object (root))
     {
       sq_err_set (err, 0, "spec: must be a JSON object");
@@ -234,7 +240,12 @@ sq_spec_parse (const char *json, size_t len, const struct sq_spec_policy *pol,
 out:
   json_decref (root);
   if (r < 0)
-    sq_spec_free (s);
+    {
+      sq_spec_free (s);
+      /* Every refusal above is the spec's (what it holds, against the
+       * policy); none is the host's. */
+      sq_err_input (err);
+    }
   return r;
 }
 

@@ -453,6 +453,40 @@ cg_job_entered (struct cg_job *j)
 }
 
 int
+cg_job_charge_files (struct cg_host *h, struct cg_job *j, int *join, int *leave,
+                     sq_err *err)
+{
+  int d = h->mode == CG_MODE_V1 ? h->ctrl_dir[CG_MEMORY] : 0;
+  const char *entry = h->mode == CG_MODE_V1 ? "tasks" : "cgroup.procs";
+  /* The caller's own: on v1 the memory cgroup it was started in (the
+   * parent of the subtree), on v2 the supervisor leaf it moved into. */
+  const char *home = h->mode == CG_MODE_V2 ? "supervisor/cgroup.procs"
+                     : h->one_shot         ? "../tasks"
+                                           : "../../tasks";
+
+  *join = -1;
+  if (leave)
+    *leave = -1;
+  if (d >= j->ndirs || j->dirfd[d] < 0)
+    return sq_err_set (err, EINVAL, "the job has no memory cgroup");
+  *join = openat (j->dirfd[d], entry, O_WRONLY | O_CLOEXEC);
+  if (*join < 0)
+    return sq_err_set (err, errno, "open '%s/%s/%s'", h->path[d], j->name, entry);
+  if (leave)
+    {
+      *leave = openat (h->dirfd[d], home, O_WRONLY | O_CLOEXEC);
+      if (*leave < 0)
+        {
+          int e = errno;
+          close (*join);
+          *join = -1;
+          return sq_err_set (err, e, "open '%s/%s'", h->path[d], home);
+        }
+    }
+  return 0;
+}
+
+int
 cg_job_attach (struct cg_host *h, struct cg_job *j, pid_t pid, sq_err *err)
 {
   char v[32];

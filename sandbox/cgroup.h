@@ -172,6 +172,14 @@ int cg_job_clone_fd (const struct cg_host *h, const struct cg_job *j);
 int cg_job_enter (const struct cg_job *j);
 void cg_job_entered (struct cg_job *j);
 
+/* Opens, for writing, the file a process writes "0" into to move itself
+ * into the job's memory cgroup (v1: the memory hierarchy's "tasks", a
+ * thread moving itself; v2: the job cgroup's "cgroup.procs"), and, with
+ * leave, the one that moves it back into this process's own (v1: the
+ * memory cgroup it was started in; v2: the supervisor leaf). */
+int cg_job_charge_files (struct cg_host *h, struct cg_job *j, int *join, int *leave,
+                         sq_err *err);
+
 /* Moves pid into the job's cgroup(s): the slow way, for kernels without
  * CLONE_INTO_CGROUP. */
 int cg_job_attach (struct cg_host *h, struct cg_job *j, pid_t pid, sq_err *err);

@@ -8,10 +8,11 @@
  *   'c' + job_header    the job: start the program
  *
  * init then starts the program (uid 1000 inside, no capabilities,
- * no_new_privs, seccomp, rlimits), waits for it, reports its wait status
- * and exits; the kernel then kills whatever else lives in the PID
- * namespace. Raw syscalls for the uid and group calls, so that nothing
- * depends on how a libc applies them.
+ * no_new_privs, seccomp, rlimits), passes its stdout and stderr on to the
+ * caller's sinks up to the output limit, reaps every process, and when the
+ * program ends reports its wait status and exits; the kernel then kills
+ * whatever else lives in the PID namespace. Raw syscalls for the uid and
+ * group calls, so that nothing depends on how a libc applies them.
  */
 #define _GNU_SOURCE
 #include "init_proto.h"
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -52,6 +54,15 @@ static struct
 /* The rootfs plan, with build_root. */
 static char plan_buf[INIT_PLAN_MAX];
 static struct rootfs_step steps[SBX_MAX_STEPS];
+
+/* The program's output: the read ends of its stdout and stderr pipes (-1
+ * once at EOF), where it goes (-1: counted, not kept), and the page the
+ * supervisor reads (init_proto.h). */
+static int pipe_rd[2] = { -1, -1 }, pipe_wr[2] = { -1, -1 };
+static int sink[2] = { -1, -1 };
+static int stdin_fd = -1; /* the caller's, if it gave one */
+static volatile struct init_output *output;
+static char pump_buf[64 << 10];
 
 static void
 report (int fd, char kind, const void *data, size_t len)
@@ -216,10 +227,10 @@ exec_in_path (char *const *argv, char *const *envp, int report_fd)
  * threads block every signal, and the CLI and the worker ignore SIGPIPE;
  * a program that inherited a blocked SIGCHLD waited forever in
  * `sh -c 'sleep 1 & wait'`. init resets its own, first thing (while the
- * supervisor writes the id maps), and the program inherits them. init
- * installs no handler, so as pid 1 it still ignores what is sent from
- * inside. Raw syscalls, so that the signals musl keeps for itself are
- * reset too. */
+ * supervisor writes the id maps), and the program inherits them; init's
+ * own SIGCHLD handler and ignored SIGPIPE come after the program has
+ * started (see supervise). Raw syscalls, so that the signals musl keeps
+ * for itself are reset too. */
 static void
 reset_signals (void)
 {
@@ -238,7 +249,7 @@ reset_signals (void)
 static __attribute__ ((noreturn)) void
 program_main (int in_fd, const struct job_header *job, int report_fd)
 {
-  if (dup2 (in_fd, 0) < 0 || dup2 (INIT_FD_OUT, 1) < 0 || dup2 (INIT_FD_ERR, 2) < 0)
+  if (dup2 (in_fd, 0) < 0 || dup2 (pipe_wr[0], 1) < 0 || dup2 (pipe_wr[1], 2) < 0)
     {
       report_text (report_fd, REC_SETUP, "dup2 stdio", errno);
       _exit (127);
@@ -317,17 +328,46 @@ read_full (int fd, void *buf, size_t len)
   return 0;
 }
 
-/* Receives the job (after the 'c' byte) into job_in; 0 on success. */
+/* Receives 'c', its fds and the job into job_in, maps the output page and
+ * makes the program's pipes; 0 on success. */
 static int
 receive_job (int fd)
 {
   struct job_header *h = &job_in.hdr;
-  char *p, *end;
+  char *p, *end, kind;
+  int fds[JOB_MAX_FDS], got, want;
+  void *page;
 
-  if (read_full (fd, h, sizeof *h) < 0 || h->size > SBX_JOB_MAX_BYTES || h->argc < 1
+  if (fdpass_recv (fd, &kind, 1, fds, JOB_MAX_FDS, &got, 0) != 1)
+    return -1;
+  if (kind != 'c' || read_full (fd, h, sizeof *h) < 0)
+    goto bad;
+  want = 1 + !!(h->fds & JOB_STDIN) + !!(h->fds & JOB_STDOUT) + !!(h->fds & JOB_STDERR);
+  if (got != want || h->size > SBX_JOB_MAX_BYTES || h->argc < 1
       || h->argc > SBX_JOB_MAX_ARGS || h->envc > SBX_JOB_MAX_ARGS
       || read_full (fd, job_in.strings, h->size) < 0)
-    return -1;
+    goto bad;
+  page = mmap (NULL, sizeof (struct init_output), PROT_READ | PROT_WRITE, MAP_SHARED,
+               fds[0], 0);
+  if (page == MAP_FAILED)
+    goto bad;
+  output = page;
+  close (fds[0]);
+  got = 1;
+  if (h->fds & JOB_STDIN)
+    stdin_fd = fds[got++];
+  if (h->fds & JOB_STDOUT)
+    sink[0] = fds[got++];
+  if (h->fds & JOB_STDERR)
+    sink[1] = fds[got++];
+  for (int i = 0; i < 2; i++)
+    {
+      int pp[2];
+      if (pipe2 (pp, O_CLOEXEC) < 0)
+        return -1;
+      pipe_rd[i] = pp[0];
+      pipe_wr[i] = pp[1];
+    }
   p = job_in.strings;
   end = p + h->size;
   for (uint32_t i = 0; i < h->argc + h->envc; i++)
@@ -344,6 +384,125 @@ receive_job (int fd)
   job_in.argv[h->argc] = NULL;
   job_in.envp[h->envc] = NULL;
   return 0;
+
+bad:
+  for (int i = 0; i < got; i++)
+    close (fds[i]);
+  return -1;
+}
+
+/* Writes to a sink, counting what got through; -1 with errno. */
+static int
+sink_write (int i, const char *buf, size_t len)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (sink[i], buf, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return -1;
+      output->bytes[i] += (uint64_t) n;
+      buf += n;
+      len -= (size_t) n;
+    }
+  return 0;
+}
+
+/* Reads what stream i has and passes it on, up to the output limit.
+ * Returns -1 when the job must end (limit reached, or a sink failed), 1
+ * when the read got nothing more, 0 otherwise. */
+static int
+pump (int i)
+{
+  ssize_t n = read (pipe_rd[i], pump_buf, sizeof pump_buf);
+
+  if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    return 1;
+  if (n <= 0)
+    {
+      close (pipe_rd[i]);
+      pipe_rd[i] = -1;
+      return 1;
+    }
+  uint64_t used = output->bytes[0] + output->bytes[1], cap = job_in.hdr.lim.output_bytes;
+  size_t pass = used >= cap                 ? 0
+                : cap - used < (uint64_t) n ? (size_t) (cap - used)
+                                            : (size_t) n;
+  if (sink[i] < 0)
+    output->bytes[i] += pass;
+  else if (pass && sink_write (i, pump_buf, pass) < 0)
+    {
+      output->sink_errno = errno ? errno : EIO;
+      return -1;
+    }
+  if (pass < (size_t) n)
+    {
+      output->capped = 1;
+      return -1;
+    }
+  return 0;
+}
+
+static void
+on_chld (int sig)
+{
+  (void) sig; /* only to end ppoll */
+}
+
+/* Passes the output on and reaps every process until the program ends;
+ * then takes what is left in the pipes (what its last writes put there),
+ * reports its wait status and exits, and the kernel kills the rest of
+ * the namespace. Ends the job at once when the output limit is reached
+ * or a sink fails (the page says which). */
+static __attribute__ ((noreturn)) void
+supervise (pid_t prog, int report_fd)
+{
+  sigset_t chld, none;
+  struct sigaction sa;
+
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = on_chld;
+  sigemptyset (&none);
+  sigemptyset (&chld);
+  sigaddset (&chld, SIGCHLD);
+  sigprocmask (SIG_BLOCK, &chld, NULL);
+  sigaction (SIGCHLD, &sa, NULL);
+  /* A sink whose reader went away (the CLI's stdout piped into head) is
+   * an error to report, not a death without one. */
+  signal (SIGPIPE, SIG_IGN);
+  for (int i = 0; i < 2; i++)
+    fcntl (pipe_rd[i], F_SETFL, O_NONBLOCK);
+  for (;;)
+    {
+      int st;
+      pid_t w;
+      while ((w = waitpid (-1, &st, WNOHANG)) > 0)
+        if (w == prog)
+          {
+            /* At most a few pipe buffers more: a process left behind
+             * may go on writing. */
+            for (int i = 0; i < 2; i++)
+              for (int k = 0; k < 16 && pipe_rd[i] >= 0; k++)
+                {
+                  int r = pump (i);
+                  if (r < 0)
+                    _exit (0);
+                  if (r > 0)
+                    break;
+                }
+            report (report_fd, REC_STATUS, &st, sizeof st);
+            _exit (0);
+          }
+      if (w < 0 && errno != EINTR && errno != ECHILD)
+        _exit (INIT_EXIT_ABORT);
+      struct pollfd pf[2] = { { pipe_rd[0], POLLIN, 0 }, { pipe_rd[1], POLLIN, 0 } };
+      if (ppoll (pf, 2, NULL, &none) < 0)
+        continue; /* EINTR: a child changed state */
+      for (int i = 0; i < 2; i++)
+        if (pf[i].revents && pump (i) < 0)
+          _exit (0);
+    }
 }
 
 /* Receives 'j' and the job's cgroup entry files, and enters them. */
@@ -430,9 +589,8 @@ main (void)
    * extracted). */
   umask (022);
   {
-    int keep[] = { INIT_FD_SYNC, INIT_FD_REPORT,  INIT_FD_OUT,
-                   INIT_FD_ERR,  INIT_FD_SCRATCH, INIT_FD_STDIN };
-    close_all_except (keep, 6);
+    int keep[] = { INIT_FD_SYNC, INIT_FD_REPORT, INIT_FD_SCRATCH };
+    close_all_except (keep, 3);
   }
   /* Wait until the supervisor has written the id maps. EOF means it gave
    * up. */
@@ -444,10 +602,6 @@ main (void)
       report_text (report_fd, REC_SETUP, "receive the rootfs plan", 0);
       _exit (INIT_EXIT_ABORT);
     }
-  if (cfg.has_stdin)
-    in_fd = INIT_FD_STDIN;
-  else
-    close (INIT_FD_STDIN); /* nothing of the caller's, ever */
 
   if (syscall (SYS_setgroups, 0, NULL) < 0)
     {
@@ -492,8 +646,6 @@ main (void)
   /* Nothing of the program runs before the supervisor says so. The job's
    * cgroup (entered before the exec, or just above, see run.c) becomes
    * the root of our cgroup namespace. */
-  if (read (INIT_FD_SYNC, &go, 1) != 1 || go != 'c')
-    _exit (INIT_EXIT_ABORT);
   if (receive_job (INIT_FD_SYNC) < 0)
     {
       report_text (report_fd, REC_SETUP, "receive the job", 0);
@@ -506,6 +658,7 @@ main (void)
       _exit (INIT_EXIT_ABORT);
     }
 
+  in_fd = stdin_fd;
   if (in_fd < 0)
     {
       in_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -543,22 +696,13 @@ main (void)
     }
 
   close (in_fd);
-  close (INIT_FD_OUT);
-  close (INIT_FD_ERR);
+  close (pipe_wr[0]);
+  close (pipe_wr[1]);
   /* init keeps nothing it does not need: no capabilities (the bounding
    * and ambient sets went above), no new privs, the same seccomp filter.
-   * As pid 1 it ignores signals from inside. */
+   * As pid 1 it ignores signals from inside that it has no handler for;
+   * its SIGCHLD handler only wakes it, and the program (another uid, no
+   * capabilities) cannot signal it anyway. */
   clear_caps ();
-  for (;;)
-    {
-      int st;
-      pid_t w = waitpid (-1, &st, 0);
-      if (w == prog)
-        {
-          report (report_fd, REC_STATUS, &st, sizeof st);
-          _exit (0);
-        }
-      if (w < 0 && errno != EINTR)
-        _exit (INIT_EXIT_ABORT);
-    }
+  supervise (prog, report_fd);
 }

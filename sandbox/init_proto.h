@@ -17,10 +17,7 @@ enum
 {
   INIT_FD_SYNC = 3,    /* socket from the supervisor: config, then the job */
   INIT_FD_REPORT = 4,  /* pipe to the supervisor: records, see REC_* */
-  INIT_FD_OUT = 5,     /* the program's stdout pipe */
-  INIT_FD_ERR = 6,     /* the program's stderr pipe */
-  INIT_FD_SCRATCH = 7, /* the job's detached scratch tmpfs */
-  INIT_FD_STDIN = 8,   /* the program's stdin, if init_config.has_stdin */
+  INIT_FD_SCRATCH = 5, /* the job's detached scratch tmpfs */
 };
 
 /* Exit code of init when it could not even report (parent gone). */
@@ -49,7 +46,6 @@ struct init_config
   int32_t build_root; /* 1: cloned from the host's mount namespace, not the
                          template's: build the root here first */
   int32_t join_fds;   /* 0: born in the job's cgroup; else see 'j' */
-  int32_t has_stdin;
   int32_t cap_last;
   uint32_t nsteps;
   uint32_t plan_size;
@@ -59,12 +55,36 @@ struct init_config
 
 /* What init learns only when the job is known (it may have been started
  * before, see sbx_prewarm): sent after the byte 'c'. The strings follow
- * the header, each NUL-terminated: argv, then envp. */
+ * the header, each NUL-terminated: argv, then envp.
+ *
+ * The byte 'c' carries fds (SCM_RIGHTS): a memfd of one page holding a
+ * struct init_output, then the program's stdin if fds has JOB_STDIN
+ * (else it reads /dev/null), the caller's stdout sink if it has
+ * JOB_STDOUT, and its stderr sink if it has JOB_STDERR. init makes the
+ * program's stdout and stderr pipes itself and passes what comes through
+ * them on to the sinks, up to the output limit: it is the job's pid 1, in
+ * the job's memory cgroup, so the pages it writes (a memfd's, a file's
+ * page cache) are charged to the job, not to the caller. */
 struct job_header
 {
   uint32_t size; /* of the strings */
   uint32_t argc, envc;
+  uint32_t fds; /* JOB_*: which fds came with 'c' */
   struct sbx_limits lim;
+};
+
+#define JOB_STDIN 1u
+#define JOB_STDOUT 2u
+#define JOB_STDERR 4u
+#define JOB_MAX_FDS 4
+
+/* The page init and the supervisor share: only init writes it, and the
+ * supervisor reads it once init is gone, however it ended. */
+struct init_output
+{
+  uint64_t bytes[2];  /* passed on from stdout, stderr: at most the limit together */
+  int32_t capped;     /* the output limit was reached: init ended the job */
+  int32_t sink_errno; /* a sink failed (ENOMEM: the job's memory is full) */
 };
 
 #endif

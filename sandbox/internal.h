@@ -119,23 +119,27 @@ struct sbx
   int cancel_fd;  /* eventfd: sbx_cancel() writes it */
   int ran;
   /* Set by sbx_start: init is waiting in its namespaces and cgroup for
-   * the job. The supervisor's ends of its pipes, and its cgroup. */
+   * the job. The supervisor's ends of its channels, and its cgroup. */
   int started;
   int prewarmed; /* made by sbx_prewarm, with the default limits */
-  int pidfd, sync_wr, rep_rd, out_rd, err_rd;
+  int pidfd, sync_wr, rep_rd;
   struct cg_job job;
   struct cg_limits job_limits; /* what job's cgroup was made with */
 };
 
 /* Starts init for b: namespaces, id maps, cgroup; init then builds the
- * root and waits for the job, which sbx_run sends. stdin_fd may be -1
- * (/dev/null). */
-int sbx_start (struct sbx *b, int stdin_fd, sq_err *err);
+ * root and waits for the job, which sbx_run sends. */
+int sbx_start (struct sbx *b, sq_err *err);
 
 /* The template mount namespace, made or remade (when a minute old, so
  * that host files replaced since are seen) as needed; -1 and err on
  * failure. */
 int sbx_template (struct sbx_host *h, sq_err *err);
+
+/* Gives a started sandbox's cgroup the job's limits, if it was made with
+ * others (a prewarmed one has the defaults): before anything of the job
+ * is charged to it, so that the limits hold from the first page. */
+int sbx_job_limits (struct sbx *b, sq_err *err);
 
 /* Kills and cleans up a started sandbox that will not run. */
 void sbx_abandon (struct sbx *b);

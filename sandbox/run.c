@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/close_range.h>
@@ -77,21 +78,11 @@ setup_init_proc (pid_t pid, unsigned outer, sq_err *err)
   return 0;
 }
 
-struct stream
-{
-  int fd;   /* read end, -1 when closed */
-  int sink; /* caller's fd, -1 to discard */
-  uint64_t *count;
-};
-
 struct supervisor
 {
   struct sbx *b;
   int pidfd;
-  struct stream out, err;
-  uint64_t written; /* output bytes passed on, both streams */
   enum sbx_kill_reason killed;
-  int sink_errno;
   int init_done;
 };
 
@@ -102,38 +93,6 @@ kill_job (struct supervisor *s, enum sbx_kill_reason why)
     return;
   s->killed = why;
   syscall (SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
-}
-
-/* Reads what is available on one stream and passes it on, up to the cap. */
-static void
-pump (struct supervisor *s, struct stream *st)
-{
-  char buf[65536];
-  ssize_t n = read (st->fd, buf, sizeof buf);
-
-  if (n < 0 && (errno == EAGAIN || errno == EINTR))
-    return;
-  if (n <= 0)
-    {
-      close (st->fd);
-      st->fd = -1;
-      return;
-    }
-  *st->count += n;
-  uint64_t cap = s->b->lim.output_bytes;
-  size_t pass = n;
-  if (s->written >= cap)
-    pass = 0;
-  else if (s->written + n > cap)
-    pass = cap - s->written;
-  s->written += pass;
-  if (pass && st->sink >= 0 && !s->sink_errno && sq_write_all (st->sink, buf, pass) < 0)
-    {
-      s->sink_errno = errno;
-      kill_job (s, SBX_KILL_SINK);
-    }
-  if (pass < (size_t) n)
-    kill_job (s, SBX_KILL_OUTPUT);
 }
 
 static void
@@ -197,7 +156,7 @@ sbx_abandon (struct sbx *b)
   syscall (SYS_pidfd_send_signal, b->pidfd, SIGKILL, NULL, 0);
   waitid (P_PIDFD, b->pidfd, NULL, WEXITED);
   cg_job_destroy (&b->host->cg, &b->job, NULL);
-  int *fds[] = { &b->pidfd, &b->sync_wr, &b->rep_rd, &b->out_rd, &b->err_rd };
+  int *fds[] = { &b->pidfd, &b->sync_wr, &b->rep_rd };
   for (size_t i = 0; i < SQ_ARRAY_SIZE (fds); i++)
     if (*fds[i] >= 0)
       {
@@ -260,7 +219,7 @@ leave_template (struct place *pl)
 struct spawn
 {
   const struct cg_job *job;
-  int src[INIT_FD_STDIN - INIT_FD_SYNC + 1]; /* for INIT_FD_SYNC.., or -1 */
+  int src[INIT_FD_SCRATCH - INIT_FD_SYNC + 1]; /* for INIT_FD_SYNC.., or -1 */
   int init_fd;
   int err;          /* set by the child if it fails */
   const char *what; /* and what failed */
@@ -451,12 +410,11 @@ send_cgroup (struct sbx *b, const char *name, const struct cg_limits *cl, sq_err
 }
 
 int
-sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
+sbx_start (struct sbx *b, sq_err *err)
 {
   struct sbx_host *h = b->host;
   struct cg_limits cl = cg_limits_of (&b->lim);
   cleanup_close int sync_rd = -1, sync_wr = -1, rep_rd = -1, rep_wr = -1;
-  cleanup_close int out_rd = -1, out_wr = -1, err_rd = -1, err_wr = -1;
   cleanup_close int pidfd = -1;
   struct init_config ic;
   struct spawn sp;
@@ -490,11 +448,7 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
   sync_rd = p[0];
   sync_wr = p[1];
   PIPE (rep_rd, rep_wr, 0);
-  PIPE (out_rd, out_wr, 0);
-  PIPE (err_rd, err_wr, 0);
 #undef PIPE
-  fcntl (out_rd, F_SETFL, O_NONBLOCK);
-  fcntl (err_rd, F_SETFL, O_NONBLOCK);
   fcntl (rep_rd, F_SETFL, O_NONBLOCK);
 
   /* init is never moved into the job's cgroup by pid (see cgroup.h): it
@@ -511,7 +465,7 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
 
   sp = (struct spawn){
     .job = &b->job,
-    .src = { sync_rd, rep_wr, out_wr, err_wr, b->scratch_fd, stdin_fd },
+    .src = { sync_rd, rep_wr, b->scratch_fd },
     .init_fd = h->init_fd,
   };
   flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
@@ -541,7 +495,6 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
     .own_netns = slot_ns < 0,
     .join_fds = late_cgroup ? h->cg.ndirs : 0,
     .build_root = tfd < 0,
-    .has_stdin = stdin_fd >= 0,
     .cap_last = h->cap_last,
     .nsteps = tfd < 0 ? h->nsteps : 0,
     .plan_size = tfd < 0 ? (uint32_t) h->plan_size : 0,
@@ -582,8 +535,6 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
 
   close (sync_rd), sync_rd = -1;
   close (rep_wr), rep_wr = -1;
-  close (out_wr), out_wr = -1;
-  close (err_wr), err_wr = -1;
   cg_job_entered (&b->job);
   /* The id maps, then "g": init builds its root while sbx_run waits for
    * a job, and sbx_run's "c" brings it. Until "c" init runs only sandq's
@@ -591,8 +542,6 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
   b->pidfd = steal_fd (&pidfd);
   b->sync_wr = steal_fd (&sync_wr);
   b->rep_rd = steal_fd (&rep_rd);
-  b->out_rd = steal_fd (&out_rd);
-  b->err_rd = steal_fd (&err_rd);
   b->started = 1;
   if ((attach && cg_job_attach (&h->cg, &b->job, pid, err) < 0)
       || setup_init_proc (pid, b->uid, err) < 0 || send_config (b, &ic, err) < 0
@@ -604,16 +553,46 @@ sbx_start (struct sbx *b, int stdin_fd, sq_err *err)
   return 0;
 }
 
-/* Sends 'c' and the job: its limits, argv and envp. */
+int
+sbx_job_limits (struct sbx *b, sq_err *err)
+{
+  struct cg_limits cl = cg_limits_of (&b->lim);
+
+  if (cl.memory_bytes == b->job_limits.memory_bytes && cl.pids == b->job_limits.pids
+      && cl.cpu_millicores == b->job_limits.cpu_millicores)
+    return 0;
+  if (cg_job_set_limits (&b->host->cg, &b->job, &cl, err) < 0)
+    return -1;
+  b->job_limits = cl;
+  return 0;
+}
+
+/* Sends 'c' and the job: its limits, argv and envp; with 'c', the output
+ * page and the sinks (init_proto.h). */
 static int
-send_job (struct sbx *b, const struct sbx_exec *ex, sq_err *err)
+send_job (struct sbx *b, const struct sbx_exec *ex, int page_fd, sq_err *err)
 {
   char *const *envp = ex->envp ? ex->envp : sbx_default_env;
   struct job_header hdr = { .lim = b->lim };
+  int fds[JOB_MAX_FDS] = { page_fd }, nfds = 1;
   size_t size = 0;
   char *buf, *p;
   int r;
 
+  const struct
+  {
+    int fd;
+    uint32_t bit;
+  } give[] = { { ex->stdin_fd, JOB_STDIN },
+               { ex->stdout_fd, JOB_STDOUT },
+               { ex->stderr_fd, JOB_STDERR } };
+
+  for (size_t i = 0; i < SQ_ARRAY_SIZE (give); i++)
+    if (give[i].fd >= 0)
+      {
+        hdr.fds |= give[i].bit;
+        fds[nfds++] = give[i].fd;
+      }
   for (; ex->argv[hdr.argc]; hdr.argc++)
     size += strlen (ex->argv[hdr.argc]) + 1;
   for (; envp[hdr.envc]; hdr.envc++)
@@ -625,12 +604,11 @@ send_job (struct sbx *b, const struct sbx_exec *ex, sq_err *err)
                        "%d strings and %d KiB",
                        SBX_JOB_MAX_ARGS, SBX_JOB_MAX_BYTES >> 10);
   hdr.size = (uint32_t) size;
-  buf = malloc (1 + sizeof hdr + size);
+  buf = malloc (sizeof hdr + size);
   if (!buf)
     return sq_err_set (err, ENOMEM, "the job for the sandbox");
-  buf[0] = 'c';
-  memcpy (buf + 1, &hdr, sizeof hdr);
-  p = buf + 1 + sizeof hdr;
+  memcpy (buf, &hdr, sizeof hdr);
+  p = buf + sizeof hdr;
   for (uint32_t i = 0; i < hdr.argc + hdr.envc; i++)
     {
       const char *str = i < hdr.argc ? ex->argv[i] : envp[i - hdr.argc];
@@ -638,11 +616,35 @@ send_job (struct sbx *b, const struct sbx_exec *ex, sq_err *err)
       memcpy (p, str, n);
       p += n;
     }
-  r = sq_send_all (b->sync_wr, buf, 1 + sizeof hdr + size);
+  r = fdpass_send (b->sync_wr, "c", 1, fds, nfds);
+  if (r >= 0)
+    r = sq_send_all (b->sync_wr, buf, sizeof hdr + size);
   free (buf);
   if (r < 0)
     return sq_err_set (err, errno, "send the job to the sandbox");
   return 0;
+}
+
+/* The page init reports the output in (init_proto.h), mapped read-only;
+ * NULL and err on failure, else *fd holds its memfd. */
+static struct init_output *
+output_page (int *fd, sq_err *err)
+{
+  void *p;
+
+  *fd = memfd_create ("sandq-output", MFD_CLOEXEC);
+  if (*fd < 0 || ftruncate (*fd, sizeof (struct init_output)) < 0)
+    {
+      sq_err_set (err, errno, "make the output page");
+      return NULL;
+    }
+  p = mmap (NULL, sizeof (struct init_output), PROT_READ, MAP_SHARED, *fd, 0);
+  if (p == MAP_FAILED)
+    {
+      sq_err_set (err, errno, "map the output page");
+      return NULL;
+    }
+  return p;
 }
 
 int
@@ -651,7 +653,9 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   struct sbx_host *h = b->host;
   struct sbx_observed obs;
   struct supervisor s;
-  uint64_t start_us, deadline_ms, next_cpu_ms, drain_until = 0;
+  struct init_output *out = NULL;
+  cleanup_close int page_fd = -1;
+  uint64_t start_us, deadline_ms, next_cpu_ms;
 
   memset (res, 0, sizeof *res);
   memset (&obs, 0, sizeof obs);
@@ -667,24 +671,15 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
       sq_err_set (err, EINVAL, "no command given");
       goto fail;
     }
-  if (b->started && ex->stdin_fd >= 0)
-    {
-      sq_err_set (err, EINVAL, "a prewarmed sandbox reads its stdin from /dev/null");
-      goto fail;
-    }
-  if (!b->started && sbx_start (b, ex->stdin_fd, err) < 0)
+  if (!b->started && sbx_start (b, err) < 0)
     goto fail;
-  /* A prewarmed sandbox's cgroup was made with the default limits. */
-  if (b->prewarmed)
-    {
-      struct cg_limits cl = cg_limits_of (&b->lim);
-      if ((cl.memory_bytes != b->job_limits.memory_bytes || cl.pids != b->job_limits.pids
-           || cl.cpu_millicores != b->job_limits.cpu_millicores)
-          && cg_job_set_limits (&h->cg, &b->job, &cl, err) < 0)
-        goto fail;
-    }
+  if (sbx_job_limits (b, err) < 0)
+    goto fail;
+  out = output_page (&page_fd, err);
+  if (!out)
+    goto fail;
   start_us = sq_now_us ();
-  if (send_job (b, ex, err) < 0)
+  if (send_job (b, ex, page_fd, err) < 0)
     {
       /* A closed pipe means init gave up building the sandbox: its
        * report says why. */
@@ -699,56 +694,30 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   memset (&s, 0, sizeof s);
   s.b = b;
   s.pidfd = b->pidfd;
-  s.out = (struct stream){ b->out_rd, ex->stdout_fd, &res->stdout_bytes };
-  s.err = (struct stream){ b->err_rd, ex->stderr_fd, &res->stderr_bytes };
-  b->out_rd = b->err_rd = -1; /* owned by s now */
   deadline_ms = start_us / 1000 + b->lim.wall_ms;
   next_cpu_ms = start_us / 1000 + CPU_POLL_MS;
 
-  while (!s.init_done || s.out.fd >= 0 || s.err.fd >= 0)
+  /* init passes the output on (init_proto.h); this thread keeps the
+   * clock and the CPU cap, and takes a cancel. */
+  for (;;)
     {
-      struct pollfd pf[4] = {
-        { s.init_done ? -1 : b->pidfd, POLLIN, 0 },
-        { s.out.fd, POLLIN, 0 },
-        { s.err.fd, POLLIN, 0 },
-        { s.init_done ? -1 : b->cancel_fd, POLLIN, 0 },
+      struct pollfd pf[2] = {
+        { b->pidfd, POLLIN, 0 },
+        { b->cancel_fd, POLLIN, 0 },
       };
       uint64_t now = sq_now_ms ();
-      int64_t timeout;
-
-      if (s.init_done)
-        timeout = drain_until > now ? (int64_t) (drain_until - now) : 0;
-      else
-        {
-          uint64_t next = deadline_ms < next_cpu_ms ? deadline_ms : next_cpu_ms;
-          timeout = next > now ? (int64_t) (next - now) : 0;
-        }
-      int n = poll (pf, 4, (int) timeout);
+      uint64_t next = deadline_ms < next_cpu_ms ? deadline_ms : next_cpu_ms;
+      int n = poll (pf, 2, next > now ? (int) (next - now) : 0);
       if (n < 0 && errno != EINTR)
         {
           sq_err_set (err, errno, "poll");
           kill_job (&s, SBX_KILL_SINK);
         }
-      if (pf[1].revents)
-        pump (&s, &s.out);
-      if (pf[2].revents)
-        pump (&s, &s.err);
-      if (pf[3].revents & POLLIN)
+      if (pf[1].revents & POLLIN)
         kill_job (&s, SBX_KILL_CANCEL);
       if (pf[0].revents & POLLIN)
-        {
-          s.init_done = 1;
-          /* Everyone in the PID namespace is gone once init is; the pipes
-           * will reach EOF at once, but never wait long for them. */
-          drain_until = sq_now_ms () + 2000;
-        }
+        break;
       now = sq_now_ms ();
-      if (s.init_done)
-        {
-          if (now >= drain_until)
-            break;
-          continue;
-        }
       if (now >= deadline_ms)
         kill_job (&s, SBX_KILL_TIMEOUT);
       if (now >= next_cpu_ms)
@@ -759,12 +728,19 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
           next_cpu_ms = now + CPU_POLL_MS;
         }
     }
-  if (s.out.fd >= 0)
-    close (s.out.fd);
-  if (s.err.fd >= 0)
-    close (s.err.fd);
+  s.init_done = 1;
   waitid (P_PIDFD, b->pidfd, NULL, WEXITED);
   res->wall_ms = (sq_now_us () - start_us + 500) / 1000;
+  res->stdout_bytes = out->bytes[0];
+  res->stderr_bytes = out->bytes[1];
+  /* init ended the job for its output, unless this thread had killed it
+   * first. A sink that failed for want of memory is the job's memory (the
+   * pages are charged to it); any other failure is the caller's. */
+  if (s.killed == SBX_KILL_NONE && out->capped)
+    s.killed = SBX_KILL_OUTPUT;
+  else if (s.killed == SBX_KILL_NONE && out->sink_errno && out->sink_errno != ENOMEM)
+    s.killed = SBX_KILL_SINK;
+  obs.output_no_memory = out->sink_errno == ENOMEM;
 
   parse_reports (b->rep_rd, &obs);
   {
@@ -791,7 +767,8 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
     snprintf (res->message, sizeof res->message,
               "sandq could not store the "
               "program's output: %s",
-              strerror (s.sink_errno ? s.sink_errno : EIO));
+              strerror (out->sink_errno ? out->sink_errno : EIO));
+  munmap (out, sizeof *out);
   /* It may quote the command, cut at 200 bytes: keep it UTF-8. */
   sq_utf8_sanitize (res->message);
   b->started = 0;
@@ -812,6 +789,8 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   return 0;
 
 fail:
+  if (out)
+    munmap (out, sizeof *out);
   sbx_abandon (b);
   fail_result (res, err);
   return -1;

@@ -16,9 +16,11 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/mount.h>
 
@@ -79,7 +81,8 @@ check_range (const char *name, uint64_t v, uint64_t min, uint64_t max, int is_si
       snprintf (a, sizeof a, "%" PRIu64, min);
       snprintf (b, sizeof b, "%" PRIu64, max);
     }
-  return sq_err_set (err, 0, "%s must be between %s and %s", name, a, b);
+  sq_err_set (err, 0, "%s must be between %s and %s", name, a, b);
+  return sq_err_input (err); /* the job's limits */
 }
 
 int
@@ -554,7 +557,7 @@ warm_main (void *arg)
       sq_err err = { 0 };
       sbx_limits_default (&lim);
       struct sbx *b = sbx_new_cold (h, &lim, e->slot, &err);
-      if (b && sbx_start (b, -1, &err) < 0)
+      if (b && sbx_start (b, &err) < 0)
         {
           sbx_free (b);
           b = NULL;
@@ -723,7 +726,7 @@ sbx_new_cold (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot,
   b->lim = *lim;
   b->uid = h->cfg.uid_base + slot % h->cfg.uid_count;
   b->work_fd = b->out_fd = b->cancel_fd = -1;
-  b->pidfd = b->sync_wr = b->rep_rd = b->out_rd = b->err_rd = -1;
+  b->pidfd = b->sync_wr = b->rep_rd = -1;
   b->scratch_fd = make_scratch (lim, err);
   if (b->scratch_fd < 0)
     goto fail;
@@ -774,25 +777,108 @@ sbx_out_fd (const struct sbx *b)
 }
 
 int
+sbx_charge_files (struct sbx *b, int *join, int *leave, sq_err *err)
+{
+  *join = -1;
+  if (leave)
+    *leave = -1;
+  if (b->ran)
+    return sq_err_set (err, EINVAL, "the sandbox has run");
+  if ((!b->started && sbx_start (b, err) < 0) || sbx_job_limits (b, err) < 0)
+    return -1;
+  return cg_job_charge_files (&b->host->cg, &b->job, join, leave, err);
+}
+
+int
+sbx_oom_killed (struct sbx *b)
+{
+  struct cg_stats cs;
+
+  if (!b->started)
+    return 0;
+  cg_job_stats (&b->host->cg, &b->job, &cs);
+  return cs.oom_kills > 0;
+}
+
+int
 sbx_copy_in (struct sbx *b, int srcdirfd, sq_err *err)
 {
+  /* Files count against the memory limit too (they are tmpfs pages):
+   * inputs over it could never run, and are refused here by name rather
+   * than by the kernel's OOM killer. */
   struct sq_tree_limits tl = {
     .max_entries = b->lim.disk_inodes,
-    .max_bytes = b->lim.disk_bytes,
+    .max_bytes
+    = b->lim.disk_bytes < b->lim.memory_bytes ? b->lim.disk_bytes : b->lim.memory_bytes,
     .max_depth = 64,
     .max_path = 4095,
   };
-  struct sq_tree_stats st;
+  cleanup_close int join = -1, rd = -1;
+  sq_err child = { 0 };
+  char size[32];
+  int p[2], st = 0;
+  pid_t pid;
 
-  if (sq_tree_copy (srcdirfd, b->work_fd, &tl, SQ_COPY_SYMLINKS | SQ_COPY_CHOWN, b->uid,
-                    b->uid, &st, err)
-      < 0)
+  if (sbx_charge_files (b, &join, NULL, err) < 0)
+    return sq_err_wrap (err, "copy the inputs into the sandbox");
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return sq_err_set (err, errno, "copy the inputs into the sandbox: pipe");
+  rd = p[0];
+  /* The copy is made by a child in the job's memory cgroup, so that the
+   * pages it writes are charged to the job. Its OOM score is the
+   * sandbox's: under the job's cap it, not the waiting init, is the one
+   * to go. */
+  pid = fork ();
+  if (pid == 0)
     {
-      if (err && err->code == ENOSPC)
-        sq_err_wrap (err, "the inputs do not fit in the disk limit");
-      return sq_err_wrap (err, "copy the inputs into the sandbox");
+      struct sq_tree_stats ts;
+      int rc = -1;
+      close (p[0]);
+      prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+      if (write (join, "0", 1) != 1)
+        sq_err_set (&child, errno, "enter the job's memory cgroup");
+      else if (sq_write_file_at (AT_FDCWD, "/proc/self/oom_score_adj", SBX_OOM_SCORE_ADJ,
+                                 &child)
+               == 0)
+        rc = sq_tree_copy (srcdirfd, b->work_fd, &tl, SQ_COPY_SYMLINKS | SQ_COPY_CHOWN,
+                           b->uid, b->uid, &ts, &child);
+      if (rc < 0 && write (p[1], &child, sizeof child) < 0)
+        _exit (2);
+      _exit (rc < 0 ? 1 : 0);
     }
-  return 0;
+  close (p[1]);
+  if (pid < 0)
+    return sq_err_set (err, errno, "copy the inputs into the sandbox: fork");
+  ssize_t n, got = 0;
+  while ((n = read (rd, (char *) &child + got, sizeof child - (size_t) got)) > 0
+         || (n < 0 && errno == EINTR))
+    got += n > 0 ? n : 0;
+  while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  if (WIFEXITED (st) && WEXITSTATUS (st) == 0)
+    return 0;
+  sq_format_size (b->lim.memory_bytes, size, sizeof size);
+  if (WIFSIGNALED (st) && WTERMSIG (st) == SIGKILL)
+    return sq_err_set (err, ENOSPC,
+                       "the inputs do not fit in the memory limit of %s (files in /work "
+                       "count against it)",
+                       size);
+  if (got != (ssize_t) sizeof child)
+    return sq_err_set (err, EIO,
+                       "copy the inputs into the sandbox: the copying process "
+                       "failed");
+  child.msg[sizeof child.msg - 1] = '\0';
+  *err = child;
+  if (err->code == ENOSPC || err->code == EFBIG)
+    {
+      if (b->lim.memory_bytes < b->lim.disk_bytes)
+        return sq_err_wrap (err,
+                            "the inputs do not fit in the memory limit of %s (files in "
+                            "/work count against it)",
+                            size);
+      sq_err_wrap (err, "the inputs do not fit in the disk limit");
+    }
+  return sq_err_wrap (err, "copy the inputs into the sandbox");
 }
 
 void

@@ -111,8 +111,7 @@ struct sbx;
  * library makes one (init in its namespaces and cgroup, its root built,
  * waiting) whenever the slot has none. sbx_new() for the slot takes it if
  * it is ready (and gives it the job's limits), so sbx_run() has only the
- * program left to start; otherwise it makes one as usual. A prewarmed
- * program reads /dev/null as stdin. Idempotent. */
+ * program left to start; otherwise it makes one as usual. Idempotent. */
 int sbx_prewarm (struct sbx_host *h, unsigned slot, sq_err *err);
 
 /* Waits up to timeout_ms for the slot's prewarmed sandbox to be ready;
@@ -149,8 +148,26 @@ uid_t sbx_uid (const struct sbx *b);
 
 /* Copies a host directory tree into the work directory (regular files,
  * directories and symlinks; nothing else), owned by sbx_uid(). Counts
- * against the disk limit. */
+ * against the disk limit, and against the memory limit like any file
+ * the job writes: the copy is made by a child process in the job's
+ * memory cgroup (see sbx_charge_files), so the pages are charged to the
+ * job, not to the caller. */
 int sbx_copy_in (struct sbx *b, int srcdirfd, sq_err *err);
+
+/* For a helper process that writes the job's disk (an unpacker): opens
+ * the file a process writes "0" into to move itself into the job's
+ * memory cgroup, so that the memory it then uses, and every page it
+ * writes into the job's disk, is charged to the job and counts against
+ * its memory limit; and, if leave is not NULL, the file that moves it
+ * back to the caller's own cgroup. It must be back (or gone) before
+ * sbx_run ends, which empties the job's cgroup. On cgroup v2 it joins
+ * the job's whole cgroup: its CPU time and its process count go to the
+ * job as well. Starts the sandbox if it is not yet. */
+int sbx_charge_files (struct sbx *b, int *join, int *leave, sq_err *err);
+
+/* Before sbx_run: whether the kernel's OOM killer has acted in the job's
+ * memory cgroup (a helper charged to it ran out of room). */
+int sbx_oom_killed (struct sbx *b);
 
 struct sbx_exec
 {

@@ -130,7 +130,8 @@ sbx_decide (const struct sbx_observed *o, const struct sbx_limits *lim,
    * kernel cap seen at all came before any kill: a fork bomb that then
    * spins is pids_limit whether the CPU cap or the wall clock stopped it.
    * Between kernel caps, a fixed order: memory, processes, disk. */
-  enum sq_status soft = o->oom_kills                     ? SQ_STATUS_MEMORY_LIMIT
+  int memory = o->oom_kills || o->output_no_memory;
+  enum sq_status soft = memory                           ? SQ_STATUS_MEMORY_LIMIT
                         : o->pids_max_events             ? SQ_STATUS_PIDS_LIMIT
                         : o->disk_full || o->inodes_full ? SQ_STATUS_DISK_LIMIT
                                                          : SQ_STATUS_OK;
@@ -187,7 +188,7 @@ sbx_decide (const struct sbx_observed *o, const struct sbx_limits *lim,
       res->status = SQ_STATUS_OK;
       goto out;
     }
-  if (o->oom_kills)
+  if (memory)
     {
       res->status = SQ_STATUS_MEMORY_LIMIT;
       goto out;
@@ -215,4 +216,16 @@ sbx_decide (const struct sbx_observed *o, const struct sbx_limits *lim,
     res->status = SQ_STATUS_NONZERO_EXIT;
 out:
   sbx_describe (res, lim);
+  /* Captured output is charged to the job: say so when it may be what
+   * filled its memory. */
+  uint64_t output = res->stdout_bytes + res->stderr_bytes;
+  if (res->status == SQ_STATUS_MEMORY_LIMIT
+      && (o->output_no_memory || output >= lim->memory_bytes / 4))
+    {
+      char a[32];
+      size_t ml = strlen (res->message);
+      sq_format_size (output, a, sizeof a);
+      snprintf (res->message + ml, sizeof res->message - ml,
+                "; its captured output (%s so far) counts against that limit", a);
+    }
 }

@@ -29,7 +29,8 @@ struct sbx_observed
   uint64_t oom_kills;
   uint64_t pids_max_events;
   uint64_t cpu_ns;
-  int disk_full; /* no space or no inodes left on scratch */
+  int output_no_memory; /* init could not store output: the job's memory was full */
+  int disk_full;        /* no space or no inodes left on scratch */
   int inodes_full;
 };
 

@@ -45,7 +45,7 @@
 #include "../common/fdpass.h"
 
 #define CTL_FD 3
-#define MAX_FDS 3 /* the most a request carries */
+#define MAX_FDS 4 /* the most a request carries */
 
 /* Job processes chroot into an empty, read-only tmpfs of the helper's own
  * (a detached mount: it has no path), never into the job's directory,
@@ -169,13 +169,27 @@ unpack (int sock, const struct arc_request *rq, const void *buf, int root)
   sq_err err = { 0 };
 
   sq_unpack_limits_default (&ul);
-  ul.max_bytes = rq->disk_bytes;
+  /* Files count against the memory limit too (tmpfs pages): inputs over
+   * it could never run, and are refused here by name rather than by the
+   * kernel's OOM killer. */
+  ul.max_bytes = rq->disk_bytes < rq->memory_bytes ? rq->disk_bytes : rq->memory_bytes;
   /* A little under the inode cap, which the scratch directories share,
    * so that the entry cap gives the clearer message. */
   ul.max_entries = rq->disk_inodes > 16 ? rq->disk_inodes - 8 : rq->disk_inodes;
   if (sq_unpack (buf, rq->input_len, root, &ul, 0, &ts, &err) < 0)
     {
-      if (err.code == ENOSPC || err.code == EFBIG)
+      if (err.code == ENOMEM
+          || ((err.code == ENOSPC || err.code == EFBIG)
+              && rq->memory_bytes < rq->disk_bytes))
+        {
+          char size[32];
+          sq_format_size (rq->memory_bytes, size, sizeof size);
+          sq_err_wrap (&err,
+                       "the inputs do not fit in the memory limit of %s (files in "
+                       "/work count against it)",
+                       size);
+        }
+      else if (err.code == ENOSPC || err.code == EFBIG)
         sq_err_wrap (&err, "the inputs do not fit in the disk limit");
       fail (sock, sandq_fault (err.code) ? ARC_FAILED : ARC_BAD_INPUT, err.msg);
     }
@@ -294,6 +308,14 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
     null = open ("/dev/null", O_RDWR | O_CLOEXEC);
   if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (null, 2) < 0)
     _exit (2);
+  /* The sandbox's OOM score: in the job's memory cgroup (while it
+   * unpacks), it, not the job's waiting init, is the one to go. */
+  {
+    int fd = open ("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write (fd, "1000", 4) != 4)
+      _exit (2);
+    close (fd);
+  }
   /* Nothing of the host's or the job's at any absolute path (see
    * empty_root). */
   if (fchdir (empty_root) < 0 || chroot (".") < 0 || chdir ("/") < 0)
@@ -302,16 +324,27 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
 
   /* ARC_UNPACK: the work dir and the input. */
   n = recv_fds (sock, &rq, sizeof rq, fds, &nfds);
-  if (n != (ssize_t) sizeof rq || rq.op != ARC_UNPACK || nfds != (rq.input_len ? 2 : 1))
+  if (n != (ssize_t) sizeof rq || rq.op != ARC_UNPACK || nfds != (rq.input_len ? 4 : 3))
     _exit (2); /* the worker went away, or never needed us */
-  void *input = rq.input_len ? map_fd (fds[1], rq.input_len) : NULL;
+  void *input = rq.input_len ? map_fd (fds[3], rq.input_len) : NULL;
   if (rq.input_len && !input)
     {
       sq_err_set (&err, errno, "map the input");
       fail (sock, ARC_FAILED, err.msg);
     }
-  if (nfds == 2)
-    close (fds[1]);
+  if (nfds == 4)
+    close (fds[3]);
+  /* Into the job's memory cgroup: the pages unpacked into its disk, and
+   * what libarchive allocates for them, count against its memory limit.
+   * If they overflow it, the kernel kills this process (its OOM score is
+   * the sandbox's, see job_main), and the worker finds the job's OOM
+   * count raised. */
+  if (write (fds[1], "0", 1) != 1)
+    {
+      sq_err_set (&err, errno, "enter the job's memory cgroup");
+      fail (sock, ARC_FAILED, err.msg);
+    }
+  close (fds[1]);
   drop_privileges (sock, &rq, parent);
   if (rq.input_len)
     {
@@ -319,6 +352,14 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
       munmap (input, rq.input_len);
     }
   close (fds[0]);
+  /* Out again before the job starts: its cgroup is emptied when it ends,
+   * and this process has the result to pack then. */
+  if (write (fds[2], "0", 1) != 1)
+    {
+      sq_err_set (&err, errno, "leave the job's memory cgroup");
+      fail (sock, ARC_FAILED, err.msg);
+    }
+  close (fds[2]);
   struct pack k = { .max = rq.max_result, .out_fd = -1 };
   reply_counts (sock, ARC_OK, &k, 0);
 

@@ -349,6 +349,7 @@ archiver_unpack (struct archiver *a, struct arc_helper *h, int netns_fd,
     .op = ARC_UNPACK,
     .uid = (uint32_t) args->uid,
     .disk_bytes = args->disk_bytes,
+    .memory_bytes = args->memory_bytes,
     .disk_inodes = args->disk_inodes,
     .input_len = args->input_len,
     .max_result = args->max_result,
@@ -366,15 +367,19 @@ archiver_unpack (struct archiver *a, struct arc_helper *h, int netns_fd,
       if (mfd < 0 || sq_write_all (mfd, args->input, args->input_len) < 0)
         return sq_err_set (err, errno, "copy the input for the archive helper");
     }
-  if (call (a, &rq, sizeof rq, (int[]){ args->work_fd, mfd }, args->input_len ? 2 : 1, &r,
-            NULL, err)
+  if (call (a, &rq, sizeof rq,
+            (int[]){ args->work_fd, args->join_fd, args->leave_fd, mfd },
+            args->input_len ? 4 : 3, &r, NULL, err)
       < 0)
     return -1;
   if (r.status == ARC_OK)
     return 0;
   retire (a);
   if (r.status == ARC_BAD_INPUT)
-    return sq_err_set (err, EINVAL, "input: %s", r.msg);
+    {
+      sq_err_set (err, 0, "input: %s", r.msg);
+      return sq_err_input (err);
+    }
   return arc_err (err, "unpacking failed: %s", r.msg);
 }
 

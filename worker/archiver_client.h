@@ -51,15 +51,18 @@ struct arc_unpack_args
 {
   int work_fd;
   uid_t uid;
-  uint64_t disk_bytes, disk_inodes;
+  uint64_t disk_bytes, disk_inodes, memory_bytes;
   uint64_t max_result;
+  int join_fd, leave_fd; /* sbx_charge_files */
   const void *input;
   size_t input_len;
 };
 
-/* Gives the job to the job process: it chroots into the work dir as uid
- * and unpacks the input there. An input it refuses fails with err->code
- * EINVAL and a message naming the entry; anything else with EIO. */
+/* Gives the job to the job process: in the job's memory cgroup, as uid,
+ * it unpacks the input into the work dir. An input it refuses fails with
+ * the input's fault (sq_err_input) and a message naming the entry;
+ * anything else is sandq's (the caller then asks whether the job's
+ * memory ran out). */
 int archiver_unpack (struct archiver *a, struct arc_helper *h, int netns_fd,
                      const struct arc_unpack_args *args, sq_err *err);
 

@@ -10,8 +10,11 @@
  *   (ARC_OK, fds [pidfd]).
  *
  * The job socket, one job process per job, at most in this order:
- *   ARC_UNPACK, fds [work dir, input memfd if input_len > 0]: it chroots
- *     into the work dir, takes the job's uid and unpacks the input.
+ *   ARC_UNPACK, fds [work dir, join, leave, input memfd if input_len > 0]:
+ *     it writes "0" into join (the job's memory cgroup: what it writes is
+ *     charged to the job), takes the job's uid, unpacks the input into the
+ *     work dir, and writes "0" into leave (back to the worker's cgroup)
+ *     before it answers.
  *   ARC_PACK, fds [stdout memfd, stderr memfd, out dir (optional)],
  *     followed by result.json's bytes but for its closing brace: it packs
  *     them, appends the out/ counts to result.json, adds it, closes the
@@ -48,8 +51,10 @@ enum arc_status
 struct arc_request
 {
   char op;
-  uint32_t uid;         /* ARC_UNPACK: the job's uid on the host */
-  uint64_t disk_bytes;  /* ARC_UNPACK: the job's disk caps */
+  uint32_t uid;        /* ARC_UNPACK: the job's uid on the host */
+  uint64_t disk_bytes; /* ARC_UNPACK: the job's disk caps */
+  uint64_t
+      memory_bytes; /* ARC_UNPACK: the job's memory limit, which files count against */
   uint64_t disk_inodes; /* ARC_UNPACK */
   uint64_t input_len;   /* ARC_UNPACK: bytes of the input memfd */
   uint64_t max_result;  /* ARC_UNPACK: cap on the result archive */

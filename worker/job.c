@@ -151,6 +151,22 @@ report (struct slot *s, struct sq_proto *p, const char *status, const char *mess
              status);
 }
 
+static void log_line (struct slot *s, const char *status, const struct sbx_result *r,
+                      uint64_t total_ms, uint64_t unpack_ms, uint64_t upload_ms,
+                      int attempts);
+
+/* A job that could not run: its verdict is the error's fault (the
+ * input's: rejected; sandq's: system_error, retried elsewhere). */
+static void
+fail_job (struct slot *s, struct sq_proto *p, const struct sq_claimed *c,
+          const struct sbx_result *res, const sq_err *err)
+{
+  const char *status = sq_fault_status (err);
+  sq_warn ("%s: %s", status, err->msg);
+  report (s, p, status, err->msg, NULL, 0, NULL, 0, c->attempts);
+  log_line (s, status, res, 0, 0, 0, c->attempts);
+}
+
 static void
 log_line (struct slot *s, const char *status, const struct sbx_result *r,
           uint64_t total_ms, uint64_t unpack_ms, uint64_t upload_ms, int attempts)
@@ -186,9 +202,7 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   sq_log_set_job (c->id);
   if (sq_spec_parse (c->spec, c->spec_len, &w->cfg.policy, &spec, &err) < 0)
     {
-      sq_warn ("rejected: %s", err.msg);
-      report (s, p, "rejected", err.msg, NULL, 0, NULL, 0, c->attempts);
-      log_line (s, "rejected", &res, 0, 0, 0, c->attempts);
+      fail_job (s, p, c, &res, &err);
       goto out;
     }
   apply_spec_limits (&lim, &spec);
@@ -205,14 +219,13 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
     lim.output_bytes = room;
   if (sbx_limits_check (&lim, &err) < 0)
     {
-      report (s, p, "rejected", err.msg, NULL, 0, NULL, 0, c->attempts);
-      log_line (s, "rejected", &res, 0, 0, 0, c->attempts);
+      fail_job (s, p, c, &res, &err);
       goto out_spec;
     }
   b = sbx_new (w->host, &lim, (unsigned) s->idx, &err);
   if (!b)
     {
-      report (s, p, "system_error", err.msg, NULL, 0, NULL, 0, c->attempts);
+      fail_job (s, p, c, &res, &err);
       goto out_spec;
     }
   t_unpack = sq_now_ms ();
@@ -221,18 +234,36 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
     .uid = sbx_uid (b),
     .disk_bytes = lim.disk_bytes,
     .disk_inodes = lim.disk_inodes,
+    .memory_bytes = lim.memory_bytes,
     .max_result = w->cfg.max_result_bytes,
     .input = c->input,
     .input_len = c->input_len,
   };
-  if (archiver_unpack (&s->arc, &w->archiver,
-                       sbx_slot_netns_fd (w->host, (unsigned) s->idx), &ua, &err)
-      < 0)
+  /* The job process unpacks in the job's memory cgroup: the input's
+   * pages are the job's. */
+  if (sbx_charge_files (b, &ua.join_fd, &ua.leave_fd, &err) < 0)
     {
-      const char *status = err.code == EINVAL ? "rejected" : "system_error";
-      sq_warn ("%s: %s", status, err.msg);
-      report (s, p, status, err.msg, NULL, 0, NULL, 0, c->attempts);
-      log_line (s, status, &res, 0, 0, 0, c->attempts);
+      fail_job (s, p, c, &res, &err);
+      goto out_sbx;
+    }
+  int unpacked = archiver_unpack (
+      &s->arc, &w->archiver, sbx_slot_netns_fd (w->host, (unsigned) s->idx), &ua, &err);
+  close (ua.join_fd);
+  close (ua.leave_fd);
+  if (unpacked < 0 && err.fault != SQ_FAULT_INPUT && sbx_oom_killed (b))
+    {
+      /* The kernel stopped the unpacking at the job's memory limit. */
+      char size[32];
+      sq_format_size (lim.memory_bytes, size, sizeof size);
+      sq_err_set (&err, 0,
+                  "input: the inputs do not fit in the memory limit of %s once unpacked "
+                  "(files in /work count against it)",
+                  size);
+      sq_err_input (&err);
+    }
+  if (unpacked < 0)
+    {
+      fail_job (s, p, c, &res, &err);
       goto out_sbx;
     }
   t_unpack = sq_now_ms () - t_unpack;

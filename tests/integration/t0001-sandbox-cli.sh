@@ -98,7 +98,7 @@ fi
 # ambient ones) keeps none once the program runs. Seen from the host. The
 # CLI runs with an inherited fd 8 that is not close-on-exec, as a worker
 # may hold one (hiredis's sockets are): init must not keep it.
-"$S" run --wall 10 -- /bin/sleep 3 >/dev/null 8</etc/hostname &
+"$S" run --wall 10 --stdout "$tmp/sink" -- /bin/sleep 3 >/dev/null 8</etc/hostname &
 bg=$!
 init_pid=
 for i in $(seq 1 100); do
@@ -109,8 +109,11 @@ done
 is "init, while the program runs: sandq-init" "$(tr '\0' ' ' < /proc/"$init_pid"/cmdline 2>/dev/null)" "sandq-init "
 is "init, while the program runs: no capabilities in any set" \
    "$(grep -E '^Cap' /proc/"$init_pid"/status 2>/dev/null | awk '{print $2}' | sort -u)" 0000000000000000
-is "init, while the program runs: only its report pipe, nothing inherited" \
-   "$(ls /proc/"$init_pid"/fd 2>/dev/null | tr '\n' ' ')" "4 "
+# It passes the program's output on (its two pipes) to the stdout sink, the
+# one file of the caller's it holds.
+is "init, while the program runs: its report pipe, the program's two pipes, the stdout sink; nothing inherited" \
+   "$(for f in /proc/"$init_pid"/fd/*; do readlink "$f" | sed 's/:\[.*//'; done 2>/dev/null | sort | tr '\n' ' ')" \
+   "$tmp/sink pipe pipe pipe "
 wait "$bg"
 "$S" run --stdout "$tmp/net" -- /bin/cat /proc/net/dev >/dev/null
 is "only the loopback device exists" "$(awk 'NR>2 {print $1}' "$tmp/net")" "lo:"

@@ -67,7 +67,7 @@ t absolute "entry '/etc/sandq-pwned': absolute paths are not allowed"
 t absolute-not-utf8 "entry '/etc/sandq-pwned-\\?': absolute paths are not allowed"
 is "tarball absolute-not-utf8: status --json keeps the message" \
   "$(jget "$(SQ status --json "$t_id")" message)" \
-  "input: entry '/etc/sandq-pwned-?': absolute paths are not allowed: Invalid argument"
+  "input: entry '/etc/sandq-pwned-?': absolute paths are not allowed"
 # Another client may write a field that is not UTF-8: status --json
 # shows it with U+FFFD rather than leaving it out.
 rcli hset "sandq:{default}:job:$t_id" submitter "$(printf 'bob\377')" >/dev/null
@@ -201,12 +201,12 @@ rcli rpush 'sandq:{default}:pending:1' badrec2 >/dev/null; rcli lpush 'sandq:{de
 check_rejected "a record with max_attempts 'lots'" badrec2 'malformed: max_attempts is "lots"'
 js=$("$BIN/sandq" submit --json --wait -- /bin/true)
 is "  the worker goes on after both" "$(jget "$js" status)" ok
-out=$(rcli eval "$(cat "$SANDQ_TOP/common/lua/submit.lua")" 5 'sandq:{default}:job:badsub' \
+out=$(rcli eval "$(cat "$SANDQ_TOP/common/lua/lib.lua" "$SANDQ_TOP/common/lua/submit.lua")" 5 'sandq:{default}:job:badsub' \
   'sandq:{default}:input:badsub' 'sandq:{default}:pending:1' 'sandq:{default}:wake' 'sandq:{default}:stats' \
   badsub '{"version":1,"command":["true"]}' '' 3600000 600 default 1 lots me 2>&1)
 like "the submit script refuses max_attempts 'lots', naming it" "$out" 'max_attempts must be a whole number from 1 to 100, not "lots"'
 is "  and stores nothing" "$(rcli exists 'sandq:{default}:job:badsub')" 0
-out=$(rcli eval "$(cat "$SANDQ_TOP/common/lua/submit.lua")" 5 'sandq:{default}:job:badsub' \
+out=$(rcli eval "$(cat "$SANDQ_TOP/common/lua/lib.lua" "$SANDQ_TOP/common/lua/submit.lua")" 5 'sandq:{default}:job:badsub' \
   'sandq:{default}:input:badsub' 'sandq:{default}:pending:1' 'sandq:{default}:wake' 'sandq:{default}:stats' \
   badsub '{"version":1,"command":["true"]}' '' -5 600 default 7 3 me 2>&1)
 like "  and a negative ttl_ms" "$out" 'ttl_ms must be a whole number'

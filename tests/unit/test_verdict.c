@@ -98,6 +98,40 @@ first_limit_wins (void **state)
                        "threads at once, then was stopped at its CPU time limit");
 }
 
+/* Captured output is charged to the job: a sink that failed for want of
+ * the job's memory is memory_limit, and so is any OOM with a quarter of
+ * the limit in output, the message saying how much of it was output. */
+static void
+output_counts_as_memory (void **state)
+{
+  (void) state;
+  struct sbx_observed o = { .output_no_memory = 1 };
+  struct sbx_result r;
+  memset (&r, 0, sizeof r);
+  r.stdout_bytes = 10 << 20;
+  sbx_decide (&o, &lim, &r);
+  assert_int_equal (r.status, SQ_STATUS_MEMORY_LIMIT);
+  assert_string_equal (r.message,
+                       "the program used more than 256 MiB of memory and was stopped; "
+                       "its captured output (10 MiB so far) counts against that limit");
+  o = (struct sbx_observed){ .have_status = 1, .wait_status = SIGKILL, .oom_kills = 1 };
+  memset (&r, 0, sizeof r);
+  r.stdout_bytes = 100 << 20;
+  sbx_decide (&o, &lim, &r);
+  assert_int_equal (r.status, SQ_STATUS_MEMORY_LIMIT);
+  assert_non_null (strstr (r.message, "captured output (100 MiB so far)"));
+  /* Little output: the plain message. */
+  memset (&r, 0, sizeof r);
+  r.stdout_bytes = 1 << 20;
+  sbx_decide (&o, &lim, &r);
+  assert_null (strstr (r.message, "captured output"));
+  /* A kill that came after is still named. */
+  o = (struct sbx_observed){ .killed = SBX_KILL_TIMEOUT, .output_no_memory = 1 };
+  memset (&r, 0, sizeof r);
+  sbx_decide (&o, &lim, &r);
+  assert_int_equal (r.status, SQ_STATUS_MEMORY_LIMIT);
+}
+
 static void
 supervisor_kills (void **state)
 {
@@ -188,6 +222,7 @@ main (void)
     cmocka_unit_test_setup (memory, setup),
     cmocka_unit_test_setup (supervisor_kills, setup),
     cmocka_unit_test_setup (first_limit_wins, setup),
+    cmocka_unit_test_setup (output_counts_as_memory, setup),
     cmocka_unit_test_setup (signals_and_rlimits, setup),
     cmocka_unit_test_setup (disk_and_pids, setup),
     cmocka_unit_test_setup (sandbox_faults, setup),
