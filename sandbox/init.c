@@ -157,6 +157,11 @@ set_limits (const struct sbx_limits *l)
     { RLIMIT_CORE, 0, 0 },
     { RLIMIT_MEMLOCK, 64 << 10, 64 << 10 },
     { RLIMIT_MSGQUEUE, 0, 0 },
+    /* Queued signals and POSIX timers are counted per user at every user
+     * namespace level, and the sandbox's namespace belongs to the host's
+     * root: without a cap of its own a job's timers took all of root's
+     * RLIMIT_SIGPENDING, and root's timer_create failed. */
+    { RLIMIT_SIGPENDING, SBX_SIGPENDING_MAX, SBX_SIGPENDING_MAX },
   };
   for (size_t i = 0; i < SQ_ARRAY_SIZE (r); i++)
     {

@@ -16,6 +16,10 @@
 /* The oom_score_adj of a sandbox's processes (see setup_init_proc). */
 #define SBX_OOM_SCORE_ADJ "1000"
 
+/* RLIMIT_SIGPENDING of a job: its queued signals and POSIX timers, all
+ * its processes together (see set_limits in init.c). */
+#define SBX_SIGPENDING_MAX 256
+
 /* The fixed PATH used to find argv[0] inside the sandbox. */
 #define SBX_PATH "/usr/local/bin:/usr/bin:/bin"
 

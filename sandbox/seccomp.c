@@ -81,9 +81,11 @@ const char *const sbx_seccomp_denied[] = {
   NULL,
 };
 
-/* Denied with ENOSYS: the kernel's AIO (see below). */
-static const char *const aio_calls[] = {
-  "io_setup", "io_destroy", "io_submit", "io_cancel", "io_getevents", "io_pgetevents",
+/* Denied with ENOSYS, as on a kernel built without them: calls that draw
+ * on a counter shared beyond the job (see below). */
+static const char *const enosys_calls[] = {
+  "io_setup",      "io_destroy",   "io_submit",     "io_cancel",     "io_getevents",
+  "io_pgetevents", "inotify_init", "inotify_init1", "fanotify_init",
 };
 
 /* Socket families are checked below this number (AF_MAX is 46 in Linux
@@ -153,13 +155,20 @@ sbx_seccomp_compile (struct sbx_seccomp *sc, enum sbx_seccomp_policy policy, sq_
   r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (ENOSYS), SCMP_SYS (clone3), 0);
   if (r < 0)
     goto fail_r;
-  /* Kernel AIO: io_setup takes from fs.aio-max-nr, one counter for the
-   * whole host, so a job could leave the host's root without AIO for its
-   * whole wall time. ENOSYS, as on a kernel built without it: libaio
-   * users fall back, glibc's POSIX AIO uses threads. */
-  for (size_t i = 0; i < SQ_ARRAY_SIZE (aio_calls); i++)
+  /* Counters a job must not reach, each failing with ENOSYS as on a
+   * kernel built without the call (docs/sandbox.md, "Counters beyond the
+   * job"):
+   * - kernel AIO: io_setup takes from fs.aio-max-nr, one counter for the
+   *   whole host; libaio users fall back, glibc's POSIX AIO uses threads;
+   * - inotify and fanotify instances: counted per user at every user
+   *   namespace level, and the sandbox's namespace belongs to the host's
+   *   root, so a job's instances counted against root's own
+   *   max_inotify_instances (128): a job holding them left the host's
+   *   root (systemd, udev) without inotify for its wall time. tail -f
+   *   and file watchers fall back to polling. */
+  for (size_t i = 0; i < SQ_ARRAY_SIZE (enosys_calls); i++)
     {
-      int nr = seccomp_syscall_resolve_name (aio_calls[i]);
+      int nr = seccomp_syscall_resolve_name (enosys_calls[i]);
       if (nr == __NR_SCMP_ERROR || nr < 0)
         continue;
       r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (ENOSYS), nr, 0);

@@ -256,6 +256,11 @@ foreign_arch_denied (void **state)
       assert_int_equal (decide (pol, AUDIT_ARCH_X86_64, SYS_bpf), RET_ERRNO (EPERM));
       /* An architecture nobody names. */
       assert_int_equal (decide (pol, 0x12345678, SYS_getpid), RET_ERRNO (ENOSYS));
+      /* Calls that draw on counters beyond the job: ENOSYS. */
+      static const int beyond[] = { SYS_io_setup, SYS_io_submit, SYS_inotify_init,
+                                    SYS_inotify_init1, SYS_fanotify_init };
+      for (size_t i = 0; i < SQ_ARRAY_SIZE (beyond); i++)
+        assert_int_equal (decide (pol, AUDIT_ARCH_X86_64, beyond[i]), RET_ERRNO (ENOSYS));
     }
 }
 

@@ -45,6 +45,10 @@ CALLS = {
     "process_vm_readv": (310, (1, buf, 1, buf, 1, 0)),
     "io_setup": (206, (65536, buf)),                # takes from fs.aio-max-nr
     "io_submit": (209, (0, 1, buf)),
+    # counted against the host root's max_user_instances (128)
+    "inotify_init": (253, ()),
+    "inotify_init1": (294, (0,)),
+    "fanotify_init": (300, (0, 0)),
 }
 
 names = sys.argv[1:] or sorted(CALLS)
