@@ -1,4 +1,4 @@
--- Shared helpers, prepended to the scripts that finish jobs.
+-- Shared helpers, prepended to every script.
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
