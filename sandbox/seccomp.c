@@ -84,8 +84,8 @@ const char *const sbx_seccomp_denied[] = {
 /* Denied with ENOSYS, as on a kernel built without them: calls that draw
  * on a counter shared beyond the job (see below). */
 static const char *const enosys_calls[] = {
-  "io_setup",      "io_destroy",   "io_submit",     "io_cancel",     "io_getevents",
-  "io_pgetevents", "inotify_init", "inotify_init1", "fanotify_init",
+  "io_setup",     "io_destroy",    "io_submit",    "io_cancel",
+  "io_getevents", "io_pgetevents", "inotify_init", "inotify_init1",
 };
 
 /* Socket families are checked below this number (AF_MAX is 46 in Linux
@@ -160,12 +160,13 @@ sbx_seccomp_compile (struct sbx_seccomp *sc, enum sbx_seccomp_policy policy, sq_
    * job"):
    * - kernel AIO: io_setup takes from fs.aio-max-nr, one counter for the
    *   whole host; libaio users fall back, glibc's POSIX AIO uses threads;
-   * - inotify and fanotify instances: counted per user at every user
-   *   namespace level, and the sandbox's namespace belongs to the host's
-   *   root, so a job's instances counted against root's own
-   *   max_inotify_instances (128): a job holding them left the host's
-   *   root (systemd, udev) without inotify for its wall time. tail -f
-   *   and file watchers fall back to polling. */
+   * - inotify instances: counted per user at every user namespace
+   *   level, and the sandbox's namespace belongs to the host's root, so
+   *   a job's instances counted against root's own max_inotify_instances
+   *   (128): a job holding them left the host's root (systemd, udev)
+   *   without inotify for its wall time. tail -f and file watchers fall
+   *   back to polling. (fanotify_init, counted the same way, is in the
+   *   EPERM list above.) */
   for (size_t i = 0; i < SQ_ARRAY_SIZE (enosys_calls); i++)
     {
       int nr = seccomp_syscall_resolve_name (enosys_calls[i]);
