@@ -1,5 +1,6 @@
 #include "joblimits.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,4 +55,37 @@ sq_limit_opt_parse (enum sq_limit l, const char *value, uint64_t *out, sq_err *e
       break;
     }
   return sq_err_set (err, 0, "no such limit");
+}
+
+#define INPUTS_MEMORY                                                                    \
+  "the inputs do not fit in the memory limit of %s (files in /work count against it)"
+
+int
+sq_err_inputs_cap (sq_err *err, uint64_t disk_bytes, uint64_t memory_bytes)
+{
+  int cap = err->code == EFBIG || err->code == ENOSPC;
+  char size[32];
+
+  if (err->code == ENOMEM || (cap && memory_bytes < disk_bytes))
+    {
+      sq_format_size (memory_bytes, size, sizeof size);
+      sq_err_wrap (err, INPUTS_MEMORY, size);
+    }
+  else if (cap)
+    sq_err_wrap (err, "the inputs do not fit in the disk limit");
+  else
+    return -1;
+  return sq_err_input (err);
+}
+
+int
+sq_err_inputs_memory (sq_err *err, uint64_t memory_bytes)
+{
+  char size[32];
+
+  sq_format_size (memory_bytes, size, sizeof size);
+  sq_err_set (err, 0, INPUTS_MEMORY, size);
+  if (err)
+    err->code = ENOMEM;
+  return sq_err_input (err);
 }

@@ -47,4 +47,16 @@ int sq_limit_opt_find (const char *name);
  * the option and the range. */
 int sq_limit_opt_parse (enum sq_limit l, const char *value, uint64_t *out, sq_err *err);
 
+/* Inputs that do not fit, as unpacking or copying them found it: err's
+ * code is EFBIG (a size cap) or ENOSPC (a full disk), or ENOMEM (the
+ * job's memory cgroup refused a page). Names the limit that held: the
+ * memory limit when it is the lower one (files count against it) or
+ * memory was refused, else the disk limit; the input's fault. Other
+ * errors are left as they are. Returns -1. */
+int sq_err_inputs_cap (sq_err *err, uint64_t disk_bytes, uint64_t memory_bytes);
+
+/* The same for inputs the kernel stopped at the memory limit, with no
+ * error of their own to name (the copying process was OOM-killed). */
+int sq_err_inputs_memory (sq_err *err, uint64_t memory_bytes);
+
 #endif

@@ -78,18 +78,17 @@ setup_init_proc (pid_t pid, unsigned outer, sq_err *err)
   return 0;
 }
 
+/* While init runs: the first kill this thread sent it, if any. */
 struct supervisor
 {
-  struct sbx *b;
   int pidfd;
   enum sbx_kill_reason killed;
-  int init_done;
 };
 
 static void
 kill_job (struct supervisor *s, enum sbx_kill_reason why)
 {
-  if (s->killed != SBX_KILL_NONE || s->init_done)
+  if (s->killed != SBX_KILL_NONE)
     return;
   s->killed = why;
   syscall (SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
@@ -692,7 +691,6 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   close (b->sync_wr), b->sync_wr = -1;
 
   memset (&s, 0, sizeof s);
-  s.b = b;
   s.pidfd = b->pidfd;
   deadline_ms = start_us / 1000 + b->lim.wall_ms;
   next_cpu_ms = start_us / 1000 + CPU_POLL_MS;
@@ -728,7 +726,6 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
           next_cpu_ms = now + CPU_POLL_MS;
         }
     }
-  s.init_done = 1;
   waitid (P_PIDFD, b->pidfd, NULL, WEXITED);
   res->wall_ms = (sq_now_us () - start_us + 500) / 1000;
   res->stdout_bytes = out->bytes[0];

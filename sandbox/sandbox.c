@@ -815,7 +815,6 @@ sbx_copy_in (struct sbx *b, int srcdirfd, sq_err *err)
   };
   cleanup_close int join = -1, rd = -1;
   sq_err child = { 0 };
-  char size[32];
   int p[2], st = 0;
   pid_t pid;
 
@@ -857,27 +856,15 @@ sbx_copy_in (struct sbx *b, int srcdirfd, sq_err *err)
     ;
   if (WIFEXITED (st) && WEXITSTATUS (st) == 0)
     return 0;
-  sq_format_size (b->lim.memory_bytes, size, sizeof size);
   if (WIFSIGNALED (st) && WTERMSIG (st) == SIGKILL)
-    return sq_err_set (err, ENOSPC,
-                       "the inputs do not fit in the memory limit of %s (files in /work "
-                       "count against it)",
-                       size);
+    return sq_err_inputs_memory (err, b->lim.memory_bytes);
   if (got != (ssize_t) sizeof child)
     return sq_err_set (err, EIO,
                        "copy the inputs into the sandbox: the copying process "
                        "failed");
   child.msg[sizeof child.msg - 1] = '\0';
   *err = child;
-  if (err->code == ENOSPC || err->code == EFBIG)
-    {
-      if (b->lim.memory_bytes < b->lim.disk_bytes)
-        return sq_err_wrap (err,
-                            "the inputs do not fit in the memory limit of %s (files in "
-                            "/work count against it)",
-                            size);
-      sq_err_wrap (err, "the inputs do not fit in the disk limit");
-    }
+  sq_err_inputs_cap (err, b->lim.disk_bytes, b->lim.memory_bytes);
   return sq_err_wrap (err, "copy the inputs into the sandbox");
 }
 

@@ -39,6 +39,7 @@
 #include <linux/mount.h>
 
 #include "../common/archive.h"
+#include "../common/joblimits.h"
 #include "../common/util.h"
 #include "../sandbox/seccomp.h"
 #include "archiver_proto.h"
@@ -178,19 +179,7 @@ unpack (int sock, const struct arc_request *rq, const void *buf, int root)
   ul.max_entries = rq->disk_inodes > 16 ? rq->disk_inodes - 8 : rq->disk_inodes;
   if (sq_unpack (buf, rq->input_len, root, &ul, 0, &ts, &err) < 0)
     {
-      if (err.code == ENOMEM
-          || ((err.code == ENOSPC || err.code == EFBIG)
-              && rq->memory_bytes < rq->disk_bytes))
-        {
-          char size[32];
-          sq_format_size (rq->memory_bytes, size, sizeof size);
-          sq_err_wrap (&err,
-                       "the inputs do not fit in the memory limit of %s (files in "
-                       "/work count against it)",
-                       size);
-        }
-      else if (err.code == ENOSPC || err.code == EFBIG)
-        sq_err_wrap (&err, "the inputs do not fit in the disk limit");
+      sq_err_inputs_cap (&err, rq->disk_bytes, rq->memory_bytes);
       fail (sock, sandq_fault (err.code) ? ARC_FAILED : ARC_BAD_INPUT, err.msg);
     }
 }

@@ -151,9 +151,17 @@ report (struct slot *s, struct sq_proto *p, const char *status, const char *mess
              status);
 }
 
-static void log_line (struct slot *s, const char *status, const struct sbx_result *r,
-                      uint64_t total_ms, uint64_t unpack_ms, uint64_t upload_ms,
-                      int attempts);
+static void
+log_line (struct slot *s, const char *status, const struct sbx_result *r,
+          uint64_t total_ms, uint64_t unpack_ms, uint64_t upload_ms, int attempts)
+{
+  sq_info ("queue=%s status=%s exit=%d signal=%d wall_ms=%" PRIu64 " cpu_ms=%" PRIu64
+           " mem_peak=%" PRIu64 " stdout=%" PRIu64 " stderr=%" PRIu64 " total_ms=%" PRIu64
+           " unpack_ms=%" PRIu64 " upload_ms=%" PRIu64 " attempt=%d slot=%d",
+           s->queue, status, r->exit_code, r->signal, r->wall_ms, r->cpu_ms,
+           r->memory_peak_bytes, r->stdout_bytes, r->stderr_bytes, total_ms, unpack_ms,
+           upload_ms, attempts, s->idx);
+}
 
 /* A job that could not run: its verdict is the error's fault (the
  * input's: rejected; sandq's: system_error, retried elsewhere). */
@@ -165,18 +173,6 @@ fail_job (struct slot *s, struct sq_proto *p, const struct sq_claimed *c,
   sq_warn ("%s: %s", status, err->msg);
   report (s, p, status, err->msg, NULL, 0, NULL, 0, c->attempts);
   log_line (s, status, res, 0, 0, 0, c->attempts);
-}
-
-static void
-log_line (struct slot *s, const char *status, const struct sbx_result *r,
-          uint64_t total_ms, uint64_t unpack_ms, uint64_t upload_ms, int attempts)
-{
-  sq_info ("queue=%s status=%s exit=%d signal=%d wall_ms=%" PRIu64 " cpu_ms=%" PRIu64
-           " mem_peak=%" PRIu64 " stdout=%" PRIu64 " stderr=%" PRIu64 " total_ms=%" PRIu64
-           " unpack_ms=%" PRIu64 " upload_ms=%" PRIu64 " attempt=%d slot=%d",
-           s->queue, status, r->exit_code, r->signal, r->wall_ms, r->cpu_ms,
-           r->memory_peak_bytes, r->stdout_bytes, r->stderr_bytes, total_ms, unpack_ms,
-           upload_ms, attempts, s->idx);
 }
 
 void
@@ -253,13 +249,8 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   if (unpacked < 0 && err.fault != SQ_FAULT_INPUT && sbx_oom_killed (b))
     {
       /* The kernel stopped the unpacking at the job's memory limit. */
-      char size[32];
-      sq_format_size (lim.memory_bytes, size, sizeof size);
-      sq_err_set (&err, 0,
-                  "input: the inputs do not fit in the memory limit of %s once unpacked "
-                  "(files in /work count against it)",
-                  size);
-      sq_err_input (&err);
+      sq_err_inputs_memory (&err, lim.memory_bytes);
+      sq_err_wrap (&err, "input");
     }
   if (unpacked < 0)
     {

@@ -22,6 +22,14 @@ out=$("$S" run --memory 32M --disk 200M --dir "$tmp/big" -- true 2>&1)
 is "CLI: 40 MB of inputs, --memory 32M --disk 200M: refused as bad input" "$?" 2
 like "  the message names the memory limit" "$out" \
   "do not fit in the memory limit of 32 MiB \(files in /work count against it\)"
+# Under the limit by size, over it with the copy's own memory: the kernel
+# stops the copying process (or refuses its write), and the CLI says which
+# limit.
+mkdir -p "$tmp/edge-cli" && head -c $((32700 << 10)) /dev/urandom > "$tmp/edge-cli/f"
+out=$("$S" run --memory 32M --disk 200M --dir "$tmp/edge-cli" -- true 2>&1)
+is "CLI: 32700 KiB of inputs, --memory 32M: refused as bad input" "$?" 2
+like "  the message names the memory limit" "$out" \
+  "do not fit in the memory limit of 32 MiB \(files in /work count against it\)"
 res=$("$S" run --memory 64M --disk 200M --dir "$tmp/mid" -- true)
 is "CLI: 20 MB of inputs under --memory 64M: ok" "$(jget "$res" status)" ok
 ok "  the copy is charged to the job (peak $(jget "$res" memory_peak_bytes) >= 20 MB)" \

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+
+#include "../../common/joblimits.h"
 #include "../../common/status.h"
 #include "../../common/util.h"
 
@@ -192,6 +195,42 @@ json_strings (void **state)
     }
 }
 
+/* Inputs that do not fit name the limit that held, as the input's fault. */
+static void
+inputs_cap (void **state)
+{
+  (void) state;
+  sq_err e = { 0 };
+
+  sq_err_set (&e, 0, "entry 'big': too much");
+  e.code = EFBIG;
+  assert_int_equal (sq_err_inputs_cap (&e, 200 << 20, 32 << 20), -1);
+  assert_string_equal (e.msg,
+                       "the inputs do not fit in the memory limit of 32 MiB (files "
+                       "in /work count against it): entry 'big': too much");
+  assert_int_equal (e.fault, SQ_FAULT_INPUT);
+  sq_err_set (&e, ENOSPC, "write 'x'");
+  sq_err_inputs_cap (&e, 16 << 20, 64 << 20);
+  assert_string_equal (e.msg, "the inputs do not fit in the disk limit: write 'x': "
+                              "No space left on device");
+  assert_int_equal (e.fault, SQ_FAULT_INPUT);
+  /* Refused memory is the memory limit's, whichever limit is lower. */
+  sq_err_set (&e, ENOMEM, "write 'x'");
+  sq_err_inputs_cap (&e, 16 << 20, 64 << 20);
+  assert_non_null (strstr (e.msg, "memory limit of 64 MiB"));
+  /* Anything else is left alone, and stays sandq's. */
+  sq_err_set (&e, EIO, "read");
+  sq_err_inputs_cap (&e, 16 << 20, 64 << 20);
+  assert_string_equal (e.msg, "read: Input/output error");
+  assert_int_equal (e.fault, SQ_FAULT_SANDQ);
+  /* Stopped by the kernel: the sentence alone, no errno text. */
+  sq_err_inputs_memory (&e, 32 << 20);
+  assert_string_equal (e.msg,
+                       "the inputs do not fit in the memory limit of 32 MiB (files "
+                       "in /work count against it)");
+  assert_int_equal (e.fault, SQ_FAULT_INPUT);
+}
+
 int
 main (void)
 {
@@ -200,7 +239,7 @@ main (void)
     cmocka_unit_test (durations),    cmocka_unit_test (uints),
     cmocka_unit_test (formatting),   cmocka_unit_test (names),
     cmocka_unit_test (statuses),     cmocka_unit_test (utf8),
-    cmocka_unit_test (json_strings),
+    cmocka_unit_test (json_strings), cmocka_unit_test (inputs_cap),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
