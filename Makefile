@@ -239,7 +239,19 @@ $(BUILD)/bench/queue-bench: $(call obj,bench/queue_bench.c) $(LIBQUEUE) $(LIBCOM
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(QUEUE_LIBS) -lpthread -lm
 
+# The peer of queue-bench, BullMQ + bubblewrap, from the npm registry at
+# the versions bench/peer/package-lock.json pins. Without it queue-bench
+# prints sandq's figures alone and says why.
+PEER := $(BUILD)/bench/peer
+$(PEER)/node_modules/.package-lock.json: bench/peer/package.json bench/peer/package-lock.json
+	@mkdir -p $(PEER)
+	cp bench/peer/package.json bench/peer/package-lock.json $(PEER)/
+	cd $(PEER) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
 bench: all
+	scripts/install-deps --bench
+	$(MAKE) $(PEER)/node_modules/.package-lock.json || echo "bench: the peer did not install"
+	mkdir -p $(PEER) && cp bench/peer/bullmq-bwrap.js $(PEER)/
 	$(BUILD)/bench/sandbox-latency
 	$(BUILD)/bench/queue-bench
 

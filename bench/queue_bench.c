@@ -1,17 +1,26 @@
-/* End-to-end figures of the queue, beside the floors measured in the same
- * run. Needs root (the workers make sandboxes) and redis-server.
+/* End-to-end figures of the queue, beside a peer and the floors measured
+ * in the same run. Needs root (the workers make sandboxes) and
+ * redis-server; the peer needs Node.js and `make bench`, which installs
+ * it (bench/peer).
  *
  *   bench/queue-bench [JOBS]          (default 2000)
  *
- * Prints: redis-benchmark's LPUSH/RPOP rates and bare fork/exec rate
- * (floors); throughput of sandboxed /bin/true jobs with a 4 KiB input on
- * 1 and 2 sandq-worker processes (JOBS preloaded; the clock starts when
- * the first job is done, so that the workers' start-up, reported apart,
- * is not spread over the jobs; per core divides by the online CPUs);
- * throughput of no-op jobs that skip the
- * sandbox (claim + complete only: the queue's own cost); enqueue-to-start
- * and enqueue-to-final p50/p99 on an idle worker; Redis commands per job;
- * worker RSS at concurrency 4.
+ * Prints, each from this run:
+ * - floors: redis-benchmark's LPUSH/RPOP rates; bare fork/exec of
+ *   /bin/true, its rate and the machine's CPU per exec (the exec floor);
+ * - the queue's own cost: no-op jobs that skip the sandbox;
+ * - drains of JOBS preloaded jobs, /bin/true with a 4 KiB input tarball:
+ *   sandq-worker in several shapes, and the peer, BullMQ with bubblewrap
+ *   (bench/peer/bullmq-bwrap.js). For each: jobs/s, the whole machine's
+ *   busy CPU per job (/proc/stat, so every process a job causes counts:
+ *   worker, helper, sandbox, redis-server, kernel threads), processes the
+ *   machine created per job (/proc/stat "processes"), Redis round trips
+ *   per job (sandq's own count: its slots' and supervisor's), and peak
+ *   RSS of the worker and its archive helper. The clock starts when the
+ *   first job is done, so that start-up is not spread over the jobs.
+ * - latency, one job at a time, enqueue to the final status: hot (2 ms
+ *   between jobs) and after 1 s idle, sandq and the peer;
+ * - a summary of the ratios against their targets.
  *
  * QUEUE_BENCH_ONLY=WxC (e.g. 1x4) runs only that sandboxed configuration,
  * for profiling (perf record -a -- bench/queue-bench).
@@ -170,14 +179,64 @@ helper_of (pid_t worker)
   return found;
 }
 
-/* Runs `workers` sandq-worker processes with `conc` slots over n queued
- * jobs; returns jobs/s, and commands per job and peak RSS via pointers. */
+/* The whole machine's busy CPU (clock ticks), processes created and page
+ * faults taken. */
+struct machine
+{
+  unsigned long long busy, procs, faults;
+  uint64_t t;
+};
+
+static void
+machine_now (struct machine *m)
+{
+  char line[512];
+  unsigned long long v[8] = { 0 };
+  FILE *f = fopen ("/proc/stat", "r");
+  memset (m, 0, sizeof *m);
+  while (f && fgets (line, sizeof line, f))
+    {
+      if (strncmp (line, "cpu ", 4) == 0)
+        sscanf (line + 4, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                &v[3], &v[4], &v[5], &v[6], &v[7]);
+      else if (strncmp (line, "processes ", 10) == 0)
+        m->procs = strtoull (line + 10, NULL, 10);
+    }
+  if (f)
+    fclose (f);
+  /* user nice system idle iowait irq softirq steal: all but idle, iowait
+   * and steal (the hypervisor's). */
+  m->busy = v[0] + v[1] + v[2] + v[5] + v[6];
+  f = fopen ("/proc/vmstat", "r");
+  while (f && fgets (line, sizeof line, f))
+    if (strncmp (line, "pgfault ", 8) == 0)
+      m->faults = strtoull (line + 8, NULL, 10);
+  if (f)
+    fclose (f);
+  m->t = sq_now_us ();
+}
+
 static double
-run_workers (sq_redis *r, int n, int workers, int conc, double *cmds_per_job, long *rss,
-             long *helper_rss, double *startup_ms)
+cpu_ms (const struct machine *a, const struct machine *b)
+{
+  return (double) (b->busy - a->busy) * 1000.0 / (double) sysconf (_SC_CLK_TCK);
+}
+
+/* One drain's figures, sandq's or the peer's; jobs_s 0: not measured. */
+struct drain
+{
+  double jobs_s, cpu_ms_job, procs_job, faults_job, rtt_job, startup_ms;
+  long rss, helper_rss;
+};
+
+/* Runs `workers` sandq-worker processes with `conc` slots over n queued
+ * jobs. */
+static void
+run_workers (sq_redis *r, int n, int workers, int conc, struct drain *d)
 {
   char q[32], conc_s[8], id[32];
   pid_t pids[8];
+  struct machine m0, m1;
   snprintf (q, sizeof q, "w%dc%d", workers, conc);
   snprintf (conc_s, sizeof conc_s, "%d", conc);
   submit_many (r, q, n, "j");
@@ -199,9 +258,9 @@ run_workers (sq_redis *r, int n, int workers, int conc, double *cmds_per_job, lo
   long long first;
   while ((first = done_count (r, q)) < 1)
     usleep (1000);
-  uint64_t t1 = sq_now_us ();
-  *startup_ms = (t1 - t0) / 1000.0;
-  *rss = *helper_rss = 0;
+  machine_now (&m0);
+  d->startup_ms = (m0.t - t0) / 1000.0;
+  d->rss = d->helper_rss = 0;
   while (done_count (r, q) < n)
     {
       for (int i = 0; i < workers; i++)
@@ -209,34 +268,77 @@ run_workers (sq_redis *r, int n, int workers, int conc, double *cmds_per_job, lo
           long v = rss_kib (pids[i]);
           pid_t h = helper_of (pids[i]);
           long hv = h ? rss_kib (h) : 0;
-          if (v > *rss)
-            *rss = v;
-          if (hv > *helper_rss)
-            *helper_rss = hv;
+          if (v > d->rss)
+            d->rss = v;
+          if (hv > d->helper_rss)
+            d->helper_rss = hv;
         }
       usleep (20000);
     }
-  double secs = (sq_now_us () - t1) / 1e6;
+  machine_now (&m1);
   for (int i = 0; i < workers; i++)
     {
       kill (pids[i], SIGTERM);
       waitpid (pids[i], NULL, 0);
     }
-  /* Round trips the workers' slots sent (their own count, logged at stop):
-   * the per-job path, without the supervisor's timed heartbeats. */
-  unsigned long long slots = 0, v;
+  /* Round trips the workers sent (their own count, logged at stop): their
+   * slots' and their supervisors' (claims, completions, heartbeats). */
+  unsigned long long total = 0, slots, sup;
   FILE *f = fopen (log, "r");
   char line[1024];
   while (f && fgets (line, sizeof line, f))
     {
       char *p = strstr (line, "redis_commands slots=");
-      if (p && sscanf (p, "redis_commands slots=%llu", &v) == 1)
-        slots += v;
+      if (p && sscanf (p, "redis_commands slots=%llu supervisor=%llu", &slots, &sup) == 2)
+        total += slots + sup;
     }
   if (f)
     fclose (f);
-  *cmds_per_job = (double) slots / n;
-  return (double) (n - first) / secs;
+  double jobs = (double) (n - first);
+  d->rtt_job = (double) total / n;
+  d->jobs_s = jobs / ((m1.t - m0.t) / 1e6);
+  d->cpu_ms_job = cpu_ms (&m0, &m1) / jobs;
+  d->procs_job = (double) (m1.procs - m0.procs) / jobs;
+  d->faults_job = (double) (m1.faults - m0.faults) / jobs;
+}
+
+/* The peer (bench/peer/bullmq-bwrap.js), one mode; parses its line of
+ * JSON into d (jobs_s etc.) or lat (p50, p99). Returns -1 and says why
+ * when it cannot run. */
+static char peer_js[4300], input_path[128];
+static char peer_why[256];
+
+static int
+run_peer (const char *args, struct drain *d, double lat[2])
+{
+  char cmd[8192], line[1024] = "";
+  if (peer_why[0])
+    return -1;
+  snprintf (cmd, sizeof cmd, "node %s %s %s", peer_js, args, "2>&1");
+  FILE *f = popen (cmd, "r");
+  char *ok = f ? fgets (line, sizeof line, f) : NULL;
+  int rc = f ? pclose (f) : -1;
+  line[strcspn (line, "\n")] = '\0';
+  if (!ok || rc != 0 || line[0] != '{')
+    {
+      snprintf (peer_why, sizeof peer_why, "the peer failed: %.200s",
+                ok ? line : "no output");
+      return -1;
+    }
+  char *p;
+  if (d && (p = strstr (line, "\"jobs_s\":")))
+    {
+      d->jobs_s = strtod (p + 9, NULL);
+      d->cpu_ms_job = (p = strstr (line, "\"cpu_ms_job\":")) ? strtod (p + 13, NULL) : 0;
+      d->procs_job = (p = strstr (line, "\"procs_job\":")) ? strtod (p + 12, NULL) : 0;
+      d->faults_job = (p = strstr (line, "\"faults_job\":")) ? strtod (p + 13, NULL) : 0;
+    }
+  if (lat && (p = strstr (line, "\"p50_ms\":")))
+    {
+      lat[0] = strtod (p + 9, NULL);
+      lat[1] = (p = strstr (line, "\"p99_ms\":")) ? strtod (p + 9, NULL) : 0;
+    }
+  return 0;
 }
 
 static unsigned long long noop_cmds;
@@ -306,29 +408,32 @@ cmp_u64 (const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
-/* One job at a time on an idle worker: enqueue-to-start and -to-final. */
+/* One job at a time on an idle worker, gap_ms apart: enqueue-to-start
+ * and enqueue-to-final, p50 and p99 in ms, into out[4]. */
 static void
-latency (sq_redis *r, int n)
+latency (sq_redis *r, int n, int gap_ms, double out[4])
 {
-  char exe[4200], log[128];
+  char exe[4200], log[128], q[32];
   uint64_t *start = calloc (n, sizeof *start), *fin = calloc (n, sizeof *fin);
   sq_err err = { 0 };
   snprintf (exe, sizeof exe, "%s/sandq-worker", bindir);
   snprintf (log, sizeof log, "%s/worker.log", dir);
-  char *argv[] = { exe, "--redis", url,         "--queue",     "lat",     "--concurrency",
+  snprintf (q, sizeof q, "lat%d", gap_ms);
+  char *argv[] = { exe, "--redis", url,         "--queue",     q,         "--concurrency",
                    "1", "--id",    "bench-lat", "--log-level", "warning", NULL };
   pid_t pid = spawn (argv, log);
   usleep (300000);
   for (int i = 0; i < n; i++)
     {
       char id[32], key[SQ_KEY_MAX], ev[SQ_KEY_MAX];
+      usleep (gap_ms * 1000);
       snprintf (id, sizeof id, "l%d", i);
       uint64_t t0 = sq_now_us ();
       /* Submitted the way the CLI does it: one script call. */
-      submit_many (r, "lat", 1, id);
+      submit_many (r, q, 1, id);
       snprintf (id + strlen (id), 8, "0");
-      sq_key (key, sizeof key, "lat", "job", id);
-      sq_key (ev, sizeof ev, "lat", "ev", id);
+      sq_key (key, sizeof key, q, "job", id);
+      sq_key (ev, sizeof ev, q, "ev", id);
       for (;;)
         {
           redisReply *rep = sq_redis_cmdf (r, &err, "BLPOP %s 1", ev);
@@ -347,18 +452,25 @@ latency (sq_redis *r, int n)
       fin[i] = sq_now_us () - t0;
       if (!start[i])
         start[i] = fin[i];
-      usleep (2000);
     }
   kill (pid, SIGTERM);
   waitpid (pid, NULL, 0);
   qsort (start, n, sizeof *start, cmp_u64);
   qsort (fin, n, sizeof *fin, cmp_u64);
-  printf ("enqueue-to-start   p50 %6.2f ms   p99 %6.2f ms   (idle worker, %d jobs)\n",
-          start[n / 2] / 1000.0, start[n * 99 / 100] / 1000.0, n);
-  printf ("enqueue-to-final   p50 %6.2f ms   p99 %6.2f ms   (target p50 < 4 ms)\n",
-          fin[n / 2] / 1000.0, fin[n * 99 / 100] / 1000.0);
+  out[0] = start[n / 2] / 1000.0;
+  out[1] = start[n * 99 / 100] / 1000.0;
+  out[2] = fin[n / 2] / 1000.0;
+  out[3] = fin[n * 99 / 100] / 1000.0;
   free (start);
   free (fin);
+}
+
+static void
+verdict (const char *what, double ratio, double target, int at_most)
+{
+  int ok = at_most ? ratio <= target : ratio >= target;
+  printf ("%-44s %7.2f   %s %.2f   %s\n", what, ratio, at_most ? "<=" : ">=", target,
+          ok ? "met" : "missed");
 }
 
 int
@@ -368,8 +480,7 @@ main (int argc, char **argv)
   sq_redis r;
   sq_err err = { 0 };
   char cmd[512], line[512];
-  double cpj, startup;
-  long rss, hrss;
+  double cpj;
   long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
   if (ncpu < 1)
     ncpu = 1;
@@ -404,7 +515,8 @@ main (int argc, char **argv)
   }
   connect_or_die (&r);
 
-  /* A 4 KiB input, as a gzip'ed tar like the CLI makes. */
+  /* A 4 KiB input, as a gzip'ed tar like the CLI makes; the peer gets the
+   * same bytes. */
   {
     struct sq_packer *p = sq_packer_new (1 << 20, &err);
     char data[4096];
@@ -412,34 +524,60 @@ main (int argc, char **argv)
       data[i] = (char) ('a' + (i * 7919) % 26);
     sq_packer_add_mem (p, "input.txt", data, sizeof data, &err);
     sq_packer_finish (p, &input, &input_len, &err);
+    snprintf (input_path, sizeof input_path, "%s/input.tar.gz", dir);
+    int fd = open (input_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || sq_write_all (fd, input, input_len) < 0)
+      die (input_path, strerror (errno));
+    close (fd);
+  }
+  snprintf (peer_js, sizeof peer_js, "%s/bench/peer/bullmq-bwrap.js", bindir);
+  {
+    char mods[4400];
+    snprintf (mods, sizeof mods, "%s/bench/peer/node_modules/bullmq", bindir);
+    if (access (peer_js, R_OK) < 0 || access (mods, R_OK) < 0)
+      snprintf (peer_why, sizeof peer_why,
+                "the peer is not installed (make bench installs it into %s/bench/peer)",
+                bindir);
+    else if (system ("node --version >/dev/null 2>&1") != 0)
+      snprintf (peer_why, sizeof peer_why,
+                "no node on PATH (scripts/install-deps --bench)");
   }
 
   const char *only = getenv ("QUEUE_BENCH_ONLY");
   if (only)
     {
       int w = 0, c = 0;
+      struct drain d;
       if (sscanf (only, "%dx%d", &w, &c) != 2 || w < 1 || w > 8 || c < 1)
         die ("QUEUE_BENCH_ONLY", "expected WORKERSxSLOTS, such as 1x4");
-      double rate = run_workers (&r, n, w, c, &cpj, &rss, &hrss, &startup);
-      printf ("%d worker(s) x %d slot(s)  %7.0f jobs/s\n", w, c, rate);
+      run_workers (&r, n, w, c, &d);
+      printf (
+          "%d worker(s) x %d slot(s)  %7.0f jobs/s  %.2f ms CPU/job  %.2f processes/job  "
+          "%.0f page faults/job  RSS %ld/%ld KiB\n",
+          w, c, d.jobs_s, d.cpu_ms_job, d.procs_job, d.faults_job, d.rss, d.helper_rss);
       kill (redis_pid, SIGKILL);
       waitpid (redis_pid, NULL, 0);
       return 0;
     }
   printf ("== floors, same machine, same run\n");
   snprintf (cmd, sizeof cmd,
-            "redis-benchmark -s %s -q -n 100000 -t lpush,rpop 2>/dev/null", sock);
+            "redis-benchmark -s %s -q --csv -n 100000 -t lpush,rpop 2>/dev/null", sock);
   FILE *f = popen (cmd, "r");
   while (f && fgets (line, sizeof line, f))
     {
-      char *cr = strrchr (line, '\r');
-      printf ("redis-benchmark    %s", cr ? cr + 1 : line);
+      char test[32];
+      double rps;
+      /* "LPUSH","43215.21",... after a header line */
+      if (sscanf (line, "\"%31[A-Z]\",\"%lf\"", test, &rps) == 2)
+        printf ("redis-benchmark    %s %.0f requests/s\n", test, rps);
     }
   if (f)
     pclose (f);
+  double exec_ms;
   {
-    uint64_t t0 = sq_now_us ();
-    int k = 2000;
+    struct machine m0, m1;
+    int k = 1000;
+    machine_now (&m0);
     for (int i = 0; i < k; i++)
       {
         pid_t pid = fork ();
@@ -450,8 +588,11 @@ main (int argc, char **argv)
           }
         waitpid (pid, NULL, 0);
       }
-    printf ("bare fork/exec     %.0f /s (one at a time)\n",
-            k / ((sq_now_us () - t0) / 1e6));
+    machine_now (&m1);
+    exec_ms = cpu_ms (&m0, &m1) / k;
+    printf ("bare fork/exec     %.0f /s one at a time; %.2f ms of CPU and %.0f page "
+            "faults each (the exec floor)\n",
+            k / ((m1.t - m0.t) / 1e6), exec_ms, (double) (m1.faults - m0.faults) / k);
   }
   flush (&r);
 
@@ -465,25 +606,83 @@ main (int argc, char **argv)
       flush (&r);
     }
 
-  printf ("\n== sandboxed /bin/true, 4 KiB input, end to end through sandq-worker\n");
+  printf ("\n== drain: %d jobs of /bin/true with a 4 KiB input, queued first\n", n);
+  printf ("%-26s %7s %11s %10s %11s %12s %18s\n", "", "jobs/s", "CPU ms/job", "procs/job",
+          "faults/job", "round trips", "RSS worker/helper");
   struct
   {
     int workers, conc;
   } cfgs[] = { { 1, 1 }, { 2, 1 }, { 1, 2 }, { 1, 4 } };
+  struct drain sq4 = { 0 }, peer = { 0 };
   for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
     {
-      double rate = run_workers (&r, n, cfgs[i].workers, cfgs[i].conc, &cpj, &rss, &hrss,
-                                 &startup);
-      printf ("%d worker(s) x %d slot(s)  %7.0f jobs/s (%.0f per core)   %.2f round "
-              "trips/job   "
-              "max RSS: worker %ld KiB, its archive helper %ld KiB   "
-              "(first job done %.0f ms after start)\n",
-              cfgs[i].workers, cfgs[i].conc, rate, rate / ncpu, cpj, rss, hrss, startup);
+      struct drain d;
+      char name[64];
+      run_workers (&r, n, cfgs[i].workers, cfgs[i].conc, &d);
+      snprintf (name, sizeof name, "sandq %d worker x %d slot", cfgs[i].workers,
+                cfgs[i].conc);
+      printf ("%-26s %7.0f %11.2f %10.2f %11.0f %12.2f %11ld/%ld KiB   (first job %.0f "
+              "ms after start)\n",
+              name, d.jobs_s, d.cpu_ms_job, d.procs_job, d.faults_job, d.rtt_job, d.rss,
+              d.helper_rss, d.startup_ms);
+      if (cfgs[i].workers == 1 && cfgs[i].conc == 4)
+        sq4 = d;
       flush (&r);
     }
+  /* The peer in its best shape on this machine: 2 processes x 2 (a Node.js
+   * process is single-threaded; more processes than cores did no better). */
+  {
+    char args[512];
+    snprintf (args, sizeof args, "drain %s peer %s %d 2 2", sock, input_path, n);
+    if (run_peer (args, &peer, NULL) == 0)
+      printf ("%-26s %7.0f %11.2f %10.2f %11.0f\n", "BullMQ+bwrap 2 x 2", peer.jobs_s,
+              peer.cpu_ms_job, peer.procs_job, peer.faults_job);
+    else
+      printf ("BullMQ+bwrap: %s\n", peer_why);
+    flush (&r);
+  }
 
-  printf ("\n== latency\n");
-  latency (&r, n / 10 < 200 ? 200 : n / 10);
+  printf ("\n== latency, one job at a time on an idle worker, enqueue to final status\n");
+  double hot[4], idle[4], phot[2] = { 0 }, pidle[2] = { 0 };
+  int nhot = 200, nidle = 30;
+  latency (&r, nhot, 2, hot);
+  latency (&r, nidle, 1000, idle);
+  printf ("sandq, 2 ms apart          start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
+          hot[0], hot[2], hot[3]);
+  printf ("sandq, after 1 s idle      start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
+          idle[0], idle[2], idle[3]);
+  {
+    char args[512];
+    snprintf (args, sizeof args, "latency %s plat %s %d 2", sock, input_path, nhot);
+    if (run_peer (args, NULL, phot) == 0)
+      {
+        snprintf (args, sizeof args, "latency %s plat1 %s %d 1000", sock, input_path,
+                  nidle);
+        run_peer (args, NULL, pidle);
+      }
+    if (!peer_why[0])
+      {
+        printf ("BullMQ+bwrap, 2 ms apart                     final p50 %6.2f  p99 %6.2f "
+                "ms\n",
+                phot[0], phot[1]);
+        printf ("BullMQ+bwrap, after 1 s idle                 final p50 %6.2f  p99 %6.2f "
+                "ms\n",
+                pidle[0], pidle[1]);
+      }
+    else
+      printf ("BullMQ+bwrap: %s\n", peer_why);
+  }
+
+  printf ("\n== against the targets, this run\n");
+  if (peer.jobs_s > 0)
+    verdict ("drain, sandq 1x4 / BullMQ+bwrap", sq4.jobs_s / peer.jobs_s, 5, 0);
+  verdict ("CPU per job / exec floor", sq4.cpu_ms_job / exec_ms, 2, 1);
+  if (pidle[0] > 0)
+    verdict ("final p50 after 1 s idle / BullMQ+bwrap's", idle[2] / pidle[0], 0.25, 1);
+  verdict ("round trips per job, sandq 1x4", sq4.rtt_job, 2.5, 1);
+  verdict ("RSS MiB, worker + helper at 4 slots", (sq4.rss + sq4.helper_rss) / 1024.0, 8,
+           1);
+  printf ("(the CLI against bwrap: bench/sandbox-latency)\n");
 
   sq_redis_close (&r);
   kill (redis_pid, SIGKILL);
