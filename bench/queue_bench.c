@@ -50,12 +50,31 @@ static pid_t redis_pid;
 static void *input;
 static size_t input_len;
 
+/* Stops the private redis-server and removes the run's directory (its
+ * socket, logs and input). */
+static void
+cleanup (void)
+{
+  char cmd[128];
+  if (redis_pid > 0)
+    {
+      kill (redis_pid, SIGKILL);
+      waitpid (redis_pid, NULL, 0);
+      redis_pid = 0;
+    }
+  if (dir[0])
+    {
+      snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+      if (system (cmd) != 0)
+        fprintf (stderr, "queue-bench: could not remove %s\n", dir);
+    }
+}
+
 static void
 die (const char *what, const char *msg)
 {
   fprintf (stderr, "queue-bench: %s: %s\n", what, msg);
-  if (redis_pid > 0)
-    kill (redis_pid, SIGKILL);
+  cleanup ();
   exit (1);
 }
 
@@ -555,8 +574,7 @@ main (int argc, char **argv)
           "%d worker(s) x %d slot(s)  %7.0f jobs/s  %.2f ms CPU/job  %.2f processes/job  "
           "%.0f page faults/job  RSS %ld/%ld KiB\n",
           w, c, d.jobs_s, d.cpu_ms_job, d.procs_job, d.faults_job, d.rss, d.helper_rss);
-      kill (redis_pid, SIGKILL);
-      waitpid (redis_pid, NULL, 0);
+      cleanup ();
       return 0;
     }
   printf ("== floors, same machine, same run\n");
@@ -685,10 +703,6 @@ main (int argc, char **argv)
   printf ("(the CLI against bwrap: bench/sandbox-latency)\n");
 
   sq_redis_close (&r);
-  kill (redis_pid, SIGKILL);
-  waitpid (redis_pid, NULL, 0);
-  snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-  if (system (cmd) != 0)
-    return 1;
+  cleanup ();
   return 0;
 }
