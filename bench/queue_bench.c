@@ -23,7 +23,8 @@
  * - a summary of the ratios against their targets.
  *
  * QUEUE_BENCH_ONLY=WxC (e.g. 1x4) runs only that sandboxed configuration,
- * for profiling (perf record -a -- bench/queue-bench).
+ * and QUEUE_BENCH_ONLY=latency only sandq's latency, for profiling
+ * (perf record -a -- bench/queue-bench).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -563,6 +564,20 @@ main (int argc, char **argv)
   }
 
   const char *only = getenv ("QUEUE_BENCH_ONLY");
+  if (only && strcmp (only, "latency") == 0)
+    {
+      double hot[4], idle[4];
+      latency (&r, 200, 2, hot);
+      latency (&r, 30, 1000, idle);
+      printf (
+          "sandq, 2 ms apart          start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
+          hot[0], hot[2], hot[3]);
+      printf (
+          "sandq, after 1 s idle      start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
+          idle[0], idle[2], idle[3]);
+      cleanup ();
+      return 0;
+    }
   if (only)
     {
       int w = 0, c = 0;
