@@ -336,13 +336,18 @@ run_peer (const char *args, struct drain *d, double lat[2])
     return -1;
   snprintf (cmd, sizeof cmd, "node %s %s %s", peer_js, args, "2>&1");
   FILE *f = popen (cmd, "r");
-  char *ok = f ? fgets (line, sizeof line, f) : NULL;
+  char last[1024] = "";
+  /* Its figures are its one line of JSON; without one, its last line (an
+   * error of its own or Node's) says why. */
+  while (f && fgets (last, sizeof last, f))
+    if (line[0] != '{' && last[0] != '\n')
+      memcpy (line, last, sizeof line);
   int rc = f ? pclose (f) : -1;
   line[strcspn (line, "\n")] = '\0';
-  if (!ok || rc != 0 || line[0] != '{')
+  if (rc != 0 || line[0] != '{')
     {
       snprintf (peer_why, sizeof peer_why, "the peer failed: %.200s",
-                ok ? line : "no output");
+                line[0] ? line : "no output");
       return -1;
     }
   char *p;
