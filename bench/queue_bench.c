@@ -334,7 +334,7 @@ run_peer (const char *args, struct drain *d, double lat[2])
   char cmd[8192], line[1024] = "";
   if (peer_why[0])
     return -1;
-  snprintf (cmd, sizeof cmd, "node %s %s %s", peer_js, args, "2>&1");
+  snprintf (cmd, sizeof cmd, "node %s %s 2>&1", peer_js, args);
   FILE *f = popen (cmd, "r");
   char last[1024] = "";
   /* Its figures are its one line of JSON; without one, its last line (an

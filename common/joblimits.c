@@ -60,6 +60,12 @@ sq_limit_opt_parse (enum sq_limit l, const char *value, uint64_t *out, sq_err *e
 #define INPUTS_MEMORY                                                                    \
   "the inputs do not fit in the memory limit of %s (files in /work count against it)"
 
+uint64_t
+sq_inputs_max_bytes (uint64_t disk_bytes, uint64_t memory_bytes)
+{
+  return disk_bytes < memory_bytes ? disk_bytes : memory_bytes;
+}
+
 int
 sq_err_inputs_cap (sq_err *err, uint64_t disk_bytes, uint64_t memory_bytes)
 {

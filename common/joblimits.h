@@ -47,6 +47,12 @@ int sq_limit_opt_find (const char *name);
  * the option and the range. */
 int sq_limit_opt_parse (enum sq_limit l, const char *value, uint64_t *out, sq_err *err);
 
+/* The most the inputs may add up to: the disk limit, or the memory limit
+ * when it is lower, since files count against it too (tmpfs pages).
+ * Inputs over it could never run, and are refused by name rather than by
+ * the kernel's OOM killer. */
+uint64_t sq_inputs_max_bytes (uint64_t disk_bytes, uint64_t memory_bytes);
+
 /* Inputs that do not fit, as unpacking or copying them found it: err's
  * code is EFBIG (a size cap) or ENOSPC (a full disk), or ENOMEM (the
  * job's memory cgroup refused a page). Names the limit that held: the

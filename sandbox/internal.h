@@ -13,9 +13,6 @@
 /* The uid and gid the program has inside its user namespace. */
 #define SBX_INNER_ID 1000
 
-/* The oom_score_adj of a sandbox's processes (see setup_init_proc). */
-#define SBX_OOM_SCORE_ADJ "1000"
-
 /* RLIMIT_SIGPENDING of a job: its queued signals and POSIX timers, all
  * its processes together (see set_limits in init.c). */
 #define SBX_SIGPENDING_MAX 256

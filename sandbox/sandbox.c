@@ -803,13 +803,9 @@ sbx_oom_killed (struct sbx *b)
 int
 sbx_copy_in (struct sbx *b, int srcdirfd, sq_err *err)
 {
-  /* Files count against the memory limit too (they are tmpfs pages):
-   * inputs over it could never run, and are refused here by name rather
-   * than by the kernel's OOM killer. */
   struct sq_tree_limits tl = {
     .max_entries = b->lim.disk_inodes,
-    .max_bytes
-    = b->lim.disk_bytes < b->lim.memory_bytes ? b->lim.disk_bytes : b->lim.memory_bytes,
+    .max_bytes = sq_inputs_max_bytes (b->lim.disk_bytes, b->lim.memory_bytes),
     .max_depth = 64,
     .max_path = 4095,
   };

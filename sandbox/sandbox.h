@@ -165,6 +165,11 @@ int sbx_copy_in (struct sbx *b, int srcdirfd, sq_err *err);
  * job as well. Starts the sandbox if it is not yet. */
 int sbx_charge_files (struct sbx *b, int *join, int *leave, sq_err *err);
 
+/* The oom_score_adj of a sandbox's processes. A helper charged to the
+ * job (sbx_charge_files) takes it too: under the job's memory limit the
+ * kernel then kills the helper, not the job's waiting init. */
+#define SBX_OOM_SCORE_ADJ "1000"
+
 /* Before sbx_run: whether the kernel's OOM killer has acted in the job's
  * memory cgroup (a helper charged to it ran out of room). */
 int sbx_oom_killed (struct sbx *b);

@@ -41,6 +41,7 @@
 #include "../common/archive.h"
 #include "../common/joblimits.h"
 #include "../common/util.h"
+#include "../sandbox/sandbox.h"
 #include "../sandbox/seccomp.h"
 #include "archiver_proto.h"
 #include "../common/fdpass.h"
@@ -170,10 +171,7 @@ unpack (int sock, const struct arc_request *rq, const void *buf, int root)
   sq_err err = { 0 };
 
   sq_unpack_limits_default (&ul);
-  /* Files count against the memory limit too (tmpfs pages): inputs over
-   * it could never run, and are refused here by name rather than by the
-   * kernel's OOM killer. */
-  ul.max_bytes = rq->disk_bytes < rq->memory_bytes ? rq->disk_bytes : rq->memory_bytes;
+  ul.max_bytes = sq_inputs_max_bytes (rq->disk_bytes, rq->memory_bytes);
   /* A little under the inode cap, which the scratch directories share,
    * so that the entry cap gives the clearer message. */
   ul.max_entries = rq->disk_inodes > 16 ? rq->disk_inodes - 8 : rq->disk_inodes;
@@ -299,12 +297,9 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
     _exit (2);
   /* The sandbox's OOM score: in the job's memory cgroup (while it
    * unpacks), it, not the job's waiting init, is the one to go. */
-  {
-    int fd = open ("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write (fd, "1000", 4) != 4)
-      _exit (2);
-    close (fd);
-  }
+  if (sq_write_file_at (AT_FDCWD, "/proc/self/oom_score_adj", SBX_OOM_SCORE_ADJ, NULL)
+      < 0)
+    _exit (2);
   /* Nothing of the host's or the job's at any absolute path (see
    * empty_root). */
   if (fchdir (empty_root) < 0 || chroot (".") < 0 || chdir ("/") < 0)

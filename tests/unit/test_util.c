@@ -202,6 +202,9 @@ inputs_cap (void **state)
   (void) state;
   sq_err e = { 0 };
 
+  /* The cap unpacking and copying apply: the lower of the two limits. */
+  assert_int_equal (sq_inputs_max_bytes (200 << 20, 32 << 20), 32 << 20);
+  assert_int_equal (sq_inputs_max_bytes (16 << 20, 64 << 20), 16 << 20);
   sq_err_set (&e, 0, "entry 'big': too much");
   e.code = EFBIG;
   assert_int_equal (sq_err_inputs_cap (&e, 200 << 20, 32 << 20), -1);
