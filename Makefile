@@ -41,6 +41,7 @@ QUEUE_LIBS := $(shell pkg-config --libs $(PKGS_QUEUE) 2>/dev/null || echo -lhire
 WORKER_LIBS := $(shell pkg-config --libs hiredis jansson 2>/dev/null || echo -lhiredis -ljansson)
 SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
+NET_LIBS := $(shell pkg-config --libs libnftables libmnl 2>/dev/null || echo -lnftables -lmnl)
 
 # Dependency-free shared code: usable by the sandbox.
 COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tree.c \
@@ -50,11 +51,12 @@ COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tre
 QUEUE_SRC := common/redis.c common/proto.c common/spec.c common/archive.c \
              common/config.c
 WORKER_SRC := worker/main.c worker/slot.c worker/job.c worker/archiver_client.c \
-              worker/metrics.c
+              worker/metrics.c worker/netpolicy.c
 SUBMIT_SRC := $(wildcard submitter/*.c)
 # The sandbox library: may use COMMON and libseccomp only.
 SANDBOX_SRC := sandbox/cgroup.c sandbox/cgroup_v1.c sandbox/cgroup_v2.c sandbox/seccomp_load.c sandbox/sandbox.c \
-               sandbox/rootfs.c sandbox/run.c sandbox/verdict.c sandbox/loopback.c
+               sandbox/rootfs.c sandbox/run.c sandbox/verdict.c sandbox/loopback.c \
+               sandbox/network.c sandbox/helpers.c
 # sandq-init, every sandbox's pid 1 (sandbox/init_proto.h): a program of
 # its own, embedded in the sandbox library. It is linked statically with
 # musl, never sanitized: glibc's static start-up alone (CPU feature
@@ -75,7 +77,7 @@ LIBSANDBOX := $(BUILD)/libsandq-sandbox.a
 LIBQUEUE := $(BUILD)/libsandq-queue.a
 
 BINS := $(BUILD)/sandq-sandbox $(BUILD)/sandq-worker $(BUILD)/sandq
-LIBEXEC_BINS := $(BUILD)/sandq-archiver $(BUILD)/sandq-scope
+LIBEXEC_BINS := $(BUILD)/sandq-archiver $(BUILD)/sandq-scope $(BUILD)/sandq-net
 BENCH := $(BUILD)/bench/sandbox-latency $(BUILD)/bench/queue-bench
 FUZZ_REPLAY := $(BUILD)/tests/fuzz-replay-spec $(BUILD)/tests/fuzz-replay-unpack
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -125,15 +127,21 @@ $(BUILD)/gen/paths.h: FORCE
 	@echo '#define SANDQ_LIBEXECDIR "$(LIBEXECDIR)"' > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
-$(BUILD)/worker/archiver_client.o $(BUILD)/sandbox/cgroup_v2.o $(BUILD)/cli/sandbox/cgroup_v2.o: \
+$(BUILD)/worker/archiver_client.o $(BUILD)/sandbox/helpers.o $(BUILD)/cli/sandbox/helpers.o: \
   $(BUILD)/gen/paths.h
-$(BUILD)/worker/archiver_client.o $(BUILD)/sandbox/cgroup_v2.o: CFLAGS += -I$(BUILD)/gen
+$(BUILD)/worker/archiver_client.o $(BUILD)/sandbox/helpers.o: CFLAGS += -I$(BUILD)/gen
 
 # On a cgroup v2 host run by systemd, a sandbox process without a
 # delegated cgroup asks systemd for a scope through this helper
 # (sandbox/scope.c): libsystemd is a glibc library, the CLI is musl.
 $(BUILD)/sandq-scope: $(call obj,sandbox/scope.c)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SYSTEMD_LIBS)
+
+# A job's link out and its filter (sandbox/net.c): libnftables and libmnl
+# are glibc libraries, the CLI is musl; only jobs with a network pay for
+# its exec.
+$(BUILD)/sandq-net: $(call obj,sandbox/net.c)
+	$(CC) $(LDFLAGS) -o $@ $^ $(NET_LIBS)
 
 # The worker's archive helper: libarchive and the dependency-free common
 # code, nothing of the queue or the sandbox.

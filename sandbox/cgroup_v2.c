@@ -20,7 +20,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/util.h"
-#include "paths.h" /* SANDQ_LIBEXECDIR, made by the Makefile */
+#include "helpers.h"
 
 static int
 has_controller (int dirfd, const char *file, const char *ctrl)
@@ -78,27 +78,6 @@ v2_needs_scope (const char *own, const char *base)
          && getxattr (base, "user.delegate", v, sizeof v) <= 0;
 }
 
-/* The scope helper: beside this program, else where make install puts it. */
-static void
-scope_helper_path (char *out, size_t len)
-{
-  char self[PATH_MAX];
-  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
-
-  if (n > 0)
-    {
-      self[n] = '\0';
-      char *slash = strrchr (self, '/');
-      if (slash)
-        {
-          snprintf (out, len, "%.*s/sandq-scope", (int) (slash - self), self);
-          if (access (out, X_OK) == 0)
-            return;
-        }
-    }
-  snprintf (out, len, "%s/sandq-scope", SANDQ_LIBEXECDIR);
-}
-
 /* Moves this process into a new transient scope with Delegate=yes
  * (sandbox/scope.c). */
 static int
@@ -110,7 +89,7 @@ enter_scope (const struct cg_host *h, sq_err *err)
   pid_t child;
   int st, r;
 
-  scope_helper_path (helper, sizeof helper);
+  sbx_helper_path ("sandq-scope", helper, sizeof helper);
   snprintf (pid, sizeof pid, "%d", (int) getpid ());
   snprintf (name, sizeof name, "sandq-%s", h->instance);
   r = posix_spawn (&child, helper, NULL, NULL, argv, environ);

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -331,6 +332,22 @@ read_full (int fd, void *buf, size_t len)
       len -= n;
     }
   return 0;
+}
+
+/* The job's own /etc/hosts (JOBF_HOSTS), from the scratch disk's root,
+ * read-only; the mount keeps the scratch disk's nosuid and nodev, which
+ * the kernel has locked. */
+static int
+bind_hosts (void)
+{
+  char src[64];
+
+  snprintf (src, sizeof src, "/proc/self/fd/%d/hosts", INIT_FD_SCRATCH);
+  if (mount (src, "/etc/hosts", NULL, MS_BIND, NULL) < 0)
+    return -1;
+  return mount (NULL, "/etc/hosts", NULL,
+                MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                NULL);
 }
 
 /* Receives 'c', its fds and the job into job_in, maps the output page and
@@ -641,7 +658,6 @@ main (void)
       report_text (report_fd, REC_SETUP, msg, 0);
       _exit (INIT_EXIT_ABORT);
     }
-  close (INIT_FD_SCRATCH);
   if (cfg.join_fds && join_cgroup (cfg.join_fds) < 0)
     {
       report_text (report_fd, REC_SETUP, "enter the job's cgroup", errno);
@@ -657,6 +673,12 @@ main (void)
       _exit (INIT_EXIT_ABORT);
     }
   close (INIT_FD_SYNC);
+  if ((job_in.hdr.flags & JOBF_HOSTS) && bind_hosts () < 0)
+    {
+      report_text (report_fd, REC_SETUP, "bind the job's /etc/hosts", errno);
+      _exit (INIT_EXIT_ABORT);
+    }
+  close (INIT_FD_SCRATCH);
   if (unshare (CLONE_NEWCGROUP) < 0)
     {
       report_text (report_fd, REC_SETUP, "unshare the cgroup namespace", errno);

@@ -69,7 +69,8 @@ struct job_header
 {
   uint32_t size; /* of the strings */
   uint32_t argc, envc;
-  uint32_t fds; /* JOB_*: which fds came with 'c' */
+  uint32_t fds;   /* JOB_*: which fds came with 'c' */
+  uint32_t flags; /* JOBF_* */
   struct sbx_limits lim;
 };
 
@@ -77,6 +78,11 @@ struct job_header
 #define JOB_STDOUT 2u
 #define JOB_STDERR 4u
 #define JOB_MAX_FDS 4
+
+/* The supervisor wrote the job's /etc/hosts as "hosts" at the scratch
+ * disk's root (which the job never sees): init binds it, read-only, over
+ * the template's (sbx_set_network). */
+#define JOBF_HOSTS 1u
 
 /* The page init and the supervisor share: only init writes it, and the
  * supervisor reads it once init is gone, however it ended. */

@@ -124,6 +124,8 @@ struct sbx
   int started;
   int prewarmed; /* made by sbx_prewarm, with the default limits */
   int pidfd, sync_wr, rep_rd;
+  pid_t init_pid;
+  struct sbx_netstate *net; /* sbx_set_network, or NULL */
   struct cg_job job;
   struct cg_limits job_limits; /* what job's cgroup was made with */
 };
@@ -141,6 +143,13 @@ int sbx_template (struct sbx_host *h, sq_err *err);
  * others (a prewarmed one has the defaults): before anything of the job
  * is charged to it, so that the limits hold from the first page. */
 int sbx_job_limits (struct sbx *b, sq_err *err);
+
+/* The job's network (network.c): its helper starts before the job and
+ * reports after it; freed with the sbx. */
+int sbx_net_start (struct sbx *b, pid_t init_pid, sq_err *err);
+void sbx_net_finish (struct sbx *b, struct sbx_result *res);
+int sbx_net_has_hosts (const struct sbx *b);
+void sbx_net_free (struct sbx *b);
 
 /* Kills and cleans up a started sandbox that will not run. */
 void sbx_abandon (struct sbx *b);

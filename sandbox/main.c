@@ -72,6 +72,10 @@ usage (int code, FILE *out)
       "  --stdin FILE      the program's stdin (default: /dev/null)\n"
       "  --stdout FILE     store the captured stdout there (default: discard)\n"
       "  --stderr FILE     store the captured stderr there (default: discard)\n"
+      "  --network HOST:PORT  let the job open TCP connections to HOST:PORT\n"
+      "                    (repeatable): a name is resolved here and written\n"
+      "                    into the job's /etc/hosts; everything else stays\n"
+      "                    refused. Needs IPv4 forwarding on the host.\n"
       "  --slot N          picks the host uid (uid base + N)   (default: pid-based)\n"
       "  --uid-base UID    host uid of slot 0                  (default 800000)\n"
       "  --template        copy the root from a template mount namespace, as a\n"
@@ -199,21 +203,17 @@ int
 main (int argc, char **argv)
 {
   static const struct option opts[] = {
-    SQ_LIMIT_LONG_OPTIONS (LIMIT_OPT),
-    { "nofile", required_argument, 0, 'n' },
-    { "dir", required_argument, 0, 'D' },
-    { "env", required_argument, 0, 'e' },
-    { "stdin", required_argument, 0, 'I' },
-    { "stdout", required_argument, 0, 'O' },
-    { "stderr", required_argument, 0, 'E' },
-    { "slot", required_argument, 0, 's' },
-    { "uid-base", required_argument, 0, 'u' },
-    { "template", no_argument, 0, 'T' },
-    { "help", no_argument, 0, 'h' },
-    { "version", no_argument, 0, 'V' },
-    { 0, 0, 0, 0 },
+    SQ_LIMIT_LONG_OPTIONS (LIMIT_OPT),        { "nofile", required_argument, 0, 'n' },
+    { "dir", required_argument, 0, 'D' },     { "env", required_argument, 0, 'e' },
+    { "stdin", required_argument, 0, 'I' },   { "stdout", required_argument, 0, 'O' },
+    { "stderr", required_argument, 0, 'E' },  { "slot", required_argument, 0, 's' },
+    { "network", required_argument, 0, 'N' }, { "uid-base", required_argument, 0, 'u' },
+    { "template", no_argument, 0, 'T' },      { "help", no_argument, 0, 'h' },
+    { "version", no_argument, 0, 'V' },       { 0, 0, 0, 0 },
   };
   struct sbx_limits lim;
+  static struct sbx_net net;
+  static char net_hosts[SBX_NET_HOSTS_MAX + 1];
   struct sbx_host_config hc = { 0 };
   const char *dir = NULL;
   size_t nenv = 0;
@@ -290,6 +290,10 @@ main (int argc, char **argv)
           if (sq_parse_uint (optarg, "--slot", 0, 1 << 20, &slot, &err) < 0)
             die_usage ("%s", err.msg);
           break;
+        case 'N':
+          if (sbx_net_resolve (&net, net_hosts, sizeof net_hosts, optarg, &err) < 0)
+            die_usage ("--network: %s", err.msg);
+          break;
         case 'T':
           template = 1;
           break;
@@ -357,6 +361,16 @@ main (int argc, char **argv)
       return EXIT_USAGE;
     }
 
+  net.hosts = net_hosts[0] ? net_hosts : NULL;
+  if (net.ndests && sbx_set_network (b, &net, &err) < 0)
+    {
+      fprintf (stderr, "sandq-sandbox: --network: %s\n", err.msg);
+      sbx_free (b);
+      sbx_host_free (h);
+      free (env);
+      return EXIT_USAGE;
+    }
+
   struct sbx_exec ex = {
     .argv = argv + optind,
     .envp = env,
@@ -402,6 +416,12 @@ main (int argc, char **argv)
   put_u64 (stdout, "disk_bytes", res.disk_bytes);
   put_u64 (stdout, "out_files", ts.entries - ts.skipped);
   put_u64 (stdout, "out_skipped", ts.skipped);
+  if (net.ndests)
+    {
+      put_u64 (stdout, "net_refused", res.net_refused);
+      put_key (stdout, "net_refused_to");
+      sq_json_put_str (stdout, res.net_refused_to);
+    }
   if (copy_error)
     {
       put_key (stdout, "out_error");

@@ -539,6 +539,7 @@ sbx_start (struct sbx *b, sq_err *err)
    * a job, and sbx_run's "c" brings it. Until "c" init runs only sandq's
    * code. */
   b->pidfd = steal_fd (&pidfd);
+  b->init_pid = pid;
   b->sync_wr = steal_fd (&sync_wr);
   b->rep_rd = steal_fd (&rep_rd);
   b->started = 1;
@@ -573,6 +574,8 @@ send_job (struct sbx *b, const struct sbx_exec *ex, int page_fd, sq_err *err)
 {
   char *const *envp = ex->envp ? ex->envp : sbx_default_env;
   struct job_header hdr = { .lim = b->lim };
+  if (b->net && sbx_net_has_hosts (b))
+    hdr.flags |= JOBF_HOSTS;
   int fds[JOB_MAX_FDS] = { page_fd }, nfds = 1;
   size_t size = 0;
   char *buf, *p;
@@ -674,6 +677,8 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
     goto fail;
   if (sbx_job_limits (b, err) < 0)
     goto fail;
+  if (b->net && sbx_net_start (b, b->init_pid, err) < 0)
+    goto fail;
   out = output_page (&page_fd, err);
   if (!out)
     goto fail;
@@ -760,6 +765,8 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   }
   obs.killed = s.killed;
   sbx_decide (&obs, &b->lim, res);
+  if (b->net)
+    sbx_net_finish (b, res);
   if (s.killed == SBX_KILL_SINK)
     snprintf (res->message, sizeof res->message,
               "sandq could not store the "

@@ -879,6 +879,7 @@ sbx_free (struct sbx *b)
   if (!b)
     return;
   sbx_abandon (b);
+  sbx_net_free (b);
   if (b->out_fd >= 0)
     close (b->out_fd);
   if (b->work_fd >= 0)

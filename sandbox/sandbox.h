@@ -24,6 +24,7 @@
 #include "../common/err.h"
 #include "../common/joblimits.h"
 #include "../common/status.h"
+#include "netpolicy.h"
 
 /* The limits of one run. sbx_limits_default() fills in values that are
  * safe for untrusted code; none of them is unlimited. */
@@ -197,8 +198,35 @@ struct sbx_result
   uint64_t stdout_bytes;
   uint64_t stderr_bytes;
   uint64_t disk_bytes; /* scratch space in use when it ended */
-  char message[512];   /* one sentence for a person */
+  /* With a network (sbx_set_network): packets its filter refused (for
+   * TCP, one per connection attempt), and the first few destinations,
+   * "ADDR:PORT/PROTO" joined by ", ". */
+  uint64_t net_refused;
+  char net_refused_to[160];
+  char message[512]; /* one sentence for a person */
 };
+
+/* A link out for the job, through a filter that lets out new TCP
+ * connections to these destinations only (and loopback, and replies);
+ * everything else is refused at once and counted in the result. hosts,
+ * "ADDR NAME" lines (may be NULL), is added to the job's /etc/hosts: the
+ * job resolves no name itself. Without a call the job has loopback only,
+ * as before. Made by the helper sandq-net (sandbox/net.c) when sbx_run
+ * starts; the host needs IPv4 forwarding (net.ipv4.ip_forward=1). */
+struct sbx_net
+{
+  unsigned ndests;
+  struct sbx_net_dest dests[SBX_NET_MAX_DESTS];
+  const char *hosts;
+};
+
+int sbx_set_network (struct sbx *b, const struct sbx_net *net, sq_err *err);
+
+/* Adds "HOST:PORT" to net: HOST an IPv4 address or a name, resolved here
+ * (IPv4 only), each of its addresses a destination and, for a name, a
+ * line of hosts (a string of hosts_len bytes at most, NUL included). */
+int sbx_net_resolve (struct sbx_net *net, char *hosts, size_t hosts_len, const char *dest,
+                     sq_err *err);
 
 /* Runs the program and waits for its verdict. Returns 0 with *res filled
  * in, whatever the program did; -1 when sandq itself failed (res->status is
