@@ -124,6 +124,42 @@ parse_command (json_t *cmd, struct sq_spec *s, sq_err *err)
   return 0;
 }
 
+int
+sq_spec_add_network (struct sq_spec *s, const char *name, sq_err *err)
+{
+  size_t n = strlen (name);
+
+  if (n == 0 || n > SQ_NETWORK_NAME_MAX
+      || strspn (name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
+    return sq_err_set (err, 0, "network '%.64s': a profile's name is 1-%d of [a-z0-9_-]",
+                       name, SQ_NETWORK_NAME_MAX);
+  for (int i = 0; i < s->nnetworks; i++)
+    if (strcmp (s->networks[i], name) == 0)
+      return 0;
+  if (s->nnetworks >= SQ_SPEC_MAX_NETWORKS)
+    return sq_err_set (err, 0, "network: more than %d profiles", SQ_SPEC_MAX_NETWORKS);
+  memcpy (s->networks[s->nnetworks++], name, n + 1);
+  return 0;
+}
+
+static int
+parse_network (json_t *net, struct sq_spec *s, sq_err *err)
+{
+  size_t i;
+  json_t *v;
+
+  if (!json_is_array (net))
+    return sq_err_set (err, 0, "spec.network: must be an array of profile names");
+  json_array_foreach (net, i, v)
+  {
+    if (!json_is_string (v) || strlen (json_string_value (v)) != json_string_length (v))
+      return sq_err_set (err, 0, "spec.network[%zu]: must be a string without NUL", i);
+    if (sq_spec_add_network (s, json_string_value (v), err) < 0)
+      return sq_err_wrap (err, "spec");
+  }
+  return 0;
+}
+
 static int
 parse_env (json_t *env, struct sq_spec *s, sq_err *err)
 {
@@ -213,7 +249,8 @@ sq_spec_parse (const char *json, size_t len, const struct sq_spec_policy *pol,
       goto out;
     }
   json_object_foreach (root, k, v) if (strcmp (k, "version") && strcmp (k, "command")
-                                       && strcmp (k, "env") && strcmp (k, "limits"))
+                                       && strcmp (k, "env") && strcmp (k, "limits")
+                                       && strcmp (k, "network"))
   {
     sq_err_set (err, 0, "spec.%.64s: unknown field", k);
     goto out;
@@ -235,6 +272,8 @@ sq_spec_parse (const char *json, size_t len, const struct sq_spec_policy *pol,
   if ((v = json_object_get (root, "env")) && parse_env (v, s, err) < 0)
     goto out;
   if ((v = json_object_get (root, "limits")) && parse_limits (v, pol, s, err) < 0)
+    goto out;
+  if ((v = json_object_get (root, "network")) && parse_network (v, s, err) < 0)
     goto out;
   r = 0;
 out:
@@ -273,6 +312,13 @@ sq_spec_to_json (const struct sq_spec *s)
       json_object_set_new (lim, sq_limit_names[i],
                            json_integer ((json_int_t) s->limits[i]));
   json_object_set_new (root, "limits", lim);
+  if (s->nnetworks)
+    {
+      json_t *net = json_array ();
+      for (int i = 0; i < s->nnetworks; i++)
+        json_array_append_new (net, json_string (s->networks[i]));
+      json_object_set_new (root, "network", net);
+    }
   out = json_dumps (root, JSON_COMPACT);
   json_decref (root);
   return out;

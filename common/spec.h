@@ -25,6 +25,8 @@ extern const char *const sq_limit_names[SQ_LIM__COUNT];
 #define SQ_SPEC_MAX_ENV 128
 #define SQ_SPEC_MAX_ENV_NAME 128
 #define SQ_SPEC_MAX_ENV_VALUE 4096
+#define SQ_SPEC_MAX_NETWORKS 8 /* network profiles a job names */
+#define SQ_NETWORK_NAME_MAX 32
 
 struct sq_spec
 {
@@ -33,6 +35,10 @@ struct sq_spec
   char **env; /* "NAME=value", NULL-terminated */
   int nenv;
   uint64_t limits[SQ_LIM__COUNT];
+  /* Network profiles the job asks for, by name (the worker's operator
+   * defines what each lets through); none: the queue's default. */
+  char networks[SQ_SPEC_MAX_NETWORKS][SQ_NETWORK_NAME_MAX + 1];
+  int nnetworks;
 };
 
 /* Upper bounds a worker accepts; a spec over them is rejected. */
@@ -52,6 +58,10 @@ char *sq_spec_to_json (const struct sq_spec *s);
 
 /* Adds "NAME=value" to s->env (copied); checks the name. */
 int sq_spec_add_env (struct sq_spec *s, const char *name_eq_value, sq_err *err);
+
+/* Adds a network profile's name; checks it (1-32 of [a-z0-9_-]) and the
+ * count. */
+int sq_spec_add_network (struct sq_spec *s, const char *name, sq_err *err);
 
 void sq_spec_free (struct sq_spec *s);
 

@@ -32,6 +32,9 @@ static const char help[]
       "  --id ID            your own id: submitting the same id twice returns\n"
       "                     the existing job\n"
       "  --env NAME=VALUE   set a variable in the sandbox (repeatable)\n"
+      "  --network NAME     a network profile of the queue's (repeatable): the\n"
+      "                     destinations the operator named for it, nothing\n"
+      "                     else                    (default: the queue's, or none)\n"
       "  --ttl SECONDS      give up if not started by then  (default 86400)\n"
       "  --keep SECONDS     keep the verdict and result     (default 259200)\n"
       "  --max-attempts N   runs on sandq's own faults       (default 3)\n"
@@ -89,6 +92,10 @@ extra (struct cli *c, int o, const char *arg, void *ctx)
       return 1;
     case 'e':
       if (sq_spec_add_env (&s->spec, arg, &err) < 0)
+        cli_die (SQ_EXIT_USAGE, "invalid --%s", err.msg);
+      return 1;
+    case 'n':
+      if (sq_spec_add_network (&s->spec, arg, &err) < 0)
         cli_die (SQ_EXIT_USAGE, "invalid --%s", err.msg);
       return 1;
     case 't':
@@ -237,6 +244,7 @@ cmd_submit (struct cli *c, int argc, char **argv)
     { "priority", required_argument, 0, 'P' },
     { "id", required_argument, 0, 'I' },
     { "env", required_argument, 0, 'e' },
+    { "network", required_argument, 0, 'n' },
     { "ttl", required_argument, 0, 't' },
     { "keep", required_argument, 0, 'k' },
     { "max-attempts", required_argument, 0, 'a' },

@@ -32,7 +32,7 @@ apply_spec_limits (struct sbx_limits *lim, const struct sq_spec *spec)
 
 static char *
 result_json (const struct sbx_result *r, const char *status, const char *message,
-             const struct arc_counts *outs)
+             const struct arc_counts *outs, int with_net)
 {
   json_t *o = json_object ();
   char *s;
@@ -49,6 +49,11 @@ result_json (const struct sbx_result *r, const char *status, const char *message
   json_object_set_new (o, "stdout_bytes", json_integer ((json_int_t) r->stdout_bytes));
   json_object_set_new (o, "stderr_bytes", json_integer ((json_int_t) r->stderr_bytes));
   json_object_set_new (o, "disk_bytes", json_integer ((json_int_t) r->disk_bytes));
+  if (with_net)
+    {
+      json_object_set_new (o, "net_refused", json_integer ((json_int_t) r->net_refused));
+      json_object_set_new (o, "net_refused_to", json_string (r->net_refused_to));
+    }
   if (outs) /* else the archive process appends them */
     {
       json_object_set_new (
@@ -68,11 +73,12 @@ result_json (const struct sbx_result *r, const char *status, const char *message
  * the message says so. */
 static int
 build_archive (struct worker *w, struct slot *s, struct sbx *b,
-               const struct sbx_result *r, int so, int se, char *message, size_t msglen,
-               void **arch, size_t *alen, struct arc_counts *outs, sq_err *err)
+               const struct sbx_result *r, int with_net, int so, int se, char *message,
+               size_t msglen, void **arch, size_t *alen, struct arc_counts *outs,
+               sq_err *err)
 {
   /* All but the out/ counts, which the archive process appends. */
-  char *rj = result_json (r, sq_status_name (r->status), message, NULL);
+  char *rj = result_json (r, sq_status_name (r->status), message, NULL, with_net);
   if (!rj)
     return sq_err_set (err, ENOMEM, "result.json");
   int rc = archiver_pack (&s->arc, so, se, sbx_out_fd (b), rj, strlen (rj) - 1, outs,
@@ -85,7 +91,7 @@ build_archive (struct worker *w, struct slot *s, struct sbx *b,
       sq_format_size (w->cfg.max_result_bytes, cap, sizeof cap);
       snprintf (message + ml, msglen - ml,
                 "; its out/ was larger than the result cap of %s and was left out", cap);
-      rj = result_json (r, sq_status_name (r->status), message, outs);
+      rj = result_json (r, sq_status_name (r->status), message, outs, with_net);
       if (!rj)
         return sq_err_set (err, ENOMEM, "result.json");
       rc = archiver_finish (&s->arc, rj, strlen (rj), outs, arch, alen, err);
@@ -190,8 +196,9 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   size_t alen = 0;
   char message[SQ_ERR_MSG_MAX + 128];
   uint64_t t0 = sq_now_ms (), t_unpack = 0, t_up = 0;
-  char f[10][32];
-  const char *fields[20];
+  char f[11][32];
+  const char *fields[22];
+  struct job_network *jn = NULL;
 
   memset (&res, 0, sizeof res);
   res.exit_code = -1;
@@ -218,11 +225,26 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
       fail_job (s, p, c, &res, &err);
       goto out_spec;
     }
+  /* The job's network profiles, resolved now: the names' addresses go
+   * into its filter and its /etc/hosts from the same answer. */
+  jn = calloc (1, sizeof *jn);
+  if (!jn)
+    sq_err_set (&err, ENOMEM, "the job's network");
+  if (!jn || netcfg_for_job (&w->cfg.net, s->queue, &spec, jn, &err) < 0)
+    {
+      fail_job (s, p, c, &res, &err);
+      goto out_spec;
+    }
   b = sbx_new (w->host, &lim, (unsigned) s->idx, &err);
   if (!b)
     {
       fail_job (s, p, c, &res, &err);
       goto out_spec;
+    }
+  if (jn->mask && sbx_set_network (b, &jn->net, &err) < 0)
+    {
+      fail_job (s, p, c, &res, &err);
+      goto out_sbx;
     }
   t_unpack = sq_now_ms ();
   struct arc_unpack_args ua = {
@@ -261,17 +283,20 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   so = memfd_create ("stdout", MFD_CLOEXEC);
   se = memfd_create ("stderr", MFD_CLOEXEC);
   struct sbx_exec ex = { spec.argv, NULL, -1, so, se };
-  char *envp[SQ_SPEC_MAX_ENV + 16];
+  /* The defaults, the profiles' variables, then the spec's: a later one
+   * replaces an earlier one of the same name. */
+  char *envp[SQ_SPEC_MAX_ENV + SQ_MAX_NETWORKS * SQ_NETWORK_MAX_ENV + 16];
   int ne = 0;
   for (int i = 0; sbx_default_env[i]; i++)
     envp[ne++] = sbx_default_env[i];
-  for (int i = 0; i < spec.nenv; i++)
+  for (int i = 0; i < jn->nenv + spec.nenv; i++)
     {
-      size_t kl = strchr (spec.env[i], '=') - spec.env[i] + 1;
+      char *kv = i < jn->nenv ? (char *) jn->env[i] : spec.env[i - jn->nenv];
+      size_t kl = strchr (kv, '=') - kv + 1;
       int j;
-      for (j = 0; j < ne && strncmp (envp[j], spec.env[i], kl) != 0; j++)
+      for (j = 0; j < ne && strncmp (envp[j], kv, kl) != 0; j++)
         ;
-      envp[j] = spec.env[i];
+      envp[j] = kv;
       if (j == ne)
         ne++;
     }
@@ -318,8 +343,8 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
     }
   if (rc < 0 && res.status != SQ_STATUS_SYSTEM_ERROR)
     res.status = SQ_STATUS_SYSTEM_ERROR;
-  if (build_archive (w, s, b, &res, so, se, message, sizeof message, &arch, &alen, &outs,
-                     &err)
+  if (build_archive (w, s, b, &res, jn->mask != 0, so, se, message, sizeof message, &arch,
+                     &alen, &outs, &err)
       < 0)
     {
       snprintf (message, sizeof message, "sandq could not pack the result: %s", err.msg);
@@ -347,6 +372,8 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   FIELD ("result_bytes", "%zu", alen);
   FIELD ("out_files", "%" PRIu64, outs.out_entries - outs.out_skipped);
   FIELD ("unpack_ms", "%" PRIu64, t_unpack);
+  if (jn->mask)
+    FIELD ("net_refused", "%" PRIu64, res.net_refused);
 #undef FIELD
   t_up = sq_now_ms ();
   report (s, p, sq_status_name (res.status), message, arch, alen, fields, nf,
@@ -361,12 +388,19 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   hist_observe (&w->stats.run_time, res.wall_ms / 1000.0);
   hist_observe (&w->stats.unpack_time, t_unpack / 1000.0);
   hist_observe (&w->stats.upload_time, t_up / 1000.0);
+  for (int i = 0; i < SQ_MAX_NETWORKS; i++)
+    if (jn->mask & (1u << i))
+      {
+        w->stats.net_jobs[i]++;
+        w->stats.net_refused[i] += res.net_refused;
+      }
   pthread_mutex_unlock (&w->lock);
   archiver_free (arch, alen);
 out_sbx:
   archiver_done (&s->arc);
   sbx_free (b);
 out_spec:
+  free (jn);
   sq_spec_free (&spec);
 out:
   sq_log_set_job (NULL);

@@ -103,6 +103,11 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
   char opt[80];
 
   snprintf (opt, sizeof opt, "--%s", name);
+  int r = netcfg_option (&cfg->net, name, v, &err);
+  if (r && err.msg[0])
+    die_usage ("%s", err.msg);
+  if (r)
+    return;
 #define SIZE(field)                                                                      \
   do                                                                                     \
     {                                                                                    \
@@ -467,6 +472,8 @@ main (int argc, char **argv)
       snprintf (cfg->id, sizeof cfg->id, "%.100s:%d", host, (int) getpid ());
     }
   if (sbx_limits_check (&cfg->defaults, &err) < 0)
+    die_usage ("%s", err.msg);
+  if (netcfg_check (&cfg->net, &err) < 0)
     die_usage ("%s", err.msg);
   snprintf (cfg->redis_url, sizeof cfg->redis_url, "%s",
             sq_config_redis_url (&conf, redis_flag));

@@ -240,6 +240,20 @@ render (struct worker *w, size_t *len)
        "over.\n"
        "# TYPE sandq_worker_stale_total counter\nsandq_worker_stale_total %" PRIu64 "\n",
        st.stale);
+  if (w->cfg.net.nprofiles)
+    {
+      out (&b, "# HELP sandq_network_jobs_total Jobs that ran with a network profile.\n"
+               "# TYPE sandq_network_jobs_total counter\n");
+      for (int i = 0; i < w->cfg.net.nprofiles; i++)
+        out (&b, "sandq_network_jobs_total{profile=\"%s\"} %" PRIu64 "\n",
+             w->cfg.net.profiles[i].name, st.net_jobs[i]);
+      out (&b, "# HELP sandq_network_refused_total Connection attempts that the "
+               "network filters of a profile's jobs refused.\n"
+               "# TYPE sandq_network_refused_total counter\n");
+      for (int i = 0; i < w->cfg.net.nprofiles; i++)
+        out (&b, "sandq_network_refused_total{profile=\"%s\"} %" PRIu64 "\n",
+             w->cfg.net.profiles[i].name, st.net_refused[i]);
+    }
   out (&b,
        "# HELP sandq_worker_released_total Jobs given back to the queue at shutdown.\n"
        "# TYPE sandq_worker_released_total counter\nsandq_worker_released_total %" PRIu64

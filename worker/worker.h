@@ -10,6 +10,7 @@
 #include "../common/spec.h"
 #include "../sandbox/sandbox.h"
 #include "archiver_client.h"
+#include "netpolicy.h"
 
 #define SQ_MAX_QUEUES 16
 #define SQ_MAX_SLOTS 64
@@ -64,6 +65,7 @@ struct worker_config
   uint64_t template_refresh_ms; /* 0: the sandbox library's default */
   uint64_t archive_timeout_ms;  /* 0: ARC_DEFAULT_TIMEOUT_MS */
   char metrics_addr[128];       /* host:port, or "" for none */
+  struct net_config net;        /* network profiles (netpolicy.h) */
 };
 
 /* A Prometheus histogram with fixed buckets in seconds. */
@@ -89,6 +91,9 @@ struct worker_stats
   uint64_t stale, retries, reclaims_seen, released, dead_letters;
   uint64_t slot_commands; /* Redis round trips of the slots */
   struct hist queue_wait, run_time, unpack_time, upload_time;
+  /* By network profile (cfg.net.profiles): jobs that had it, and the
+   * connection attempts their filters refused. */
+  uint64_t net_jobs[SQ_MAX_NETWORKS], net_refused[SQ_MAX_NETWORKS];
 };
 
 struct worker

@@ -50,6 +50,14 @@ raw_job bad11 '{"version":1,"command":[""]}'
 check_rejected "empty program" bad11 'spec.command\[0\]: must not be empty'
 raw_job bad12 '{"version":1,"command":["ls"],"limits":{"memory_bytes":1000}}'
 check_rejected "limit below the sandbox minimum" bad12 'memory must be between 4 MiB'
+raw_job bad13 '{"version":1,"command":["ls"],"network":"pypi"}'
+check_rejected "network not an array" bad13 'spec.network: must be an array of profile names'
+raw_job bad14 '{"version":1,"command":["ls"],"network":["Py Pi"]}'
+check_rejected "bad network name" bad14 "network 'Py Pi': a profile's name is 1-32 of"
+raw_job bad15 '{"version":1,"command":["ls"],"network":["a","b","c","d","e","f","g","h","i"]}'
+check_rejected "too many network profiles" bad15 'network: more than 8 profiles'
+raw_job bad16 '{"version":1,"command":["ls"],"network":["pypi"]}'
+check_rejected "a profile this worker does not have" bad16 "queue 'default' offers no network profile 'pypi' \(it offers: none\)"
 rcli rpush 'sandq:{default}:pending:1' ghost-job >/dev/null
 rcli lpush 'sandq:{default}:wake' x >/dev/null
 
