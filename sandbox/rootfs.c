@@ -179,6 +179,12 @@ sbx_rootfs_plan (struct sbx_host *h, sq_err *err)
       if (plan_path (&p, src, dst, err) < 0)
         return -1;
     }
+  /* The host's CA certificates (public: /etc/ssl/private stays out), so
+   * that a job with a network profile checks TLS as the host does. */
+  if (add (&p, RF_DIR, NULL, "etc/ssl", 1, err) < 0
+      || plan_path (&p, "/etc/ssl/certs", "etc/ssl/certs", err) < 0
+      || plan_path (&p, "/etc/ssl/openssl.cnf", "etc/ssl/openssl.cnf", err) < 0)
+    return -1;
   /* Python's site configuration: /etc/python3, /etc/python3.11, ... */
   d = opendir ("/etc");
   while (d && (e = readdir (d)))

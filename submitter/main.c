@@ -179,7 +179,7 @@ static const char *const numeric_fields[] = {
   "reclaims",     "max_attempts", "input_bytes",       "exit_code",    "signal",
   "wall_ms",      "cpu_ms",       "memory_peak_bytes", "stdout_bytes", "stderr_bytes",
   "result_bytes", "out_files",    "unpack_ms",         "keep_s",       "lease_until",
-  NULL,
+  "net_refused",  NULL,
 };
 
 json_t *
@@ -329,9 +329,10 @@ cli_print_job (struct cli *c, json_t *job)
   print_time ("started", json_object_get (job, "started_at"));
   print_time ("finished", json_object_get (job, "finished_at"));
   static const char *const shown[] = {
-    "exit_code",    "signal",       "wall_ms",      "cpu_ms",     "memory_peak_bytes",
-    "stdout_bytes", "stderr_bytes", "result_bytes", "out_files",  "attempts",
-    "reclaims",     "worker",       "priority",     "last_error", NULL,
+    "exit_code",         "signal",       "wall_ms",      "cpu_ms",
+    "memory_peak_bytes", "stdout_bytes", "stderr_bytes", "result_bytes",
+    "out_files",         "attempts",     "reclaims",     "worker",
+    "priority",          "last_error",   "net_refused",  NULL,
   };
   for (int i = 0; shown[i]; i++)
     if ((v = json_object_get (job, shown[i])))

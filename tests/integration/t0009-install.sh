@@ -13,6 +13,7 @@ for p in sandq sandq-worker sandq-sandbox sandq-nightly; do
 done
 ok "the archive helper goes to libexec" test -x "$D/usr/local/libexec/sandq/sandq-archiver"
 ok "and not to bin" test ! -e "$D/usr/local/bin/sandq-archiver"
+ok "the network helper goes to libexec" test -x "$D/usr/local/libexec/sandq/sandq-net"
 ok "the worker unit is installed" test -f "$D/lib/systemd/system/sandq-worker.service"
 ok "the docs are installed" test -f "$D/usr/local/share/doc/sandq/protocol.md"
 ok "the example config is installed" test -f "$D/etc/sandq/sandq.conf.example"
