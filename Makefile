@@ -41,6 +41,8 @@ QUEUE_LIBS := $(shell pkg-config --libs $(PKGS_QUEUE) 2>/dev/null || echo -lhire
 WORKER_LIBS := $(shell pkg-config --libs hiredis jansson 2>/dev/null || echo -lhiredis -ljansson)
 SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
+# sandq mcp: base64 and SHA-256.
+NETTLE_LIBS := $(shell pkg-config --libs nettle 2>/dev/null || echo -lnettle)
 NET_LIBS := $(shell pkg-config --libs libnftables libmnl 2>/dev/null || echo -lnftables -lmnl)
 
 # Dependency-free shared code: usable by the sandbox.
@@ -151,7 +153,7 @@ $(BUILD)/sandq-archiver: $(call obj,worker/archiver.c common/archive.c) \
 
 # The submit CLI never links the sandbox.
 $(BUILD)/sandq: $(call obj,$(SUBMIT_SRC)) $(LIBQUEUE) $(LIBCOMMON)
-	$(CC) $(LDFLAGS) -o $@ $^ $(QUEUE_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(QUEUE_LIBS) $(NETTLE_LIBS) -lm
 
 $(BUILD)/musl-include/.stamp:
 	@command -v $(MUSL_CC) >/dev/null || { echo "$(MUSL_CC) not found: run scripts/install-deps (Debian: musl-tools)" >&2; exit 1; }

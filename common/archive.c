@@ -695,3 +695,54 @@ sq_archive_read_member (const void *buf, size_t len, const char *name, size_t ma
     sq_err_set (err, ENOENT, "'%s' is not in the archive", name);
   return out;
 }
+
+int
+sq_archive_each (const void *buf, size_t len, size_t max,
+                 int (*fn) (const char *name, const void *data, uint64_t size, void *ctx),
+                 void *ctx, sq_err *err)
+{
+  struct archive *a = archive_read_new ();
+  struct archive_entry *e;
+  void *data = NULL;
+  int r, ret = 0;
+
+  archive_read_support_filter_all (a);
+  archive_read_support_format_tar (a);
+  if (archive_read_open_memory (a, buf, len) != ARCHIVE_OK)
+    {
+      sq_err_set (err, 0, "not a tar archive: %s", archive_error_string (a));
+      archive_read_free (a);
+      return -1;
+    }
+  while ((r = archive_read_next_header (a, &e)) == ARCHIVE_OK)
+    {
+      if (archive_entry_filetype (e) != AE_IFREG)
+        continue;
+      int64_t sz = archive_entry_size (e);
+      if (sz < 0)
+        continue;
+      data = NULL;
+      if ((uint64_t) sz <= max)
+        {
+          data = malloc ((size_t) sz + 1);
+          if (!data || archive_read_data (a, data, (size_t) sz) != sz)
+            {
+              sq_err_set (err, data ? 0 : ENOMEM, "read '%s': %s",
+                          archive_entry_pathname (e),
+                          data ? archive_error_string (a) : "out of memory");
+              ret = -1;
+              break;
+            }
+        }
+      int stop = fn (archive_entry_pathname (e), data, (uint64_t) sz, ctx);
+      free (data);
+      data = NULL;
+      if (stop)
+        break;
+    }
+  free (data);
+  if (ret == 0 && r != ARCHIVE_OK && r != ARCHIVE_EOF)
+    ret = sq_err_set (err, 0, "read the archive: %s", archive_error_string (a));
+  archive_read_free (a);
+  return ret;
+}

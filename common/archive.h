@@ -78,4 +78,13 @@ void sq_packer_free (struct sq_packer *p);
 void *sq_archive_read_member (const void *buf, size_t len, const char *name, size_t max,
                               size_t *outlen, sq_err *err);
 
+/* Calls fn for each regular file of an archive in memory, in order, with
+ * its data if it is at most max bytes (else data is NULL and only its
+ * size is known); fn returns non-zero to stop. -1 and err if the archive
+ * cannot be read. */
+int sq_archive_each (const void *buf, size_t len, size_t max,
+                     int (*fn) (const char *name, const void *data, uint64_t size,
+                                void *ctx),
+                     void *ctx, sq_err *err);
+
 #endif

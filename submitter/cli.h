@@ -73,6 +73,15 @@ json_t *cli_wait (struct cli *c, const char *queue, const char *id, uint64_t tim
 int cli_fetch_result (struct cli *c, const char *queue, const char *id, const char *dir,
                       int *code);
 
+/* Queues a job: the id index (a job id names one queue), the set of
+ * queues, the submit script. 1 created, 0 it existed (state in state),
+ * -1 on a Redis failure, -2 if the id is another queue's. */
+int cli_submit_job (struct cli *c, const struct sq_submit_args *a, char *state,
+                    size_t len, sq_err *err);
+
+/* A fresh job id (26 characters and a NUL). */
+void cli_new_id (char *out);
+
 /* Exit code for a final job's status. */
 int cli_status_code (json_t *job);
 
@@ -88,6 +97,7 @@ int cmd_workers (struct cli *c, int argc, char **argv);
 int cmd_drain (struct cli *c, int argc, char **argv);
 int cmd_pause (struct cli *c, int argc, char **argv);
 int cmd_resume (struct cli *c, int argc, char **argv);
+int cmd_mcp (struct cli *c, int argc, char **argv);
 
 /* Options every subcommand takes, for its getopt_long table. */
 enum

@@ -30,6 +30,7 @@ static const struct command commands[] = {
   { "drain", cmd_drain, "stop a worker fetching; it exits when idle" },
   { "pause", cmd_pause, "stop every worker fetching from a queue" },
   { "resume", cmd_resume, "let workers fetch from a paused queue again" },
+  { "mcp", cmd_mcp, "serve run_python and run_shell to agents (MCP, stdio)" },
   { NULL, NULL, NULL },
 };
 

@@ -126,10 +126,37 @@ extra (struct cli *c, int o, const char *arg, void *ctx)
   return 0;
 }
 
+int
+cli_submit_job (struct cli *c, const struct sq_submit_args *a, char *state, size_t len,
+                sq_err *err)
+{
+  /* The id index first: a job id names one queue. */
+  redisReply *rep = sq_redis_cmdf (&c->r, err, "SET sandq:jobq:%s %s NX EX %" PRIu64,
+                                   a->id, a->queue, a->ttl_ms / 1000 + a->keep_s + 86400);
+  if (!rep)
+    return -1;
+  int fresh = rep->type == REDIS_REPLY_STATUS;
+  freeReplyObject (rep);
+  if (!fresh)
+    {
+      char other[SQ_QUEUE_MAX + 1];
+      if (sq_find_queue (&c->r, a->id, a->queue, other, sizeof other, err) < 0)
+        return -1;
+      if (strcmp (other, a->queue) != 0)
+        {
+          sq_err_set (err, 0, "job id '%s' is already used in queue '%s'", a->id, other);
+          return -2;
+        }
+    }
+  if ((rep = sq_redis_cmdf (&c->r, err, "SADD sandq:queues %s", a->queue)))
+    freeReplyObject (rep);
+  return sq_submit (&c->p, a, state, len, err);
+}
+
 /* A time-ordered, unguessable id: 48 bits of milliseconds and 80 random
  * bits in Crockford's base32 (like a ULID). */
-static void
-new_id (char *out)
+void
+cli_new_id (char *out)
 {
   static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
   unsigned char raw[16];
@@ -297,25 +324,11 @@ cmd_submit (struct cli *c, int argc, char **argv)
   const char *queue = c->queue ? c->queue : SQ_DEFAULT_QUEUE;
   if (!s.id)
     {
-      new_id (idbuf);
+      cli_new_id (idbuf);
       s.id = idbuf;
     }
 
   cli_connect (c);
-  /* The id index first: a job id names one queue. */
-  redisReply *rep = sq_redis_cmdf (&c->r, &err, "SET sandq:jobq:%s %s NX EX %" PRIu64,
-                                   s.id, queue, s.ttl_ms / 1000 + s.keep_s + 86400);
-  if (!rep)
-    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
-  int fresh = rep->type == REDIS_REPLY_STATUS;
-  freeReplyObject (rep);
-  if (!fresh)
-    {
-      char other[SQ_QUEUE_MAX + 1];
-      sq_find_queue (&c->r, s.id, queue, other, sizeof other, &err);
-      if (strcmp (other, queue) != 0)
-        cli_die (SQ_EXIT_USAGE, "job id '%s' is already used in queue '%s'", s.id, other);
-    }
   if (isatty (STDERR_FILENO) && !c->json)
     c->r.progress = progress;
   struct sq_submit_args a = {
@@ -332,11 +345,11 @@ cmd_submit (struct cli *c, int argc, char **argv)
   };
   if (!a.input)
     a.input = "";
-  if ((rep = sq_redis_cmdf (&c->r, &err, "SADD sandq:queues %s", queue)))
-    freeReplyObject (rep);
-  int created = sq_submit (&c->p, &a, state, sizeof state, &err);
+  int created = cli_submit_job (c, &a, state, sizeof state, &err);
   c->r.progress = NULL;
   free (input);
+  if (created == -2)
+    cli_die (SQ_EXIT_USAGE, "%s", err.msg);
   if (created < 0)
     cli_die (SQ_EXIT_FAILURE, "submit: %s", err.msg);
   if (!created && !c->json)
