@@ -168,6 +168,22 @@ is "CLI: without a network every probe fails" "$(grep -c ' refused ' <<< "$got")
 like "CLI: ... with no route at all" "$(line "$got" mirror)" 'Network is unreachable|Name or service not known'
 unlike "CLI: without a network the verdict has no network figures" "$out" net_refused
 
+# Two jobs with a network at once: each its own link and filter.
+rm -rf "$D/job/out"
+mkdir -p "$D/job2" && cp "$NETD/probe.py" "$D/job2/"
+in_ns "$H" "$BIN/sandq-sandbox" run --slot 7 --network pypi.internal:8443 --dir "$D/job" \
+  --stdout "$D/par1.out" -- /bin/sh -c "sleep 1; python3 probe.py mirror=pypi.internal:8443 db=$MIRROR:5432" >/dev/null &
+p1=$!
+in_ns "$H" "$BIN/sandq-sandbox" run --slot 8 --network db.internal:5432 --dir "$D/job2" \
+  --stdout "$D/par2.out" -- /bin/sh -c "sleep 1; python3 probe.py mirror=$MIRROR:8443 db=db.internal:5432" >/dev/null &
+p2=$!
+wait $p1 $p2
+like "CLI: two jobs at once: the first reaches its mirror" "$(line "$(cat "$D/par1.out")" mirror)" '^mirror ok$'
+like "CLI: ... and not the other's database" "$(line "$(cat "$D/par1.out")" db)" '^db refused .*No route'
+like "CLI: the second reaches its database" "$(line "$(cat "$D/par2.out")" db)" '^db ok db$'
+like "CLI: ... and not the other's mirror" "$(line "$(cat "$D/par2.out")" mirror)" '^mirror refused .*No route'
+ok "CLI: both links are gone after them" links_gone "$H"
+
 # Bad destinations and hosts that cannot forward.
 out=$(in_ns "$H" "$BIN/sandq-sandbox" run --network pypi.internal -- /bin/true 2>&1)
 is "CLI: --network without a port is a usage error" "$?" 2
@@ -193,9 +209,10 @@ queue.default.networks = pypi, warehouse
 queue.etl.networks = pypi
 queue.etl.network = pypi
 CONF
-# The worker starts in H, with the hosts file, and serves two queues.
+# The worker starts in H, with the hosts file, and serves two queues with
+# one slot, so that each job below runs in the slot the one before used.
 WORKER_WRAP="in_ns $H"
-SANDQ_CONFIG=$Q_DIR/w.conf worker_start wn --queue default,etl --concurrency 2 \
+SANDQ_CONFIG=$Q_DIR/w.conf worker_start wn --queue default,etl --concurrency 1 \
   --metrics 127.0.0.1:9464
 ok "worker with network profiles starts" kill -0 "$(wpid wn)"
 tar -C "$D/job" -cf "$D/job.tar" probe.py ca.pem
@@ -218,7 +235,7 @@ like "worker: result.json names them" "$(cat "$D/r1/result.json")" '"net_refused
 id=$(SQ submit "$D/job.tar" -- /usr/bin/python3 probe.py "${PROBES[@]}")
 SQ wait "$id" >/dev/null
 rm -rf "$D/r2" && SQ result --result-dir "$D/r2" "$id" >/dev/null
-is "worker: a job that names no profile reaches nothing" \
+is "worker: the next job of the same slot, naming no profile, reaches nothing" \
   "$(grep -c ' refused ' "$D/r2/stdout")" "${#PROBES[@]}"
 is "worker: ... and its record has no network figures" "$(job_field "$id" net_refused)" ""
 
