@@ -26,6 +26,7 @@ sq_unpack_limits_default (struct sq_unpack_limits *l)
   l->max_depth = 32;
   l->max_path = 1024;
   l->max_ratio = 200;
+  l->select = NULL;
 }
 
 /* Opens one component (no '/', never "." or "..": check_path made sure)
@@ -265,6 +266,17 @@ sq_unpack (const void *buf, size_t len, int rootfd, const struct sq_unpack_limit
         goto out;
       if (depth == 0)
         continue; /* "./" itself */
+      if (lim->select)
+        {
+          size_t seln = strlen (lim->select);
+          if (strncmp (path, lim->select, seln) != 0 || (path[seln] && path[seln] != '/'))
+            continue;
+          char *first = strchr (path, '/');
+          if (!first)
+            continue; /* "out" itself */
+          memmove (path, first + 1, strlen (first + 1) + 1);
+          depth--;
+        }
       if (++stats->entries > lim->max_entries)
         {
           sq_err_set (err, 0, "more than %" PRIu64 " entries (limit reached at '%s')",

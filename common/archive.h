@@ -26,6 +26,10 @@ struct sq_unpack_limits
   unsigned max_depth;
   size_t max_path;
   uint64_t max_ratio; /* uncompressed / compressed, 0 = no cap */
+  /* Only the entries at or under this path (normalized, e.g. "out" or
+   * "out/plots"), unpacked without their first component ("out/plots/a"
+   * becomes "plots/a"); the rest are skipped. NULL: everything. */
+  const char *select;
 };
 
 void sq_unpack_limits_default (struct sq_unpack_limits *l);

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define FDPASS_MAX 4 /* the job cgroups of the four v1 controllers */
+#define FDPASS_MAX 5 /* an unpack's: work dir, join, leave, input, chained inputs */
 
 /* Sends buf with nfds (at most FDPASS_MAX) descriptors, MSG_NOSIGNAL. */
 int fdpass_send (int sock, const void *buf, size_t len, const int *fds, int nfds);

@@ -143,6 +143,97 @@ sq_spec_add_network (struct sq_spec *s, const char *name, sq_err *err)
 }
 
 static int
+input_path_ok (const char *p)
+{
+  size_t n = strlen (p);
+  if (n > SQ_INPUT_PATH_MAX || p[0] == '/')
+    return 0;
+  for (const char *c = p; *c;)
+    {
+      size_t l = strcspn (c, "/");
+      if ((l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.'))
+        return 0;
+      c += l + (c[l] == '/');
+    }
+  for (const unsigned char *c = (const unsigned char *) p; *c; c++)
+    if (*c < 0x20 || *c == 0x7f)
+      return 0;
+  return 1;
+}
+
+int
+sq_spec_add_input (struct sq_spec *s, const char *job, size_t jlen, const char *path,
+                   sq_err *err)
+{
+  char id[SQ_SPEC_ID_MAX + 1];
+  if (jlen == 0 || jlen > SQ_SPEC_ID_MAX)
+    return sq_err_set (err, 0, "input '%.64s': a job id is 1-%d characters", job,
+                       SQ_SPEC_ID_MAX);
+  memcpy (id, job, jlen);
+  id[jlen] = '\0';
+  if (!sq_valid_name (id, SQ_SPEC_ID_MAX))
+    return sq_err_set (err, 0, "input '%.64s': not a job id ([A-Za-z0-9._:-])", id);
+  if (!input_path_ok (path))
+    return sq_err_set (err, 0,
+                       "input '%.64s:%.64s': the path is one under the job's out/, "
+                       "relative, without '..', at most %d bytes",
+                       id, path, SQ_INPUT_PATH_MAX);
+  if (s->ninputs >= SQ_SPEC_MAX_INPUTS)
+    return sq_err_set (err, 0, "inputs: more than %d earlier jobs", SQ_SPEC_MAX_INPUTS);
+  struct sq_spec_input *in = &s->inputs[s->ninputs++];
+  snprintf (in->job, sizeof in->job, "%s", id);
+  /* "a//b/" is "a/b": the unpacker compares normalized paths. */
+  size_t o = 0;
+  for (const char *c = path; *c;)
+    {
+      size_t l = strcspn (c, "/");
+      if (l)
+        {
+          if (o)
+            in->path[o++] = '/';
+          memcpy (in->path + o, c, l);
+          o += l;
+        }
+      c += l + (c[l] == '/');
+    }
+  in->path[o] = '\0';
+  return 0;
+}
+
+static int
+parse_inputs (json_t *in, struct sq_spec *s, sq_err *err)
+{
+  size_t i;
+  json_t *v;
+
+  if (!json_is_array (in))
+    return sq_err_set (err, 0,
+                       "spec.inputs: must be an array of {\"job\": ID, \"path\": "
+                       "PATH}");
+  json_array_foreach (in, i, v)
+  {
+    json_t *job = json_object_get (v, "job"), *path = json_object_get (v, "path");
+    const char *k;
+    json_t *x;
+    if (!json_is_object (v) || !json_is_string (job) || (path && !json_is_string (path)))
+      return sq_err_set (err, 0,
+                         "spec.inputs[%zu]: must be {\"job\": ID, \"path\": PATH}", i);
+    json_object_foreach (v, k, x) if (strcmp (k, "job") && strcmp (k, "path"))
+    {
+      return sq_err_set (err, 0, "spec.inputs[%zu].%.64s: unknown field", i, k);
+    }
+    if (strlen (json_string_value (job)) != json_string_length (job)
+        || (path && strlen (json_string_value (path)) != json_string_length (path)))
+      return sq_err_set (err, 0, "spec.inputs[%zu]: must not contain NUL", i);
+    if (sq_spec_add_input (s, json_string_value (job), json_string_length (job),
+                           path ? json_string_value (path) : "", err)
+        < 0)
+      return sq_err_wrap (err, "spec.inputs[%zu]", i);
+  }
+  return 0;
+}
+
+static int
 parse_network (json_t *net, struct sq_spec *s, sq_err *err)
 {
   size_t i;
@@ -250,7 +341,7 @@ sq_spec_parse (const char *json, size_t len, const struct sq_spec_policy *pol,
     }
   json_object_foreach (root, k, v) if (strcmp (k, "version") && strcmp (k, "command")
                                        && strcmp (k, "env") && strcmp (k, "limits")
-                                       && strcmp (k, "network"))
+                                       && strcmp (k, "network") && strcmp (k, "inputs"))
   {
     sq_err_set (err, 0, "spec.%.64s: unknown field", k);
     goto out;
@@ -274,6 +365,8 @@ sq_spec_parse (const char *json, size_t len, const struct sq_spec_policy *pol,
   if ((v = json_object_get (root, "limits")) && parse_limits (v, pol, s, err) < 0)
     goto out;
   if ((v = json_object_get (root, "network")) && parse_network (v, s, err) < 0)
+    goto out;
+  if ((v = json_object_get (root, "inputs")) && parse_inputs (v, s, err) < 0)
     goto out;
   r = 0;
 out:
@@ -312,6 +405,18 @@ sq_spec_to_json (const struct sq_spec *s)
       json_object_set_new (lim, sq_limit_names[i],
                            json_integer ((json_int_t) s->limits[i]));
   json_object_set_new (root, "limits", lim);
+  if (s->ninputs)
+    {
+      json_t *in = json_array ();
+      for (int i = 0; i < s->ninputs; i++)
+        {
+          json_t *o = json_pack ("{s:s}", "job", s->inputs[i].job);
+          if (s->inputs[i].path[0])
+            json_object_set_new (o, "path", json_string (s->inputs[i].path));
+          json_array_append_new (in, o);
+        }
+      json_object_set_new (root, "inputs", in);
+    }
   if (s->nnetworks)
     {
       json_t *net = json_array ();

@@ -27,6 +27,9 @@ extern const char *const sq_limit_names[SQ_LIM__COUNT];
 #define SQ_SPEC_MAX_ENV_VALUE 4096
 #define SQ_SPEC_MAX_NETWORKS 8 /* network profiles a job names */
 #define SQ_NETWORK_NAME_MAX 32
+#define SQ_SPEC_MAX_INPUTS 8 /* earlier jobs' out/ as inputs */
+#define SQ_SPEC_ID_MAX 128   /* as SQ_ID_MAX */
+#define SQ_INPUT_PATH_MAX 255
 
 struct sq_spec
 {
@@ -39,6 +42,14 @@ struct sq_spec
    * defines what each lets through); none: the queue's default. */
   char networks[SQ_SPEC_MAX_NETWORKS][SQ_NETWORK_NAME_MAX + 1];
   int nnetworks;
+  /* Earlier jobs of the same queue whose out/ (or out/PATH) is unpacked
+   * into /work after the input, as it was under out/. */
+  struct sq_spec_input
+  {
+    char job[SQ_SPEC_ID_MAX + 1];
+    char path[SQ_INPUT_PATH_MAX + 1]; /* "" : all of out/ */
+  } inputs[SQ_SPEC_MAX_INPUTS];
+  int ninputs;
 };
 
 /* Upper bounds a worker accepts; a spec over them is rejected. */
@@ -62,6 +73,12 @@ int sq_spec_add_env (struct sq_spec *s, const char *name_eq_value, sq_err *err);
 /* Adds a network profile's name; checks it (1-32 of [a-z0-9_-]) and the
  * count. */
 int sq_spec_add_network (struct sq_spec *s, const char *name, sq_err *err);
+
+/* Adds a chained input: the job id (jlen bytes of job) and a path under
+ * its out/ ("" for all of it); checks both (the path relative, without
+ * '..' or control characters). */
+int sq_spec_add_input (struct sq_spec *s, const char *job, size_t jlen, const char *path,
+                       sq_err *err);
 
 void sq_spec_free (struct sq_spec *s);
 

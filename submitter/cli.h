@@ -9,6 +9,7 @@
 #include "../common/config.h"
 #include "../common/proto.h"
 #include "../common/redis.h"
+#include "../common/spec.h"
 
 /* Exit codes, documented in README and docs/cli.md. */
 enum
@@ -78,6 +79,13 @@ int cli_fetch_result (struct cli *c, const char *queue, const char *id, const ch
  * -1 on a Redis failure, -2 if the id is another queue's. */
 int cli_submit_job (struct cli *c, const struct sq_submit_args *a, char *state,
                     size_t len, sq_err *err);
+
+/* Adds "ID[:PATH]" to spec as a chained input after checking that the
+ * job is in queue and has a result, which it keeps for at least the new
+ * job's ttl and a day. 0; -1 Redis failed; -2 bad (err says why); -4 no
+ * such job. */
+int cli_chain_input (struct cli *c, struct sq_spec *spec, const char *queue,
+                     const char *arg, uint64_t ttl_ms, sq_err *err);
 
 /* A fresh job id (26 characters and a NUL). */
 void cli_new_id (char *out);

@@ -80,6 +80,10 @@ static const char tools_json[]
   "data/sales.csv.\"},\"text\":{\"type\":\"string\",\"description\":\"The file's "       \
   "content as text.\"},\"base64\":{\"type\":\"string\",\"description\":\"The file's "    \
   "content, base64-encoded (instead of text).\"}}}},"                                    \
+  "\"inputs\":{\"type\":\"array\",\"maxItems\":8,\"items\":{\"type\":\"string\"},"       \
+  "\"description\":\"Earlier calls' job ids (structuredContent.job_id), each "           \
+  "optionally :PATH: their out/ (or out/PATH) is put into /work as it was in "           \
+  "out/, without sending the files again.\"},"                                           \
   "\"network\":{\"type\":\"array\",\"maxItems\":8,\"items\":{\"type\":\"string\"},"      \
   "\"description\":\"Network profiles the operator offers (e.g. pypi); none: no "        \
   "network.\"},"                                                                         \
@@ -246,9 +250,10 @@ check_args (json_t *args, const char *main_key, int *has_limits)
   json_object_foreach (args, k, v)
   {
     if (strcmp (k, main_key) && strcmp (k, "files") && strcmp (k, "network")
-        && strcmp (k, "limits"))
-      return tool_error ("arguments.%.64s: unknown (allowed: %s, files, network, limits)",
-                         k, main_key);
+        && strcmp (k, "limits") && strcmp (k, "inputs"))
+      return tool_error (
+          "arguments.%.64s: unknown (allowed: %s, files, inputs, network, limits)", k,
+          main_key);
   }
   v = json_object_get (args, main_key);
   if (!json_is_string (v) || json_string_length (v) == 0)
@@ -406,6 +411,20 @@ submit_call (struct mcp *m, const char *tool, json_t *args, struct call *call)
         || sq_spec_add_network (&spec, json_string_value (v), &err) < 0)
       return tool_error ("arguments.network[%zu]: %s", i,
                          err.msg[0] ? err.msg : "must be a string");
+  }
+  json_t *inputs = json_object_get (args, "inputs");
+  if (inputs
+      && (!json_is_array (inputs) || json_array_size (inputs) > SQ_SPEC_MAX_INPUTS))
+    return tool_error ("arguments.inputs: must be an array of at most %d job ids",
+                       SQ_SPEC_MAX_INPUTS);
+  json_array_foreach (inputs, i, v)
+  {
+    if (!json_is_string (v))
+      return tool_error ("arguments.inputs[%zu]: must be a string, ID or ID:PATH", i);
+    int r = cli_chain_input (m->c, &spec, m->queue, json_string_value (v),
+                             SQ_DEFAULT_TTL_MS, &err);
+    if (r < 0)
+      return tool_error ("arguments.inputs[%zu]: %s", i, err.msg);
   }
   if (has_limits)
     {

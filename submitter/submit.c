@@ -32,6 +32,9 @@ static const char help[]
       "  --id ID            your own id: submitting the same id twice returns\n"
       "                     the existing job\n"
       "  --env NAME=VALUE   set a variable in the sandbox (repeatable)\n"
+      "  --input-from ID[:PATH]  a finished job's out/ (or out/PATH) as input,\n"
+      "                     unpacked into /work as it was in out/, straight\n"
+      "                     from Redis (repeatable; the same queue's jobs)\n"
       "  --network NAME     a network profile of the queue's (repeatable): the\n"
       "                     destinations the operator named for it, nothing\n"
       "                     else                    (default: the queue's, or none)\n"
@@ -49,6 +52,8 @@ static const char help[]
 struct submit_opts
 {
   struct sq_spec spec;
+  const char *input_from[SQ_SPEC_MAX_INPUTS];
+  int ninput_from;
   int priority;
   const char *id;
   uint64_t ttl_ms, keep_s, max_input;
@@ -94,6 +99,12 @@ extra (struct cli *c, int o, const char *arg, void *ctx)
       if (sq_spec_add_env (&s->spec, arg, &err) < 0)
         cli_die (SQ_EXIT_USAGE, "invalid --%s", err.msg);
       return 1;
+    case 'f':
+      if (s->ninput_from == SQ_SPEC_MAX_INPUTS)
+        cli_die (SQ_EXIT_USAGE, "--input-from: at most %d earlier jobs",
+                 SQ_SPEC_MAX_INPUTS);
+      s->input_from[s->ninput_from++] = arg;
+      return 1;
     case 'n':
       if (sq_spec_add_network (&s->spec, arg, &err) < 0)
         cli_die (SQ_EXIT_USAGE, "invalid --%s", err.msg);
@@ -122,6 +133,87 @@ extra (struct cli *c, int o, const char *arg, void *ctx)
     case 'R':
       s->result_dir = arg;
       return 1;
+    }
+  return 0;
+}
+
+int
+cli_chain_input (struct cli *c, struct sq_spec *spec, const char *queue, const char *arg,
+                 uint64_t ttl_ms, sq_err *err)
+{
+  char id[SQ_ID_MAX + 1], other[SQ_QUEUE_MAX + 1], key[SQ_KEY_MAX];
+  const char *path = "";
+  size_t n = strlen (arg);
+  int found = 0;
+
+  /* ID, or ID:PATH: an id may hold ':' itself, so the longest prefix that
+   * names a job is the id. */
+  for (;;)
+    {
+      if (n && n <= SQ_ID_MAX)
+        {
+          memcpy (id, arg, n);
+          id[n] = '\0';
+          redisReply *rep = sq_valid_name (id, SQ_ID_MAX)
+                                ? sq_redis_cmdf (&c->r, err, "GET sandq:jobq:%s", id)
+                                : NULL;
+          if (!rep && err->msg[0])
+            return -1;
+          found = rep && rep->type == REDIS_REPLY_STRING;
+          if (found)
+            snprintf (other, sizeof other, "%.*s", (int) rep->len, rep->str);
+          if (rep)
+            freeReplyObject (rep);
+          if (found)
+            {
+              path = arg[n] == ':' ? arg + n + 1 : "";
+              break;
+            }
+        }
+      const char *colon = n ? memrchr (arg, ':', n) : NULL;
+      if (!colon)
+        break;
+      n = (size_t) (colon - arg);
+    }
+  if (!found)
+    {
+      sq_err_set (err, 0, "no job '%.128s' (ID or ID:PATH; it may have expired)", arg);
+      return -4;
+    }
+  if (strcmp (other, queue) != 0)
+    {
+      sq_err_set (err, 0,
+                  "job '%s' is in queue '%s': chained inputs come from the same "
+                  "queue ('%s')",
+                  id, other, queue);
+      return -2;
+    }
+  if (sq_spec_add_input (spec, id, strlen (id), path, err) < 0)
+    return -2;
+  /* The earlier result must outlive this job's wait in the queue. */
+  sq_key (key, sizeof key, queue, "result", id);
+  redisReply *rep = sq_redis_cmdf (&c->r, err, "EXPIRE %s %" PRIu64 " GT", key,
+                                   ttl_ms / 1000 + 86400);
+  if (!rep)
+    return -1;
+  int exists = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
+  freeReplyObject (rep);
+  if (!exists)
+    {
+      /* GT leaves a key alone when its TTL is longer already. */
+      rep = sq_redis_cmdf (&c->r, err, "EXISTS %s", key);
+      if (!rep)
+        return -1;
+      exists = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
+      freeReplyObject (rep);
+    }
+  if (!exists)
+    {
+      sq_err_set (err, 0,
+                  "job '%s' has no result yet (not finished, rejected, or "
+                  "expired)",
+                  id);
+      return -2;
     }
   return 0;
 }
@@ -272,6 +364,7 @@ cmd_submit (struct cli *c, int argc, char **argv)
     { "id", required_argument, 0, 'I' },
     { "env", required_argument, 0, 'e' },
     { "network", required_argument, 0, 'n' },
+    { "input-from", required_argument, 0, 'f' },
     { "ttl", required_argument, 0, 't' },
     { "keep", required_argument, 0, 'k' },
     { "max-attempts", required_argument, 0, 'a' },
@@ -311,6 +404,18 @@ cmd_submit (struct cli *c, int argc, char **argv)
   s.spec.argc = argc - dd - 1;
   s.spec.argv = argv + dd + 1;
 
+  const char *queue = c->queue ? c->queue : SQ_DEFAULT_QUEUE;
+  if (s.ninput_from)
+    cli_connect (c);
+  for (int i = 0; i < s.ninput_from; i++)
+    {
+      int r = cli_chain_input (c, &s.spec, queue, s.input_from[i], s.ttl_ms, &err);
+      if (r < 0)
+        cli_die (r == -1   ? SQ_EXIT_FAILURE
+                 : r == -4 ? SQ_EXIT_NOT_FOUND
+                           : SQ_EXIT_USAGE,
+                 "--input-from: %s", err.msg);
+    }
   size_t ilen = 0;
   void *input
       = first < dd ? pack_inputs (argv + first, dd - first, s.max_input, &ilen) : NULL;
@@ -321,7 +426,6 @@ cmd_submit (struct cli *c, int argc, char **argv)
   sq_spec_free (&s.spec);
   if (!spec)
     cli_die (SQ_EXIT_FAILURE, "cannot build the job spec");
-  const char *queue = c->queue ? c->queue : SQ_DEFAULT_QUEUE;
   if (!s.id)
     {
       cli_new_id (idbuf);

@@ -47,7 +47,7 @@
 #include "../common/fdpass.h"
 
 #define CTL_FD 3
-#define MAX_FDS 4 /* the most a request carries */
+#define MAX_FDS 5 /* the most a request carries */
 
 /* Job processes chroot into an empty, read-only tmpfs of the helper's own
  * (a detached mount: it has no path), never into the job's directory,
@@ -163,8 +163,11 @@ sandq_fault (int code)
     }
 }
 
+/* The input, or with select an earlier job's result ("out" or
+ * "out/PATH" of it, links refused: sandq's own packer never makes any). */
 static void
-unpack (int sock, const struct arc_request *rq, const void *buf, int root)
+unpack (int sock, const struct arc_request *rq, const void *buf, uint64_t len,
+        const char *select, int root)
 {
   struct sq_unpack_limits ul;
   struct sq_tree_stats ts;
@@ -175,9 +178,12 @@ unpack (int sock, const struct arc_request *rq, const void *buf, int root)
   /* A little under the inode cap, which the scratch directories share,
    * so that the entry cap gives the clearer message. */
   ul.max_entries = rq->disk_inodes > 16 ? rq->disk_inodes - 8 : rq->disk_inodes;
-  if (sq_unpack (buf, rq->input_len, root, &ul, 0, &ts, &err) < 0)
+  ul.select = select;
+  if (sq_unpack (buf, len, root, &ul, select ? SQ_UNPACK_NO_LINKS : 0, &ts, &err) < 0)
     {
       sq_err_inputs_cap (&err, rq->disk_bytes, rq->memory_bytes);
+      if (select)
+        sq_err_wrap (&err, "the earlier job's %s", select);
       fail (sock, sandq_fault (err.code) ? ARC_FAILED : ARC_BAD_INPUT, err.msg);
     }
 }
@@ -308,7 +314,8 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
 
   /* ARC_UNPACK: the work dir and the input. */
   n = recv_fds (sock, &rq, sizeof rq, fds, &nfds);
-  if (n != (ssize_t) sizeof rq || rq.op != ARC_UNPACK || nfds != (rq.input_len ? 4 : 3))
+  if (n != (ssize_t) sizeof rq || rq.op != ARC_UNPACK || rq.nchained > ARC_MAX_CHAINED
+      || nfds != 3 + !!rq.input_len + !!rq.nchained)
     _exit (2); /* the worker went away, or never needed us */
   void *input = rq.input_len ? map_fd (fds[3], rq.input_len) : NULL;
   if (rq.input_len && !input)
@@ -316,8 +323,22 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
       sq_err_set (&err, errno, "map the input");
       fail (sock, ARC_FAILED, err.msg);
     }
-  if (nfds == 4)
+  if (rq.input_len)
     close (fds[3]);
+  uint64_t chained_total = 0;
+  for (uint32_t i = 0; i < rq.nchained; i++)
+    chained_total += rq.chained_len[i];
+  void *chained = NULL;
+  if (rq.nchained)
+    {
+      chained = map_fd (fds[nfds - 1], chained_total);
+      if (chained_total && !chained)
+        {
+          sq_err_set (&err, errno, "map the earlier jobs' results");
+          fail (sock, ARC_FAILED, err.msg);
+        }
+      close (fds[nfds - 1]);
+    }
   /* Into the job's memory cgroup: the pages unpacked into its disk, and
    * what libarchive allocates for them, count against its memory limit.
    * If they overflow it, the kernel kills this process (its OOM score is
@@ -332,9 +353,19 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
   drop_privileges (sock, &rq, parent);
   if (rq.input_len)
     {
-      unpack (sock, &rq, input, fds[0]);
+      unpack (sock, &rq, input, rq.input_len, NULL, fds[0]);
       munmap (input, rq.input_len);
     }
+  uint64_t off = 0;
+  for (uint32_t i = 0; i < rq.nchained; i++)
+    {
+      rq.chained_select[i][ARC_SELECT_MAX - 1] = '\0';
+      unpack (sock, &rq, (char *) chained + off, rq.chained_len[i], rq.chained_select[i],
+              fds[0]);
+      off += rq.chained_len[i];
+    }
+  if (chained)
+    munmap (chained, chained_total);
   close (fds[0]);
   /* Out again before the job starts: its cgroup is emptied when it ends,
    * and this process has the result to pack then. */

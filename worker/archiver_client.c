@@ -355,7 +355,8 @@ archiver_unpack (struct archiver *a, struct arc_helper *h, int netns_fd,
     .max_result = args->max_result,
   };
   struct arc_reply r;
-  cleanup_close int mfd = -1;
+  cleanup_close int mfd = -1, cfd = -1;
+  int fds[5] = { args->work_fd, args->join_fd, args->leave_fd }, nfds = 3;
 
   if (ready (a, h, netns_fd, err) < 0)
     return -1;
@@ -366,11 +367,24 @@ archiver_unpack (struct archiver *a, struct arc_helper *h, int netns_fd,
       mfd = memfd_create ("input", MFD_CLOEXEC);
       if (mfd < 0 || sq_write_all (mfd, args->input, args->input_len) < 0)
         return sq_err_set (err, errno, "copy the input for the archive helper");
+      fds[nfds++] = mfd;
     }
-  if (call (a, &rq, sizeof rq,
-            (int[]){ args->work_fd, args->join_fd, args->leave_fd, mfd },
-            args->input_len ? 4 : 3, &r, NULL, err)
-      < 0)
+  if (args->nchained)
+    {
+      cfd = memfd_create ("chained", MFD_CLOEXEC);
+      if (cfd < 0)
+        return sq_err_set (err, errno, "copy the earlier jobs' results");
+      rq.nchained = args->nchained;
+      for (unsigned i = 0; i < args->nchained && i < ARC_MAX_CHAINED; i++)
+        {
+          if (sq_write_all (cfd, args->chained[i].archive, args->chained[i].len) < 0)
+            return sq_err_set (err, errno, "copy the earlier jobs' results");
+          rq.chained_len[i] = args->chained[i].len;
+          memcpy (rq.chained_select[i], args->chained[i].select, ARC_SELECT_MAX);
+        }
+      fds[nfds++] = cfd;
+    }
+  if (call (a, &rq, sizeof rq, fds, nfds, &r, NULL, err) < 0)
     return -1;
   if (r.status == ARC_OK)
     return 0;

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "../common/err.h"
+#include "archiver_proto.h"
 
 #define ARC_DEFAULT_TIMEOUT_MS 60000
 
@@ -56,6 +57,15 @@ struct arc_unpack_args
   int join_fd, leave_fd; /* sbx_charge_files */
   const void *input;
   size_t input_len;
+  /* Earlier jobs' result archives, unpacked after the input: each its
+   * select ("out" or "out/PATH") only, without the "out/". */
+  unsigned nchained;
+  struct
+  {
+    const void *archive;
+    size_t len;
+    char select[ARC_SELECT_MAX];
+  } chained[ARC_MAX_CHAINED];
 };
 
 /* Gives the job to the job process: in the job's memory cgroup, as uid,

@@ -10,11 +10,15 @@
  *   (ARC_OK, fds [pidfd]).
  *
  * The job socket, one job process per job, at most in this order:
- *   ARC_UNPACK, fds [work dir, join, leave, input memfd if input_len > 0]:
+ *   ARC_UNPACK, fds [work dir, join, leave, input memfd if input_len > 0,
+ *   chained memfd if nchained > 0]:
  *     it writes "0" into join (the job's memory cgroup: what it writes is
  *     charged to the job), takes the job's uid, unpacks the input into the
- *     work dir, and writes "0" into leave (back to the worker's cgroup)
- *     before it answers.
+ *     work dir, then each earlier job's result archive (chained_len[i]
+ *     bytes each, one after the other in the chained memfd) restricted to
+ *     chained_select[i] ("out" or "out/PATH") and without its "out/", and
+ *     writes "0" into leave (back to the worker's cgroup) before it
+ *     answers.
  *   ARC_PACK, fds [stdout memfd, stderr memfd, out dir (optional)],
  *     followed by result.json's bytes but for its closing brace: it packs
  *     them, appends the out/ counts to result.json, adds it, closes the
@@ -48,6 +52,9 @@ enum arc_status
   ARC_TRUNCATE = 'T', /* out/ did not fit under the cap and was left out */
 };
 
+#define ARC_MAX_CHAINED 8  /* SQ_SPEC_MAX_INPUTS */
+#define ARC_SELECT_MAX 264 /* "out/" and SQ_INPUT_PATH_MAX */
+
 struct arc_request
 {
   char op;
@@ -59,6 +66,9 @@ struct arc_request
   uint64_t input_len;   /* ARC_UNPACK: bytes of the input memfd */
   uint64_t max_result;  /* ARC_UNPACK: cap on the result archive */
   uint32_t has_out;     /* ARC_PACK: an out dir fd was sent */
+  uint32_t nchained;    /* ARC_UNPACK: earlier jobs' results to unpack */
+  uint64_t chained_len[ARC_MAX_CHAINED];
+  char chained_select[ARC_MAX_CHAINED][ARC_SELECT_MAX];
 };
 
 /* ARC_PACK, ARC_FINISH: result.json follows the request in the same

@@ -181,6 +181,43 @@ fail_job (struct slot *s, struct sq_proto *p, const struct sq_claimed *c,
   log_line (s, status, res, 0, 0, 0, c->attempts);
 }
 
+/* The result archives of the jobs the spec chains, from its own queue,
+ * together at most the result cap. A missing one is the spec's fault. */
+static int
+fetch_chained (struct slot *s, struct sq_proto *p, const struct sq_spec *spec,
+               redisReply **out, sq_err *err)
+{
+  uint64_t total = 0;
+  for (int i = 0; i < spec->ninputs; i++)
+    {
+      char key[SQ_KEY_MAX];
+      sq_key (key, sizeof key, s->queue, "result", spec->inputs[i].job);
+      out[i] = sq_redis_cmdf (p->r, err, "GET %s", key);
+      if (!out[i])
+        return -1;
+      if (out[i]->type != REDIS_REPLY_STRING)
+        {
+          sq_err_set (err, 0,
+                      "spec.inputs[%d]: job '%s' of queue '%s' has no result (not "
+                      "finished, rejected, or expired)",
+                      i, spec->inputs[i].job, s->queue);
+          return sq_err_input (err);
+        }
+      total += out[i]->len;
+    }
+  if (total > s->w->cfg.max_result_bytes)
+    {
+      char cap[32];
+      sq_format_size (s->w->cfg.max_result_bytes, cap, sizeof cap);
+      sq_err_set (err, 0,
+                  "spec.inputs: the earlier jobs' results add up to more than this "
+                  "worker's result cap of %s",
+                  cap);
+      return sq_err_input (err);
+    }
+  return 0;
+}
+
 void
 job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
 {
@@ -199,6 +236,7 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   char f[11][32];
   const char *fields[22];
   struct job_network *jn = NULL;
+  redisReply *chained[SQ_SPEC_MAX_INPUTS] = { 0 };
 
   memset (&res, 0, sizeof res);
   res.exit_code = -1;
@@ -235,6 +273,13 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
       fail_job (s, p, c, &res, &err);
       goto out_spec;
     }
+  /* Earlier jobs' results, as inputs: fetched here, unpacked by the job
+   * process like the input (the worker never parses them). */
+  if (fetch_chained (s, p, &spec, chained, &err) < 0)
+    {
+      fail_job (s, p, c, &res, &err);
+      goto out_spec;
+    }
   b = sbx_new (w->host, &lim, (unsigned) s->idx, &err);
   if (!b)
     {
@@ -256,7 +301,15 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
     .max_result = w->cfg.max_result_bytes,
     .input = c->input,
     .input_len = c->input_len,
+    .nchained = (unsigned) spec.ninputs,
   };
+  for (int i = 0; i < spec.ninputs; i++)
+    {
+      ua.chained[i].archive = chained[i]->str;
+      ua.chained[i].len = chained[i]->len;
+      snprintf (ua.chained[i].select, sizeof ua.chained[i].select, "out%s%s",
+                spec.inputs[i].path[0] ? "/" : "", spec.inputs[i].path);
+    }
   /* The job process unpacks in the job's memory cgroup: the input's
    * pages are the job's. */
   if (sbx_charge_files (b, &ua.join_fd, &ua.leave_fd, &err) < 0)
@@ -400,6 +453,9 @@ out_sbx:
   archiver_done (&s->arc);
   sbx_free (b);
 out_spec:
+  for (int i = 0; i < SQ_SPEC_MAX_INPUTS; i++)
+    if (chained[i])
+      freeReplyObject (chained[i]);
   free (jn);
   sq_spec_free (&spec);
 out:

@@ -135,8 +135,11 @@ is "the waiting init maps nothing of the worker (no library, no worker binary)" 
 # namespace, and no other: SETGID, SETUID, SETPCAP, NET_ADMIN, SYS_ADMIN.
 is "the waiting init's capabilities: only the five it uses" \
   "$(grep -E '^Cap(Prm|Eff|Amb)' /proc/$i/status | awk '{print $2}' | sort -u)" 00000000002011c0
-is "the waiting init holds its sync and report fds only" \
-  "$(ls /proc/$i/fd | tr '\n' ' ')" "3 4 "
+# 5 is the job's own scratch disk, where a job with a network gets its
+# /etc/hosts from; init closes it before the program starts.
+is "the waiting init holds its sync, report and scratch-disk fds only" \
+  "$(ls /proc/$i/fd | tr '\n' ' ')" "3 4 5 "
+is "fd 5 is the job's scratch disk (at its /tmp), no host file" "$(readlink /proc/$i/fd/5)" /tmp
 # One that died while it waited is replaced, and the job never notices.
 kill -9 $(jobprocs)
 id=$(SQ submit "$in/data.csv" -- cat data.csv); SQ wait "$id" >/dev/null
