@@ -53,7 +53,7 @@ COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tre
 QUEUE_SRC := common/redis.c common/proto.c common/spec.c common/archive.c \
              common/config.c
 WORKER_SRC := worker/main.c worker/slot.c worker/job.c worker/archiver_client.c \
-              worker/metrics.c worker/netpolicy.c
+              worker/metrics.c worker/netpolicy.c worker/live.c
 SUBMIT_SRC := $(wildcard submitter/*.c)
 # The sandbox library: may use COMMON and libseccomp only.
 SANDBOX_SRC := sandbox/cgroup.c sandbox/cgroup_v1.c sandbox/cgroup_v2.c sandbox/seccomp_load.c sandbox/sandbox.c \

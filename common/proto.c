@@ -50,6 +50,7 @@ sq_proto_init (struct sq_proto *p, sq_redis *r)
   S (reap);
   S (cancel);
   S (retry);
+  S (live);
 #undef S
 }
 
@@ -319,6 +320,30 @@ sq_cancel (struct sq_proto *p, const char *queue, const char *id, char *outcome,
   if (!rep)
     return -1;
   return string_reply (rep, outcome, outlen, "cancel", err);
+}
+
+int
+sq_live_append (struct sq_proto *p, const char *queue, const char *id, char which,
+                uint64_t off, const void *data, size_t len, sq_err *err)
+{
+  char key[SQ_KEY_MAX], w[2] = { which, '\0' }, o[32], ttl[16];
+  const char *keys[1] = { key };
+  const char *args[4] = { w, o, data, ttl };
+  size_t lens[4];
+  redisReply *rep;
+
+  sq_key (key, sizeof key, queue, "live", id);
+  snprintf (o, sizeof o, "%" PRIu64, off);
+  snprintf (ttl, sizeof ttl, "%d", SQ_LIVE_TTL_S);
+  lens[0] = 1;
+  lens[1] = strlen (o);
+  lens[2] = len;
+  lens[3] = strlen (ttl);
+  rep = sq_redis_eval (p->r, &p->live, 1, keys, 4, args, lens, err);
+  if (!rep)
+    return -1;
+  freeReplyObject (rep);
+  return 0;
 }
 
 int

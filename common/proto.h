@@ -48,7 +48,7 @@ void sq_key (char *buf, size_t len, const char *queue, const char *what, const c
 struct sq_proto
 {
   sq_redis *r;
-  struct sq_script submit, claim, renew, complete, release, reap, cancel, retry;
+  struct sq_script submit, claim, renew, complete, release, reap, cancel, retry, live;
 };
 
 void sq_proto_init (struct sq_proto *p, sq_redis *r);
@@ -130,6 +130,14 @@ int sq_reap (struct sq_proto *p, const char *queue, int max_reclaims, long long 
              sq_err *err);
 
 /* Writes "cancelled", "cancelling", "final" or "unknown". */
+/* A running job's live output (sandq:{Q}:live:<id>, a stream): a piece of
+ * stdout ('o') or stderr ('e') at byte offset off of it, or 'x' when no
+ * more is published (the rest is in the result). */
+#define SQ_LIVE_MAX (1u << 20) /* bytes published per job */
+#define SQ_LIVE_TTL_S 3600     /* kept after its last piece */
+int sq_live_append (struct sq_proto *p, const char *queue, const char *id, char which,
+                    uint64_t off, const void *data, size_t len, sq_err *err);
+
 int sq_cancel (struct sq_proto *p, const char *queue, const char *id, char *outcome,
                size_t outlen, sq_err *err);
 

@@ -70,6 +70,19 @@ const char *cli_term_text (const char *s, char *buf, size_t len);
 json_t *cli_wait (struct cli *c, const char *queue, const char *id, uint64_t timeout_ms,
                   int quiet, int *code);
 
+/* Reads what is new in a job's live stream (key) after the entry last,
+ * waiting up to block_ms (0: not at all), and writes the bytes not yet
+ * printed (printed[0] of stdout, printed[1] of stderr) to o and e.
+ * Returns the entries read, -1 if Redis failed. */
+int cli_live_step (struct cli *c, const char *key, char *last, size_t lastlen,
+                   uint64_t printed[2], FILE *o, FILE *e, int block_ms);
+
+/* Follows a job's output to its verdict: the live stream while it runs,
+ * then what the stream did not carry from the result. Returns the final
+ * job, or NULL (code set). */
+json_t *cli_follow (struct cli *c, const char *queue, const char *id, FILE *o, FILE *e,
+                    int *code);
+
 /* Downloads and extracts a result archive into dir. */
 int cli_fetch_result (struct cli *c, const char *queue, const char *id, const char *dir,
                       int *code);

@@ -141,14 +141,20 @@ cmd_result (struct cli *c, int argc, char **argv)
   return code;
 }
 
+/* ctx: the stream letter ('o', 'e') in the low byte, 0x100 for -f. */
 static int
 parse_stream (struct cli *c, int o, const char *arg, void *ctx)
 {
   (void) c;
   (void) arg;
+  if (o == 'f')
+    {
+      *(int *) ctx |= 0x100;
+      return 1;
+    }
   if (o != 'o' && o != 'e')
     return 0;
-  *(int *) ctx = o;
+  *(int *) ctx = (*(int *) ctx & 0x100) | o;
   return 1;
 }
 
@@ -156,18 +162,25 @@ int
 cmd_logs (struct cli *c, int argc, char **argv)
 {
   static const char help[]
-      = "usage: sandq logs [--queue Q] [--stdout | --stderr] ID\n\n"
+      = "usage: sandq logs [--queue Q] [--stdout | --stderr] [-f] ID\n\n"
         "Prints the job's captured stdout, then its stderr (or only one of\n"
         "them), as stored in its result archive. With --json: {\"stdout\": ...,\n"
         "\"stderr\": ...}, where a byte that is not UTF-8 becomes U+FFFD (the\n"
-        "exact bytes come without --json).\n";
+        "exact bytes come without --json).\n\n"
+        "-f, --follow: a job that is queued or running is followed to its\n"
+        "verdict, its stdout and stderr printed as they come (to stdout and\n"
+        "stderr); the exit status is then the verdict's (0 ok, 1 not).\n";
   static const struct option opts[] = {
     CLI_COMMON_OPTS,
     { "stdout", no_argument, 0, 'o' },
     { "stderr", no_argument, 0, 'e' },
+    { "follow", no_argument, 0, 'f' },
     { 0, 0, 0, 0 },
   };
   int which = 0;
+  for (int i = 1; i < argc; i++)
+    if (strcmp (argv[i], "-f") == 0)
+      argv[i] = (char *) "--follow";
   const char *id = one_id (
       argc, argv, cli_getopt (c, argc, argv, opts, help, parse_stream, &which), "logs");
   char queue[SQ_QUEUE_MAX + 1], key[SQ_KEY_MAX];
@@ -175,6 +188,20 @@ cmd_logs (struct cli *c, int argc, char **argv)
 
   cli_connect (c);
   cli_job_queue (c, id, queue, sizeof queue);
+  if (which & 0x100)
+    {
+      if (c->json)
+        cli_die (SQ_EXIT_USAGE, "logs: --follow prints the bytes; it takes no --json");
+      FILE *devnull = fopen ("/dev/null", "we");
+      int code;
+      int only = which & 0xff;
+      json_t *job = cli_follow (c, queue, id, only == 'e' ? devnull : stdout,
+                                only == 'o' ? devnull : stderr, &code);
+      if (devnull)
+        fclose (devnull);
+      json_decref (job);
+      return code;
+    }
   sq_key (key, sizeof key, queue, "result", id);
   redisReply *rep = sq_redis_cmdf (&c->r, &err, "GET %s", key);
   if (!rep)
@@ -188,7 +215,7 @@ cmd_logs (struct cli *c, int argc, char **argv)
       const char *name = i == 0 ? "stdout" : "stderr";
       size_t len = 0;
       sq_err e2 = { 0 };
-      if ((which == 'o' && i == 1) || (which == 'e' && i == 0))
+      if (((which & 0xff) == 'o' && i == 1) || ((which & 0xff) == 'e' && i == 0))
         continue;
       char *data
           = sq_archive_read_member (rep->str, rep->len, name, 1ULL << 30, &len, &e2);

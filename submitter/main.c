@@ -353,10 +353,131 @@ cli_status_code (json_t *job)
   return s && strcmp (s, "ok") == 0 ? SQ_EXIT_OK : SQ_EXIT_VERDICT;
 }
 
+int
+cli_live_step (struct cli *c, const char *key, char *last, size_t lastlen,
+               uint64_t printed[2], FILE *o, FILE *e, int block_ms)
+{
+  sq_err err = { 0 };
+  redisReply *rep
+      = block_ms > 0
+            ? sq_redis_cmdf (&c->r, &err, "XREAD COUNT 256 BLOCK %d STREAMS %s %s",
+                             block_ms, key, last)
+            : sq_redis_cmdf (&c->r, &err, "XREAD COUNT 256 STREAMS %s %s", key, last);
+  int n = 0;
+
+  if (!rep)
+    return -1;
+  if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1
+      && rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements == 2)
+    {
+      redisReply *entries = rep->element[0]->element[1];
+      for (size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements; i++)
+        {
+          redisReply *en = entries->element[i];
+          if (en->type != REDIS_REPLY_ARRAY || en->elements != 2
+              || en->element[0]->type != REDIS_REPLY_STRING)
+            continue;
+          snprintf (last, lastlen, "%s", en->element[0]->str);
+          n++;
+          redisReply *f = en->element[1];
+          const char *which = NULL, *data = NULL;
+          size_t dlen = 0;
+          uint64_t off = 0;
+          for (size_t k = 0; f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2)
+            {
+              const char *name = f->element[k]->str;
+              redisReply *v = f->element[k + 1];
+              if (!name || v->type != REDIS_REPLY_STRING)
+                continue;
+              if (strcmp (name, "s") == 0)
+                which = v->str;
+              else if (strcmp (name, "off") == 0)
+                off = strtoull (v->str, NULL, 10);
+              else if (strcmp (name, "d") == 0)
+                {
+                  data = v->str;
+                  dlen = v->len;
+                }
+            }
+          if (!which || (which[0] != 'o' && which[0] != 'e') || !data)
+            continue;
+          int k = which[0] == 'e';
+          /* Only what was not printed yet, whatever pieces came before. */
+          if (off + dlen > printed[k] && off <= printed[k])
+            {
+              size_t skip = (size_t) (printed[k] - off);
+              FILE *to = k ? e : o;
+              if (fwrite (data + skip, 1, dlen - skip, to) != dlen - skip)
+                break;
+              fflush (to);
+              printed[k] = off + dlen;
+            }
+        }
+    }
+  freeReplyObject (rep);
+  return n;
+}
+
+json_t *
+cli_follow (struct cli *c, const char *queue, const char *id, FILE *o, FILE *e, int *code)
+{
+  char key[SQ_KEY_MAX], last[64] = "0-0", rkey[SQ_KEY_MAX];
+  uint64_t printed[2] = { 0, 0 };
+  sq_err err = { 0 };
+
+  sq_key (key, sizeof key, queue, "live", id);
+  for (;;)
+    {
+      json_t *job = cli_job_json (c, queue, id);
+      if (!job)
+        {
+          *code = SQ_EXIT_NOT_FOUND;
+          fprintf (stderr, "sandq: no job '%s' in queue '%s' (it may have expired)\n", id,
+                   queue);
+          return NULL;
+        }
+      const char *state = json_string_value (json_object_get (job, "state"));
+      int final = state && strcmp (state, "final") == 0;
+      int n = cli_live_step (c, key, last, sizeof last, printed, o, e, final ? 0 : 1000);
+      if (n < 0)
+        {
+          sq_redis_backoff (2);
+          if (sq_redis_connect (&c->r, &err) < 0)
+            fprintf (stderr, "sandq: %s; retrying\n", err.msg);
+        }
+      if (final && n == 0)
+        {
+          /* The rest, which the live stream did not carry, from the result. */
+          sq_key (rkey, sizeof rkey, queue, "result", id);
+          redisReply *rep = sq_redis_cmdf (&c->r, &err, "GET %s", rkey);
+          for (int k = 0; rep && rep->type == REDIS_REPLY_STRING && k < 2; k++)
+            {
+              size_t len = 0;
+              sq_err e2 = { 0 };
+              char *data = sq_archive_read_member (
+                  rep->str, rep->len, k ? "stderr" : "stdout", 1ULL << 30, &len, &e2);
+              if (data && len > printed[k])
+                {
+                  fwrite (data + printed[k], 1, len - printed[k], k ? e : o);
+                  fflush (k ? e : o);
+                }
+              free (data);
+            }
+          if (rep)
+            freeReplyObject (rep);
+          *code = cli_status_code (job);
+          return job;
+        }
+      json_decref (job);
+    }
+}
+
 json_t *
 cli_wait (struct cli *c, const char *queue, const char *id, uint64_t timeout_ms,
           int quiet, int *code)
 {
+  char live[SQ_KEY_MAX] = "", last_live[64] = "0-0";
+  uint64_t printed[2] = { 0, 0 };
   char ev[SQ_KEY_MAX];
   char last[32] = "";
   uint64_t deadline = timeout_ms ? sq_now_ms () + timeout_ms : 0;
@@ -387,12 +508,24 @@ cli_wait (struct cli *c, const char *queue, const char *id, uint64_t timeout_ms,
           *code = cli_status_code (job);
           return job;
         }
+      int running = state && strcmp (state, "running") == 0;
       json_decref (job);
       if (deadline && sq_now_ms () >= deadline)
         {
           *code = SQ_EXIT_TIMEOUT;
           fprintf (stderr, "sandq: %s is still %s after the timeout\n", id, last);
           return NULL;
+        }
+      /* On a terminal, the job's output as it comes (to stderr: stdout
+       * is for the final record). */
+      if (tty && running)
+        {
+          if (!live[0])
+            sq_key (live, sizeof live, queue, "live", id);
+          if (cli_live_step (c, live, last_live, sizeof last_live, printed, stderr,
+                             stderr, 1000)
+              >= 0)
+            continue;
         }
       /* Woken by the job's own event list; the timeout bounds the wait if
        * an event was missed (another waiter took it). */

@@ -354,6 +354,43 @@ pack_inputs (char **paths, int n, uint64_t max, size_t *len)
   return buf;
 }
 
+/* After a verdict that is not ok: the end of the job's stderr, which
+ * usually says why. */
+static void
+print_stderr_tail (struct cli *c, const char *queue, const char *id)
+{
+  char key[SQ_KEY_MAX];
+  sq_err err = { 0 };
+  size_t len = 0;
+
+  sq_key (key, sizeof key, queue, "result", id);
+  redisReply *rep = sq_redis_cmdf (&c->r, &err, "GET %s", key);
+  if (!rep || rep->type != REDIS_REPLY_STRING)
+    {
+      if (rep)
+        freeReplyObject (rep);
+      return;
+    }
+  char *data
+      = sq_archive_read_member (rep->str, rep->len, "stderr", 1ULL << 30, &len, &err);
+  freeReplyObject (rep);
+  if (data && len)
+    {
+      size_t keep = len > 2048 ? 2048 : len;
+      fprintf (stderr, "sandq: the job's stderr%s:\n", keep < len ? " ends with" : "");
+      /* Line by line, control characters shown escaped (a terminal). */
+      char t[2048 * 4 + 1];
+      json_t *txt = cli_json_text (data + len - keep, keep);
+      char *all = strdup (json_string_value (txt));
+      json_decref (txt);
+      for (char *save = NULL, *l = all ? strtok_r (all, "\n", &save) : NULL; l;
+           l = strtok_r (NULL, "\n", &save))
+        fprintf (stderr, "  %s\n", cli_term_text (l, t, sizeof t));
+      free (all);
+    }
+  free (data);
+}
+
 int
 cmd_submit (struct cli *c, int argc, char **argv)
 {
@@ -479,6 +516,8 @@ cmd_submit (struct cli *c, int argc, char **argv)
       = s.result_dir ? cli_fetch_result (c, queue, s.id, s.result_dir, &fcode) : 0;
   cli_print_job (c, job);
   json_decref (job);
+  if (code != SQ_EXIT_OK && !c->json)
+    print_stderr_tail (c, queue, s.id);
   /* A verdict that is not ok explains a missing archive (rejected, dead
    * letter); with an ok verdict a failed download is the error to report. */
   if (fetched < 0 && code == SQ_EXIT_OK)

@@ -358,6 +358,10 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
 
   pthread_mutex_lock (&w->lock);
   s->sbx = b;
+  s->live_fd[0] = so;
+  s->live_fd[1] = se;
+  s->live_off[0] = s->live_off[1] = s->live_sent = 0;
+  s->live_done = 0;
   int pre_cancel = s->cancel || s->lost || w->releasing;
   pthread_mutex_unlock (&w->lock);
   if (pre_cancel)
@@ -365,6 +369,7 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   int rc = sbx_run (b, &ex, &res, &err);
   pthread_mutex_lock (&w->lock);
   s->sbx = NULL;
+  s->live_fd[0] = s->live_fd[1] = -1;
   int release
       = s->release || (w->releasing && res.status == SQ_STATUS_CANCELLED && !s->cancel);
   pthread_mutex_unlock (&w->lock);

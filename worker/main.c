@@ -570,6 +570,7 @@ main (int argc, char **argv)
     {
       W.slots[i].w = &W;
       W.slots[i].idx = i;
+      W.slots[i].live_fd[0] = W.slots[i].live_fd[1] = -1;
       pthread_create (&W.slots[i].thread, NULL, slot_main, &W.slots[i]);
     }
 
@@ -579,7 +580,7 @@ main (int argc, char **argv)
   sq_proto_init (&p, &r);
   uint64_t renew_every = cfg->lease_ms / 3 < 2000 ? cfg->lease_ms / 3 : 2000;
   uint64_t reap_every = cfg->lease_ms / 2;
-  uint64_t next_renew = 0, next_beat = 0, next_reap = 0, stop_at = 0;
+  uint64_t next_renew = 0, next_beat = 0, next_reap = 0, next_live = 0, stop_at = 0;
   int notified_ready = 0;
 
   for (;;)
@@ -612,6 +613,11 @@ main (int argc, char **argv)
         {
           renew_leases (&p);
           next_renew = now + renew_every;
+        }
+      if (now >= next_live)
+        {
+          live_publish (&W, &p);
+          next_live = now + 500;
         }
       if (now >= next_beat)
         {

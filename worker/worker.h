@@ -46,6 +46,11 @@ struct slot
   int release;     /* shutting down: give the job back */
   uint64_t started_ms;
   struct archiver arc; /* the slot thread's own job process */
+  /* The running job's stdout and stderr memfds (-1: none), and what of
+   * them live_publish has sent. */
+  int live_fd[2];
+  uint64_t live_off[2], live_sent;
+  int live_done;
 };
 
 struct worker_config
@@ -113,6 +118,9 @@ struct worker
 
 /* Slot thread entry point. */
 void *slot_main (void *arg);
+
+/* Publishes what is new of the running jobs' output (worker/live.c). */
+void live_publish (struct worker *w, struct sq_proto *p);
 
 /* Runs one claimed job to its verdict and reports it (worker/job.c). */
 void job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c);

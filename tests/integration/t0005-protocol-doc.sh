@@ -13,7 +13,7 @@ is "the doc's script appendix is common/lua, verbatim" \
 for s in $(sed -n 's/.*\[SQ_STATUS_[A-Z_]*\] = "\([a-z_]*\)".*/\1/p' "$SANDQ_TOP/common/status.c"); do
   like "the doc lists status $s" "$(cat "$DOC")" "\| \`$s\` \|"
 done
-for k in job input result pending running delayed dead wake ev stats paused; do
+for k in job input result pending running delayed dead wake ev stats paused live; do
   like "the doc lists key sandq:{Q}:$k" "$(cat "$DOC")" "sandq:\{Q\}:$k"
 done
 
