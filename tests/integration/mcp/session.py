@@ -107,6 +107,10 @@ res = r["result"]
 check("run_python: limits apply, and the verdict says which",
       res["isError"] and res["structuredContent"]["status"] == "memory_limit"
       and "32 MiB" in text_of(res), res)
+r = c.request("tools/call", {"name": "run_shell", "arguments": {"command": "true", "limits": {"memory_mb": 1048576}}})
+res = r["result"]
+check("run_shell: a limit over the workers' caps is a tool error naming it",
+      res["isError"] and "memory_bytes" in text_of(res) and "maximum" in text_of(res), res)
 r = c.request("tools/call", {"name": "run_shell", "arguments": {"command": "true", "network": ["nosuch"]}})
 res = r["result"]
 check("run_shell: a network profile the queue does not offer is rejected",
