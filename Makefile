@@ -4,7 +4,7 @@
 #   make check                unit, integration and hostile-corpus tests (TAP)
 #   make SANITIZE=1 check     the same with ASan + UBSan
 #   make check-v2             the v2 lane: a qemu guest with systemd and cgroup v2
-#   make install              PREFIX=/usr/local DESTDIR=
+#   make install              PREFIX=/usr/local DESTDIR= (make uninstall: the same)
 #   make format-check         clang-format over the C sources
 #   make deps                 install the Debian packages needed (root)
 
@@ -12,7 +12,13 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/sandq
 SYSCONFDIR ?= /etc
+# Units of a package (PREFIX=/usr) go where packages put theirs; those of
+# a local install, where the administrator's go.
+ifeq ($(PREFIX),/usr)
 UNITDIR ?= /lib/systemd/system
+else
+UNITDIR ?= /etc/systemd/system
+endif
 DESTDIR ?=
 
 CC ?= cc
@@ -291,16 +297,30 @@ install: all
 	  $(DESTDIR)$(SYSCONFDIR)/sandq/nightly
 	install -m 0755 $(BINS) systemd/sandq-nightly $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(LIBEXEC_BINS) $(DESTDIR)$(LIBEXECDIR)/
-	install -m 0644 systemd/sandq-worker.service systemd/sandq-nightly@.service \
-	  systemd/sandq-nightly@.timer $(DESTDIR)$(UNITDIR)/
+	for u in sandq-worker.service sandq-nightly@.service; do \
+	  sed -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|/usr/local/share/doc/sandq/|$(DOCDIR)/|g' \
+	    systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 systemd/sandq-nightly@.timer $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/sandq.conf.example systemd/nightly.conf.example \
 	  $(DESTDIR)$(SYSCONFDIR)/sandq/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 	@echo "installed; see $(DOCDIR)/operations.md to configure and start sandq-worker"
 
+# Removes what install put in place, but the configuration in
+# $(SYSCONFDIR)/sandq (yours now) and anything the worker wrote.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(BINS)) sandq-nightly)
+	rm -f $(addprefix $(DESTDIR)$(LIBEXECDIR)/,$(notdir $(LIBEXEC_BINS)))
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,sandq-worker.service sandq-nightly@.service \
+	  sandq-nightly@.timer)
+	rm -f $(DESTDIR)$(DOCDIR)/README.md $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(wildcard docs/*.md)))
+	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@echo "uninstalled; $(SYSCONFDIR)/sandq is left as it is"
+
 clean:
 	rm -rf build build-san build-fmt
 
-.PHONY: all bench demo check check-v2 fuzz format-check deps install clean FORCE
+.PHONY: all bench demo check check-v2 fuzz format-check deps install uninstall clean FORCE
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -85,8 +85,14 @@ sq_parse_duration_ms (const char *s, const char *name, uint64_t *out, sq_err *er
     mul = 1.0;
   else if (strcmp (end, "m") == 0 || strcmp (end, "min") == 0)
     mul = 60000.0;
+  else if (strcmp (end, "h") == 0)
+    mul = 3600000.0;
+  else if (strcmp (end, "d") == 0)
+    mul = 86400000.0;
   else if (*end && strcmp (end, "s") != 0)
-    return sq_err_set (err, 0, "invalid %s '%s': unknown suffix '%s'", name, s, end);
+    return sq_err_set (err, 0,
+                       "invalid %s '%s': unknown suffix '%s' (use ms, s, m, h or d)",
+                       name, s, end);
   if (v <= 0)
     return sq_err_set (err, 0, "invalid %s '%s': must be greater than zero", name, s);
   v *= mul;

@@ -15,7 +15,8 @@
 int sq_parse_size (const char *s, const char *name, uint64_t *out, sq_err *err);
 
 /* Parses seconds, fractions allowed ("1.5"), into milliseconds. Accepts an
- * optional "s", "ms" or "m" suffix. Zero and negatives are rejected. */
+ * optional "ms", "s", "m", "h" or "d" suffix. Zero and negatives are
+ * rejected. */
 int sq_parse_duration_ms (const char *s, const char *name, uint64_t *out, sq_err *err);
 
 /* Parses a whole number in [min, max]. */

@@ -67,6 +67,14 @@ queue_stats (struct cli *c, const char *q)
           else
             failed += v;
         }
+      else if (json_object_get (o, k))
+        {
+          /* A counter named like a gauge above ("dead": the jobs ever
+           * dead-lettered, not the set's size now) keeps its own name. */
+          char total[160];
+          snprintf (total, sizeof total, "%s_total", k);
+          json_object_set_new (o, total, json_integer (v));
+        }
       else
         json_object_set_new (o, k, json_integer (v));
     }
@@ -77,8 +85,8 @@ queue_stats (struct cli *c, const char *q)
   return o;
 }
 
-static json_t *
-live_workers (struct cli *c)
+json_t *
+cli_live_workers (struct cli *c)
 {
   sq_err err = { 0 };
   json_t *arr = json_array ();
@@ -209,7 +217,7 @@ cmd_stats (struct cli *c, int argc, char **argv)
                              queue_stats (c, rep->element[i]->str));
       freeReplyObject (rep);
     }
-  workers = live_workers (c);
+  workers = cli_live_workers (c);
   memory_usage (c, &mem, &keys);
 
   const char *q;
@@ -312,15 +320,15 @@ cmd_workers (struct cli *c, int argc, char **argv)
   static const char help[]
       = "usage: sandq workers [--json]\n\n"
         "Lists the live workers (a heartbeat in the last 30 s): id, host,\n"
-        "version, state (running, draining, stopping), busy/total slots and the\n"
-        "jobs they run.\n";
+        "version, state (running, draining, stopping), busy/total slots, the\n"
+        "queues they serve and the jobs they run (as QUEUE/ID).\n";
   json_t *w, *v;
   size_t i;
 
   if (cli_getopt (c, argc, argv, common_only, help, NULL, NULL) != argc)
     cli_die (SQ_EXIT_USAGE, "workers: takes no arguments");
   cli_connect (c);
-  w = live_workers (c);
+  w = cli_live_workers (c);
   if (c->json)
     {
       json_dumpf (w, stdout, JSON_COMPACT);
@@ -328,23 +336,28 @@ cmd_workers (struct cli *c, int argc, char **argv)
     }
   else
     {
-      printf ("%-30s %-16s %-8s %-9s %5s  %s\n", "WORKER", "HOST", "VERSION", "STATE",
-              "BUSY", "JOBS");
+      printf ("%-30s %-16s %-8s %-9s %5s  %-20s %s\n", "WORKER", "HOST", "VERSION",
+              "STATE", "BUSY", "QUEUES", "JOBS");
       json_array_foreach (w, i, v)
       {
-        char jobs[1024] = "";
+        char jobs[1024] = "", queues[256] = "";
         size_t n = 0, k;
         json_t *j;
         json_array_foreach (json_object_get (v, "jobs"), k, j) n
             += snprintf (jobs + n, n < sizeof jobs ? sizeof jobs - n : 0, "%s%s",
                          k ? "," : "", json_string_value (j));
-        printf ("%-30s %-16s %-8s %-9s %2lld/%-2lld  %s\n",
+        n = 0;
+        json_array_foreach (json_object_get (v, "queues"), k, j) n
+            += snprintf (queues + n, n < sizeof queues ? sizeof queues - n : 0, "%s%s",
+                         k ? "," : "", json_string_value (j));
+        printf ("%-30s %-16s %-8s %-9s %2lld/%-2lld  %-20s %s\n",
                 json_string_value (json_object_get (v, "id")),
                 json_string_value (json_object_get (v, "host")),
                 json_string_value (json_object_get (v, "version")),
                 json_string_value (json_object_get (v, "state")),
                 (long long) json_integer_value (json_object_get (v, "busy")),
-                (long long) json_integer_value (json_object_get (v, "slots")), jobs);
+                (long long) json_integer_value (json_object_get (v, "slots")), queues,
+                jobs);
       }
     }
   json_decref (w);

@@ -83,7 +83,11 @@ int cli_live_step (struct cli *c, const char *key, char *last, size_t lastlen,
 json_t *cli_follow (struct cli *c, const char *queue, const char *id, FILE *o, FILE *e,
                     int *code);
 
-/* Downloads and extracts a result archive into dir. */
+/* 0 if dir is absent or empty (a result can go there), else -1 with the
+ * reason in msg. */
+int cli_check_result_dir (const char *dir, char *msg, size_t len);
+
+/* Downloads and extracts a result archive into dir (absent or empty). */
 int cli_fetch_result (struct cli *c, const char *queue, const char *id, const char *dir,
                       int *code);
 
@@ -99,6 +103,10 @@ int cli_submit_job (struct cli *c, const struct sq_submit_args *a, char *state,
  * such job. */
 int cli_chain_input (struct cli *c, struct sq_spec *spec, const char *queue,
                      const char *arg, uint64_t ttl_ms, sq_err *err);
+
+/* The live workers (a heartbeat in the last 30 s), as sandq workers
+ * --json lists them. */
+json_t *cli_live_workers (struct cli *c);
 
 /* A fresh job id (26 characters and a NUL). */
 void cli_new_id (char *out);

@@ -1,6 +1,8 @@
 /* sandq: submit jobs to a sandq queue and follow them. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -542,9 +544,43 @@ cli_wait (struct cli *c, const char *queue, const char *id, uint64_t timeout_ms,
 }
 
 int
+cli_check_result_dir (const char *dir, char *msg, size_t len)
+{
+  DIR *d = opendir (dir);
+  struct dirent *e;
+  int empty = 1;
+
+  if (!d)
+    {
+      if (errno == ENOENT)
+        return 0;
+      snprintf (msg, len, "--result-dir '%s': %s", dir, strerror (errno));
+      return -1;
+    }
+  while ((e = readdir (d)))
+    if (strcmp (e->d_name, ".") && strcmp (e->d_name, ".."))
+      empty = 0;
+  closedir (d);
+  if (empty)
+    return 0;
+  snprintf (msg, len,
+            "--result-dir '%s' is not empty (an earlier result?); remove it or give a "
+            "new directory",
+            dir);
+  return -1;
+}
+
+int
 cli_fetch_result (struct cli *c, const char *queue, const char *id, const char *dir,
                   int *code)
 {
+  char msg[PATH_MAX + 128];
+  if (cli_check_result_dir (dir, msg, sizeof msg) < 0)
+    {
+      *code = SQ_EXIT_USAGE;
+      fprintf (stderr, "sandq: %s\n", msg);
+      return -1;
+    }
   char key[SQ_KEY_MAX];
   sq_err err = { 0 };
   redisReply *rep;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,6 +355,46 @@ pack_inputs (char **paths, int n, uint64_t max, size_t *len)
   return buf;
 }
 
+/* A job on a queue no live worker serves waits, silently, until one
+ * does: say so (it stays queued; a worker may be on its way). */
+static void
+warn_if_unserved (struct cli *c, const char *queue)
+{
+  json_t *ws = cli_live_workers (c), *w, *q;
+  char served[512] = "";
+  size_t i, k, n = 0;
+  int found = 0;
+
+  json_array_foreach (ws, i, w)
+  {
+    const char *state = json_string_value (json_object_get (w, "state"));
+    json_array_foreach (json_object_get (w, "queues"), k, q)
+    {
+      const char *name = json_string_value (q);
+      if (!name)
+        continue;
+      if (strcmp (name, queue) == 0 && (!state || strcmp (state, "running") == 0))
+        found = 1;
+      if (!strstr (served, name) && n < sizeof served)
+        n += (size_t) snprintf (served + n, sizeof served - n, "%s%s", n ? ", " : "",
+                                name);
+    }
+  }
+  json_decref (ws);
+  if (found)
+    return;
+  if (served[0])
+    fprintf (stderr,
+             "sandq: warning: no live worker serves queue '%s' (they serve: %s); the "
+             "job waits until one does (--queue picks another)\n",
+             queue, served);
+  else
+    fprintf (stderr,
+             "sandq: warning: no live worker at all; the job waits in queue '%s' "
+             "until one starts\n",
+             queue);
+}
+
 /* After a verdict that is not ok: the end of the job's stderr, which
  * usually says why. */
 static void
@@ -436,6 +477,13 @@ cmd_submit (struct cli *c, int argc, char **argv)
   if (s.result_dir && !s.wait)
     cli_die (SQ_EXIT_USAGE,
              "submit: --result-dir needs --wait (or use sandq result later)");
+  if (s.result_dir)
+    {
+      /* Before the job runs, not after. */
+      char msg[PATH_MAX + 128];
+      if (cli_check_result_dir (s.result_dir, msg, sizeof msg) < 0)
+        cli_die (SQ_EXIT_USAGE, "submit: %s", msg);
+    }
   if (s.max_input > SQ_MAX_INPUT_BYTES * 16)
     cli_die (SQ_EXIT_USAGE, "submit: --max-input above 1 GiB is not supported");
   s.spec.argc = argc - dd - 1;
@@ -496,6 +544,8 @@ cmd_submit (struct cli *c, int argc, char **argv)
   if (!created && !c->json)
     fprintf (stderr, "sandq: job '%s' already exists (%s); not submitted again\n", s.id,
              state);
+  if (created)
+    warn_if_unserved (c, queue);
   if (!s.wait)
     {
       if (c->json)

@@ -6,6 +6,9 @@
 local P, id = ARGV[1], ARGV[2]
 local j = redis.call('HMGET', KEYS[1], 'state', 'lease', 'attempts', 'max_attempts', 'keep_s')
 if j[1] ~= 'running' or j[2] ~= ARGV[3] then return 'stale' end
+-- The live output of this run has served: the result (or the next run's
+-- own stream) has it now.
+redis.call('DEL', P .. 'live:' .. id)
 local fields = {}
 for i = 8, #ARGV, 2 do fields[#fields + 1] = ARGV[i]; fields[#fields + 1] = ARGV[i + 1] end
 if ARGV[4] == 'system_error' then

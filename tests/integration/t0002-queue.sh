@@ -304,4 +304,13 @@ is "worker still running after all that" "$(kill -0 "$(wpid w1)" && echo yes)" y
 worker_stop w1
 is "worker stops cleanly on SIGTERM" "$WSTATUS" 0
 is "no sandbox process left" "$(sandbox_procs)" 0
+
+# Where Redis is found: --redis, then $SANDQ_REDIS_URL, then the config.
+printf 'redis_url = unix:///nonexistent/redis.sock\n' > "$Q_DIR/other.conf"
+out=$(SANDQ_CONFIG=$Q_DIR/other.conf SQ stats 2>&1)
+is "SANDQ_REDIS_URL comes before the config file's redis_url" "$?" 0
+out=$(SANDQ_CONFIG=$Q_DIR/other.conf SANDQ_REDIS_URL= SQ stats 2>&1)
+like "without it, the config file's is used" "$out" 'nonexistent/redis.sock'
+out=$(SANDQ_CONFIG=$Q_DIR/other.conf SQ stats --redis unix:///nonexistent/flag.sock 2>&1)
+like "--redis comes first" "$out" 'nonexistent/flag.sock'
 done_testing

@@ -118,6 +118,13 @@ err=$(SQ dead purge --all 2>&1); is "dead purge --all without a queue: exit 2" "
 like "and says to name the queue" "$err" 'name the queue with --queue Q'
 like "dead purge --all --queue" "$(SQ dead purge --all --queue dl)" 'purged 2 dead letter'
 is "the dead-letter set is empty" "$(rcli zcard 'sandq:{dl}:dead')" 0
+stats=$(SQ stats --json)
+is "stats: dead is the set's size now, after the purge" \
+  "$(jget "$stats" queues.dl.dead 2>/dev/null || echo none)" 0
+[ "$(jget "$stats" queues.dl.dead_total)" -ge 3 ] 2>/dev/null
+t_result $? "stats: dead_total counts every dead letter ever"
+like "stats --prometheus: the gauge is the set's size" \
+  "$(SQ stats --prometheus)" 'sandq_queue_dead\{queue="dl"\} 0'
 
 # --- A job whose workers keep dying is set aside as a poison pill. ------
 id=$(SQ submit --queue poison -- sleep 30)

@@ -73,6 +73,20 @@ is "a bad verdict fails the service (exit 1)" "$?" 1
 like "and says so at error level" "$(cat "$Q_DIR/bad.err")" '^<3>sandq-nightly: job=nightly-sales-2026-11-23 status=nonzero_exit'
 "$SANDQ_TOP/systemd/sandq-nightly" "$Q_DIR/missing.conf" 2>/dev/null
 is "a missing config: exit 2" "$?" 2
+out=$("$SANDQ_TOP/systemd/sandq-nightly" --help 2>&1)
+is "sandq-nightly --help: exit 0" "$?" 0
+like "sandq-nightly --help: the usage and the config's keys" "$out" '^usage: sandq-nightly CONF'
+# The shipped example, as shipped but for its paths: its durations parse.
+printf 'import sys\nprint("summary of", sys.argv[0])\n' > "$Q_DIR/data/summarize.py"
+cp "$Q_DIR/data/in.csv" "$Q_DIR/data/sales.csv"
+sed -e "s|/srv/sandq/sales/|$Q_DIR/data/|g" -e "s|/var/lib/sandq/nightly/|$Q_DIR/ex-|" \
+  "$SANDQ_TOP/systemd/nightly.conf.example" > "$Q_DIR/sales-summary.conf"
+like "the example keeps its 6-hour timeout" "$(cat "$Q_DIR/sales-summary.conf")" '^timeout = 6h'
+SANDQ_NIGHTLY_DATE=2026-11-24 "$SANDQ_TOP/systemd/sandq-nightly" "$Q_DIR/sales-summary.conf" \
+  2>"$Q_DIR/ex.err"
+is "nightly.conf.example runs (exit 0)" "$?" 0
+like "... and its result is kept" "$(cat "$Q_DIR/ex-sales-summary/2026-11-24/stdout" 2>&1)" 'summary of'
+[ "$(cat "$Q_DIR/ex-sales-summary/2026-11-24/stdout" 2>/dev/null)" ] || sed 's/^/#   /' "$Q_DIR/ex.err"
 worker_stop n
 
 # The worker under the unit's own confinement: its capability bounding set

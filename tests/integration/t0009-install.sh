@@ -14,7 +14,27 @@ done
 ok "the archive helper goes to libexec" test -x "$D/usr/local/libexec/sandq/sandq-archiver"
 ok "and not to bin" test ! -e "$D/usr/local/bin/sandq-archiver"
 ok "the network helper goes to libexec" test -x "$D/usr/local/libexec/sandq/sandq-net"
-ok "the worker unit is installed" test -f "$D/lib/systemd/system/sandq-worker.service"
+ok "the worker unit of a local install goes to /etc/systemd/system" \
+  test -f "$D/etc/systemd/system/sandq-worker.service"
+like "... and starts the worker where it was installed" \
+  "$(grep ^ExecStart= "$D/etc/systemd/system/sandq-worker.service")" \
+  '^ExecStart=/usr/local/bin/sandq-worker '
+# A package's layout: PREFIX=/usr.
+D2=$(mktemp -d /tmp/sandq-install.XXXXXX)
+make -s -C "$SANDQ_TOP" $san PREFIX=/usr DESTDIR="$D2" install > /dev/null 2>&1
+is "make install PREFIX=/usr: the unit runs /usr/bin/sandq-worker" \
+  "$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$D2/lib/systemd/system/sandq-worker.service")" \
+  /usr/bin/sandq-worker
+is "... the nightly unit /usr/bin/sandq-nightly" \
+  "$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$D2/lib/systemd/system/sandq-nightly@.service")" \
+  /usr/bin/sandq-nightly
+ok "... the helpers are in /usr/libexec/sandq" test -x "$D2/usr/libexec/sandq/sandq-archiver"
+unlike "... and nothing names /usr/local" "$(grep -r /usr/local "$D2/lib" 2>&1)" '/usr/local'
+make -s -C "$SANDQ_TOP" $san PREFIX=/usr DESTDIR="$D2" uninstall > /dev/null 2>&1
+is "make uninstall leaves only the configuration" \
+  "$(cd "$D2" && find . -type f | sort | tr '\n' ' ')" \
+  "./etc/sandq/nightly.conf.example ./etc/sandq/sandq.conf.example "
+rm -rf "$D2"
 ok "the docs are installed" test -f "$D/usr/local/share/doc/sandq/protocol.md"
 ok "the example config is installed" test -f "$D/etc/sandq/sandq.conf.example"
 

@@ -15,25 +15,31 @@ lp=$!
 wait_for 10 'grep -q first "$Q_DIR/o"'
 is "logs -f: the first line arrives while the job runs" \
   "$(cat "$Q_DIR/o") $(job_field "$id" state)" "first running"
+ttl=$(rcli ttl "sandq:{default}:live:$id")
+[ "$ttl" -gt 0 ] && [ "$ttl" -le 3600 ]; t_result $? "the live stream expires within an hour ($ttl s)"
 like "logs -f: ... and its stderr on stderr" "$(cat "$Q_DIR/e")" 'first-err'
 wait $lp
 is "logs -f: the exit status is the verdict's" "$?" 1
 is "logs -f: the whole stdout, once" "$(cat "$Q_DIR/o")" "first
 second"
 is "logs -f: the whole stderr, once" "$(cat "$Q_DIR/e")" "first-err"
-ttl=$(rcli ttl "sandq:{default}:live:$id")
-[ "$ttl" -gt 0 ] && [ "$ttl" -le 3600 ]; t_result $? "the live stream expires within an hour ($ttl s)"
+is "... and goes with the verdict" "$(rcli exists "sandq:{default}:live:$id")" 0
 
 # More than the live cap: the stream stops at 1 MiB with a marker, and
 # logs -f still prints everything, from the result.
 id=$(SQ submit -- sh -c 'head -c 1500000 /dev/zero | tr "\0" a; sleep 4; echo; echo tail')
-SQ logs -f --stdout "$id" > "$Q_DIR/big" 2>/dev/null
+SQ logs -f --stdout "$id" > "$Q_DIR/big" 2>/dev/null &
+lp=$!
+wait_for 10 '[ -n "$(rcli --raw xrange "sandq:{default}:live:$id" - + | grep -x x)" ]'
+rcli --raw xrange "sandq:{default}:live:$id" - + > "$Q_DIR/stream"
+live=$(grep -c '^d$' "$Q_DIR/stream")
+bytes=$(awk 'p {n += length($0) + 0; p = 0} /^d$/ {p = 1} END {print n + 0}' "$Q_DIR/stream")
+[ "$bytes" -le 1048576 ] && [ "$bytes" -ge 500000 ]
+t_result $? "the live stream holds at most 1 MiB ($bytes bytes in $live pieces)"
+like "... and says the rest was not published" "$(grep -x x "$Q_DIR/stream")" '^x$'
+wait $lp
 is "logs -f: past the live cap, the whole output comes (from the result)" \
   "$(wc -c < "$Q_DIR/big")" 1500006
-live=$(rcli --raw xrange "sandq:{default}:live:$id" - + | grep -c '^d$')
-bytes=$(rcli --raw xrange "sandq:{default}:live:$id" - + | awk 'p {n += length($0) + 0; p = 0} /^d$/ {p = 1} END {print n + 0}')
-[ "$bytes" -le 1048576 ]; t_result $? "the live stream holds at most 1 MiB ($bytes bytes in $live pieces)"
-like "... and says the rest was not published" "$(rcli --raw xrange "sandq:{default}:live:$id" - + | grep -x x)" '^x$'
 
 # A job that prints nothing publishes nothing.
 id=$(SQ submit -- sleep 1.5); SQ wait "$id" >/dev/null

@@ -64,6 +64,13 @@ durations (void **state)
   assert_non_null (strstr (err.msg, "greater than zero"));
   assert_int_equal (sq_parse_duration_ms ("nan", "--wall", &v, &err), -1);
   assert_int_equal (sq_parse_duration_ms ("1x", "--wall", &v, &err), -1);
+  assert_non_null (strstr (err.msg, "use ms, s, m, h or d"));
+  assert_int_equal (sq_parse_duration_ms ("6h", "timeout", &v, &err), 0);
+  assert_true (v == 6 * 3600000ULL);
+  assert_int_equal (sq_parse_duration_ms ("2d", "--keep", &v, &err), 0);
+  assert_true (v == 2 * 86400000ULL);
+  assert_int_equal (sq_parse_duration_ms ("90s", "--wall", &v, &err), 0);
+  assert_true (v == 90000);
 }
 
 static void

@@ -66,7 +66,7 @@ show() { systemctl show -P "$2" "$1"; }
 Q=/usr/local/bin/sandq
 CG=
 
-out=$(systemd-analyze verify /lib/systemd/system/sandq-worker.service 2>&1)
+out=$(systemd-analyze verify /etc/systemd/system/sandq-worker.service 2>&1)
 is "systemd-analyze verify of the installed unit" "$out" ""
 t0=$(date +%s.%N)
 diag() { systemctl status --no-pager sandq-worker 2>&1 | sed 's/^/#   /' | head -20
