@@ -135,5 +135,14 @@ sq_config_redis_password (const struct sq_config *c, char *buf, size_t len, sq_e
       if (access (path, R_OK) == 0)
         return read_secret (path, buf, len, err);
     }
+  /* Else redis-password beside the config file in use (by default
+   * /etc/sandq/redis-password), if this user may read it. */
+  const char *slash = strrchr (c->path, '/');
+  if (slash)
+    {
+      snprintf (path, sizeof path, "%.*s/redis-password", (int) (slash - c->path), c->path);
+      if (access (path, R_OK) == 0)
+        return read_secret (path, buf, len, err);
+    }
   return 0;
 }

@@ -40,9 +40,11 @@ void sq_config_free (struct sq_config *c);
  * redis://127.0.0.1:6379. */
 const char *sq_config_redis_url (const struct sq_config *c, const char *flag);
 
-/* Reads a password for the Redis connection from redis_password_file or
- * the systemd credential, if either exists. Returns 1 if found, 0 if not,
- * -1 on a read error. */
+/* Reads a password for the Redis connection from redis_password_file,
+ * else the systemd credential redis-password, else the file
+ * redis-password beside the config file (/etc/sandq/redis-password), the
+ * first that exists and can be read. Returns 1 if found, 0 if not, -1 on
+ * a read error. */
 int sq_config_redis_password (const struct sq_config *c, char *buf, size_t len,
                               sq_err *err);
 

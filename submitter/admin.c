@@ -269,7 +269,7 @@ cmd_stats (struct cli *c, int argc, char **argv)
       json_t *o = json_pack ("{s:o, s:o, s:{s:I, s:I}}", "queues", queues, "workers",
                              workers, "redis", "memory_bytes", (json_int_t) mem, "keys",
                              (json_int_t) keys);
-      json_dumpf (o, stdout, JSON_COMPACT);
+      json_dumpf (o, stdout, JSON_COMPACT | JSON_SORT_KEYS);
       putchar ('\n');
       json_decref (o);
       return SQ_EXIT_OK;
@@ -331,7 +331,7 @@ cmd_workers (struct cli *c, int argc, char **argv)
   w = cli_live_workers (c);
   if (c->json)
     {
-      json_dumpf (w, stdout, JSON_COMPACT);
+      json_dumpf (w, stdout, JSON_COMPACT | JSON_SORT_KEYS);
       putchar ('\n');
     }
   else
@@ -394,30 +394,62 @@ cmd_drain (struct cli *c, int argc, char **argv)
   return SQ_EXIT_OK;
 }
 
+/* A queue something was submitted to (the set sandq:queues), or that a
+ * live worker serves. */
+static int
+queue_known (struct cli *c, const char *q)
+{
+  sq_err err = { 0 };
+  redisReply *rep
+      = must (c, sq_redis_cmdf (&c->r, &err, "SISMEMBER sandq:queues %s", q), &err);
+  int known = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
+  freeReplyObject (rep);
+  json_t *ws = cli_live_workers (c), *w, *v;
+  size_t i, k;
+  json_array_foreach (ws, i, w)
+  {
+    json_array_foreach (json_object_get (w, "queues"), k, v) known
+        |= json_is_string (v) && strcmp (json_string_value (v), q) == 0;
+  }
+  json_decref (ws);
+  return known;
+}
+
 static int
 pause_resume (struct cli *c, int argc, char **argv, int pause)
 {
   const char *help
-      = pause ? "usage: sandq pause QUEUE\n\nStops every worker fetching from QUEUE. "
-                "Running jobs "
-                "finish; submits are still accepted.\n"
-              : "usage: sandq resume QUEUE\n\nLets workers fetch from QUEUE again.\n";
+      = pause ? "usage: sandq pause [--json] --queue Q   (or: sandq pause Q)\n\n"
+                "Stops every worker fetching from queue Q. Running jobs finish;\n"
+                "submits are still accepted. Exit 4 if no job was ever submitted to\n"
+                "Q and no live worker serves it.\n"
+              : "usage: sandq resume [--json] --queue Q   (or: sandq resume Q)\n\n"
+                "Lets workers fetch from queue Q again.\n";
   int first = cli_getopt (c, argc, argv, common_only, help, NULL, NULL);
   char key[SQ_KEY_MAX];
   sq_err err = { 0 };
-  if (first != argc - 1 || !sq_valid_name (argv[first], SQ_QUEUE_MAX))
-    cli_die (SQ_EXIT_USAGE, "%s: give exactly one valid QUEUE name", argv[0]);
+  const char *q = first == argc - 1 ? argv[first] : first == argc ? c->queue : NULL;
+  if (!q || (first == argc - 1 && c->queue && strcmp (c->queue, q) != 0))
+    cli_die (SQ_EXIT_USAGE, "%s: name one queue, with --queue Q (see sandq %s --help)",
+             argv[0], argv[0]);
+  if (!sq_valid_name (q, SQ_QUEUE_MAX))
+    cli_die (SQ_EXIT_USAGE, "%s: invalid queue name '%.80s'", argv[0], q);
   cli_connect (c);
-  sq_key (key, sizeof key, argv[first], "paused", NULL);
+  if (pause && !queue_known (c, q))
+    cli_die (SQ_EXIT_NOT_FOUND,
+             "pause: no queue '%s': nothing was ever submitted to it and no live worker "
+             "serves it (see sandq stats)",
+             q);
+  sq_key (key, sizeof key, q, "paused", NULL);
   redisReply *rep = must (c,
                           pause ? sq_redis_cmdf (&c->r, &err, "SET %s 1", key)
                                 : sq_redis_cmdf (&c->r, &err, "DEL %s", key),
                           &err);
   freeReplyObject (rep);
   if (c->json)
-    printf ("{\"queue\":\"%s\",\"paused\":%s}\n", argv[first], pause ? "true" : "false");
+    printf ("{\"paused\":%s,\"queue\":\"%s\"}\n", pause ? "true" : "false", q);
   else
-    printf ("%s: %s\n", argv[first], pause ? "paused" : "resumed");
+    printf ("%s: %s\n", q, pause ? "paused" : "resumed");
   return SQ_EXIT_OK;
 }
 
@@ -487,7 +519,7 @@ cmd_dead (struct cli *c, int argc, char **argv)
         freeReplyObject (qs);
       if (c->json)
         {
-          json_dumpf (arr, stdout, JSON_COMPACT);
+          json_dumpf (arr, stdout, JSON_COMPACT | JSON_SORT_KEYS);
           putchar ('\n');
         }
       else
@@ -509,7 +541,7 @@ cmd_dead (struct cli *c, int argc, char **argv)
   if (strcmp (sub, "purge") == 0 && all.set)
     {
       if (!c->queue)
-        cli_die (SQ_EXIT_USAGE, "dead purge --all: name the queue with --queue Q");
+        c->queue = SQ_DEFAULT_QUEUE; /* as every command */
       sq_key (key, sizeof key, c->queue, "dead", NULL);
       redisReply *rep
           = must (c, sq_redis_cmdf (&c->r, &err, "ZRANGE %s 0 -1", key), &err);

@@ -9,13 +9,26 @@
 #include "../common/util.h"
 #include "cli.h"
 
+/* The one job ID of a command; "QUEUE/ID" (as sandq workers shows the
+ * jobs it runs) names the queue too. */
 static const char *
-one_id (int argc, char **argv, int first, const char *cmd)
+one_id (struct cli *c, int argc, char **argv, int first, const char *cmd)
 {
+  static char queue[SQ_QUEUE_MAX + 1];
   if (first != argc - 1)
     cli_die (SQ_EXIT_USAGE, "%s: give exactly one job ID (see sandq %s --help)", cmd,
              cmd);
-  return argv[first];
+  const char *slash = strchr (argv[first], '/');
+  if (!slash)
+    return argv[first];
+  if ((size_t) (slash - argv[first]) > SQ_QUEUE_MAX)
+    cli_die (SQ_EXIT_USAGE, "%s: invalid QUEUE/ID '%.80s'", cmd, argv[first]);
+  snprintf (queue, sizeof queue, "%.*s", (int) (slash - argv[first]), argv[first]);
+  if (c->queue && strcmp (c->queue, queue) != 0)
+    cli_die (SQ_EXIT_USAGE, "%s: '%.80s' names queue '%s', --queue another", cmd,
+             argv[first], queue);
+  c->queue = queue;
+  return slash + 1;
 }
 
 static const struct option common_only[] = { CLI_COMMON_OPTS, { 0, 0, 0, 0 } };
@@ -30,7 +43,7 @@ cmd_status (struct cli *c, int argc, char **argv)
         "bytes), timestamps, attempts and the worker. Exit status 0 if the job\n"
         "exists, 4 if not.\n";
   const char *id = one_id (
-      argc, argv, cli_getopt (c, argc, argv, common_only, help, NULL, NULL), "status");
+      c, argc, argv, cli_getopt (c, argc, argv, common_only, help, NULL, NULL), "status");
   char queue[SQ_QUEUE_MAX + 1];
   json_t *job;
 
@@ -72,7 +85,7 @@ cmd_wait (struct cli *c, int argc, char **argv)
   };
   uint64_t timeout = 0;
   const char *id
-      = one_id (argc, argv,
+      = one_id (c, argc, argv,
                 cli_getopt (c, argc, argv, opts, help, parse_timeout, &timeout), "wait");
   char queue[SQ_QUEUE_MAX + 1];
   int code;
@@ -114,7 +127,7 @@ cmd_result (struct cli *c, int argc, char **argv)
   };
   const char *dir = NULL;
   const char *id = one_id (
-      argc, argv, cli_getopt (c, argc, argv, opts, help, parse_dir, &dir), "result");
+      c, argc, argv, cli_getopt (c, argc, argv, opts, help, parse_dir, &dir), "result");
   char queue[SQ_QUEUE_MAX + 1];
   int code = SQ_EXIT_OK;
 
@@ -181,8 +194,9 @@ cmd_logs (struct cli *c, int argc, char **argv)
   for (int i = 1; i < argc; i++)
     if (strcmp (argv[i], "-f") == 0)
       argv[i] = (char *) "--follow";
-  const char *id = one_id (
-      argc, argv, cli_getopt (c, argc, argv, opts, help, parse_stream, &which), "logs");
+  const char *id
+      = one_id (c, argc, argv,
+                cli_getopt (c, argc, argv, opts, help, parse_stream, &which), "logs");
   char queue[SQ_QUEUE_MAX + 1], key[SQ_KEY_MAX];
   sq_err err = { 0 };
 
@@ -248,7 +262,7 @@ cmd_cancel (struct cli *c, int argc, char **argv)
         "'cancelled'. Exit status 0 if cancelled or cancelling, 1 if the job was\n"
         "already final, 4 if there is no such job.\n";
   const char *id = one_id (
-      argc, argv, cli_getopt (c, argc, argv, common_only, help, NULL, NULL), "cancel");
+      c, argc, argv, cli_getopt (c, argc, argv, common_only, help, NULL, NULL), "cancel");
   char queue[SQ_QUEUE_MAX + 1], outcome[32];
   sq_err err = { 0 };
 

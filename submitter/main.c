@@ -309,7 +309,7 @@ cli_print_job (struct cli *c, json_t *job)
 
   if (c->json)
     {
-      json_dumpf (job, stdout, JSON_COMPACT);
+      json_dumpf (job, stdout, JSON_COMPACT | JSON_SORT_KEYS);
       putchar ('\n');
       return;
     }

@@ -30,6 +30,12 @@ out=$(CREDENTIALS_DIRECTORY=$Q_DIR/cred SANDQ_CONFIG=$Q_DIR/nopw.conf "$BIN/sand
 is "the systemd credential redis-password is used" "$?" 0
 err=$(SANDQ_CONFIG=$Q_DIR/nopw.conf "$BIN/sandq" stats 2>&1); is "no password: exit 3" "$?" 3
 like "no password is explained" "$err" 'requires a password: set redis_password_file'
+mkdir -p "$Q_DIR/etc"
+printf 'redis_url = unix://%s\n' "$REDIS_SOCK" > "$Q_DIR/etc/sandq.conf"
+printf '%s\n' "$PW" > "$Q_DIR/etc/redis-password"
+chmod 0600 "$Q_DIR/etc/redis-password"
+out=$(SANDQ_CONFIG=$Q_DIR/etc/sandq.conf "$BIN/sandq" stats --json 2>&1)
+is "redis-password beside the config file is read (as /etc/sandq/redis-password)" "$?" 0
 printf 'wrong\n' > "$Q_DIR/pw"
 err=$("$BIN/sandq" stats 2>&1); is "a wrong password: exit 3" "$?" 3
 like "a wrong password is explained" "$err" 'refused the password'

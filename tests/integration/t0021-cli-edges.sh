@@ -32,6 +32,42 @@ mkdir "$Q_DIR/empty"
 SQ result --queue interactive --result-dir "$Q_DIR/empty" "$id" >/dev/null
 is "an empty directory is fine" "$(cat "$Q_DIR/empty/stdout")" hi
 
+# One vocabulary: pause and resume take --queue (or the queue alone).
+like "pause --queue Q" "$(SQ pause --queue bulk)" '^bulk: paused$'
+is "... the queue is paused" "$(rcli exists 'sandq:{bulk}:paused')" 1
+like "resume Q" "$(SQ resume bulk)" '^bulk: resumed$'
+out=$(SQ pause --queue nosuchqueue 2>&1)
+is "pause of a queue nobody knows: exit 4" "$?" 4
+like "... saying why" "$out" "no queue 'nosuchqueue'"
+is "... and nothing is paused" "$(rcli exists 'sandq:{nosuchqueue}:paused')" 0
+out=$(SQ pause 2>&1); is "pause without a queue: exit 2" "$?" 2
+
+# The jobs sandq workers lists, as QUEUE/ID, are what the other commands take.
+id=$(SQ submit --queue interactive -- sleep 2 2>/dev/null)
+wait_for 10 '[ "$(SQ workers --json | grep -c "interactive/$id")" = 1 ]'
+qid=$("$PY" -c 'import json,sys; print([j for w in json.load(sys.stdin) for j in w["jobs"]][0])' \
+      <<< "$(SQ workers --json)")
+is "workers --json names the running job QUEUE/ID" "$qid" "interactive/$id"
+SQ wait "$qid" >/dev/null
+is "wait takes QUEUE/ID" "$?" 0
+like "status takes QUEUE/ID" "$(SQ status "$qid")" 'status +ok'
+out=$(SQ status --queue bulk "$qid" 2>&1)
+is "a QUEUE/ID against another --queue: exit 2" "$?" 2
+
+# --json output has its keys in one order, whatever Redis's.
+for cmd in "status --queue interactive $id" "stats" "workers"; do
+  js=$(SQ $cmd --json)
+  "$PY" -c 'import json,sys
+def ok(v):
+    if isinstance(v, dict):
+        return list(v) == sorted(v) and all(ok(x) for x in v.values())
+    if isinstance(v, list):
+        return all(ok(x) for x in v)
+    return True
+sys.exit(0 if ok(json.loads(sys.argv[1])) else 1)' "$js"
+  t_result $? "$cmd --json: keys sorted"
+done
+
 out=$(SQ submit --queue interactive --wall 1h --ttl 2d -- true 2>&1)
 is "durations take h and d" "$?" 0
 out=$(SQ submit --wall 1w -- true 2>&1)
