@@ -1,6 +1,9 @@
 /* The Redis protocol of sandq: key names and the Lua scripts that move a
- * job through its states. docs/protocol.md is the reference; this is its
- * one implementation in C. Knows nothing of sandboxes.
+ * job through its states. docs/protocol.md is the reference. Every state
+ * change goes through a script here; a few plain reads and writes (the
+ * id index, heartbeats, drain and pause flags, the dead-letter set) are
+ * still made by the worker and the CLI themselves. Knows nothing of
+ * sandboxes.
  *
  * Every key of a queue Q starts with "sandq:{Q}:", so that one queue lives
  * in one Redis Cluster hash slot.

@@ -96,7 +96,8 @@ struct sbx_host;
 
 /* Per-process set-up: detects the cgroup layout (v1, hybrid or v2), makes
  * sandq's cgroup subtree below this process's own cgroup, sweeps what a
- * crashed instance left there, and compiles the seccomp filter. Needs root
+ * crashed instance left there, and readies the seccomp filter (compiled at
+ * build time by libseccomp, see gen_seccomp.c). Needs root
  * (or CAP_SYS_ADMIN with a delegated cgroup subtree). */
 struct sbx_host *sbx_host_new (const struct sbx_host_config *cfg, sq_err *err);
 

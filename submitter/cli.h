@@ -11,7 +11,7 @@
 #include "../common/redis.h"
 #include "../common/spec.h"
 
-/* Exit codes, documented in README and docs/cli.md. */
+/* Exit codes, documented in README ("Exit status of sandq"). */
 enum
 {
   SQ_EXIT_OK = 0,

@@ -20,9 +20,9 @@
 /* libmicrohttpd and libsystemd are loaded when first needed, not linked:
  * --metrics loads the HTTP server (and the TLS stack Debian builds it
  * with), $NOTIFY_SOCKET loads libsystemd. A worker without them maps
- * about 3.5 MiB and 80 memory areas less, which every fork of it (each
- * sandbox's init) no longer copies. The types come from
- * the libraries' own headers. */
+ * about 3.5 MiB and 80 memory areas less (its RSS, and what each clone
+ * of it for a sandbox's start has to set up). The types come from the
+ * libraries' own headers. */
 static struct
 {
   typeof (MHD_start_daemon) *start_daemon;
