@@ -355,6 +355,58 @@ pack_inputs (char **paths, int n, uint64_t max, size_t *len)
   return buf;
 }
 
+/* Limits over what every live worker of the queue accepts (their
+ * heartbeats' caps) would be rejected by the worker after queueing:
+ * refuse them here. Without a live worker there is nothing to check. */
+static void
+check_caps (struct cli *c, const char *queue, const struct sq_spec *spec)
+{
+  json_t *ws = cli_live_workers (c), *w, *q;
+  uint64_t most[SQ_LIM__COUNT] = { 0 };
+  size_t i, k;
+  int seen = 0;
+
+  json_array_foreach (ws, i, w)
+  {
+    int serves = 0;
+    json_array_foreach (json_object_get (w, "queues"), k, q) serves
+        |= json_is_string (q) && strcmp (json_string_value (q), queue) == 0;
+    const char *caps = json_string_value (json_object_get (w, "caps"));
+    if (!serves || !caps)
+      continue;
+    seen = 1;
+    for (int l = 0; l < SQ_LIM__COUNT; l++)
+      {
+        char pat[64];
+        snprintf (pat, sizeof pat, "%s=", sq_limit_names[l]);
+        const char *at = strstr (caps, pat);
+        uint64_t v = at ? strtoull (at + strlen (pat), NULL, 10) : UINT64_MAX;
+        if (v > most[l])
+          most[l] = v;
+      }
+  }
+  json_decref (ws);
+  for (int l = 0; seen && l < SQ_LIM__COUNT; l++)
+    if (spec->limits[l] > most[l])
+      {
+        char want[48], max[48];
+        if (l == SQ_LIM_MEMORY || l == SQ_LIM_OUTPUT || l == SQ_LIM_DISK)
+          {
+            sq_format_size (spec->limits[l], want, sizeof want);
+            sq_format_size (most[l], max, sizeof max);
+          }
+        else
+          {
+            snprintf (want, sizeof want, "%" PRIu64, spec->limits[l]);
+            snprintf (max, sizeof max, "%" PRIu64, most[l]);
+          }
+        cli_die (SQ_EXIT_USAGE,
+                 "submit: --%s %s is more than the workers of queue '%s' accept (%s: at "
+                 "most %s)",
+                 sq_limit_opt_names[l], want, queue, sq_limit_names[l], max);
+      }
+}
+
 /* A job on a queue no live worker serves waits, silently, until one
  * does: say so (it stays queued; a worker may be on its way). */
 static void
@@ -505,6 +557,10 @@ cmd_submit (struct cli *c, int argc, char **argv)
   void *input
       = first < dd ? pack_inputs (argv + first, dd - first, s.max_input, &ilen) : NULL;
   cleanup_free char *spec = sq_spec_to_json (&s.spec);
+  /* Limits that no worker of the queue takes: refused now, not after
+   * queueing. */
+  cli_connect (c);
+  check_caps (c, queue, &s.spec);
   /* argv points into our own argv: detach it, then free what is ours. */
   s.spec.argv = NULL;
   s.spec.argc = 0;

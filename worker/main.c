@@ -244,11 +244,17 @@ heartbeat (sq_redis *r)
   char pid[16];
   snprintf (pid, sizeof pid, "%d", (int) getpid ());
   const char *state = W.stopping ? "stopping" : W.draining ? "draining" : "running";
+  /* The most a job may ask of it, for sandq submit to check first. */
+  char caps[512] = "";
+  size_t cl = 0;
+  for (int i = 0; i < SQ_LIM__COUNT; i++)
+    cl += snprintf (caps + cl, cl < sizeof caps ? sizeof caps - cl : 0, "%s%s=%" PRIu64,
+                    i ? "," : "", sq_limit_names[i], W.cfg.policy.max[i]);
   const char *argv[]
-      = { "HSET",         key,           "host",       host,   "pid",   pid,
-          "version",      SANDQ_VERSION, "slots",      slots,  "busy",  busy,
-          "jobs",         jobs,          "queues",     queues, "state", state,
-          "heartbeat_at", now,           "started_at", started };
+      = { "HSET",         key,           "host",       host,    "pid",   pid,
+          "version",      SANDQ_VERSION, "slots",      slots,   "busy",  busy,
+          "jobs",         jobs,          "queues",     queues,  "state", state,
+          "heartbeat_at", now,           "started_at", started, "caps",  caps };
   redisReply *rep = sq_redis_cmd (r, &err, (int) SQ_ARRAY_SIZE (argv), argv, NULL);
   if (!rep)
     {

@@ -68,6 +68,15 @@ sys.exit(0 if ok(json.loads(sys.argv[1])) else 1)' "$js"
   t_result $? "$cmd --json: keys sorted"
 done
 
+# Limits over what the queue's workers accept are refused before queueing.
+before=$(rcli hget 'sandq:{interactive}:stats' submitted)
+out=$(SQ submit --queue interactive --memory 1000G -- true 2>&1)
+is "submit --memory 1000G: exit 2" "$?" 2
+like "... naming the limit and the workers' cap" "$out" \
+  "--memory 1000 GiB is more than the workers of queue 'interactive' accept \(memory_bytes: at most 8 GiB\)"
+is "... and nothing was queued" "$(rcli hget 'sandq:{interactive}:stats' submitted)" "$before"
+like "the worker publishes its caps" "$(rcli hget "sandq:worker:e1" caps)" '^memory_bytes=[0-9]+,'
+
 out=$(SQ submit --queue interactive --wall 1h --ttl 2d -- true 2>&1)
 is "durations take h and d" "$?" 0
 out=$(SQ submit --wall 1w -- true 2>&1)
