@@ -12,6 +12,8 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/sandq
 SYSCONFDIR ?= /etc
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 # Units of a package (PREFIX=/usr) go where packages put theirs; those of
 # a local install, where the administrator's go.
 ifeq ($(PREFIX),/usr)
@@ -91,7 +93,15 @@ FUZZ_REPLAY := $(BUILD)/tests/fuzz-replay-spec $(BUILD)/tests/fuzz-replay-unpack
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_HELPERS := $(BUILD)/tests/deny-syscall
 
-all: $(BINS) $(LIBEXEC_BINS) $(UNIT_TESTS) $(TEST_HELPERS) $(BENCH) $(FUZZ_REPLAY)
+MANPAGES := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
+
+all: $(BINS) $(LIBEXEC_BINS) $(UNIT_TESTS) $(TEST_HELPERS) $(BENCH) $(FUZZ_REPLAY) $(MANPAGES)
+
+# Man pages, from one scdoc source each (man/*.scd).
+$(BUILD)/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	@command -v scdoc >/dev/null || { echo "scdoc not found: run scripts/install-deps (Debian: scdoc)" >&2; exit 1; }
+	scdoc < $< > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -305,6 +315,10 @@ install: all
 	install -m 0644 systemd/sandq.conf.example systemd/nightly.conf.example \
 	  $(DESTDIR)$(SYSCONFDIR)/sandq/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	for m in $(MANPAGES); do s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
+	  install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 completion/sandq.bash $(DESTDIR)$(BASHCOMPDIR)/sandq
 	@echo "installed; see $(DOCDIR)/operations.md to configure and start sandq-worker"
 
 # Removes what install put in place, but the configuration in
@@ -315,6 +329,8 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,sandq-worker.service sandq-nightly@.service \
 	  sandq-nightly@.timer)
 	rm -f $(DESTDIR)$(DOCDIR)/README.md $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(wildcard docs/*.md)))
+	for m in $(notdir $(MANPAGES)); do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/sandq
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
 	@echo "uninstalled; $(SYSCONFDIR)/sandq is left as it is"
 

@@ -140,7 +140,8 @@ sq_config_redis_password (const struct sq_config *c, char *buf, size_t len, sq_e
   const char *slash = strrchr (c->path, '/');
   if (slash)
     {
-      snprintf (path, sizeof path, "%.*s/redis-password", (int) (slash - c->path), c->path);
+      snprintf (path, sizeof path, "%.*s/redis-password", (int) (slash - c->path),
+                c->path);
       if (access (path, R_OK) == 0)
         return read_secret (path, buf, len, err);
     }

@@ -37,6 +37,10 @@ is "make uninstall leaves only the configuration" \
 rm -rf "$D2"
 ok "the docs are installed" test -f "$D/usr/local/share/doc/sandq/protocol.md"
 ok "the example config is installed" test -f "$D/etc/sandq/sandq.conf.example"
+for m in man1/sandq.1 man1/sandq-sandbox.1 man5/sandq.conf.5 man8/sandq-worker.8 man8/sandq-nightly.8; do
+  ok "man page $m is installed" test -f "$D/usr/local/share/man/$m"
+done
+ok "the bash completion is installed" test -f "$D/usr/local/share/bash-completion/completions/sandq"
 
 # Run from the staging tree, the worker looks for its helper beside itself,
 # then where it will be installed; finding neither, it says where it looked.
