@@ -95,7 +95,10 @@ TEST_HELPERS := $(BUILD)/tests/deny-syscall
 
 MANPAGES := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
 
-all: $(BINS) $(LIBEXEC_BINS) $(UNIT_TESTS) $(TEST_HELPERS) $(BENCH) $(FUZZ_REPLAY) $(MANPAGES)
+all: programs $(UNIT_TESTS) $(TEST_HELPERS) $(BENCH) $(FUZZ_REPLAY)
+
+# What is installed: no test, benchmark or fuzz program.
+programs: $(BINS) $(LIBEXEC_BINS) $(MANPAGES)
 
 # Man pages, from one scdoc source each (man/*.scd).
 $(BUILD)/man/%: man/%.scd
@@ -302,7 +305,7 @@ demo:
 
 DOCDIR ?= $(PREFIX)/share/doc/sandq
 
-install: all
+install: programs
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
 	  $(DESTDIR)$(SYSCONFDIR)/sandq/nightly
 	install -m 0755 $(BINS) systemd/sandq-nightly $(DESTDIR)$(BINDIR)/
@@ -321,6 +324,16 @@ install: all
 	install -m 0644 completion/sandq.bash $(DESTDIR)$(BASHCOMPDIR)/sandq
 	@echo "installed; see $(DOCDIR)/operations.md to configure and start sandq-worker"
 
+# The Debian package (debian/), built by dpkg-buildpackage from a copy of
+# the tree in $(BUILD)/deb/src, so that it writes nothing beside the
+# checkout: the .deb lands in $(BUILD)/deb/. Needs debhelper and dpkg-dev
+# (scripts/install-deps --deb).
+deb:
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	tar --exclude='./build*' --exclude=./.git -cf - . | tar -C $(BUILD)/deb/src -xf -
+	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b --no-sign
+	@ls $(BUILD)/deb/*.deb
+
 # Removes what install put in place, but the configuration in
 # $(SYSCONFDIR)/sandq (yours now) and anything the worker wrote.
 uninstall:
@@ -335,8 +348,8 @@ uninstall:
 	@echo "uninstalled; $(SYSCONFDIR)/sandq is left as it is"
 
 clean:
-	rm -rf build build-san build-fmt
+	rm -rf build build-san build-fmt build-deb
 
-.PHONY: all bench demo check check-v2 fuzz format-check deps install uninstall clean FORCE
+.PHONY: all programs bench demo check check-v2 fuzz format-check deps install uninstall deb clean FORCE
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
