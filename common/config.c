@@ -54,8 +54,7 @@ sq_config_load (struct sq_config *c, const char *path, sq_err *err)
       eq = strchr (s, '=');
       if (!eq)
         {
-          sq_err_set (err, 0, "config file '%s', line %d: expected 'key = value'", p,
-                      lineno);
+          sq_err_set (err, 0, "config file '%s' line %d: not 'key = value'", p, lineno);
           sq_config_free (c);
           return -1;
         }
@@ -116,7 +115,9 @@ read_secret (const char *path, char *buf, size_t len, sq_err *err)
    * yet written), not "no password": say so now rather than as a refused
    * login later. */
   if (!buf[0])
-    return sq_err_set (err, 0, "the Redis password file '%s' is empty", path);
+    return sq_err_set (
+        err, 0, "Redis password file '%s': empty; write the password on its first line",
+        path);
   return 1;
 }
 

@@ -47,7 +47,7 @@ sq_limit_opt_parse (enum sq_limit l, const char *value, uint64_t *out, sq_err *e
         double cores = strtod (value, &end);
         if (end == value || *end || cores < 0.01 || cores > 1024)
           return sq_err_set (
-              err, 0, "invalid --cpus '%s': expected cores between 0.01 and 1024", value);
+              err, 0, "--cpus '%s': not a number of cores; use 0.01 to 1024", value);
         *out = (uint64_t) (cores * 1000 + 0.5);
         return 0;
       }

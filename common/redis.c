@@ -21,7 +21,7 @@ parse_hostport (const char *s, size_t len, char *host, size_t hlen, int *port,
   char tmp[300];
 
   if (len == 0 || len >= sizeof tmp)
-    return sq_err_set (err, 0, "invalid Redis URL: missing or too long host");
+    return sq_err_set (err, 0, "missing or too long host");
   memcpy (tmp, s, len);
   tmp[len] = '\0';
   colon = strrchr (tmp, ':');
@@ -31,12 +31,12 @@ parse_hostport (const char *s, size_t len, char *host, size_t hlen, int *port,
       char *end;
       long p = strtol (colon + 1, &end, 10);
       if (*end || p < 1 || p > 65535)
-        return sq_err_set (err, 0, "invalid Redis URL: bad port '%s'", colon + 1);
+        return sq_err_set (err, 0, "bad port '%s'", colon + 1);
       *port = (int) p;
       tmp[colon - tmp] = '\0';
     }
   if (!tmp[0] || strlen (tmp) >= hlen)
-    return sq_err_set (err, 0, "invalid Redis URL: missing host");
+    return sq_err_set (err, 0, "missing host");
   snprintf (host, hlen, "%s", tmp);
   return 0;
 }
@@ -81,10 +81,10 @@ parse_auth (const char **p, struct sq_redis_addr *a, sq_err *err)
     {
       if (pct_decode (*p, colon - *p, a->user, sizeof a->user) < 0
           || pct_decode (colon + 1, at - colon - 1, a->password, sizeof a->password) < 0)
-        return sq_err_set (err, 0, "invalid Redis URL: bad user or password encoding");
+        return sq_err_set (err, 0, "bad user or password encoding");
     }
   else if (pct_decode (*p, at - *p, a->password, sizeof a->password) < 0)
-    return sq_err_set (err, 0, "invalid Redis URL: bad password encoding");
+    return sq_err_set (err, 0, "bad password encoding");
   *p = at + 1;
   return 0;
 }
@@ -98,19 +98,17 @@ parse_db (const char *s, int *db, sq_err *err)
     return 0;
   v = strtol (s, &end, 10);
   if (*end || v < 0 || v > 10000)
-    return sq_err_set (err, 0, "invalid Redis URL: bad database '%s'", s);
+    return sq_err_set (err, 0, "bad database '%s'", s);
   *db = (int) v;
   return 0;
 }
 
-int
-sq_redis_parse_url (const char *url, struct sq_redis_addr *a, sq_err *err)
+static int
+parse_url (const char *url, struct sq_redis_addr *a, sq_err *err)
 {
   const char *p;
 
   memset (a, 0, sizeof *a);
-  if (!url || !*url)
-    return sq_err_set (err, 0, "no Redis URL given");
   if (strncmp (url, "unix://", 7) == 0)
     {
       const char *q;
@@ -121,14 +119,13 @@ sq_redis_parse_url (const char *url, struct sq_redis_addr *a, sq_err *err)
       q = strchr (p, '?');
       size_t n = q ? (size_t) (q - p) : strlen (p);
       if (n == 0 || p[0] != '/' || n >= sizeof a->path)
-        return sq_err_set (err, 0,
-                           "invalid Redis URL: unix:// needs an absolute socket path");
+        return sq_err_set (err, 0, "unix:// needs an absolute socket path");
       memcpy (a->path, p, n);
       a->path[n] = '\0';
       if (q)
         {
           if (strncmp (q, "?db=", 4) != 0)
-            return sq_err_set (err, 0, "invalid Redis URL: unknown parameter '%s'", q);
+            return sq_err_set (err, 0, "unknown parameter '%s'", q);
           return parse_db (q + 4, &a->db, err);
         }
       return 0;
@@ -156,14 +153,13 @@ sq_redis_parse_url (const char *url, struct sq_redis_addr *a, sq_err *err)
         return -1;
       slash = strchr (p, '/');
       if (!slash)
-        return sq_err_set (err, 0, "invalid Redis URL: sentinel:// needs /MASTERNAME");
+        return sq_err_set (err, 0, "sentinel:// needs /MASTERNAME");
       for (s = p; s < slash;)
         {
           const char *comma = memchr (s, ',', slash - s);
           const char *e = comma ? comma : slash;
           if (a->nsentinels >= SQ_REDIS_MAX_SENTINELS)
-            return sq_err_set (err, 0, "invalid Redis URL: more than %d sentinels",
-                               SQ_REDIS_MAX_SENTINELS);
+            return sq_err_set (err, 0, "more than %d sentinels", SQ_REDIS_MAX_SENTINELS);
           if (parse_hostport (s, e - s, a->sentinel_host[a->nsentinels], 256,
                               &a->sentinel_port[a->nsentinels], 26379, err)
               < 0)
@@ -174,15 +170,37 @@ sq_redis_parse_url (const char *url, struct sq_redis_addr *a, sq_err *err)
       const char *m = slash + 1, *slash2 = strchr (m, '/');
       size_t mlen = slash2 ? (size_t) (slash2 - m) : strlen (m);
       if (mlen == 0 || mlen >= sizeof a->master)
-        return sq_err_set (err, 0, "invalid Redis URL: missing master name");
+        return sq_err_set (err, 0, "missing master name");
       memcpy (a->master, m, mlen);
       a->master[mlen] = '\0';
       return slash2 ? parse_db (slash2 + 1, &a->db, err) : 0;
     }
+  return sq_err_set (err, 0, "unknown scheme");
+}
+
+/* Errors name the URL without its user and password. */
+int
+sq_redis_parse_url (const char *url, struct sq_redis_addr *a, sq_err *err)
+{
+  if (!url || !*url)
+    return sq_err_set (err, 0, "Redis URL: none given; set --redis or SANDQ_REDIS_URL");
+  if (parse_url (url, a, err) == 0)
+    return 0;
+  const char *scheme = strstr (url, "://");
+  const char *at = scheme ? strchr (scheme, '@') : NULL;
+  char why[sizeof err->msg];
+  snprintf (why, sizeof why, "%s", err->msg);
+  memset (a, 0, sizeof *a);
+  if (at)
+    return sq_err_set (
+        err, 0,
+        "Redis URL '%.*s***%.60s': %s; write redis://[USER:PASSWORD@]HOST:PORT/DB, "
+        "unix:///PATH or sentinel://HOST:PORT[,...]/MASTER",
+        (int) (scheme + 3 - url), url, at, why);
   return sq_err_set (err, 0,
-                     "invalid Redis URL '%.40s': expected redis://, "
-                     "unix:// or sentinel://",
-                     url);
+                     "Redis URL '%.80s': %s; write redis://[USER:PASSWORD@]HOST:PORT/DB, "
+                     "unix:///PATH or sentinel://HOST:PORT[,...]/MASTER",
+                     url, why);
 }
 
 void
@@ -212,7 +230,7 @@ connect_tcp (const char *host, int port, int timeout_ms, sq_err *err)
 
   if (!c || c->err)
     {
-      sq_err_set (err, 0, "cannot connect to Redis at %s:%d: %s", host, port,
+      sq_err_set (err, 0, "Redis at %s:%d: %s", host, port,
                   c ? c->errstr : "out of memory");
       if (c)
         redisFree (c);
@@ -272,7 +290,7 @@ sq_redis_connect (sq_redis *r, sq_err *err)
       r->c = redisConnectUnixWithTimeout (a->path, tv);
       if (!r->c || r->c->err)
         {
-          sq_err_set (err, 0, "cannot connect to Redis at unix://%s: %s", a->path,
+          sq_err_set (err, 0, "Redis at unix://%s: %s", a->path,
                       r->c ? r->c->errstr : "out of memory");
           sq_redis_close (r);
           return -1;

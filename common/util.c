@@ -24,12 +24,14 @@ sq_parse_size (const char *s, const char *name, uint64_t *out, sq_err *err)
   uint64_t mul = 1;
 
   if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-    return sq_err_set (err, 0, "invalid %s '%s': expected a size such as 256M", name,
+    return sq_err_set (err, 0,
+                       "%s '%s': not a size; write one such as 256M, 1.5G or 4096", name,
                        s ? s : "");
   errno = 0;
   v = strtoull (s, &end, 10);
   if (errno || end == s)
-    return sq_err_set (err, 0, "invalid %s '%s': expected a size such as 256M", name, s);
+    return sq_err_set (
+        err, 0, "%s '%s': not a size; write one such as 256M, 1.5G or 4096", name, s);
   switch (*end)
     {
     case 'k':
@@ -60,10 +62,10 @@ sq_parse_size (const char *s, const char *name, uint64_t *out, sq_err *err)
   else if (mul == 1 && strcmp (end, "B") == 0)
     end++;
   if (*end)
-    return sq_err_set (err, 0, "invalid %s '%s': unknown suffix '%s' (use K, M, G or T)",
-                       name, s, end);
+    return sq_err_set (err, 0, "%s '%s': unknown suffix '%s'; use K, M, G or T", name, s,
+                       end);
   if (v > UINT64_MAX / mul)
-    return sq_err_set (err, 0, "invalid %s '%s': too large", name, s);
+    return sq_err_set (err, 0, "%s '%s': too large", name, s);
   *out = (uint64_t) v * mul;
   return 0;
 }
@@ -75,12 +77,15 @@ sq_parse_duration_ms (const char *s, const char *name, uint64_t *out, sq_err *er
   double v, mul = 1000.0;
 
   if (!s || !*s || *s == ' ')
-    return sq_err_set (err, 0, "invalid %s '%s': expected seconds such as 1.5", name,
-                       s ? s : "");
+    return sq_err_set (err, 0,
+                       "%s '%s': not a duration; write one such as 90s, 1.5, 10m or 6h",
+                       name, s ? s : "");
   errno = 0;
   v = strtod (s, &end);
   if (errno || end == s || isnan (v) || isinf (v))
-    return sq_err_set (err, 0, "invalid %s '%s': expected seconds such as 1.5", name, s);
+    return sq_err_set (err, 0,
+                       "%s '%s': not a duration; write one such as 90s, 1.5, 10m or 6h",
+                       name, s);
   if (strcmp (end, "ms") == 0)
     mul = 1.0;
   else if (strcmp (end, "m") == 0 || strcmp (end, "min") == 0)
@@ -90,14 +95,13 @@ sq_parse_duration_ms (const char *s, const char *name, uint64_t *out, sq_err *er
   else if (strcmp (end, "d") == 0)
     mul = 86400000.0;
   else if (*end && strcmp (end, "s") != 0)
-    return sq_err_set (err, 0,
-                       "invalid %s '%s': unknown suffix '%s' (use ms, s, m, h or d)",
-                       name, s, end);
+    return sq_err_set (err, 0, "%s '%s': unknown suffix '%s'; use ms, s, m, h or d", name,
+                       s, end);
   if (v <= 0)
-    return sq_err_set (err, 0, "invalid %s '%s': must be greater than zero", name, s);
+    return sq_err_set (err, 0, "%s '%s': must be more than zero", name, s);
   v *= mul;
   if (v > 1e15)
-    return sq_err_set (err, 0, "invalid %s '%s': too large", name, s);
+    return sq_err_set (err, 0, "%s '%s': too large", name, s);
   *out = (uint64_t) ceil (v);
   return 0;
 }
@@ -110,15 +114,13 @@ sq_parse_uint (const char *s, const char *name, uint64_t min, uint64_t max, uint
   unsigned long long v;
 
   if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-    return sq_err_set (err, 0, "invalid %s '%s': expected a whole number", name,
-                       s ? s : "");
+    return sq_err_set (err, 0, "%s '%s': not a whole number", name, s ? s : "");
   errno = 0;
   v = strtoull (s, &end, 10);
   if (errno || end == s || *end)
-    return sq_err_set (err, 0, "invalid %s '%s': expected a whole number", name, s);
+    return sq_err_set (err, 0, "%s '%s': not a whole number", name, s);
   if (v < min || v > max)
-    return sq_err_set (err, 0,
-                       "invalid %s '%s': must be between %" PRIu64 " and %" PRIu64, name,
+    return sq_err_set (err, 0, "%s '%s': out of range; use %" PRIu64 " to %" PRIu64, name,
                        s, min, max);
   *out = v;
   return 0;

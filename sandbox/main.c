@@ -54,16 +54,16 @@ usage (int code, FILE *out)
       "Limits (defaults are safe for untrusted code):\n"
       "  --memory SIZE     memory, no swap, incl. files, inputs and\n"
       "                    captured output                         (default 512M)\n"
-      "  --cpu SECONDS     CPU time of all processes together      (default 60)\n"
-      "  --wall SECONDS    wall-clock time, fractions allowed      (default 60)\n"
+      "  --cpu DURATION    CPU time of all processes together      (default 60s)\n"
+      "  --wall DURATION   wall-clock time, fractions allowed      (default 60s)\n"
       "  --pids N          processes and threads at once           (default 64)\n"
       "  --output SIZE     stdout and stderr together              (default 16M)\n"
       "  --disk SIZE       /work, /tmp and /dev/shm together       (default 256M)\n"
       "  --inodes N        files and directories on that disk      (default 16384)\n"
-      "  --cpus N          CPU bandwidth in cores, e.g. 0.5         (default 1)\n"
+      "  --cpus CORES      CPU bandwidth in cores, e.g. 0.5        (default 1)\n"
       "  --nofile N        open files per process                  (default 256)\n"
-      "SIZE takes K, M, G or T (powers of 1024); SECONDS takes fractions and\n"
-      "an ms, s, m, h or d suffix.\n"
+      "SIZE takes K, M, G or T (powers of 1024); DURATION takes fractions and\n"
+      "an ms, s, m, h or d suffix (seconds without one).\n"
       "\n"
       "Other options:\n"
       "  --dir DIR         the job's inputs; results go to DIR/out\n"
@@ -92,12 +92,14 @@ usage (int code, FILE *out)
 static __attribute__ ((noreturn, format (printf, 1, 2))) void
 die_usage (const char *fmt, ...)
 {
+  /* One line, "sandq-sandbox: WHAT: WHY; WHAT TO DO", as sandq's. */
+  char msg[1024];
   va_list ap;
-  fputs ("sandq-sandbox: ", stderr);
   va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
+  vsnprintf (msg, sizeof msg, fmt, ap);
   va_end (ap);
-  fputs ("\n(see sandq-sandbox --help)\n", stderr);
+  fprintf (stderr, "sandq-sandbox: %s%s\n", msg,
+           strstr (msg, "; ") ? "" : "; see sandq-sandbox --help");
   exit (EXIT_USAGE);
 }
 
@@ -142,7 +144,7 @@ cmd_info (int argc, char **argv)
                   "layout and checks that a sandbox can be set up here.\n");
           return 0;
         }
-      die_usage ("info: unknown option '%s'", argv[1]);
+      die_usage ("info: '%s': unknown option", argv[1]);
     }
   h = sbx_host_new (NULL, &err);
   if (!h)
@@ -226,7 +228,8 @@ main (int argc, char **argv)
 
   sq_log_init ("sandq-sandbox");
   if (argc < 2)
-    usage (EXIT_USAGE, stderr);
+    die_usage (
+        "command: none given; give run or info, as in: sandq-sandbox run -- /bin/true");
   if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
     usage (0, stdout);
   if (strcmp (argv[1], "--version") == 0)
@@ -237,7 +240,9 @@ main (int argc, char **argv)
   if (strcmp (argv[1], "info") == 0)
     return cmd_info (argc - 1, argv + 1);
   if (strcmp (argv[1], "run") != 0)
-    die_usage ("unknown command '%s'", argv[1]);
+    die_usage ("'%s': unknown command; give run or info first, as in: sandq-sandbox run "
+               "--memory 256M -- /bin/true",
+               argv[1]);
 
   sbx_limits_default (&lim);
   env = calloc (argc + 16, sizeof *env);
@@ -245,6 +250,7 @@ main (int argc, char **argv)
     env[nenv++] = sbx_default_env[i];
   argc--, argv++;
   optind = 1;
+  opterr = 0;
   while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1)
     {
       switch (c)
@@ -265,7 +271,7 @@ main (int argc, char **argv)
           {
             const char *eq = strchr (optarg, '=');
             if (!eq || eq == optarg)
-              die_usage ("invalid --env '%s': expected NAME=VALUE", optarg);
+              die_usage ("--env '%s': not NAME=VALUE", optarg);
             /* A later --env replaces an earlier or default one. */
             size_t klen = eq - optarg + 1, i;
             for (i = 0; i < nenv; i++)
@@ -310,11 +316,12 @@ main (int argc, char **argv)
           printf ("sandq-sandbox %s\n", SANDQ_VERSION);
           return 0;
         default:
-          die_usage ("invalid option");
+          die_usage ("'%s': unknown option, or its value is missing", argv[optind - 1]);
         }
     }
   if (optind >= argc)
-    die_usage ("run: no COMMAND given after the options");
+    die_usage ("run: no command; give it after the options, as in: sandq-sandbox run -- "
+               "/bin/true");
   if (sbx_limits_check (&lim, &err) < 0)
     die_usage ("%s", err.msg);
 

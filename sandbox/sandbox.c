@@ -81,7 +81,7 @@ check_range (const char *name, uint64_t v, uint64_t min, uint64_t max, int is_si
       snprintf (a, sizeof a, "%" PRIu64, min);
       snprintf (b, sizeof b, "%" PRIu64, max);
     }
-  sq_err_set (err, 0, "%s must be between %s and %s", name, a, b);
+  sq_err_set (err, 0, "%s: out of range; use %s to %s", name, a, b);
   return sq_err_input (err); /* the job's limits */
 }
 

@@ -375,14 +375,17 @@ cmd_drain (struct cli *c, int argc, char **argv)
   int first = cli_getopt (c, argc, argv, common_only, help, NULL, NULL);
   sq_err err = { 0 };
   if (first != argc - 1)
-    cli_die (SQ_EXIT_USAGE, "drain: give exactly one WORKER id (see sandq workers)");
+    cli_die (SQ_EXIT_USAGE,
+             "drain: needs exactly one WORKER id; list them with sandq workers");
   cli_connect (c);
   redisReply *rep = must (
       c, sq_redis_cmdf (&c->r, &err, "EXISTS sandq:worker:%s", argv[first]), &err);
   int exists = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
   freeReplyObject (rep);
   if (!exists)
-    cli_die (SQ_EXIT_NOT_FOUND, "no live worker '%s' (see sandq workers)", argv[first]);
+    cli_die (SQ_EXIT_NOT_FOUND,
+             "worker '%s': not alive; list the live ones with sandq workers",
+             argv[first]);
   rep = must (c, sq_redis_cmdf (&c->r, &err, "HSET sandq:worker:%s drain 1", argv[first]),
               &err);
   freeReplyObject (rep);
@@ -430,15 +433,17 @@ pause_resume (struct cli *c, int argc, char **argv, int pause)
   sq_err err = { 0 };
   const char *q = first == argc - 1 ? argv[first] : first == argc ? c->queue : NULL;
   if (!q || (first == argc - 1 && c->queue && strcmp (c->queue, q) != 0))
-    cli_die (SQ_EXIT_USAGE, "%s: name one queue, with --queue Q (see sandq %s --help)",
-             argv[0], argv[0]);
+    cli_die (SQ_EXIT_USAGE,
+             "%s: no queue named; give one, as in: sandq %s --queue interactive", argv[0],
+             argv[0]);
   if (!sq_valid_name (q, SQ_QUEUE_MAX))
-    cli_die (SQ_EXIT_USAGE, "%s: invalid queue name '%.80s'", argv[0], q);
+    cli_die (SQ_EXIT_USAGE, "%s: '%.80s': not a queue name; use 1-64 of [A-Za-z0-9._:-]",
+             argv[0], q);
   cli_connect (c);
   if (pause && !queue_known (c, q))
     cli_die (SQ_EXIT_NOT_FOUND,
-             "pause: no queue '%s': nothing was ever submitted to it and no live worker "
-             "serves it (see sandq stats)",
+             "pause: queue '%s': unknown, nothing was ever submitted to it and no live "
+             "worker serves it; list the queues with sandq stats",
              q);
   sq_key (key, sizeof key, q, "paused", NULL);
   redisReply *rep = must (c,
@@ -490,8 +495,11 @@ cmd_dead (struct cli *c, int argc, char **argv)
   const char *sub = first < argc ? argv[first] : NULL;
 
   if (!sub)
+    cli_die (SQ_EXIT_USAGE, "dead: no subcommand; give list, show, retry or purge");
+  if (strcmp (sub, "list") != 0 && strcmp (sub, "show") != 0 && strcmp (sub, "retry") != 0
+      && strcmp (sub, "purge") != 0)
     cli_die (SQ_EXIT_USAGE,
-             "dead: give list, show, retry or purge (see sandq dead --help)");
+             "dead: '%s': unknown subcommand; give list, show, retry or purge", sub);
   cli_connect (c);
   if (strcmp (sub, "list") == 0)
     {
@@ -563,13 +571,15 @@ cmd_dead (struct cli *c, int argc, char **argv)
       return SQ_EXIT_OK;
     }
   if (first + 2 != argc)
-    cli_die (SQ_EXIT_USAGE, "dead %s: give exactly one job ID", sub);
+    cli_die (SQ_EXIT_USAGE, "dead %s: needs exactly one job ID", sub);
   const char *id = argv[first + 1];
   cli_job_queue (c, id, queue, sizeof queue);
   json_t *job = cli_job_json (c, queue, id);
   if (!job || !json_object_get (job, "dead"))
-    cli_die (SQ_EXIT_NOT_FOUND, "'%s' is not in the dead-letter set of queue '%s'", id,
-             queue);
+    cli_die (SQ_EXIT_NOT_FOUND,
+             "job '%s': not in the dead-letter set of queue '%s'; list it with sandq "
+             "dead list",
+             id, queue);
   if (strcmp (sub, "show") == 0)
     cli_print_job (c, job);
   else if (strcmp (sub, "retry") == 0)
@@ -579,7 +589,7 @@ cmd_dead (struct cli *c, int argc, char **argv)
           < 0)
         cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
       if (strcmp (outcome, "queued") != 0)
-        cli_die (SQ_EXIT_FAILURE, "cannot retry '%s': %s", id,
+        cli_die (SQ_EXIT_FAILURE, "dead retry '%s': %s; submit the job again", id,
                  strcmp (outcome, "no_input") == 0 ? "its input has expired" : outcome);
       printf (c->json ? "{\"id\":\"%s\",\"state\":\"queued\"}\n" : "%s: queued again\n",
               id);
@@ -598,8 +608,8 @@ cmd_dead (struct cli *c, int argc, char **argv)
       printf (c->json ? "{\"id\":\"%s\",\"purged\":true}\n" : "%s: purged\n", id);
     }
   else
-    cli_die (SQ_EXIT_USAGE, "dead: unknown subcommand '%s' (list, show, retry, purge)",
-             sub);
+    cli_die (SQ_EXIT_USAGE,
+             "dead: '%s': unknown subcommand; give list, show, retry or purge", sub);
   json_decref (job);
   return SQ_EXIT_OK;
 }

@@ -16,16 +16,21 @@ one_id (struct cli *c, int argc, char **argv, int first, const char *cmd)
 {
   static char queue[SQ_QUEUE_MAX + 1];
   if (first != argc - 1)
-    cli_die (SQ_EXIT_USAGE, "%s: give exactly one job ID (see sandq %s --help)", cmd,
-             cmd);
+    cli_die (SQ_EXIT_USAGE, "%s: needs exactly one job ID", cmd);
   const char *slash = strchr (argv[first], '/');
+  const char *id = slash ? slash + 1 : argv[first];
+  if (!sq_valid_name (id, SQ_ID_MAX))
+    cli_die (SQ_EXIT_USAGE,
+             "%s: '%.80s': not a job ID; use 1-%d of [A-Za-z0-9._:-], as QUEUE/ID or ID",
+             cmd, argv[first], SQ_ID_MAX);
   if (!slash)
-    return argv[first];
+    return id;
   if ((size_t) (slash - argv[first]) > SQ_QUEUE_MAX)
-    cli_die (SQ_EXIT_USAGE, "%s: invalid QUEUE/ID '%.80s'", cmd, argv[first]);
+    cli_die (SQ_EXIT_USAGE, "%s: '%.80s': not a QUEUE/ID", cmd, argv[first]);
   snprintf (queue, sizeof queue, "%.*s", (int) (slash - argv[first]), argv[first]);
   if (c->queue && strcmp (c->queue, queue) != 0)
-    cli_die (SQ_EXIT_USAGE, "%s: '%.80s' names queue '%s', --queue another", cmd,
+    cli_die (SQ_EXIT_USAGE,
+             "%s: '%.80s': names queue '%s', and --queue another; give one of them", cmd,
              argv[first], queue);
   c->queue = queue;
   return slash + 1;
@@ -51,8 +56,10 @@ cmd_status (struct cli *c, int argc, char **argv)
   cli_job_queue (c, id, queue, sizeof queue);
   job = cli_job_json (c, queue, id);
   if (!job)
-    cli_die (SQ_EXIT_NOT_FOUND, "no job '%s' in queue '%s' (it may have expired)", id,
-             queue);
+    cli_die (SQ_EXIT_NOT_FOUND,
+             "job '%s': not in queue '%s'; it may have expired, or be in another queue "
+             "(--queue)",
+             id, queue);
   cli_print_job (c, job);
   json_decref (job);
   return SQ_EXIT_OK;
@@ -74,7 +81,7 @@ int
 cmd_wait (struct cli *c, int argc, char **argv)
 {
   static const char help[]
-      = "usage: sandq wait [--json] [--queue Q] [--timeout SECONDS] ID\n\n"
+      = "usage: sandq wait [--json] [--queue Q] [--timeout DURATION] ID\n\n"
         "Blocks until the job is final, showing state changes on a terminal,\n"
         "then prints it like 'sandq status'. Exit status 0 if the verdict is ok,\n"
         "1 if not, 4 if there is no such job, 5 on timeout.\n";
@@ -132,13 +139,16 @@ cmd_result (struct cli *c, int argc, char **argv)
   int code = SQ_EXIT_OK;
 
   if (!dir)
-    cli_die (SQ_EXIT_USAGE, "result: --result-dir DIR is required");
+    cli_die (SQ_EXIT_USAGE,
+             "result: no --result-dir; name an empty directory to extract into");
   cli_connect (c);
   cli_job_queue (c, id, queue, sizeof queue);
   json_t *job = cli_job_json (c, queue, id);
   if (!job)
-    cli_die (SQ_EXIT_NOT_FOUND, "no job '%s' in queue '%s' (it may have expired)", id,
-             queue);
+    cli_die (SQ_EXIT_NOT_FOUND,
+             "job '%s': not in queue '%s'; it may have expired, or be in another queue "
+             "(--queue)",
+             id, queue);
   if (cli_fetch_result (c, queue, id, dir, &code) < 0)
     {
       json_decref (job);
@@ -200,12 +210,13 @@ cmd_logs (struct cli *c, int argc, char **argv)
   char queue[SQ_QUEUE_MAX + 1], key[SQ_KEY_MAX];
   sq_err err = { 0 };
 
+  if ((which & 0x100) && c->json)
+    cli_die (SQ_EXIT_USAGE, "logs: --follow with --json: --follow prints the bytes "
+                            "as they come; drop one of them");
   cli_connect (c);
   cli_job_queue (c, id, queue, sizeof queue);
   if (which & 0x100)
     {
-      if (c->json)
-        cli_die (SQ_EXIT_USAGE, "logs: --follow prints the bytes; it takes no --json");
       FILE *devnull = fopen ("/dev/null", "we");
       int code;
       int only = which & 0xff;
@@ -222,7 +233,9 @@ cmd_logs (struct cli *c, int argc, char **argv)
     cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
   if (rep->type != REDIS_REPLY_STRING)
     cli_die (SQ_EXIT_NOT_FOUND,
-             "job '%s' has no logs (not finished, rejected, or expired)", id);
+             "job '%s': no logs; it has not finished, was rejected, or has expired (see "
+             "sandq status)",
+             id);
   json_t *o = json_object ();
   for (int i = 0; i < 2; i++)
     {
@@ -244,7 +257,8 @@ cmd_logs (struct cli *c, int argc, char **argv)
   if (c->json)
     {
       if (json_dumpf (o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII) < 0)
-        cli_die (SQ_EXIT_FAILURE, "could not write the logs as JSON");
+        cli_die (SQ_EXIT_FAILURE,
+                 "logs: cannot write them as JSON; check the output stream");
       putchar ('\n');
     }
   json_decref (o);

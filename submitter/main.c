@@ -59,15 +59,24 @@ usage (int code, FILE *out)
   exit (code);
 }
 
+/* The command being run, for the "see sandq CMD --help" of usage errors. */
+static const char *cli_cmd;
+
+/* Every refusal is one line, "sandq: WHAT: WHY; WHAT TO DO". A usage error
+ * whose message gives no advice of its own points at the command's help. */
 void
 cli_die (int code, const char *fmt, ...)
 {
+  char msg[1024];
   va_list ap;
-  fputs ("sandq: ", stderr);
   va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
+  vsnprintf (msg, sizeof msg, fmt, ap);
   va_end (ap);
-  fputc ('\n', stderr);
+  if (code == SQ_EXIT_USAGE && !strstr (msg, "; "))
+    fprintf (stderr, "sandq: %s; see sandq%s%s --help\n", msg, cli_cmd ? " " : "",
+             cli_cmd ? cli_cmd : "");
+  else
+    fprintf (stderr, "sandq: %s\n", msg);
   exit (code);
 }
 
@@ -102,7 +111,8 @@ cli_common_opt (struct cli *c, int opt, const char *arg, const char *help)
       return 1;
     case OPT_QUEUE:
       if (!sq_valid_name (arg, SQ_QUEUE_MAX))
-        cli_die (SQ_EXIT_USAGE, "invalid --queue '%s': use 1-%d of [A-Za-z0-9._:-]", arg,
+        cli_die (SQ_EXIT_USAGE,
+                 "--queue '%s': not a queue name; use 1-%d of [A-Za-z0-9._:-]", arg,
                  SQ_QUEUE_MAX);
       c->queue = arg;
       return 1;
@@ -129,9 +139,8 @@ cli_getopt (struct cli *c, int argc, char **argv, const struct option *opts,
         continue;
       if (o != '?' && extra && extra (c, o, optarg, ctx))
         continue;
-      cli_die (SQ_EXIT_USAGE,
-               "%s: unknown or incomplete option '%s' (see sandq %s --help)", argv[0],
-               argv[optind - 1], argv[0]);
+      cli_die (SQ_EXIT_USAGE, "%s: '%s': unknown option, or its value is missing",
+               argv[0], argv[optind - 1]);
     }
   return optind;
 }
@@ -157,7 +166,10 @@ cli_connect (struct cli *c)
     snprintf (c->r.addr.password, sizeof c->r.addr.password, "%s", pw);
   c->r.timeout_ms = 10000;
   if (sq_redis_connect (&c->r, &err) < 0)
-    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
+    cli_die (SQ_EXIT_FAILURE,
+             "%s; check that Redis runs there, or name another with --redis or "
+             "SANDQ_REDIS_URL",
+             err.msg);
   sq_proto_init (&c->p, &c->r);
   c->connected = 1;
 }
@@ -167,7 +179,10 @@ cli_job_queue (struct cli *c, const char *id, char *queue, size_t len)
 {
   sq_err err = { 0 };
   if (!sq_valid_name (id, SQ_ID_MAX))
-    cli_die (SQ_EXIT_USAGE, "invalid job id '%.80s'", id);
+    cli_die (
+        SQ_EXIT_USAGE,
+        "job ID '%.80s': not a job ID; use 1-128 of [A-Za-z0-9._:-], as QUEUE/ID or ID",
+        id);
   if (c->queue)
     {
       snprintf (queue, len, "%s", c->queue);
@@ -198,7 +213,9 @@ cli_json_text (const char *data, size_t len)
     return s;
   buf = malloc (len * 3);
   if (!buf)
-    cli_die (SQ_EXIT_FAILURE, "out of memory for the job's output");
+    cli_die (
+        SQ_EXIT_FAILURE,
+        "the job's output: out of memory; fetch it with sandq logs on a larger machine");
   for (size_t i = 0; i < len; i += n)
     {
       n = sq_utf8_seq (p + i, len - i);
@@ -669,7 +686,7 @@ main (int argc, char **argv)
       else if (strcmp (argv[i], "--json") == 0)
         c.json = 1;
       else
-        cli_die (SQ_EXIT_USAGE, "unknown option '%s' (see sandq --help)", argv[i]);
+        cli_die (SQ_EXIT_USAGE, "'%s': unknown option", argv[i]);
       i++;
     }
   if (i >= argc)
@@ -677,10 +694,11 @@ main (int argc, char **argv)
   for (const struct command *cmd = commands; cmd->name; cmd++)
     if (strcmp (cmd->name, argv[i]) == 0)
       {
+        cli_cmd = cmd->name;
         int rc = cmd->run (&c, argc - i, argv + i);
         sq_redis_close (&c.r);
         sq_config_free (&c.conf);
         return rc;
       }
-  cli_die (SQ_EXIT_USAGE, "unknown command '%s' (see sandq --help)", argv[i]);
+  cli_die (SQ_EXIT_USAGE, "'%s': unknown command", argv[i]);
 }

@@ -998,7 +998,7 @@ cmd_mcp (struct cli *c, int argc, char **argv)
   };
   int print = 0;
   if (cli_getopt (c, argc, argv, opts, help, print_opt, &print) != argc)
-    cli_die (SQ_EXIT_USAGE, "mcp: takes no arguments (see sandq mcp --help)");
+    cli_die (SQ_EXIT_USAGE, "mcp: takes no arguments");
   if (print)
     {
       json_t *t = json_pack ("{s:o}", "tools", tools_list ());
@@ -1010,7 +1010,7 @@ cmd_mcp (struct cli *c, int argc, char **argv)
     }
   struct mcp m = { .c = c, .queue = c->queue ? c->queue : SQ_DEFAULT_QUEUE };
   if (!sq_valid_name (m.queue, SQ_QUEUE_MAX))
-    cli_die (SQ_EXIT_USAGE, "mcp: invalid --queue '%s'", m.queue);
+    cli_die (SQ_EXIT_USAGE, "mcp: --queue '%s': not a queue name", m.queue);
   cli_connect (c);
   fprintf (stderr, "sandq mcp: serving on stdio, jobs go to queue %s\n", m.queue);
 

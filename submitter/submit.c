@@ -25,8 +25,8 @@ static const char help[]
       "with a progress bar on a terminal, and prints the job id.\n"
       "\n"
       "Limits (as sandq-sandbox; the worker's defaults otherwise):\n"
-      "  --memory SIZE --cpu SECONDS --wall SECONDS --pids N --output SIZE\n"
-      "  --disk SIZE --inodes N --cpus N\n"
+      "  --memory SIZE --cpu DURATION --wall DURATION --pids N --output SIZE\n"
+      "  --disk SIZE --inodes N --cpus CORES\n"
       "Job:\n"
       "  --queue Q          queue to submit to              (default: default)\n"
       "  --priority P       high, normal or low             (default: normal)\n"
@@ -39,8 +39,8 @@ static const char help[]
       "  --network NAME     a network profile of the queue's (repeatable): the\n"
       "                     destinations the operator named for it, nothing\n"
       "                     else                    (default: the queue's, or none)\n"
-      "  --ttl SECONDS      give up if not started by then  (default 86400)\n"
-      "  --keep SECONDS     keep the verdict and result     (default 259200)\n"
+      "  --ttl DURATION     give up if not started by then  (default 1d)\n"
+      "  --keep DURATION    keep the verdict and result     (default 3d)\n"
       "  --max-attempts N   runs on sandq's own faults       (default 3)\n"
       "  --max-input SIZE   refuse bigger inputs             (default 64M)\n"
       "Following:\n"
@@ -86,29 +86,29 @@ extra (struct cli *c, int o, const char *arg, void *ctx)
     case 'P':
       s->priority = sq_priority_from_name (arg);
       if (s->priority < 0)
-        cli_die (SQ_EXIT_USAGE, "invalid --priority '%s': use high, normal or low", arg);
+        cli_die (SQ_EXIT_USAGE, "--priority '%s': unknown; use high, normal or low", arg);
       return 1;
     case 'I':
       if (!sq_valid_name (arg, SQ_ID_MAX))
         cli_die (SQ_EXIT_USAGE,
-                 "invalid --id '%.80s': use 1-%d of [A-Za-z0-9._:-], not "
+                 "--id '%.80s': not a job ID; use 1-%d of [A-Za-z0-9._:-], not "
                  "starting with '.' or '-'",
                  arg, SQ_ID_MAX);
       s->id = arg;
       return 1;
     case 'e':
       if (sq_spec_add_env (&s->spec, arg, &err) < 0)
-        cli_die (SQ_EXIT_USAGE, "invalid --%s", err.msg);
+        cli_die (SQ_EXIT_USAGE, "--%s", err.msg);
       return 1;
     case 'f':
       if (s->ninput_from == SQ_SPEC_MAX_INPUTS)
-        cli_die (SQ_EXIT_USAGE, "--input-from: at most %d earlier jobs",
+        cli_die (SQ_EXIT_USAGE, "--input-from: more than %d earlier jobs",
                  SQ_SPEC_MAX_INPUTS);
       s->input_from[s->ninput_from++] = arg;
       return 1;
     case 'n':
       if (sq_spec_add_network (&s->spec, arg, &err) < 0)
-        cli_die (SQ_EXIT_USAGE, "invalid --%s", err.msg);
+        cli_die (SQ_EXIT_USAGE, "--%s", err.msg);
       return 1;
     case 't':
       if (sq_parse_duration_ms (arg, "--ttl", &s->ttl_ms, &err) < 0)
@@ -321,8 +321,8 @@ pack_inputs (char **paths, int n, uint64_t max, size_t *len)
           char got[32];
           sq_format_size (st.st_size, got, sizeof got);
           cli_die (SQ_EXIT_USAGE,
-                   "input '%s' is %s, more than the limit of %s "
-                   "(--max-input)",
+                   "input '%s': %s, more than the limit of %s; raise it "
+                   "with --max-input (at most 1G)",
                    paths[0], got, lim);
         }
       buf = sq_read_file_at (AT_FDCWD, paths[0], max, len, &err);
@@ -341,12 +341,16 @@ pack_inputs (char **paths, int n, uint64_t max, size_t *len)
         copy[strlen (copy) - 1] = '\0';
       base = strrchr (copy, '/') ? strrchr (copy, '/') + 1 : copy;
       if (!*base || strcmp (base, ".") == 0 || strcmp (base, "..") == 0)
-        cli_die (SQ_EXIT_USAGE, "input '%s': give a file or a named directory", paths[i]);
+        cli_die (SQ_EXIT_USAGE,
+                 "input '%s': not a file or a named directory; give a file or a "
+                 "directory by name",
+                 paths[i]);
       if (sq_packer_add_path (p, paths[i], base, &err) < 0)
         {
           sq_packer_free (p);
           if (err.code == EFBIG)
-            cli_die (SQ_EXIT_USAGE, "input: %s (--max-input)", err.msg);
+            cli_die (SQ_EXIT_USAGE,
+                     "input: %s; raise the limit with --max-input (at most 1G)", err.msg);
           cli_die (SQ_EXIT_USAGE, "input %s", err.msg);
         }
     }
@@ -522,13 +526,13 @@ cmd_submit (struct cli *c, int argc, char **argv)
         break;
       }
   if (dd < 0 || dd == argc - 1)
-    cli_die (SQ_EXIT_USAGE,
-             "submit: give the command after '--' (see sandq submit --help)");
+    cli_die (SQ_EXIT_USAGE, "submit: no command after '--'; give one, as in: sandq "
+                            "submit data.csv -- python3 job.py");
   /* Options and PATHs come before "--"; getopt must not see the command. */
   first = cli_getopt (c, dd, argv, opts, help, extra, &s);
   if (s.result_dir && !s.wait)
-    cli_die (SQ_EXIT_USAGE,
-             "submit: --result-dir needs --wait (or use sandq result later)");
+    cli_die (SQ_EXIT_USAGE, "submit: --result-dir without --wait; add --wait, or fetch "
+                            "it later with sandq result");
   if (s.result_dir)
     {
       /* Before the job runs, not after. */
@@ -537,7 +541,7 @@ cmd_submit (struct cli *c, int argc, char **argv)
         cli_die (SQ_EXIT_USAGE, "submit: %s", msg);
     }
   if (s.max_input > SQ_MAX_INPUT_BYTES * 16)
-    cli_die (SQ_EXIT_USAGE, "submit: --max-input above 1 GiB is not supported");
+    cli_die (SQ_EXIT_USAGE, "submit: --max-input: more than 1 GiB is not supported");
   s.spec.argc = argc - dd - 1;
   s.spec.argv = argv + dd + 1;
 

@@ -42,24 +42,24 @@ usage (int code, FILE *out)
       "  --queue Q          serve queue Q; repeat to serve several, in priority\n"
       "                     order (default: default)\n"
       "  --concurrency N    jobs at once, one sandbox each     (default 1)\n"
-      "  --lease SECONDS    lease per job; a dead worker's jobs run elsewhere\n"
-      "                     after at most this long            (default 15)\n"
-      "  --grace SECONDS    on SIGTERM, how long running jobs may finish before\n"
-      "                     they are given back to the queue   (default 30)\n"
+      "  --lease DURATION   lease per job; a dead worker's jobs run elsewhere\n"
+      "                     after at most this long            (default 15s)\n"
+      "  --grace DURATION   on SIGTERM, how long running jobs may finish before\n"
+      "                     they are given back to the queue   (default 30s)\n"
       "  --id ID            worker id shown by 'sandq workers' (default host:pid)\n"
-      "  --memory SIZE --cpu SECONDS --wall SECONDS --pids N --output SIZE\n"
+      "  --memory SIZE --cpu DURATION --wall DURATION --pids N --output SIZE\n"
       "  --disk SIZE --inodes N --cpus CORES\n"
       "                     default limits for jobs that set none (the\n"
       "                     sandq-sandbox defaults otherwise)\n"
       "  --max-result SIZE  cap on a result archive            (default 64M)\n"
-      "  --archive-timeout SECONDS\n"
+      "  --archive-timeout DURATION\n"
       "                     how long unpacking or packing one job may take\n"
-      "                     before the job fails (and is retried) (default 60)\n"
+      "                     before the job fails (and is retried) (default 60s)\n"
       "  --max-reclaims N   worker deaths before a job is dead-lettered (default 3)\n"
       "  --uid-base UID     host uid of slot 0                 (default 800000)\n"
-      "  --template-refresh SECONDS\n"
+      "  --template-refresh DURATION\n"
       "                     rebuild the sandboxes' root from the host's files\n"
-      "                     at least this often               (default 60)\n"
+      "                     at least this often               (default 60s)\n"
       "  --metrics ADDR     serve Prometheus metrics on ADDR (host:port)\n"
       "  --config FILE      config file (default: $SANDQ_CONFIG or\n"
       "                     /etc/sandq/sandq.conf if it exists)\n"
@@ -75,15 +75,21 @@ usage (int code, FILE *out)
   exit (code);
 }
 
+/* The config file whose line is being read, for errors that name it. */
+static const char *opt_source;
+
 static __attribute__ ((noreturn, format (printf, 1, 2))) void
 die_usage (const char *fmt, ...)
 {
+  /* One line, "sandq-worker: WHAT: WHY; WHAT TO DO", as sandq's. */
+  char msg[1024];
   va_list ap;
-  fputs ("sandq-worker: ", stderr);
   va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
+  vsnprintf (msg, sizeof msg, fmt, ap);
   va_end (ap);
-  fputs ("\n(see sandq-worker --help)\n", stderr);
+  fprintf (stderr, "sandq-worker: %s%s%s%s%s\n", opt_source ? "config file '" : "",
+           opt_source ? opt_source : "", opt_source ? ": " : "", msg,
+           strstr (msg, "; ") ? "" : "; see sandq-worker --help");
   exit (2);
 }
 
@@ -129,10 +135,10 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
       for (char *q = strtok_r (buf, ", ", &save); q; q = strtok_r (NULL, ", ", &save))
         {
           if (!sq_valid_name (q, SQ_QUEUE_MAX))
-            die_usage ("invalid queue name '%s': use 1-%d of [A-Za-z0-9._:-]", q,
+            die_usage ("--queue '%s': not a queue name; use 1-%d of [A-Za-z0-9._:-]", q,
                        SQ_QUEUE_MAX);
           if (cfg->nqueues >= SQ_MAX_QUEUES)
-            die_usage ("more than %d queues", SQ_MAX_QUEUES);
+            die_usage ("--queue: more than %d queues", SQ_MAX_QUEUES);
           snprintf (cfg->queues[cfg->nqueues++], SQ_QUEUE_MAX + 1, "%s", q);
         }
     }
@@ -146,14 +152,14 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
     {
       SECS (lease_ms);
       if (cfg->lease_ms < 1000)
-        die_usage ("--lease must be at least 1 second");
+        die_usage ("--lease: less than 1 second");
     }
   else if (strcmp (name, "grace") == 0)
     SECS (grace_ms);
   else if (strcmp (name, "id") == 0)
     {
       if (!sq_valid_name (v, 120))
-        die_usage ("invalid --id '%s': use 1-120 of [A-Za-z0-9._:-]", v);
+        die_usage ("--id '%s': not a worker id; use 1-120 of [A-Za-z0-9._:-]", v);
       snprintf (cfg->id, sizeof cfg->id, "%s", v);
     }
   else if (sq_limit_opt_find (name) >= 0)
@@ -181,14 +187,14 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
     {
       SECS (archive_timeout_ms);
       if (cfg->archive_timeout_ms < 100 || cfg->archive_timeout_ms > 86400000)
-        die_usage ("--archive-timeout must be from 0.1 to 86400 seconds");
+        die_usage ("--archive-timeout: out of range; use 0.1s to 1d");
     }
   else if (strcmp (name, "template-refresh") == 0
            || strcmp (name, "template_refresh") == 0)
     {
       SECS (template_refresh_ms);
       if (cfg->template_refresh_ms < 100 || cfg->template_refresh_ms > 86400000)
-        die_usage ("--template-refresh must be from 0.1 to 86400 seconds");
+        die_usage ("--template-refresh: out of range; use 0.1s to 1d");
     }
   else if (strcmp (name, "metrics") == 0)
     {
@@ -201,13 +207,16 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
     {
       int l = sq_log_level_from_name (v);
       if (l < 0)
-        die_usage ("invalid --log-level '%s'", v);
+        die_usage ("--log-level '%s': unknown; use err, warning, notice, info or debug",
+                   v);
       sq_log_set_level ((enum sq_log_level) l);
     }
   else if (strcmp (name, "redis_url") == 0 || strcmp (name, "redis_password_file") == 0)
     ; /* read where the URL is resolved */
   else
-    die_usage ("unknown option '%s'", name);
+    die_usage ("'%s': unknown option; the names are those of sandq-worker --help, as in "
+               "concurrency = 2",
+               name);
 #undef SIZE
 #undef SECS
 }
@@ -435,9 +444,16 @@ main (int argc, char **argv)
   if (sq_config_load (&conf, config_path, &err) < 0)
     die_usage ("%s", err.msg);
   for (int i = 0; i < conf.n; i++)
-    set_option (cfg, conf.e[i].key, conf.e[i].value);
+    {
+      static char where[600];
+      snprintf (where, sizeof where, "%.512s' line %d", conf.path, conf.e[i].line);
+      opt_source = where;
+      set_option (cfg, conf.e[i].key, conf.e[i].value);
+      opt_source = NULL;
+    }
   int queues_from_config = cfg->nqueues;
 
+  opterr = 0;
   while ((c = getopt_long (argc, argv, "h", opts, &idx)) != -1)
     switch (c)
       {
@@ -465,10 +481,11 @@ main (int argc, char **argv)
         printf ("sandq-worker %s\n", SANDQ_VERSION);
         return 0;
       default:
-        die_usage ("invalid option");
+        die_usage ("'%s': unknown option, or its value is missing", argv[optind - 1]);
       }
   if (optind < argc)
-    die_usage ("unexpected argument '%s'", argv[optind]);
+    die_usage ("'%s': unexpected argument; sandq-worker takes options only",
+               argv[optind]);
   if (cfg->nqueues == 0)
     set_option (cfg, "queue", SQ_DEFAULT_QUEUE);
   if (!cfg->id[0])

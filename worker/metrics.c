@@ -335,14 +335,17 @@ metrics_parse_addr (const char *addr, struct sockaddr_in *sin, sq_err *err)
   memset (sin, 0, sizeof *sin);
   sin->sin_family = AF_INET;
   if (!colon)
-    return sq_err_set (err, 0, "invalid --metrics '%s': expected host:port", addr);
+    return sq_err_set (
+        err, 0, "--metrics '%s': not HOST:PORT; write one such as 127.0.0.1:9464", addr);
   port = strtol (colon + 1, NULL, 10);
   if (port < 1 || port > 65535)
-    return sq_err_set (err, 0, "invalid --metrics '%s': bad port", addr);
+    return sq_err_set (err, 0, "--metrics '%s': bad port; use 1 to 65535", addr);
   if (colon > addr)
     snprintf (host, sizeof host, "%.*s", (int) (colon - addr), addr);
   if (inet_pton (AF_INET, host, &sin->sin_addr) != 1)
-    return sq_err_set (err, 0, "invalid --metrics '%s': host must be an IPv4 address",
+    return sq_err_set (err, 0,
+                       "--metrics '%s': the host is not an IPv4 address; write one such "
+                       "as 127.0.0.1:9464",
                        addr);
   sin->sin_port = htons ((uint16_t) port);
   return 0;

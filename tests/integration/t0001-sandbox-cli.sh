@@ -17,22 +17,22 @@ like "--version prints a version" "$("$S" --version)" '^sandq-sandbox [0-9]+\.[0
 
 err=$("$S" 2>&1 >/dev/null); is "no command: exit 2" "$?" 2
 err=$("$S" frobnicate 2>&1); is "unknown command: exit 2" "$?" 2
-like "unknown command is named" "$err" "unknown command 'frobnicate'"
+like "unknown command is named" "$err" "'frobnicate': unknown command"
 err=$("$S" run --memory lots -- /bin/true 2>&1); is "bad --memory: exit 2" "$?" 2
-like "bad --memory names the option and value" "$err" "invalid --memory 'lots'"
+like "bad --memory names the option and value" "$err" "--memory 'lots': not a size"
 err=$("$S" run --memory 1K -- /bin/true 2>&1); is "tiny --memory: exit 2" "$?" 2
-like "tiny --memory names the range" "$err" 'memory must be between 4 MiB and 1 TiB'
+like "tiny --memory names the range" "$err" 'memory: out of range; use 4 MiB to 1 TiB'
 err=$("$S" run --wall 0 -- /bin/true 2>&1); is "zero --wall: exit 2" "$?" 2
-like "zero --wall is explained" "$err" "invalid --wall '0': must be greater than zero"
+like "zero --wall is explained" "$err" "--wall '0': must be more than zero"
 err=$("$S" run --pids 0 -- /bin/true 2>&1); is "zero --pids: exit 2" "$?" 2
 err=$("$S" run --cpus 0 -- /bin/true 2>&1); is "zero --cpus: exit 2" "$?" 2
 err=$("$S" run --env NOEQUALS -- /bin/true 2>&1); is "bad --env: exit 2" "$?" 2
-like "bad --env is explained" "$err" "expected NAME=VALUE"
+like "bad --env is explained" "$err" "not NAME=VALUE"
 err=$("$S" run --dir "$tmp/missing" -- /bin/true 2>&1); is "missing --dir: exit 2" "$?" 2
 like "missing --dir is named" "$err" "--dir '$tmp/missing': No such file or directory"
 err=$("$S" run --stdout /nonexistent/dir/x -- /bin/true 2>&1); is "unwritable --stdout: exit 2" "$?" 2
 err=$("$S" run 2>&1); is "run without a command: exit 2" "$?" 2
-like "run without a command is explained" "$err" "no COMMAND"
+like "run without a command is explained" "$err" "run: no command; give it after the options"
 mkdir -p "$tmp/full/out" && touch "$tmp/full/out/old"
 err=$("$S" run --dir "$tmp/full" -- /bin/true 2>&1); is "non-empty DIR/out: exit 2" "$?" 2
 like "non-empty DIR/out is explained" "$err" "must be empty before a run"

@@ -242,14 +242,14 @@ head -c 2M /dev/urandom > "$Q_DIR/big.bin"
 err=$(SQ submit --max-input 1M "$Q_DIR/big.bin" -- true 2>&1); is "input over the cap: exit 2" "$?" 2
 like "input over the cap is explained" "$err" 'larger than its cap of 1 MiB'
 err=$(SQ submit --memory lots -- true 2>&1); is "bad --memory: exit 2" "$?" 2
-like "bad --memory is named" "$err" "invalid --memory 'lots'"
+like "bad --memory is named" "$err" "--memory 'lots': not a size"
 err=$(SQ submit --priority urgent -- true 2>&1); is "bad --priority: exit 2" "$?" 2
 err=$(SQ --redis unix:///nonexistent/redis.sock status x 2>&1); is "unreachable Redis: exit 3" "$?" 3
-like "unreachable Redis is explained" "$err" 'cannot connect to Redis at unix:///nonexistent/redis.sock'
+like "unreachable Redis is explained" "$err" 'Redis at unix:///nonexistent/redis.sock: No such file'
 err=$(SQ --redis redis://127.0.0.1:1 stats 2>&1); is "refused TCP Redis: exit 3" "$?" 3
-like "refused TCP Redis is explained" "$err" 'cannot connect to Redis at 127.0.0.1:1: Connection refused'
+like "refused TCP Redis is explained" "$err" 'Redis at 127.0.0.1:1: Connection refused'
 err=$(SQ --redis http://x stats 2>&1); is "bad URL: exit 2" "$?" 2
-like "bad URL is explained" "$err" 'expected redis://, unix:// or sentinel://'
+like "bad URL is explained" "$err" "Redis URL 'http://x': unknown scheme; write redis://"
 for c in submit status wait result logs cancel stats dead workers drain pause resume; do
   out=$(SQ "$c" --help); rc=$?
   ok "sandq $c --help exits 0 with a usage line" test "$rc" -eq 0 -a -n "$(printf '%s' "$out" | grep '^usage: sandq')"

@@ -152,15 +152,15 @@ worker_stop m
 ok "and says it is stopping" grep -q "^STOPPING=1" "$Q_DIR/notify.log"
 kill "$npid" 2>/dev/null
 err=$("$BIN/sandq-worker" --metrics nonsense 2>&1); is "a bad --metrics address: exit 2" "$?" 2
-like "a bad --metrics address is explained" "$err" "invalid --metrics 'nonsense'"
+like "a bad --metrics address is explained" "$err" "--metrics 'nonsense'"
 # The worker's newer options refuse values out of range, naming the range.
 while IFS='|' read -r opt want; do
   err=$("$BIN/sandq-worker" $opt 2>&1); is "sandq-worker $opt: exit 2" "$?" 2
   like "sandq-worker $opt is explained" "$err" "$want"
 done <<'CASES'
---template-refresh 0.01|--template-refresh must be from 0\.1 to 86400 seconds
---archive-timeout 100000|--archive-timeout must be from 0\.1 to 86400 seconds
---inodes 3|invalid --inodes '3': must be between 16 and 16777216
---cpus 0|invalid --cpus '0': expected cores between 0\.01 and 1024
+--template-refresh 0.01|--template-refresh: out of range; use 0\.1s to 1d
+--archive-timeout 100000|--archive-timeout: out of range; use 0\.1s to 1d
+--inodes 3|--inodes '3': out of range; use 16 to 16777216
+--cpus 0|--cpus '0': not a number of cores; use 0\.01 to 1024
 CASES
 done_testing

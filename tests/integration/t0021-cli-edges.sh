@@ -38,7 +38,7 @@ is "... the queue is paused" "$(rcli exists 'sandq:{bulk}:paused')" 1
 like "resume Q" "$(SQ resume bulk)" '^bulk: resumed$'
 out=$(SQ pause --queue nosuchqueue 2>&1)
 is "pause of a queue nobody knows: exit 4" "$?" 4
-like "... saying why" "$out" "no queue 'nosuchqueue'"
+like "... saying why" "$out" "queue 'nosuchqueue': unknown"
 is "... and nothing is paused" "$(rcli exists 'sandq:{nosuchqueue}:paused')" 0
 out=$(SQ pause 2>&1); is "pause without a queue: exit 2" "$?" 2
 
@@ -80,5 +80,5 @@ like "the worker publishes its caps" "$(rcli hget "sandq:worker:e1" caps)" '^mem
 out=$(SQ submit --queue interactive --wall 1h --ttl 2d -- true 2>&1)
 is "durations take h and d" "$?" 0
 out=$(SQ submit --wall 1w -- true 2>&1)
-like "an unknown suffix names the ones there are" "$out" "unknown suffix 'w' \(use ms, s, m, h or d\)"
+like "an unknown suffix names the ones there are" "$out" "unknown suffix 'w'; use ms, s, m, h or d"
 done_testing

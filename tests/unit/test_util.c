@@ -61,7 +61,7 @@ durations (void **state)
   assert_int_equal (sq_parse_duration_ms ("2m", "--wall", &v, &err), 0);
   assert_true (v == 120000);
   assert_int_equal (sq_parse_duration_ms ("0", "--wall", &v, &err), -1);
-  assert_non_null (strstr (err.msg, "greater than zero"));
+  assert_non_null (strstr (err.msg, "more than zero"));
   assert_int_equal (sq_parse_duration_ms ("nan", "--wall", &v, &err), -1);
   assert_int_equal (sq_parse_duration_ms ("1x", "--wall", &v, &err), -1);
   assert_non_null (strstr (err.msg, "use ms, s, m, h or d"));
@@ -82,7 +82,7 @@ uints (void **state)
   assert_int_equal (sq_parse_uint ("64", "--pids", 1, 100, &v, &err), 0);
   assert_true (v == 64);
   assert_int_equal (sq_parse_uint ("0", "--pids", 1, 100, &v, &err), -1);
-  assert_non_null (strstr (err.msg, "between 1 and 100"));
+  assert_non_null (strstr (err.msg, "use 1 to 100"));
   assert_int_equal (sq_parse_uint ("5x", "--pids", 1, 100, &v, &err), -1);
 }
 
