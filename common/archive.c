@@ -398,6 +398,9 @@ struct sq_packer
   size_t len, cap;
   uint64_t max;
   int full;
+  uint64_t read_bytes; /* of host files, for progress */
+  void (*progress) (uint64_t read_bytes, void *ctx);
+  void *progress_ctx;
 };
 
 static la_ssize_t
@@ -533,6 +536,9 @@ add_fd (struct sq_packer *p, int fd, const char *name, const struct stat *st, sq
       if (archive_write_data (p->a, buf, n) != n)
         return pk_fail (p, name, err);
       left -= n;
+      p->read_bytes += n;
+      if (p->progress)
+        p->progress (p->read_bytes, p->progress_ctx);
     }
   if (left > 0)
     return sq_err_set (err, errno ? errno : EIO, "read '%s' (it shrank?)", name);
@@ -630,6 +636,14 @@ sq_packer_add_path (struct sq_packer *p, const char *path, const char *name, sq_
       return sq_tree_walk (fd, &lim, add_entry, &t, &stats, err);
     }
   return sq_err_set (err, 0, "'%s' is neither a file nor a directory", path);
+}
+
+void
+sq_packer_set_progress (struct sq_packer *p, void (*fn) (uint64_t read_bytes, void *ctx),
+                        void *ctx)
+{
+  p->progress = fn;
+  p->progress_ctx = ctx;
 }
 
 int

@@ -72,6 +72,10 @@ int sq_packer_add_tree (struct sq_packer *p, int dirfd, const char *prefix,
                         const struct sq_tree_limits *lim, struct sq_tree_stats *stats,
                         sq_err *err);
 
+/* Calls fn with the bytes of host files read so far, after each chunk. */
+void sq_packer_set_progress (struct sq_packer *p,
+                             void (*fn) (uint64_t read_bytes, void *ctx), void *ctx);
+
 /* Finishes the archive; *out is malloc'ed. The packer is freed. */
 int sq_packer_finish (struct sq_packer *p, void **out, size_t *len, sq_err *err);
 

@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "../common/config.h"
@@ -40,6 +41,18 @@ struct command
   int (*run) (struct cli *c, int argc, char **argv);
   const char *summary;
 };
+
+/* A progress line on a terminal (progress.c). */
+struct cli_progress
+{
+  const char *phase; /* "packing", "uploading" */
+  uint64_t total, start_ms, last_ms;
+  int on, drawn;
+};
+void cli_progress_start (struct cli_progress *p, const char *phase, uint64_t total,
+                         int on);
+void cli_progress_update (struct cli_progress *p, uint64_t done);
+void cli_progress_end (struct cli_progress *p);
 
 /* Connects or exits with SQ_EXIT_FAILURE and a clear message. */
 void cli_connect (struct cli *c);

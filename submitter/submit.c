@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -22,7 +23,8 @@ static const char help[]
       "\n"
       "Packs the PATHs into the job's input (each under its base name in /work;\n"
       "a single .tar, .tar.gz or .tgz is used as the whole input), uploads it\n"
-      "with a progress bar on a terminal, and prints the job id.\n"
+      "and prints the job id. On a terminal a progress line follows packing,\n"
+      "then uploading: how much, the rate, the time left.\n"
       "\n"
       "Limits (as sandq-sandbox; the worker's defaults otherwise):\n"
       "  --memory SIZE --cpu DURATION --wall DURATION --pids N --output SIZE\n"
@@ -287,23 +289,40 @@ ends_with (const char *s, const char *suffix)
 }
 
 static void
-progress (size_t done, size_t total, void *ctx)
+upload_progress (size_t done, size_t total, void *ctx)
 {
-  (void) ctx;
-  int pct = total ? (int) (done * 100 / total) : 100;
-  char a[32], b[32];
-  sq_format_size (done, a, sizeof a);
-  sq_format_size (total, b, sizeof b);
-  fprintf (stderr, "\ruploading %-10s of %-10s [%-30.*s] %3d%%", a, b, pct * 30 / 100,
-           "##############################", pct);
-  if (done == total)
-    fputc ('\n', stderr);
+  struct cli_progress *pr = ctx;
+  if (!pr->drawn && !pr->start_ms)
+    cli_progress_start (pr, "uploading", total, 1);
+  pr->total = total;
+  cli_progress_update (pr, done);
+}
+
+static void
+pack_progress (uint64_t done, void *ctx)
+{
+  cli_progress_update (ctx, done);
+}
+
+/* The bytes of the regular files under the PATHs, as the packer reads
+ * them (links not followed): the packing phase's 100%. */
+static uint64_t input_total;
+
+static int
+add_size (const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+  (void) path;
+  (void) ftw;
+  if (type == FTW_F && S_ISREG (st->st_mode))
+    input_total += st->st_size;
+  return 0;
 }
 
 /* Builds the input: one .tar/.tar.gz as is, else a tar.gz of the PATHs. */
 static void *
-pack_inputs (char **paths, int n, uint64_t max, size_t *len)
+pack_inputs (char **paths, int n, uint64_t max, size_t *len, int tty)
 {
+  struct cli_progress pr;
   sq_err err = { 0 };
   void *buf = NULL;
   char lim[32];
@@ -333,6 +352,15 @@ pack_inputs (char **paths, int n, uint64_t max, size_t *len)
   struct sq_packer *p = sq_packer_new (max, &err);
   if (!p)
     cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
+  if (tty)
+    {
+      input_total = 0;
+      for (int i = 0; i < n; i++)
+        nftw (paths[i], add_size, 16, FTW_PHYS);
+      /* Small inputs pack in a blink: no line for them. */
+      cli_progress_start (&pr, "packing", input_total, input_total >= (1 << 20));
+      sq_packer_set_progress (p, pack_progress, &pr);
+    }
   for (int i = 0; i < n; i++)
     {
       char copy[4096], *base;
@@ -354,6 +382,8 @@ pack_inputs (char **paths, int n, uint64_t max, size_t *len)
           cli_die (SQ_EXIT_USAGE, "input %s", err.msg);
         }
     }
+  if (tty)
+    cli_progress_end (&pr);
   if (sq_packer_finish (p, &buf, len, &err) < 0)
     cli_die (SQ_EXIT_USAGE, "input: %s", err.msg);
   return buf;
@@ -405,9 +435,9 @@ check_caps (struct cli *c, const char *queue, const struct sq_spec *spec)
             snprintf (max, sizeof max, "%" PRIu64, most[l]);
           }
         cli_die (SQ_EXIT_USAGE,
-                 "submit: --%s %s is more than the workers of queue '%s' accept (%s: at "
-                 "most %s)",
-                 sq_limit_opt_names[l], want, queue, sq_limit_names[l], max);
+                 "submit: --%s %s: more than the workers of queue '%s' accept; ask for "
+                 "at most %s",
+                 sq_limit_opt_names[l], want, queue, max);
       }
 }
 
@@ -558,8 +588,10 @@ cmd_submit (struct cli *c, int argc, char **argv)
                  "--input-from: %s", err.msg);
     }
   size_t ilen = 0;
-  void *input
-      = first < dd ? pack_inputs (argv + first, dd - first, s.max_input, &ilen) : NULL;
+  int tty = isatty (STDERR_FILENO) && !c->json;
+  void *input = first < dd
+                    ? pack_inputs (argv + first, dd - first, s.max_input, &ilen, tty)
+                    : NULL;
   cleanup_free char *spec = sq_spec_to_json (&s.spec);
   /* Limits that no worker of the queue takes: refused now, not after
    * queueing. */
@@ -578,8 +610,12 @@ cmd_submit (struct cli *c, int argc, char **argv)
     }
 
   cli_connect (c);
-  if (isatty (STDERR_FILENO) && !c->json)
-    c->r.progress = progress;
+  struct cli_progress up = { 0 };
+  if (tty)
+    {
+      c->r.progress = upload_progress;
+      c->r.progress_ctx = &up;
+    }
   struct sq_submit_args a = {
     .queue = queue,
     .id = s.id,
@@ -596,6 +632,8 @@ cmd_submit (struct cli *c, int argc, char **argv)
     a.input = "";
   int created = cli_submit_job (c, &a, state, sizeof state, &err);
   c->r.progress = NULL;
+  if (up.drawn)
+    cli_progress_end (&up);
   free (input);
   if (created == -2)
     cli_die (SQ_EXIT_USAGE, "%s", err.msg);

@@ -73,7 +73,7 @@ before=$(rcli hget 'sandq:{interactive}:stats' submitted)
 out=$(SQ submit --queue interactive --memory 1000G -- true 2>&1)
 is "submit --memory 1000G: exit 2" "$?" 2
 like "... naming the limit and the workers' cap" "$out" \
-  "--memory 1000 GiB is more than the workers of queue 'interactive' accept \(memory_bytes: at most 8 GiB\)"
+  "submit: --memory 1000 GiB: more than the workers of queue 'interactive' accept; ask for at most 8 GiB"
 is "... and nothing was queued" "$(rcli hget 'sandq:{interactive}:stats' submitted)" "$before"
 like "the worker publishes its caps" "$(rcli hget "sandq:worker:e1" caps)" '^memory_bytes=[0-9]+,'
 
@@ -81,4 +81,16 @@ out=$(SQ submit --queue interactive --wall 1h --ttl 2d -- true 2>&1)
 is "durations take h and d" "$?" 0
 out=$(SQ submit --wall 1w -- true 2>&1)
 like "an unknown suffix names the ones there are" "$out" "unknown suffix 'w'; use ms, s, m, h or d"
+
+# Long work shows a progress line on a terminal: packing then uploading,
+# each with its rate and time; nothing of it when stderr is not one.
+head -c 3M /dev/urandom > "$Q_DIR/p1.bin"
+mkdir -p "$Q_DIR/pdir" && cp "$Q_DIR/p1.bin" "$Q_DIR/pdir/a" && cp "$Q_DIR/p1.bin" "$Q_DIR/pdir/b"
+out=$(script -qfec "$(printf '%q ' "$BIN/sandq" --redis "unix://$REDIS_SOCK" submit \
+      --queue interactive "$Q_DIR/pdir" -- true)" /dev/null | tr '\r' '\n')
+like "on a terminal: a packing phase, of the inputs' 6 MiB" "$out" '^packing +6 MiB of 6 MiB +\[#+\] 100%'
+like "... with its rate and time" "$out" '^packing .*100%  [0-9.]+ [KMG]?i?B/s  in [0-9.]+s'
+like "... then an uploading phase with its rate" "$out" '^uploading .* 100%  [0-9.]+ [KMG]?i?B/s  in [0-9.]+s'
+out=$(SQ submit --queue interactive "$Q_DIR/pdir" -- true 2>&1 >/dev/null)
+unlike "not on a terminal: no progress line" "$out" 'packing|uploading'
 done_testing
