@@ -26,6 +26,27 @@ for cmd in $("$BIN/sandq" --help | sed -n 's/^  \([a-z]*\)  .*/\1/p'); do
   like "sandq --help's $cmd is in the completion" "$(cat "$SANDQ_TOP/completion/sandq.bash")" "cmds=.*\b$cmd\b"
 done
 
+# Every option the documents name is one of sandq's programs' (their
+# --help), or one of another tool's, listed here with the tool.
+foreign=" --target --prefix --offline --raw --now --failed --scope --unshare-all \
+ --method --tool-name --tool-arg "  # pip, pip, systemd-analyze, redis-cli,
+# systemctl, systemctl, systemd-run, bwrap, MCP Inspector (three)
+ours=$( (for c in submit status wait result logs cancel stats dead workers drain pause resume mcp
+         do "$BIN/sandq" "$c" --help; done
+         "$BIN/sandq" --help; "$BIN/sandq-worker" --help; "$BIN/sandq-sandbox" --help
+         "$SANDQ_TOP/systemd/sandq-nightly" --help; "$SANDQ_TOP/scripts/install-deps" --help
+         "$SANDQ_TOP/scripts/demo" --help) 2>&1 | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u)
+for f in "$SANDQ_TOP"/README.md "$SANDQ_TOP"/docs/*.md "$M"/*.scd; do
+  bad=$(grep -oE -- '(^|[ `(*])--[a-z][a-z0-9-]+' "$f" | grep -oE -- '--[a-z][a-z0-9-]+' | sort -u |
+        while read -r o; do
+          grep -qx -- "$o" <<< "$ours" || [[ $foreign == *" $o "* ]] || echo "$o"
+        done | tr '\n' ' ')
+  is "$(basename "$f"): every option it names exists" "$bad" ""
+done
+for s in install-deps demo; do
+  like "scripts/$s --help says what it does" "$("$SANDQ_TOP/scripts/$s" --help)" '^[A-Z]'
+done
+
 # The completion, as bash runs it.
 comp() { bash -c '. "$0"; PATH=$1:$PATH; shift
   COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
