@@ -54,7 +54,9 @@ sq_config_load (struct sq_config *c, const char *path, sq_err *err)
       eq = strchr (s, '=');
       if (!eq)
         {
-          sq_err_set (err, 0, "config file '%s' line %d: not 'key = value'", p, lineno);
+          sq_err_set (err, 0,
+                      "config file '%s' line %d: not 'key = value'; see sandq.conf(5)", p,
+                      lineno);
           sq_config_free (c);
           return -1;
         }

@@ -142,25 +142,6 @@ sq_spec_add_network (struct sq_spec *s, const char *name, sq_err *err)
   return 0;
 }
 
-static int
-input_path_ok (const char *p)
-{
-  size_t n = strlen (p);
-  if (n > SQ_INPUT_PATH_MAX || p[0] == '/')
-    return 0;
-  for (const char *c = p; *c;)
-    {
-      size_t l = strcspn (c, "/");
-      if ((l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.'))
-        return 0;
-      c += l + (c[l] == '/');
-    }
-  for (const unsigned char *c = (const unsigned char *) p; *c; c++)
-    if (*c < 0x20 || *c == 0x7f)
-      return 0;
-  return 1;
-}
-
 int
 sq_spec_add_input (struct sq_spec *s, const char *job, size_t jlen, const char *path,
                    sq_err *err)
@@ -173,7 +154,7 @@ sq_spec_add_input (struct sq_spec *s, const char *job, size_t jlen, const char *
   id[jlen] = '\0';
   if (!sq_valid_name (id, SQ_SPEC_ID_MAX))
     return sq_err_set (err, 0, "input '%.64s': not a job id ([A-Za-z0-9._:-])", id);
-  if (!input_path_ok (path))
+  if (!sq_rel_path_ok (path, SQ_INPUT_PATH_MAX, 0))
     return sq_err_set (err, 0,
                        "input '%.64s:%.64s': the path is one under the job's out/, "
                        "relative, without '..', at most %d bytes",

@@ -414,3 +414,23 @@ sq_json_put_str (FILE *f, const char *s)
     }
   putc ('"', f);
 }
+
+int
+sq_rel_path_ok (const char *p, size_t max, int strict)
+{
+  size_t n = strlen (p);
+  if (n > max || p[0] == '/' || (strict && n == 0))
+    return 0;
+  for (const char *c = p; *c;)
+    {
+      size_t l = strcspn (c, "/");
+      if ((l == 0 && strict) || (l == 1 && c[0] == '.')
+          || (l == 2 && c[0] == '.' && c[1] == '.'))
+        return 0;
+      c += l + (c[l] == '/');
+    }
+  for (const unsigned char *c = (const unsigned char *) p; *c; c++)
+    if (*c < 0x20 || *c == 0x7f)
+      return 0;
+  return 1;
+}

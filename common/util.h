@@ -32,6 +32,12 @@ void sq_format_duration (uint64_t ms, char *buf, size_t len);
 /* Milliseconds on CLOCK_MONOTONIC. */
 uint64_t sq_now_ms (void);
 
+/* A relative path of plain components: not absolute, no "." or "..", no
+ * control characters, at most max bytes. strict also refuses the empty
+ * path and empty components ("a//b"), which the lenient form allows (its
+ * users normalize them). */
+int sq_rel_path_ok (const char *p, size_t max, int strict);
+
 /* Microseconds on CLOCK_MONOTONIC. */
 uint64_t sq_now_us (void);
 

@@ -78,6 +78,8 @@ sbx_set_network (struct sbx *b, const struct sbx_net *net, sq_err *err)
 static ssize_t
 read_line (int fd, char *buf, size_t len, uint64_t deadline_ms)
 {
+  /* The helper's answers are lines on a stream socket: peek, then take
+   * up to and with the newline, leaving any later line where it is. */
   size_t n = 0;
   while (n + 1 < len)
     {
@@ -85,14 +87,21 @@ read_line (int fd, char *buf, size_t len, uint64_t deadline_ms)
       struct pollfd pf = { fd, POLLIN, 0 };
       if (now >= deadline_ms || poll (&pf, 1, (int) (deadline_ms - now)) <= 0)
         return -1;
-      ssize_t r = read (fd, buf + n, 1);
+      ssize_t r = recv (fd, buf + n, len - 1 - n, MSG_PEEK);
       if (r < 0 && errno == EINTR)
         continue;
       if (r <= 0)
         break;
-      if (buf[n] == '\n')
+      char *nl = memchr (buf + n, '\n', (size_t) r);
+      size_t take = nl ? (size_t) (nl - (buf + n)) + 1 : (size_t) r;
+      if (recv (fd, buf + n, take, 0) != (ssize_t) take)
         break;
-      n++;
+      n += take;
+      if (nl)
+        {
+          n--; /* the newline */
+          break;
+        }
     }
   buf[n] = '\0';
   return n ? (ssize_t) n : -1;

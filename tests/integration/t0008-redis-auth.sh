@@ -45,5 +45,5 @@ err=$(SANDQ_CONFIG=$Q_DIR/bad.conf "$BIN/sandq" stats 2>&1); is "a missing passw
 like "a missing password file is named" "$err" "$Q_DIR/missing"
 printf 'this line has no equals sign\n' > "$Q_DIR/broken.conf"
 err=$(SANDQ_CONFIG=$Q_DIR/broken.conf "$BIN/sandq" stats 2>&1); is "a broken config: exit 2" "$?" 2
-like "a broken config names the line" "$err" "broken.conf', line 1: expected 'key = value'"
+like "a broken config names the line" "$err" "broken.conf' line 1: not 'key = value'; see sandq.conf\(5\)"
 done_testing

@@ -241,6 +241,31 @@ inputs_cap (void **state)
   assert_int_equal (e.fault, SQ_FAULT_INPUT);
 }
 
+static void
+rel_paths (void **state)
+{
+  (void) state;
+  const char *good[] = { "a", "a/b.csv", "dir/", "x..y/.z", "caf\xc3\xa9.txt" };
+  const char *bad[] = { "/etc/passwd", "..", "a/../b", "./a", "a/.", "a\nb", "a\x7f" };
+  for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+    {
+      assert_true (sq_rel_path_ok (good[i], 1024, 0));
+      assert_true (sq_rel_path_ok (good[i], 1024, 1));
+    }
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    {
+      assert_false (sq_rel_path_ok (bad[i], 1024, 0));
+      assert_false (sq_rel_path_ok (bad[i], 1024, 1));
+    }
+  /* Empty path and empty components: lenient yes, strict no. */
+  assert_true (sq_rel_path_ok ("", 1024, 0));
+  assert_false (sq_rel_path_ok ("", 1024, 1));
+  assert_true (sq_rel_path_ok ("a//b", 1024, 0));
+  assert_false (sq_rel_path_ok ("a//b", 1024, 1));
+  assert_true (sq_rel_path_ok ("abcd", 4, 1));
+  assert_false (sq_rel_path_ok ("abcde", 4, 1));
+}
+
 int
 main (void)
 {
@@ -250,6 +275,7 @@ main (void)
     cmocka_unit_test (formatting),   cmocka_unit_test (names),
     cmocka_unit_test (statuses),     cmocka_unit_test (utf8),
     cmocka_unit_test (json_strings), cmocka_unit_test (inputs_cap),
+    cmocka_unit_test (rel_paths),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
