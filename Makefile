@@ -58,8 +58,8 @@ COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tre
               common/joblimits.c common/fdpass.c
 # The queue side: may use COMMON, hiredis, jansson, libarchive; never the
 # sandbox.
-QUEUE_SRC := common/redis.c common/proto.c common/spec.c common/archive.c \
-             common/config.c
+QUEUE_SRC := common/redis.c common/proto.c common/fleet.c common/jobread.c common/spec.c \
+             common/archive.c common/config.c
 WORKER_SRC := worker/main.c worker/slot.c worker/job.c worker/archiver_client.c \
               worker/metrics.c worker/netpolicy.c worker/live.c
 SUBMIT_SRC := $(wildcard submitter/*.c)

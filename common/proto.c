@@ -51,6 +51,9 @@ sq_proto_init (struct sq_proto *p, sq_redis *r)
   S (cancel);
   S (retry);
   S (live);
+  S (heartbeat);
+  S (drain);
+  S (purge);
 #undef S
 }
 
@@ -405,20 +408,5 @@ sq_queue_waiting (sq_redis *r, const char *queue, struct sq_waiting *w, sq_err *
         }
       freeReplyObject (rep);
     }
-  return 0;
-}
-
-int
-sq_find_queue (sq_redis *r, const char *id, const char *fallback_queue, char *queue,
-               size_t len, sq_err *err)
-{
-  redisReply *rep = sq_redis_cmdf (r, err, "GET sandq:jobq:%s", id);
-  if (!rep)
-    return -1;
-  if (rep->type == REDIS_REPLY_STRING && rep->len > 0)
-    snprintf (queue, len, "%s", rep->str);
-  else
-    snprintf (queue, len, "%s", fallback_queue);
-  freeReplyObject (rep);
   return 0;
 }

@@ -1,8 +1,9 @@
-/* The Redis protocol of sandq: key names and the Lua scripts that move a
- * job through its states. docs/protocol.md is the reference. Every state
- * change goes through a script here; a few plain reads and writes (the
- * id index, heartbeats, drain and pause flags, the dead-letter set) are
- * still made by the worker and the CLI themselves. Knows nothing of
+/* The Redis protocol of sandq: every key name and every command the
+ * worker and the CLI send. proto.c moves a job through its states (a Lua
+ * script per state change); fleet.c keeps the rest: the worker registry
+ * and heartbeats, drain and pause, the set of queues, the id index and
+ * the dead-letter set; jobread.c reads a job's record, result, logs and
+ * live output. docs/protocol.md is the reference. Knows nothing of
  * sandboxes.
  *
  * Every key of a queue Q starts with "sandq:{Q}:", so that one queue lives
@@ -51,7 +52,8 @@ void sq_key (char *buf, size_t len, const char *queue, const char *what, const c
 struct sq_proto
 {
   sq_redis *r;
-  struct sq_script submit, claim, renew, complete, release, reap, cancel, retry, live;
+  struct sq_script submit, claim, renew, complete, release, reap, cancel, retry, live,
+      heartbeat, drain, purge;
 };
 
 void sq_proto_init (struct sq_proto *p, sq_redis *r);
@@ -159,9 +161,96 @@ struct sq_waiting
  * created_at, against the local clock). */
 int sq_queue_waiting (sq_redis *r, const char *queue, struct sq_waiting *w, sq_err *err);
 
-/* Finds a job's queue from the global index "sandq:jobq:<id>"; falls back
- * to fallback_queue when the index has no entry. */
+/* ---- The fleet (fleet.c). */
+
+#define SQ_WORKER_TTL_S 30                    /* a silent worker's hash lives on */
+#define SQ_WORKER_FORGET_MS (86400ULL * 1000) /* and its registry entry */
+
+/* Publishes worker's heartbeat (fields: name, value, ...; at most 16
+ * pairs) and keeps it in the registry at now_ms. Returns 1 if an operator
+ * asked it to drain, 0 if not, -1 on error. */
+int sq_worker_heartbeat (struct sq_proto *p, const char *worker, uint64_t now_ms,
+                         const char *const *fields, int nfields, sq_err *err);
+
+/* Takes a stopping worker out of the registry. */
+int sq_worker_forget (sq_redis *r, const char *worker, sq_err *err);
+
+/* Asks a live worker to drain: 1 asked, 0 no such live worker, -1. */
+int sq_worker_drain (struct sq_proto *p, const char *worker, sq_err *err);
+
+/* The ids of the workers heard from since since_ms (an array reply), and
+ * one worker's heartbeat fields (HGETALL). */
+redisReply *sq_workers_since (sq_redis *r, uint64_t since_ms, sq_err *err);
+redisReply *sq_worker_get (sq_redis *r, const char *worker, sq_err *err);
+
+/* The queues ever submitted to (an array reply); whether queue is one of
+ * them (1, 0, -1); adding one. */
+redisReply *sq_queues (sq_redis *r, sq_err *err);
+int sq_queue_known (sq_redis *r, const char *queue, sq_err *err);
+int sq_queue_add (sq_redis *r, const char *queue, sq_err *err);
+
+/* Stops (pause 1) or lets (0) workers fetch from queue. */
+int sq_queue_pause (sq_redis *r, const char *queue, int pause, sq_err *err);
+
+struct sq_queue_counts
+{
+  long long running, retrying, dead;
+  int paused;
+};
+int sq_queue_counts (sq_redis *r, const char *queue, struct sq_queue_counts *c,
+                     sq_err *err);
+
+/* The queue's counters (HGETALL of its stats hash). */
+redisReply *sq_queue_stats (sq_redis *r, const char *queue, sq_err *err);
+
+/* The newest max dead letters' ids (an array reply). */
+redisReply *sq_dead_ids (sq_redis *r, const char *queue, size_t max, sq_err *err);
+
+/* Forgets dead letter id, or with id NULL every dead letter of queue, with
+ * their records, inputs, results and live output, in one step. Returns
+ * how many were purged (0: id is not a dead letter), or -1. */
+int sq_dead_purge (struct sq_proto *p, const char *queue, const char *id, sq_err *err);
+
+/* The memory of sandq's keys ("sandq:*"; the first max_keys of them). */
+int sq_memory_usage (sq_redis *r, long long max_keys, long long *bytes, long long *keys,
+                     sq_err *err);
+
+/* The id index "sandq:jobq:<id>": 1 with the job's queue, 0 if the index
+ * has no entry, -1 on error. */
+int sq_index_get (sq_redis *r, const char *id, char *queue, size_t len, sq_err *err);
+
+/* Finds a job's queue from the index; fallback_queue when it has none. */
 int sq_find_queue (sq_redis *r, const char *id, const char *fallback_queue, char *queue,
                    size_t len, sq_err *err);
+
+/* Submits with the id index and the queue set kept: as sq_submit, and -2
+ * (err says so) when the id is already used in another queue. */
+int sq_submit_job (struct sq_proto *p, const struct sq_submit_args *a, char *state,
+                   size_t len, sq_err *err);
+
+/* ---- One job's keys, and waits (jobread.c). */
+
+/* The job's record (HGETALL), its result archive (GET). */
+redisReply *sq_job_get (sq_redis *r, const char *queue, const char *id, sq_err *err);
+redisReply *sq_result_get (sq_redis *r, const char *queue, const char *id, sq_err *err);
+
+/* Keeps job id's result at least secs longer (a later job takes it as
+ * input): 1 done, 0 there is no result, -1 on error. */
+int sq_result_hold (sq_redis *r, const char *queue, const char *id, uint64_t secs,
+                    sq_err *err);
+
+/* Pieces of the job's live output after stream id after ("0" for all),
+ * waiting up to block_ms for one if block_ms > 0 (an XREAD reply). */
+redisReply *sq_live_read (sq_redis *r, const char *queue, const char *id,
+                          const char *after, int block_ms, sq_err *err);
+
+/* Waits up to timeout_s for the job's next event (a state change). */
+int sq_job_event_wait (sq_redis *r, const char *queue, const char *id, int timeout_s,
+                       sq_err *err);
+
+/* Waits up to timeout_s for a job to arrive on one of the queues. */
+#define SQ_WAKE_MAX_QUEUES 16
+int sq_wake_wait (sq_redis *r, const char *const *queues, int n, int timeout_s,
+                  sq_err *err);
 
 #endif

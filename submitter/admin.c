@@ -18,21 +18,10 @@ must (struct cli *c, redisReply *rep, sq_err *err)
   return rep;
 }
 
-static long long
-int_cmd (struct cli *c, const char *fmt, const char *key)
-{
-  sq_err err = { 0 };
-  redisReply *rep = must (c, sq_redis_cmdf (&c->r, &err, fmt, key), &err);
-  long long v = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
-  freeReplyObject (rep);
-  return v;
-}
-
 static json_t *
 queue_stats (struct cli *c, const char *q)
 {
   static const char *const depth_names[3] = { "depth_high", "depth_normal", "depth_low" };
-  char key[SQ_KEY_MAX];
   json_t *o = json_object (), *counts = json_object ();
   struct sq_waiting wt;
   sq_err err = { 0 };
@@ -42,18 +31,16 @@ queue_stats (struct cli *c, const char *q)
   for (int p = 0; p < 3; p++)
     json_object_set_new (o, depth_names[p], json_integer (wt.depth[p]));
   json_object_set_new (o, "depth", json_integer (wt.total));
-  sq_key (key, sizeof key, q, "running", NULL);
-  json_object_set_new (o, "running", json_integer (int_cmd (c, "ZCARD %s", key)));
-  sq_key (key, sizeof key, q, "delayed", NULL);
-  json_object_set_new (o, "retrying", json_integer (int_cmd (c, "ZCARD %s", key)));
-  sq_key (key, sizeof key, q, "dead", NULL);
-  json_object_set_new (o, "dead", json_integer (int_cmd (c, "ZCARD %s", key)));
-  sq_key (key, sizeof key, q, "paused", NULL);
-  json_object_set_new (o, "paused", json_boolean (int_cmd (c, "EXISTS %s", key)));
+  struct sq_queue_counts qc;
+  if (sq_queue_counts (&c->r, q, &qc, &err) < 0)
+    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
+  json_object_set_new (o, "running", json_integer (qc.running));
+  json_object_set_new (o, "retrying", json_integer (qc.retrying));
+  json_object_set_new (o, "dead", json_integer (qc.dead));
+  json_object_set_new (o, "paused", json_boolean (qc.paused));
   json_object_set_new (o, "oldest_age_ms",
                        wt.oldest_ms >= 0 ? json_integer (wt.oldest_ms) : json_null ());
-  sq_key (key, sizeof key, q, "stats", NULL);
-  redisReply *rep = must (c, sq_redis_cmdf (&c->r, &err, "HGETALL %s", key), &err);
+  redisReply *rep = must (c, sq_queue_stats (&c->r, q, &err), &err);
   long long done = 0, failed = 0;
   for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2)
     {
@@ -90,16 +77,10 @@ cli_live_workers (struct cli *c)
 {
   sq_err err = { 0 };
   json_t *arr = json_array ();
-  redisReply *rep
-      = must (c,
-              sq_redis_cmdf (&c->r, &err, "ZRANGEBYSCORE sandq:workers %" PRIu64 " +inf",
-                             sq_wall_ms () - 30000),
-              &err);
+  redisReply *rep = must (c, sq_workers_since (&c->r, sq_wall_ms () - 30000, &err), &err);
   for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
     {
-      redisReply *h = must (
-          c, sq_redis_cmdf (&c->r, &err, "HGETALL sandq:worker:%s", rep->element[i]->str),
-          &err);
+      redisReply *h = must (c, sq_worker_get (&c->r, rep->element[i]->str, &err), &err);
       json_t *w = json_object ();
       json_object_set_new (w, "id", json_string (rep->element[i]->str));
       for (size_t k = 0; h->type == REDIS_REPLY_ARRAY && k + 1 < h->elements; k += 2)
@@ -135,33 +116,8 @@ static void
 memory_usage (struct cli *c, long long *bytes, long long *keys)
 {
   sq_err err = { 0 };
-  char cursor[32] = "0";
-  *bytes = *keys = 0;
-  do
-    {
-      redisReply *rep = must (
-          c, sq_redis_cmdf (&c->r, &err, "SCAN %s MATCH sandq:* COUNT 1000", cursor),
-          &err);
-      if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
-        {
-          freeReplyObject (rep);
-          break;
-        }
-      snprintf (cursor, sizeof cursor, "%s", rep->element[0]->str);
-      for (size_t i = 0; i < rep->element[1]->elements && *keys < 200000; i++)
-        {
-          redisReply *m = must (c,
-                                sq_redis_cmdf (&c->r, &err, "MEMORY USAGE %s",
-                                               rep->element[1]->element[i]->str),
-                                &err);
-          if (m->type == REDIS_REPLY_INTEGER)
-            *bytes += m->integer;
-          freeReplyObject (m);
-          (*keys)++;
-        }
-      freeReplyObject (rep);
-    }
-  while (strcmp (cursor, "0") != 0 && *keys < 200000);
+  if (sq_memory_usage (&c->r, 200000, bytes, keys, &err) < 0)
+    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
 }
 
 /* A no-argument option that sets a flag: ctx is a struct flag_opt. */
@@ -210,8 +166,7 @@ cmd_stats (struct cli *c, int argc, char **argv)
     json_object_set_new (queues, c->queue, queue_stats (c, c->queue));
   else
     {
-      redisReply *rep
-          = must (c, sq_redis_cmdf (&c->r, &err, "SMEMBERS sandq:queues"), &err);
+      redisReply *rep = must (c, sq_queues (&c->r, &err), &err);
       for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
         json_object_set_new (queues, rep->element[i]->str,
                              queue_stats (c, rep->element[i]->str));
@@ -378,17 +333,13 @@ cmd_drain (struct cli *c, int argc, char **argv)
     cli_die (SQ_EXIT_USAGE,
              "drain: needs exactly one WORKER id; list them with sandq workers");
   cli_connect (c);
-  redisReply *rep = must (
-      c, sq_redis_cmdf (&c->r, &err, "EXISTS sandq:worker:%s", argv[first]), &err);
-  int exists = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
-  freeReplyObject (rep);
-  if (!exists)
+  int asked = sq_worker_drain (&c->p, argv[first], &err);
+  if (asked < 0)
+    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
+  if (!asked)
     cli_die (SQ_EXIT_NOT_FOUND,
              "worker '%s': not alive; list the live ones with sandq workers",
              argv[first]);
-  rep = must (c, sq_redis_cmdf (&c->r, &err, "HSET sandq:worker:%s drain 1", argv[first]),
-              &err);
-  freeReplyObject (rep);
   if (c->json)
     printf ("{\"worker\":\"%s\",\"drain\":true}\n", argv[first]);
   else
@@ -403,10 +354,9 @@ static int
 queue_known (struct cli *c, const char *q)
 {
   sq_err err = { 0 };
-  redisReply *rep
-      = must (c, sq_redis_cmdf (&c->r, &err, "SISMEMBER sandq:queues %s", q), &err);
-  int known = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
-  freeReplyObject (rep);
+  int known = sq_queue_known (&c->r, q, &err);
+  if (known < 0)
+    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
   json_t *ws = cli_live_workers (c), *w, *v;
   size_t i, k;
   json_array_foreach (ws, i, w)
@@ -429,7 +379,6 @@ pause_resume (struct cli *c, int argc, char **argv, int pause)
               : "usage: sandq resume [--json] --queue Q   (or: sandq resume Q)\n\n"
                 "Lets workers fetch from queue Q again.\n";
   int first = cli_getopt (c, argc, argv, common_only, help, NULL, NULL);
-  char key[SQ_KEY_MAX];
   sq_err err = { 0 };
   const char *q = first == argc - 1 ? argv[first] : first == argc ? c->queue : NULL;
   if (!q || (first == argc - 1 && c->queue && strcmp (c->queue, q) != 0))
@@ -445,12 +394,8 @@ pause_resume (struct cli *c, int argc, char **argv, int pause)
              "pause: queue '%s': unknown, nothing was ever submitted to it and no live "
              "worker serves it; list the queues with sandq stats",
              q);
-  sq_key (key, sizeof key, q, "paused", NULL);
-  redisReply *rep = must (c,
-                          pause ? sq_redis_cmdf (&c->r, &err, "SET %s 1", key)
-                                : sq_redis_cmdf (&c->r, &err, "DEL %s", key),
-                          &err);
-  freeReplyObject (rep);
+  if (sq_queue_pause (&c->r, q, pause, &err) < 0)
+    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
   if (c->json)
     printf ("{\"paused\":%s,\"queue\":\"%s\"}\n", pause ? "true" : "false", q);
   else
@@ -491,7 +436,7 @@ cmd_dead (struct cli *c, int argc, char **argv)
   struct flag_opt all = { 'A', 0 };
   int first = cli_getopt (c, argc, argv, opts, help, flag_opt, &all);
   sq_err err = { 0 };
-  char key[SQ_KEY_MAX], queue[SQ_QUEUE_MAX + 1];
+  char queue[SQ_QUEUE_MAX + 1];
   const char *sub = first < argc ? argv[first] : NULL;
 
   if (!sub)
@@ -504,17 +449,12 @@ cmd_dead (struct cli *c, int argc, char **argv)
   if (strcmp (sub, "list") == 0)
     {
       json_t *arr = json_array ();
-      redisReply *qs
-          = c->queue
-                ? NULL
-                : must (c, sq_redis_cmdf (&c->r, &err, "SMEMBERS sandq:queues"), &err);
+      redisReply *qs = c->queue ? NULL : must (c, sq_queues (&c->r, &err), &err);
       size_t nq = c->queue ? 1 : (qs->type == REDIS_REPLY_ARRAY ? qs->elements : 0);
       for (size_t qi = 0; qi < nq; qi++)
         {
           const char *q = c->queue ? c->queue : qs->element[qi]->str;
-          sq_key (key, sizeof key, q, "dead", NULL);
-          redisReply *rep
-              = must (c, sq_redis_cmdf (&c->r, &err, "ZREVRANGE %s 0 999", key), &err);
+          redisReply *rep = must (c, sq_dead_ids (&c->r, q, 1000, &err), &err);
           for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
             {
               json_t *job = cli_job_json (c, q, rep->element[i]->str);
@@ -550,24 +490,10 @@ cmd_dead (struct cli *c, int argc, char **argv)
     {
       if (!c->queue)
         c->queue = SQ_DEFAULT_QUEUE; /* as every command */
-      sq_key (key, sizeof key, c->queue, "dead", NULL);
-      redisReply *rep
-          = must (c, sq_redis_cmdf (&c->r, &err, "ZRANGE %s 0 -1", key), &err);
-      size_t n = rep->type == REDIS_REPLY_ARRAY ? rep->elements : 0;
-      for (size_t i = 0; i < n; i++)
-        {
-          const char *id = rep->element[i]->str;
-          char jk[SQ_KEY_MAX], ik[SQ_KEY_MAX], rk[SQ_KEY_MAX];
-          sq_key (jk, sizeof jk, c->queue, "job", id);
-          sq_key (ik, sizeof ik, c->queue, "input", id);
-          sq_key (rk, sizeof rk, c->queue, "result", id);
-          freeReplyObject (
-              must (c, sq_redis_cmdf (&c->r, &err, "DEL %s %s %s", jk, ik, rk), &err));
-          freeReplyObject (
-              must (c, sq_redis_cmdf (&c->r, &err, "ZREM %s %s", key, id), &err));
-        }
-      freeReplyObject (rep);
-      printf (c->json ? "{\"purged\":%zu}\n" : "purged %zu dead letter(s)\n", n);
+      int n = sq_dead_purge (&c->p, c->queue, NULL, &err);
+      if (n < 0)
+        cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
+      printf (c->json ? "{\"purged\":%d}\n" : "purged %d dead letter(s)\n", n);
       return SQ_EXIT_OK;
     }
   if (first + 2 != argc)
@@ -596,15 +522,14 @@ cmd_dead (struct cli *c, int argc, char **argv)
     }
   else if (strcmp (sub, "purge") == 0)
     {
-      char jk[SQ_KEY_MAX], ik[SQ_KEY_MAX], rk[SQ_KEY_MAX];
-      sq_key (jk, sizeof jk, queue, "job", id);
-      sq_key (ik, sizeof ik, queue, "input", id);
-      sq_key (rk, sizeof rk, queue, "result", id);
-      sq_key (key, sizeof key, queue, "dead", NULL);
-      freeReplyObject (
-          must (c, sq_redis_cmdf (&c->r, &err, "DEL %s %s %s", jk, ik, rk), &err));
-      freeReplyObject (
-          must (c, sq_redis_cmdf (&c->r, &err, "ZREM %s %s", key, id), &err));
+      int n = sq_dead_purge (&c->p, queue, id, &err);
+      if (n < 0)
+        cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
+      if (n == 0)
+        cli_die (SQ_EXIT_NOT_FOUND,
+                 "job '%s': no longer a dead letter of queue '%s' (retried meanwhile?); "
+                 "see sandq status %s",
+                 id, queue, id);
       printf (c->json ? "{\"id\":\"%s\",\"purged\":true}\n" : "%s: purged\n", id);
     }
   else

@@ -83,12 +83,12 @@ const char *cli_term_text (const char *s, char *buf, size_t len);
 json_t *cli_wait (struct cli *c, const char *queue, const char *id, uint64_t timeout_ms,
                   int quiet, int *code);
 
-/* Reads what is new in a job's live stream (key) after the entry last,
+/* Reads what is new in job id's live stream after the entry last,
  * waiting up to block_ms (0: not at all), and writes the bytes not yet
  * printed (printed[0] of stdout, printed[1] of stderr) to o and e.
  * Returns the entries read, -1 if Redis failed. */
-int cli_live_step (struct cli *c, const char *key, char *last, size_t lastlen,
-                   uint64_t printed[2], FILE *o, FILE *e, int block_ms);
+int cli_live_step (struct cli *c, const char *queue, const char *id, char *last,
+                   size_t lastlen, uint64_t printed[2], FILE *o, FILE *e, int block_ms);
 
 /* Follows a job's output to its verdict: the live stream while it runs,
  * then what the stream did not carry from the result. Returns the final
@@ -103,12 +103,6 @@ int cli_check_result_dir (const char *dir, char *msg, size_t len);
 /* Downloads and extracts a result archive into dir (absent or empty). */
 int cli_fetch_result (struct cli *c, const char *queue, const char *id, const char *dir,
                       int *code);
-
-/* Queues a job: the id index (a job id names one queue), the set of
- * queues, the submit script. 1 created, 0 it existed (state in state),
- * -1 on a Redis failure, -2 if the id is another queue's. */
-int cli_submit_job (struct cli *c, const struct sq_submit_args *a, char *state,
-                    size_t len, sq_err *err);
 
 /* Adds "ID[:PATH]" to spec as a chained input after checking that the
  * job is in queue and has a result, which it keeps for at least the new

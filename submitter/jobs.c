@@ -207,7 +207,7 @@ cmd_logs (struct cli *c, int argc, char **argv)
   const char *id
       = one_id (c, argc, argv,
                 cli_getopt (c, argc, argv, opts, help, parse_stream, &which), "logs");
-  char queue[SQ_QUEUE_MAX + 1], key[SQ_KEY_MAX];
+  char queue[SQ_QUEUE_MAX + 1];
   sq_err err = { 0 };
 
   if ((which & 0x100) && c->json)
@@ -227,8 +227,7 @@ cmd_logs (struct cli *c, int argc, char **argv)
       json_decref (job);
       return code;
     }
-  sq_key (key, sizeof key, queue, "result", id);
-  redisReply *rep = sq_redis_cmdf (&c->r, &err, "GET %s", key);
+  redisReply *rep = sq_result_get (&c->r, queue, id, &err);
   if (!rep)
     cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
   if (rep->type != REDIS_REPLY_STRING)

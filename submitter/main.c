@@ -239,13 +239,11 @@ cli_json_text (const char *data, size_t len)
 json_t *
 cli_job_json (struct cli *c, const char *queue, const char *id)
 {
-  char key[SQ_KEY_MAX];
   sq_err err = { 0 };
   redisReply *rep;
   json_t *o;
 
-  sq_key (key, sizeof key, queue, "job", id);
-  rep = sq_redis_cmdf (&c->r, &err, "HGETALL %s", key);
+  rep = sq_job_get (&c->r, queue, id, &err);
   if (!rep)
     cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0)
@@ -373,15 +371,11 @@ cli_status_code (json_t *job)
 }
 
 int
-cli_live_step (struct cli *c, const char *key, char *last, size_t lastlen,
-               uint64_t printed[2], FILE *o, FILE *e, int block_ms)
+cli_live_step (struct cli *c, const char *queue, const char *id, char *last,
+               size_t lastlen, uint64_t printed[2], FILE *o, FILE *e, int block_ms)
 {
   sq_err err = { 0 };
-  redisReply *rep
-      = block_ms > 0
-            ? sq_redis_cmdf (&c->r, &err, "XREAD COUNT 256 BLOCK %d STREAMS %s %s",
-                             block_ms, key, last)
-            : sq_redis_cmdf (&c->r, &err, "XREAD COUNT 256 STREAMS %s %s", key, last);
+  redisReply *rep = sq_live_read (&c->r, queue, id, last, block_ms, &err);
   int n = 0;
 
   if (!rep)
@@ -440,24 +434,26 @@ cli_live_step (struct cli *c, const char *key, char *last, size_t lastlen,
 json_t *
 cli_follow (struct cli *c, const char *queue, const char *id, FILE *o, FILE *e, int *code)
 {
-  char key[SQ_KEY_MAX], last[64] = "0-0", rkey[SQ_KEY_MAX];
+  char last[64] = "0-0";
   uint64_t printed[2] = { 0, 0 };
   sq_err err = { 0 };
 
-  sq_key (key, sizeof key, queue, "live", id);
   for (;;)
     {
       json_t *job = cli_job_json (c, queue, id);
       if (!job)
         {
           *code = SQ_EXIT_NOT_FOUND;
-          fprintf (stderr, "sandq: no job '%s' in queue '%s' (it may have expired)\n", id,
-                   queue);
+          fprintf (stderr,
+                   "sandq: job '%s': not in queue '%s'; it may have expired, or be in "
+                   "another queue (--queue)\n",
+                   id, queue);
           return NULL;
         }
       const char *state = json_string_value (json_object_get (job, "state"));
       int final = state && strcmp (state, "final") == 0;
-      int n = cli_live_step (c, key, last, sizeof last, printed, o, e, final ? 0 : 1000);
+      int n = cli_live_step (c, queue, id, last, sizeof last, printed, o, e,
+                             final ? 0 : 1000);
       if (n < 0)
         {
           sq_redis_backoff (2);
@@ -467,8 +463,7 @@ cli_follow (struct cli *c, const char *queue, const char *id, FILE *o, FILE *e, 
       if (final && n == 0)
         {
           /* The rest, which the live stream did not carry, from the result. */
-          sq_key (rkey, sizeof rkey, queue, "result", id);
-          redisReply *rep = sq_redis_cmdf (&c->r, &err, "GET %s", rkey);
+          redisReply *rep = sq_result_get (&c->r, queue, id, &err);
           for (int k = 0; rep && rep->type == REDIS_REPLY_STRING && k < 2; k++)
             {
               size_t len = 0;
@@ -495,15 +490,13 @@ json_t *
 cli_wait (struct cli *c, const char *queue, const char *id, uint64_t timeout_ms,
           int quiet, int *code)
 {
-  char live[SQ_KEY_MAX] = "", last_live[64] = "0-0";
+  char last_live[64] = "0-0";
   uint64_t printed[2] = { 0, 0 };
-  char ev[SQ_KEY_MAX];
   char last[32] = "";
   uint64_t deadline = timeout_ms ? sq_now_ms () + timeout_ms : 0;
   int tty = isatty (STDERR_FILENO) && !quiet;
   sq_err err = { 0 };
 
-  sq_key (ev, sizeof ev, queue, "ev", id);
   for (;;)
     {
       json_t *job = cli_job_json (c, queue, id);
@@ -511,8 +504,10 @@ cli_wait (struct cli *c, const char *queue, const char *id, uint64_t timeout_ms,
       if (!job)
         {
           *code = SQ_EXIT_NOT_FOUND;
-          fprintf (stderr, "sandq: no job '%s' in queue '%s' (it may have expired)\n", id,
-                   queue);
+          fprintf (stderr,
+                   "sandq: job '%s': not in queue '%s'; it may have expired, or be in "
+                   "another queue (--queue)\n",
+                   id, queue);
           return NULL;
         }
       state = json_string_value (json_object_get (job, "state"));
@@ -539,24 +534,19 @@ cli_wait (struct cli *c, const char *queue, const char *id, uint64_t timeout_ms,
        * is for the final record). */
       if (tty && running)
         {
-          if (!live[0])
-            sq_key (live, sizeof live, queue, "live", id);
-          if (cli_live_step (c, live, last_live, sizeof last_live, printed, stderr,
+          if (cli_live_step (c, queue, id, last_live, sizeof last_live, printed, stderr,
                              stderr, 1000)
               >= 0)
             continue;
         }
       /* Woken by the job's own event list; the timeout bounds the wait if
        * an event was missed (another waiter took it). */
-      redisReply *rep = sq_redis_cmdf (&c->r, &err, "BLPOP %s 1", ev);
-      if (!rep)
+      if (sq_job_event_wait (&c->r, queue, id, 1, &err) < 0)
         {
           sq_redis_backoff (2);
           if (sq_redis_connect (&c->r, &err) < 0)
             fprintf (stderr, "sandq: %s; retrying\n", err.msg);
-          continue;
         }
-      freeReplyObject (rep);
     }
 }
 
@@ -598,15 +588,13 @@ cli_fetch_result (struct cli *c, const char *queue, const char *id, const char *
       fprintf (stderr, "sandq: %s\n", msg);
       return -1;
     }
-  char key[SQ_KEY_MAX];
   sq_err err = { 0 };
   redisReply *rep;
   struct sq_unpack_limits lim;
   struct sq_tree_stats st;
   cleanup_close int dfd = -1;
 
-  sq_key (key, sizeof key, queue, "result", id);
-  rep = sq_redis_cmdf (&c->r, &err, "GET %s", key);
+  rep = sq_result_get (&c->r, queue, id, &err);
   if (!rep)
     {
       *code = SQ_EXIT_FAILURE;

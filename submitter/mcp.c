@@ -215,28 +215,6 @@ base64_encode (const void *data, size_t len)
   return s;
 }
 
-/* A relative path of plain components. */
-static int
-path_ok (const char *p)
-{
-  size_t n = strlen (p);
-  if (n == 0 || n > 1024 || p[0] == '/')
-    return 0;
-  for (const char *c = p; *c;)
-    {
-      size_t l = strcspn (c, "/");
-      if (l == 0 || (l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.'))
-        return 0;
-      c += l;
-      if (*c == '/')
-        c++;
-    }
-  for (const unsigned char *c = (const unsigned char *) p; *c; c++)
-    if (*c < 0x20 || *c == 0x7f)
-      return 0;
-  return 1;
-}
-
 /* Checks arguments against the tool's schema (which says the same);
  * NULL if fine, else a tool error. */
 static json_t *
@@ -328,7 +306,7 @@ pack_files (json_t *args, const char *code, void **input, size_t *ilen)
     }
     json_t *path = json_object_get (f, "path"), *text = json_object_get (f, "text"),
            *b64 = json_object_get (f, "base64");
-    if (!json_is_string (path) || !path_ok (json_string_value (path))
+    if (!json_is_string (path) || !sq_rel_path_ok (json_string_value (path), 1024, 1)
         || strlen (json_string_value (path)) != json_string_length (path))
       {
         sq_packer_free (pk);
@@ -462,7 +440,7 @@ submit_call (struct mcp *m, const char *tool, json_t *args, struct call *call)
     .submitter = "mcp",
   };
   char state[32];
-  int r = cli_submit_job (m->c, &a, state, sizeof state, &err);
+  int r = sq_submit_job (&m->c->p, &a, state, sizeof state, &err);
   free (input);
   if (r < 0)
     return tool_error ("sandq could not queue the job: %s", err.msg);
@@ -624,15 +602,13 @@ final_result (struct mcp *m, struct call *call, json_t *job)
     .id = call->id,
     .with_links = m->version <= 1, /* resource_link came with 2025-06-18 */
   };
-  char key[SQ_KEY_MAX];
   sq_err err = { 0 };
 
   if (!status)
     status = "unknown";
   if (!message)
     message = "";
-  sq_key (key, sizeof key, call->queue, "result", call->id);
-  redisReply *rep = sq_redis_cmdf (&m->c->r, &err, "GET %s", key);
+  redisReply *rep = sq_result_get (&m->c->r, call->queue, call->id, &err);
   if (rep && rep->type == REDIS_REPLY_STRING)
     sq_archive_each (rep->str, rep->len, MCP_MAX_OUT_FILE, collect, &k, &err);
   if (rep)
@@ -711,7 +687,7 @@ static json_t *
 read_resource (struct mcp *m, json_t *id, json_t *params)
 {
   const char *uri = json_string_value (json_object_get (params, "uri"));
-  char queue[SQ_QUEUE_MAX + 1], job[SQ_ID_MAX + 1], path[1100], key[SQ_KEY_MAX];
+  char queue[SQ_QUEUE_MAX + 1], job[SQ_ID_MAX + 1], path[1100];
   unsigned long long offset = 0;
   sq_err err = { 0 };
   int n = 0;
@@ -721,15 +697,15 @@ read_resource (struct mcp *m, json_t *id, json_t *params)
                  &n)
              != 3
       || !sq_valid_name (queue, SQ_QUEUE_MAX) || !sq_valid_name (job, SQ_ID_MAX)
-      || !path_ok (path) || (uri[n] && sscanf (uri + n, "?offset=%llu", &offset) != 1))
+      || !sq_rel_path_ok (path, 1024, 1)
+      || (uri[n] && sscanf (uri + n, "?offset=%llu", &offset) != 1))
     {
       reply_error (id, -32602,
                    "resources/read: the uri must be sandq://job/QUEUE/ID/out/PATH"
                    "[?offset=N], as a tool result gave it");
       return NULL;
     }
-  sq_key (key, sizeof key, queue, "result", job);
-  redisReply *rep = sq_redis_cmdf (&m->c->r, &err, "GET %s", key);
+  redisReply *rep = sq_result_get (&m->c->r, queue, job, &err);
   if (!rep)
     {
       reply_error (id, -32603, "resources/read: %s", err.msg);
@@ -950,7 +926,9 @@ handle (struct mcp *m, json_t *msg)
           return;
         }
       json_t *args = json_object_get (params, "arguments");
-      json_t *bad = submit_call (m, name, args ? args : json_object (), call);
+      json_t *none = args ? NULL : json_object ();
+      json_t *bad = submit_call (m, name, args ? args : none, call);
+      json_decref (none);
       if (bad)
         {
           reply (id, bad);

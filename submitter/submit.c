@@ -144,7 +144,7 @@ int
 cli_chain_input (struct cli *c, struct sq_spec *spec, const char *queue, const char *arg,
                  uint64_t ttl_ms, sq_err *err)
 {
-  char id[SQ_ID_MAX + 1], other[SQ_QUEUE_MAX + 1], key[SQ_KEY_MAX];
+  char id[SQ_ID_MAX + 1], other[SQ_QUEUE_MAX + 1];
   const char *path = "";
   size_t n = strlen (arg);
   int found = 0;
@@ -157,16 +157,11 @@ cli_chain_input (struct cli *c, struct sq_spec *spec, const char *queue, const c
         {
           memcpy (id, arg, n);
           id[n] = '\0';
-          redisReply *rep = sq_valid_name (id, SQ_ID_MAX)
-                                ? sq_redis_cmdf (&c->r, err, "GET sandq:jobq:%s", id)
-                                : NULL;
-          if (!rep && err->msg[0])
+          found = sq_valid_name (id, SQ_ID_MAX)
+                      ? sq_index_get (&c->r, id, other, sizeof other, err)
+                      : 0;
+          if (found < 0)
             return -1;
-          found = rep && rep->type == REDIS_REPLY_STRING;
-          if (found)
-            snprintf (other, sizeof other, "%.*s", (int) rep->len, rep->str);
-          if (rep)
-            freeReplyObject (rep);
           if (found)
             {
               path = arg[n] == ':' ? arg + n + 1 : "";
@@ -194,22 +189,9 @@ cli_chain_input (struct cli *c, struct sq_spec *spec, const char *queue, const c
   if (sq_spec_add_input (spec, id, strlen (id), path, err) < 0)
     return -2;
   /* The earlier result must outlive this job's wait in the queue. */
-  sq_key (key, sizeof key, queue, "result", id);
-  redisReply *rep = sq_redis_cmdf (&c->r, err, "EXPIRE %s %" PRIu64 " GT", key,
-                                   ttl_ms / 1000 + 86400);
-  if (!rep)
+  int exists = sq_result_hold (&c->r, queue, id, ttl_ms / 1000 + 86400, err);
+  if (exists < 0)
     return -1;
-  int exists = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
-  freeReplyObject (rep);
-  if (!exists)
-    {
-      /* GT leaves a key alone when its TTL is longer already. */
-      rep = sq_redis_cmdf (&c->r, err, "EXISTS %s", key);
-      if (!rep)
-        return -1;
-      exists = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
-      freeReplyObject (rep);
-    }
   if (!exists)
     {
       sq_err_set (err, 0,
@@ -219,33 +201,6 @@ cli_chain_input (struct cli *c, struct sq_spec *spec, const char *queue, const c
       return -2;
     }
   return 0;
-}
-
-int
-cli_submit_job (struct cli *c, const struct sq_submit_args *a, char *state, size_t len,
-                sq_err *err)
-{
-  /* The id index first: a job id names one queue. */
-  redisReply *rep = sq_redis_cmdf (&c->r, err, "SET sandq:jobq:%s %s NX EX %" PRIu64,
-                                   a->id, a->queue, a->ttl_ms / 1000 + a->keep_s + 86400);
-  if (!rep)
-    return -1;
-  int fresh = rep->type == REDIS_REPLY_STATUS;
-  freeReplyObject (rep);
-  if (!fresh)
-    {
-      char other[SQ_QUEUE_MAX + 1];
-      if (sq_find_queue (&c->r, a->id, a->queue, other, sizeof other, err) < 0)
-        return -1;
-      if (strcmp (other, a->queue) != 0)
-        {
-          sq_err_set (err, 0, "job id '%s' is already used in queue '%s'", a->id, other);
-          return -2;
-        }
-    }
-  if ((rep = sq_redis_cmdf (&c->r, err, "SADD sandq:queues %s", a->queue)))
-    freeReplyObject (rep);
-  return sq_submit (&c->p, a, state, len, err);
 }
 
 /* A time-ordered, unguessable id: 48 bits of milliseconds and 80 random
@@ -393,9 +348,9 @@ pack_inputs (char **paths, int n, uint64_t max, size_t *len, int tty)
  * heartbeats' caps) would be rejected by the worker after queueing:
  * refuse them here. Without a live worker there is nothing to check. */
 static void
-check_caps (struct cli *c, const char *queue, const struct sq_spec *spec)
+check_caps (json_t *ws, const char *queue, const struct sq_spec *spec)
 {
-  json_t *ws = cli_live_workers (c), *w, *q;
+  json_t *w, *q;
   uint64_t most[SQ_LIM__COUNT] = { 0 };
   size_t i, k;
   int seen = 0;
@@ -419,7 +374,6 @@ check_caps (struct cli *c, const char *queue, const struct sq_spec *spec)
           most[l] = v;
       }
   }
-  json_decref (ws);
   for (int l = 0; seen && l < SQ_LIM__COUNT; l++)
     if (spec->limits[l] > most[l])
       {
@@ -444,9 +398,9 @@ check_caps (struct cli *c, const char *queue, const struct sq_spec *spec)
 /* A job on a queue no live worker serves waits, silently, until one
  * does: say so (it stays queued; a worker may be on its way). */
 static void
-warn_if_unserved (struct cli *c, const char *queue)
+warn_if_unserved (json_t *ws, const char *queue)
 {
-  json_t *ws = cli_live_workers (c), *w, *q;
+  json_t *w, *q;
   char served[512] = "";
   size_t i, k, n = 0;
   int found = 0;
@@ -466,7 +420,6 @@ warn_if_unserved (struct cli *c, const char *queue)
                                 name);
     }
   }
-  json_decref (ws);
   if (found)
     return;
   if (served[0])
@@ -486,12 +439,10 @@ warn_if_unserved (struct cli *c, const char *queue)
 static void
 print_stderr_tail (struct cli *c, const char *queue, const char *id)
 {
-  char key[SQ_KEY_MAX];
   sq_err err = { 0 };
   size_t len = 0;
 
-  sq_key (key, sizeof key, queue, "result", id);
-  redisReply *rep = sq_redis_cmdf (&c->r, &err, "GET %s", key);
+  redisReply *rep = sq_result_get (&c->r, queue, id, &err);
   if (!rep || rep->type != REDIS_REPLY_STRING)
     {
       if (rep)
@@ -596,7 +547,9 @@ cmd_submit (struct cli *c, int argc, char **argv)
   /* Limits that no worker of the queue takes: refused now, not after
    * queueing. */
   cli_connect (c);
-  check_caps (c, queue, &s.spec);
+  /* The live workers, read once: their caps now, whom they serve below. */
+  json_t *workers = cli_live_workers (c);
+  check_caps (workers, queue, &s.spec);
   /* argv points into our own argv: detach it, then free what is ours. */
   s.spec.argv = NULL;
   s.spec.argc = 0;
@@ -630,7 +583,7 @@ cmd_submit (struct cli *c, int argc, char **argv)
   };
   if (!a.input)
     a.input = "";
-  int created = cli_submit_job (c, &a, state, sizeof state, &err);
+  int created = sq_submit_job (&c->p, &a, state, sizeof state, &err);
   c->r.progress = NULL;
   if (up.drawn)
     cli_progress_end (&up);
@@ -643,7 +596,8 @@ cmd_submit (struct cli *c, int argc, char **argv)
     fprintf (stderr, "sandq: job '%s' already exists (%s); not submitted again\n", s.id,
              state);
   if (created)
-    warn_if_unserved (c, queue);
+    warn_if_unserved (workers, queue);
+  json_decref (workers);
   if (!s.wait)
     {
       if (c->json)

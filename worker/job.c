@@ -190,9 +190,7 @@ fetch_chained (struct slot *s, struct sq_proto *p, const struct sq_spec *spec,
   uint64_t total = 0;
   for (int i = 0; i < spec->ninputs; i++)
     {
-      char key[SQ_KEY_MAX];
-      sq_key (key, sizeof key, s->queue, "result", spec->inputs[i].job);
-      out[i] = sq_redis_cmdf (p->r, err, "GET %s", key);
+      out[i] = sq_result_get (p->r, s->queue, spec->inputs[i].job, err);
       if (!out[i])
         return -1;
       if (out[i]->type != REDIS_REPLY_STRING)

@@ -222,9 +222,9 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
 }
 
 static void
-heartbeat (sq_redis *r)
+heartbeat (struct sq_proto *p)
 {
-  char key[200], jobs[4096] = "", now[32], busy[16], slots[16], started[32];
+  char jobs[4096] = "", now[32], busy[16], slots[16], started[32];
   size_t jl = 0;
   int nbusy = 0;
   sq_err err = { 0 };
@@ -243,8 +243,8 @@ heartbeat (sq_redis *r)
   for (int i = 0; i < W.cfg.nqueues; i++)
     ql += snprintf (queues + ql, sizeof queues - ql, "%s%s", i ? "," : "",
                     W.cfg.queues[i]);
-  snprintf (key, sizeof key, "sandq:worker:%s", W.cfg.id);
-  snprintf (now, sizeof now, "%" PRIu64, sq_wall_ms ());
+  uint64_t wall = sq_wall_ms ();
+  snprintf (now, sizeof now, "%" PRIu64, wall);
   snprintf (busy, sizeof busy, "%d", nbusy);
   snprintf (slots, sizeof slots, "%d", W.cfg.concurrency);
   snprintf (started, sizeof started, "%" PRIu64, W.started_ms);
@@ -259,35 +259,23 @@ heartbeat (sq_redis *r)
   for (int i = 0; i < SQ_LIM__COUNT; i++)
     cl += snprintf (caps + cl, cl < sizeof caps ? sizeof caps - cl : 0, "%s%s=%" PRIu64,
                     i ? "," : "", sq_limit_names[i], W.cfg.policy.max[i]);
-  const char *argv[]
-      = { "HSET",         key,           "host",       host,    "pid",   pid,
-          "version",      SANDQ_VERSION, "slots",      slots,   "busy",  busy,
-          "jobs",         jobs,          "queues",     queues,  "state", state,
-          "heartbeat_at", now,           "started_at", started, "caps",  caps };
-  redisReply *rep = sq_redis_cmd (r, &err, (int) SQ_ARRAY_SIZE (argv), argv, NULL);
-  if (!rep)
+  const char *fields[]
+      = { "host",       host,    "pid",   pid,   "version",      SANDQ_VERSION,
+          "slots",      slots,   "busy",  busy,  "jobs",         jobs,
+          "queues",     queues,  "state", state, "heartbeat_at", now,
+          "started_at", started, "caps",  caps };
+  int drain = sq_worker_heartbeat (p, W.cfg.id, wall, fields,
+                                   (int) SQ_ARRAY_SIZE (fields), &err);
+  if (drain < 0)
     {
       W.redis_up = 0;
       return;
     }
-  freeReplyObject (rep);
   W.redis_up = 1;
-  if ((rep = sq_redis_cmdf (r, &err, "EXPIRE %s 30", key)))
-    freeReplyObject (rep);
-  if ((rep = sq_redis_cmdf (r, &err, "ZADD sandq:workers %s %s", now, W.cfg.id)))
-    freeReplyObject (rep);
-  /* Forget workers silent for a day; 'sandq workers' hides older than 30 s. */
-  if ((rep = sq_redis_cmdf (r, &err, "ZREMRANGEBYSCORE sandq:workers -inf %" PRIu64,
-                            sq_wall_ms () - 86400000ULL)))
-    freeReplyObject (rep);
-  if ((rep = sq_redis_cmdf (r, &err, "HGET %s drain", key)))
+  if (drain && !W.draining)
     {
-      if (rep->type == REDIS_REPLY_STRING && strcmp (rep->str, "1") == 0 && !W.draining)
-        {
-          sq_notice ("drain requested: finishing running jobs, fetching no more");
-          W.draining = 1;
-        }
-      freeReplyObject (rep);
+      sq_notice ("drain requested: finishing running jobs, fetching no more");
+      W.draining = 1;
     }
 }
 
@@ -644,7 +632,7 @@ main (int argc, char **argv)
         }
       if (now >= next_beat)
         {
-          heartbeat (&r);
+          heartbeat (&p);
           queue_gauges (&r);
           next_beat = now + 2000;
           if (!notified_ready && W.redis_up)
@@ -666,15 +654,7 @@ main (int argc, char **argv)
   /* The slots notice stopping/draining within a second (BLPOP timeout). */
   for (int i = 0; i < cfg->concurrency; i++)
     pthread_join (W.slots[i].thread, NULL);
-  {
-    redisReply *rep;
-    char key[200];
-    snprintf (key, sizeof key, "sandq:worker:%s", cfg->id);
-    if ((rep = sq_redis_cmdf (&r, &err, "DEL %s", key)))
-      freeReplyObject (rep);
-    if ((rep = sq_redis_cmdf (&r, &err, "ZREM sandq:workers %s", cfg->id)))
-      freeReplyObject (rep);
-  }
+  sq_worker_forget (&r, cfg->id, &err);
   sq_redis_close (&r);
   metrics_stop (m);
   arc_helper_stop (&W.archiver);

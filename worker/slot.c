@@ -18,21 +18,12 @@
 static void
 wait_for_work (struct worker *w, sq_redis *r)
 {
-  const char *argv[SQ_MAX_QUEUES + 2];
-  char keys[SQ_MAX_QUEUES][SQ_KEY_MAX];
+  const char *queues[SQ_MAX_QUEUES];
   sq_err err = { 0 };
-  int n = 0;
 
-  argv[n++] = "BLPOP";
   for (int i = 0; i < w->cfg.nqueues; i++)
-    {
-      sq_key (keys[i], SQ_KEY_MAX, w->cfg.queues[i], "wake", NULL);
-      argv[n++] = keys[i];
-    }
-  argv[n++] = "1";
-  redisReply *rep = sq_redis_cmd (r, &err, n, argv, NULL);
-  if (rep)
-    freeReplyObject (rep);
+    queues[i] = w->cfg.queues[i];
+  sq_wake_wait (r, queues, w->cfg.nqueues, 1, &err);
 }
 
 void *

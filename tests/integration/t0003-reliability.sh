@@ -118,6 +118,14 @@ out=$(SQ dead purge --all 2>&1); is "dead purge --all without --queue: the defau
 like "... which has none here" "$out" 'purged 0 dead letter'
 like "dead purge --all --queue" "$(SQ dead purge --all --queue dl)" 'purged 2 dead letter'
 is "the dead-letter set is empty" "$(rcli zcard 'sandq:{dl}:dead')" 0
+# The purge script is one step: an id not (or no longer) in the dead-letter
+# set, say retried meanwhile, keeps its record.
+rcli hset 'sandq:{dl}:job:requeued' state queued >/dev/null
+purge=$(cat "$SANDQ_TOP/common/lua/lib.lua" "$SANDQ_TOP/common/lua/purge.lua")
+is "purge of an id that is not a dead letter: 0" \
+  "$(rcli eval "$purge" 1 'sandq:{dl}:dead' 'sandq:{dl}:' requeued)" 0
+is "... and its record stays" "$(rcli hget 'sandq:{dl}:job:requeued' state)" queued
+rcli del 'sandq:{dl}:job:requeued' >/dev/null
 stats=$(SQ stats --json)
 is "stats: dead is the set's size now, after the purge" \
   "$(jget "$stats" queues.dl.dead 2>/dev/null || echo none)" 0
@@ -184,6 +192,7 @@ ok "resumed queue is served" wait_for 10 'test "$(job_field "$id" state pz)" = f
 SQ drain pz >/dev/null; is "drain: exit 0" "$?" 0
 ok "a drained worker exits when idle" wait_for 10 '! kill -0 "$(wpid pz)" 2>/dev/null'
 SQ drain nobody >/dev/null 2>&1; is "drain an unknown worker: exit 4" "$?" 4
+is "... and no hash is made for it" "$(rcli exists sandq:worker:nobody)" 0
 
 is "no sandbox process left" "$(sandbox_procs)" 0
 done_testing
