@@ -60,7 +60,8 @@ COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tre
 # sandbox.
 QUEUE_SRC := common/redis.c common/proto.c common/fleet.c common/jobread.c common/spec.c \
              common/archive.c common/config.c
-WORKER_SRC := worker/main.c worker/slot.c worker/job.c worker/archiver_client.c \
+WORKER_SRC := worker/main.c worker/config.c worker/supervisor.c worker/slot.c worker/job.c \
+              worker/archiver_client.c \
               worker/metrics.c worker/netpolicy.c worker/live.c
 SUBMIT_SRC := $(wildcard submitter/*.c)
 # The sandbox library: may use COMMON and libseccomp only.
@@ -237,6 +238,11 @@ endif
 $(BUILD)/tests/deny-syscall: tests/helpers/deny_syscall.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SECCOMP_LIBS)
+
+# The queue side's unit tests link the queue library, never the sandbox.
+$(BUILD)/tests/test_queue: tests/unit/test_queue.c $(LIBQUEUE) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBQUEUE) $(LIBCOMMON) $(QUEUE_LIBS) -lcmocka -lm
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(call obj,sandbox/seccomp.c) $(LIBSANDBOX) $(LIBCOMMON)
 	@mkdir -p $(dir $@)

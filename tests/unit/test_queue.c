@@ -1,0 +1,249 @@
+/* Unit tests of the queue side of common/: Redis URLs (with Sentinel),
+ * the job spec, the config file and where the Redis URL comes from, key
+ * names and priorities. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../common/config.h"
+#include "../../common/proto.h"
+#include "../../common/redis.h"
+#include "../../common/spec.h"
+
+static void
+urls (void **state)
+{
+  (void) state;
+  struct sq_redis_addr a;
+  sq_err err = { 0 };
+
+  assert_int_equal (sq_redis_parse_url ("redis://db.example:6380/2", &a, &err), 0);
+  assert_int_equal (a.kind, SQ_ADDR_TCP);
+  assert_string_equal (a.host, "db.example");
+  assert_int_equal (a.port, 6380);
+  assert_int_equal (a.db, 2);
+
+  assert_int_equal (sq_redis_parse_url ("redis://10.0.0.1", &a, &err), 0);
+  assert_int_equal (a.port, 6379);
+  assert_int_equal (a.db, 0);
+
+  assert_int_equal (sq_redis_parse_url ("redis://sandq:p%40ss@h:1/0", &a, &err), 0);
+  assert_string_equal (a.user, "sandq");
+  assert_string_equal (a.password, "p@ss");
+
+  assert_int_equal (sq_redis_parse_url ("unix:///run/redis.sock?db=3", &a, &err), 0);
+  assert_int_equal (a.kind, SQ_ADDR_UNIX);
+  assert_string_equal (a.path, "/run/redis.sock");
+  assert_int_equal (a.db, 3);
+
+  assert_int_equal (sq_redis_parse_url ("sentinel://s1:26379,s2/main/1", &a, &err), 0);
+  assert_int_equal (a.kind, SQ_ADDR_SENTINEL);
+  assert_int_equal (a.nsentinels, 2);
+  assert_string_equal (a.sentinel_host[1], "s2");
+  assert_int_equal (a.sentinel_port[1], 26379);
+  assert_string_equal (a.master, "main");
+  assert_int_equal (a.db, 1);
+}
+
+static void
+bad_urls (void **state)
+{
+  (void) state;
+  static const char *const bad[] = {
+    "",
+    "http://x",
+    "redis://h:notaport",
+    "redis://h:70000",
+    "redis://",
+    "unix://relative.sock",
+    "unix:///s.sock?timeout=1",
+    "sentinel://s1:26379",
+    "sentinel://s1:26379/",
+    "redis://h/notadb",
+  };
+  struct sq_redis_addr a;
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    {
+      sq_err err = { 0 };
+      assert_int_equal (sq_redis_parse_url (bad[i], &a, &err), -1);
+      /* One line in the house style: what; why; what to do. */
+      assert_non_null (strstr (err.msg, "; "));
+    }
+  /* The password never appears in a message. */
+  sq_err err = { 0 };
+  assert_int_equal (sq_redis_parse_url ("redis://u:hunter2@h:bad", &a, &err), -1);
+  assert_null (strstr (err.msg, "hunter2"));
+  assert_non_null (strstr (err.msg, "redis://***@h:bad"));
+}
+
+static void
+redacted (void **state)
+{
+  (void) state;
+  struct sq_redis_addr a;
+  sq_err err = { 0 };
+  char buf[512];
+  assert_int_equal (sq_redis_parse_url ("redis://u:hunter2@h:7/1", &a, &err), 0);
+  sq_redis_url_redacted (&a, buf, sizeof buf);
+  assert_null (strstr (buf, "hunter2"));
+  assert_non_null (strstr (buf, "h:7"));
+}
+
+static int
+parse (const char *json, struct sq_spec *s, sq_err *err)
+{
+  struct sq_spec_policy pol;
+  sq_spec_policy_default (&pol);
+  memset (s, 0, sizeof *s);
+  return sq_spec_parse (json, strlen (json), &pol, s, err);
+}
+
+static void
+specs (void **state)
+{
+  (void) state;
+  struct sq_spec s;
+  sq_err err = { 0 };
+
+  assert_int_equal (
+      parse ("{\"version\":1,\"command\":[\"python3\",\"a.py\"],"
+             "\"env\":{\"T\":\"x\"},\"limits\":{\"memory_bytes\":268435456},"
+             "\"inputs\":[{\"job\":\"j1\",\"path\":\"plots\"}],"
+             "\"network\":[\"pypi\"]}",
+             &s, &err),
+      0);
+  assert_int_equal (s.argc, 2);
+  assert_string_equal (s.argv[1], "a.py");
+  assert_int_equal (s.nenv, 1);
+  assert_int_equal (s.limits[SQ_LIM_MEMORY], 268435456);
+  assert_int_equal (s.ninputs, 1);
+  assert_int_equal (s.nnetworks, 1);
+  /* It serializes to what parses to the same. */
+  char *json = sq_spec_to_json (&s);
+  assert_non_null (json);
+  struct sq_spec t;
+  assert_int_equal (parse (json, &t, &err), 0);
+  assert_string_equal (t.argv[0], "python3");
+  assert_int_equal (t.limits[SQ_LIM_MEMORY], 268435456);
+  free (json);
+  sq_spec_free (&s);
+  sq_spec_free (&t);
+}
+
+static void
+bad_specs (void **state)
+{
+  (void) state;
+  static const struct
+  {
+    const char *json, *names;
+  } bad[] = {
+    { "{\"version\":1,\"command\":[\"a\"]", "spec: invalid JSON" },
+    { "[]", "spec: must be a JSON object" },
+    { "{\"version\":2,\"command\":[\"a\"]}", "spec.version" },
+    { "{\"version\":1,\"command\":[]}", "spec.command" },
+    { "{\"version\":1,\"command\":[\"\"]}", "spec.command[0]" },
+    { "{\"version\":1,\"command\":[\"a\"],\"env\":{\"PATH\":\"/x\"}}", "PATH" },
+    { "{\"version\":1,\"command\":[\"a\"],\"limits\":{\"memory_bytes\":-1}}",
+      "spec.limits.memory_bytes" },
+    { "{\"version\":1,\"command\":[\"a\"],\"inputs\":[{\"job\":\"j\",\"path\":\"../"
+      "x\"}]}",
+      "without '..'" },
+    { "{\"version\":1,\"command\":[\"a\"],\"network\":[\"No Caps\"]}", "network" },
+    { "{\"version\":1,\"command\":[\"a\"],\"surprise\":1}", "surprise" },
+    { "{\"version\":1,\"version\":1,\"command\":[\"a\"]}", "version" },
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    {
+      struct sq_spec s;
+      sq_err err = { 0 };
+      assert_int_equal (parse (bad[i].json, &s, &err), -1);
+      if (!strstr (err.msg, bad[i].names))
+        fail_msg ("spec %s: message '%s' does not name '%s'", bad[i].json, err.msg,
+                  bad[i].names);
+      /* A bad spec is the job's input, not sandq's fault. */
+      assert_string_equal (sq_fault_status (&err), "rejected");
+    }
+}
+
+static void
+write_file (const char *path, const char *text)
+{
+  FILE *f = fopen (path, "w");
+  assert_non_null (f);
+  fputs (text, f);
+  fclose (f);
+}
+
+static void
+configs (void **state)
+{
+  (void) state;
+  char path[] = "/tmp/sandq-test-conf.XXXXXX";
+  int fd = mkstemp (path);
+  assert_true (fd >= 0);
+  close (fd);
+  write_file (path, "# a comment\n\nconcurrency = 2\nredis_url = unix:///conf.sock\n");
+
+  struct sq_config c = { 0 };
+  sq_err err = { 0 };
+  assert_int_equal (sq_config_load (&c, path, &err), 0);
+  assert_string_equal (sq_config_get (&c, "concurrency"), "2");
+  assert_null (sq_config_get (&c, "nothing"));
+
+  /* Where Redis is: the flag, then the environment, then the config. */
+  unsetenv ("SANDQ_REDIS_URL");
+  assert_string_equal (sq_config_redis_url (&c, NULL), "unix:///conf.sock");
+  setenv ("SANDQ_REDIS_URL", "unix:///env.sock", 1);
+  assert_string_equal (sq_config_redis_url (&c, NULL), "unix:///env.sock");
+  assert_string_equal (sq_config_redis_url (&c, "unix:///flag.sock"),
+                       "unix:///flag.sock");
+  unsetenv ("SANDQ_REDIS_URL");
+  sq_config_free (&c);
+
+  write_file (path, "concurrency = 2\nno equals sign here\n");
+  memset (&c, 0, sizeof c);
+  assert_int_equal (sq_config_load (&c, path, &err), -1);
+  assert_non_null (strstr (err.msg, "line 2"));
+  assert_non_null (strstr (err.msg, path));
+  sq_config_free (&c);
+  unlink (path);
+}
+
+static void
+keys_and_priorities (void **state)
+{
+  (void) state;
+  char k[SQ_KEY_MAX];
+  sq_key (k, sizeof k, "etl", "job", "01abc");
+  assert_string_equal (k, "sandq:{etl}:job:01abc");
+  sq_key (k, sizeof k, "etl", "dead", NULL);
+  assert_string_equal (k, "sandq:{etl}:dead");
+  assert_int_equal (sq_priority_from_name ("high"), SQ_PRIO_HIGH);
+  assert_int_equal (sq_priority_from_name ("low"), SQ_PRIO_LOW);
+  assert_int_equal (sq_priority_from_name ("urgent"), -1);
+  assert_string_equal (sq_priority_name (SQ_PRIO_NORMAL), "normal");
+  assert_string_equal (sq_priority_name (7), "normal");
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (urls),
+    cmocka_unit_test (bad_urls),
+    cmocka_unit_test (redacted),
+    cmocka_unit_test (specs),
+    cmocka_unit_test (bad_specs),
+    cmocka_unit_test (configs),
+    cmocka_unit_test (keys_and_priorities),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
