@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t
@@ -118,4 +119,17 @@ const char *
 sq_fault_status (const sq_err *err)
 {
   return err->fault == SQ_FAULT_INPUT ? "rejected" : "system_error";
+}
+
+void
+sq_vrefuse (int code, const char *prog, const char *help, const char *prefix,
+            const char *fmt, va_list ap)
+{
+  char msg[1024];
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  if (help && !strstr (msg, "; "))
+    fprintf (stderr, "%s: %s%s; see %s --help\n", prog, prefix, msg, help);
+  else
+    fprintf (stderr, "%s: %s%s\n", prog, prefix, msg);
+  exit (code);
 }

@@ -10,6 +10,8 @@
 #ifndef SQ_ERR_H
 #define SQ_ERR_H
 
+#include <stdarg.h>
+
 #include <stddef.h>
 
 #define SQ_ERR_MSG_MAX 512
@@ -42,6 +44,14 @@ int sq_err_wrap (sq_err *err, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 
 void sq_err_clear (sq_err *err);
+
+/* A program's refusal, on one line of stderr: "PROG: WHAT: WHY; WHAT TO
+ * DO". The message (after prefix) is "WHAT: WHY", with "; WHAT TO DO" when
+ * it has advice of its own; otherwise, with help set, "; see HELP --help"
+ * is added. Exits with code. */
+__attribute__ ((noreturn)) void sq_vrefuse (int code, const char *prog, const char *help,
+                                            const char *prefix, const char *fmt,
+                                            va_list ap);
 
 /* Marks the error as the job input's fault (see enum sq_fault); returns
  * -1. sq_err_set makes every new error sandq's; sq_err_wrap keeps the

@@ -92,15 +92,9 @@ usage (int code, FILE *out)
 static __attribute__ ((noreturn, format (printf, 1, 2))) void
 die_usage (const char *fmt, ...)
 {
-  /* One line, "sandq-sandbox: WHAT: WHY; WHAT TO DO", as sandq's. */
-  char msg[1024];
   va_list ap;
   va_start (ap, fmt);
-  vsnprintf (msg, sizeof msg, fmt, ap);
-  va_end (ap);
-  fprintf (stderr, "sandq-sandbox: %s%s\n", msg,
-           strstr (msg, "; ") ? "" : "; see sandq-sandbox --help");
-  exit (EXIT_USAGE);
+  sq_vrefuse (EXIT_USAGE, "sandq-sandbox", "sandq-sandbox", "", fmt, ap);
 }
 
 /* The CLI writes its JSON by hand: it is linked with musl (see the

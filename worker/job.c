@@ -231,8 +231,11 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   size_t alen = 0;
   char message[SQ_ERR_MSG_MAX + 128];
   uint64_t t0 = sq_now_ms (), t_unpack = 0, t_up = 0;
+  /* The record's figures: FIELD below fills a name and a value each, and
+   * refuses one past the end (a new figure needs a bigger array). */
   char f[11][32];
-  const char *fields[22];
+  const char *fields[2 * SQ_ARRAY_SIZE (f)];
+  _Static_assert(SQ_ARRAY_SIZE (fields) == 2 * SQ_ARRAY_SIZE (f), "a name per value");
   struct job_network *jn = NULL;
   redisReply *chained[SQ_SPEC_MAX_INPUTS] = { 0 };
 
@@ -412,6 +415,11 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
 #define FIELD(name, fmt, val)                                                            \
   do                                                                                     \
     {                                                                                    \
+      if (nf / 2 >= (int) SQ_ARRAY_SIZE (f))                                             \
+        {                                                                                \
+          sq_err_log ("job record: no room for the figure %s", name);                    \
+          break;                                                                         \
+        }                                                                                \
       snprintf (f[nf / 2], sizeof f[0], fmt, val);                                       \
       fields[nf++] = name;                                                               \
       fields[nf] = f[nf / 2];                                                            \

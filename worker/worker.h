@@ -116,6 +116,19 @@ struct worker
   uint64_t started_ms;
 };
 
+/* Reads the config file, then the command line, into cfg, and gives the
+ * Redis address (with redis_password_file's password) (worker/config.c).
+ * A bad option exits 2 with one line naming it; --help and --version
+ * exit 0. */
+void worker_configure (struct worker_config *cfg, int argc, char **argv,
+                       struct sq_redis_addr *addr);
+
+/* The main thread until the worker stops (worker/supervisor.c): renews
+ * leases, publishes live output, heartbeats, reaps; on SIGTERM or drain
+ * waits out the grace period and gives the rest back; joins the slots.
+ * Returns its Redis round trips. */
+unsigned long long supervise (struct worker *w, const struct sq_redis_addr *addr);
+
 /* Slot thread entry point. */
 void *slot_main (void *arg);
 
