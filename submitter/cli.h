@@ -54,6 +54,10 @@ void cli_progress_start (struct cli_progress *p, const char *phase, uint64_t tot
 void cli_progress_update (struct cli_progress *p, uint64_t done);
 void cli_progress_end (struct cli_progress *p);
 
+/* The message of a job ID its queue does not hold (id, queue). */
+#define CLI_NO_JOB                                                                       \
+  "job '%s': not in queue '%s'; it may have expired, or be in another queue (--queue)"
+
 /* Connects or exits with SQ_EXIT_FAILURE and a clear message. */
 void cli_connect (struct cli *c);
 

@@ -90,10 +90,7 @@ cli_follow (struct cli *c, const char *queue, const char *id, FILE *o, FILE *e, 
       if (!job)
         {
           *code = SQ_EXIT_NOT_FOUND;
-          fprintf (stderr,
-                   "sandq: job '%s': not in queue '%s'; it may have expired, or be in "
-                   "another queue (--queue)\n",
-                   id, queue);
+          fprintf (stderr, "sandq: " CLI_NO_JOB "\n", id, queue);
           return NULL;
         }
       const char *state = json_string_value (json_object_get (job, "state"));
@@ -150,10 +147,7 @@ cli_wait (struct cli *c, const char *queue, const char *id, uint64_t timeout_ms,
       if (!job)
         {
           *code = SQ_EXIT_NOT_FOUND;
-          fprintf (stderr,
-                   "sandq: job '%s': not in queue '%s'; it may have expired, or be in "
-                   "another queue (--queue)\n",
-                   id, queue);
+          fprintf (stderr, "sandq: " CLI_NO_JOB "\n", id, queue);
           return NULL;
         }
       state = json_string_value (json_object_get (job, "state"));

@@ -56,10 +56,7 @@ cmd_status (struct cli *c, int argc, char **argv)
   cli_job_queue (c, id, queue, sizeof queue);
   job = cli_job_json (c, queue, id);
   if (!job)
-    cli_die (SQ_EXIT_NOT_FOUND,
-             "job '%s': not in queue '%s'; it may have expired, or be in another queue "
-             "(--queue)",
-             id, queue);
+    cli_die (SQ_EXIT_NOT_FOUND, CLI_NO_JOB, id, queue);
   cli_print_job (c, job);
   json_decref (job);
   return SQ_EXIT_OK;
@@ -145,10 +142,7 @@ cmd_result (struct cli *c, int argc, char **argv)
   cli_job_queue (c, id, queue, sizeof queue);
   json_t *job = cli_job_json (c, queue, id);
   if (!job)
-    cli_die (SQ_EXIT_NOT_FOUND,
-             "job '%s': not in queue '%s'; it may have expired, or be in another queue "
-             "(--queue)",
-             id, queue);
+    cli_die (SQ_EXIT_NOT_FOUND, CLI_NO_JOB, id, queue);
   if (cli_fetch_result (c, queue, id, dir, &code) < 0)
     {
       json_decref (job);

@@ -82,6 +82,14 @@ is "durations take h and d" "$?" 0
 out=$(SQ submit --wall 1w -- true 2>&1)
 like "an unknown suffix names the ones there are" "$out" "unknown suffix 'w'; use ms, s, m, h or d"
 
+# An ID the queue does not hold: the same answer from status, wait and result.
+for cmd in "status" "wait" "result --result-dir $Q_DIR/none"; do
+  out=$(SQ $cmd --queue interactive no-such-job 2>&1)
+  is "$cmd of an unknown job: exit 4" "$?" 4
+  is "... saying where it looked" "$out" \
+    "sandq: job 'no-such-job': not in queue 'interactive'; it may have expired, or be in another queue (--queue)"
+done
+
 # Long work shows a progress line on a terminal: packing then uploading,
 # each with its rate and time; nothing of it when stderr is not one.
 head -c 3M /dev/urandom > "$Q_DIR/p1.bin"
