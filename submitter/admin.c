@@ -520,7 +520,7 @@ cmd_dead (struct cli *c, int argc, char **argv)
       printf (c->json ? "{\"id\":\"%s\",\"state\":\"queued\"}\n" : "%s: queued again\n",
               id);
     }
-  else if (strcmp (sub, "purge") == 0)
+  else /* purge: the subcommand was checked before connecting */
     {
       int n = sq_dead_purge (&c->p, queue, id, &err);
       if (n < 0)
@@ -532,9 +532,6 @@ cmd_dead (struct cli *c, int argc, char **argv)
                  id, queue, id);
       printf (c->json ? "{\"id\":\"%s\",\"purged\":true}\n" : "%s: purged\n", id);
     }
-  else
-    cli_die (SQ_EXIT_USAGE,
-             "dead: '%s': unknown subcommand; give list, show, retry or purge", sub);
   json_decref (job);
   return SQ_EXIT_OK;
 }
