@@ -59,14 +59,16 @@ COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tre
 # The queue side: may use COMMON, hiredis, jansson, libarchive; never the
 # sandbox.
 QUEUE_SRC := common/redis.c common/proto.c common/fleet.c common/jobread.c common/spec.c \
-             common/archive.c common/config.c
+             common/archive.c common/unpack.c common/config.c
 WORKER_SRC := worker/main.c worker/config.c worker/supervisor.c worker/slot.c worker/job.c \
               worker/archiver_client.c \
               worker/metrics.c worker/netpolicy.c worker/live.c
 SUBMIT_SRC := $(wildcard submitter/*.c)
 # The sandbox library: may use COMMON and libseccomp only.
 SANDBOX_SRC := sandbox/cgroup.c sandbox/cgroup_v1.c sandbox/cgroup_v2.c sandbox/seccomp_load.c sandbox/sandbox.c \
-               sandbox/rootfs.c sandbox/run.c sandbox/verdict.c sandbox/loopback.c \
+               sandbox/rootfs.c sandbox/run.c sandbox/child.c sandbox/supervise.c sandbox/verdict.c \
+               sandbox/netns.c sandbox/prewarm.c sandbox/scratch.c \
+               sandbox/loopback.c \
                sandbox/network.c sandbox/helpers.c
 # sandq-init, every sandbox's pid 1 (sandbox/init_proto.h): a program of
 # its own, embedded in the sandbox library. It is linked statically with
@@ -75,7 +77,7 @@ SANDBOX_SRC := sandbox/cgroup.c sandbox/cgroup_v1.c sandbox/cgroup_v2.c sandbox/
 # sandbox; musl's, ~0.03 ms. musl-gcc sees the kernel's headers through
 # $(BUILD)/musl-include.
 MUSL_CC ?= musl-gcc
-INIT_SRC := sandbox/init.c sandbox/rootfs.c sandbox/loopback.c \
+INIT_SRC := sandbox/init.c sandbox/init_program.c sandbox/rootfs.c sandbox/loopback.c \
             sandbox/seccomp_load.c common/err.c common/util.c common/fdpass.c
 INIT_CFLAGS := -O2 -g -std=gnu11 $(WARN) -fstack-protector-strong -MMD -MP \
                -I$(BUILD)/gen -isystem $(BUILD)/musl-include
@@ -167,7 +169,7 @@ $(BUILD)/sandq-net: $(call obj,sandbox/net.c)
 
 # The worker's archive helper: libarchive and the dependency-free common
 # code, nothing of the queue or the sandbox.
-$(BUILD)/sandq-archiver: $(call obj,worker/archiver.c common/archive.c) \
+$(BUILD)/sandq-archiver: $(call obj,worker/archiver.c common/archive.c common/unpack.c) \
                          $(BUILD)/sandbox/seccomp_load.o $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ARCHIVE_LIBS)
 
@@ -264,7 +266,7 @@ fuzz:
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) -o build/fuzz/spec fuzz/fuzz_spec.c common/spec.c common/err.c \
 	  common/util.c -ljansson -lm
-	clang $(FUZZ_CFLAGS) -o build/fuzz/unpack fuzz/fuzz_unpack.c common/archive.c \
+	clang $(FUZZ_CFLAGS) -o build/fuzz/unpack fuzz/fuzz_unpack.c common/archive.c common/unpack.c \
 	  common/tree.c common/err.c common/util.c -larchive -lm
 	mkdir -p build/fuzz/spec-corpus build/fuzz/unpack-corpus
 	build/fuzz/spec -max_total_time=$(FUZZ_SECONDS) build/fuzz/spec-corpus fuzz/corpus/spec

@@ -1,4 +1,5 @@
-/* Tar archives in and out of sandq, with hostile-input caps.
+/* Tar archives in and out of sandq, with hostile-input caps: unpacking in
+ * unpack.c, packing and reading members in archive.c.
  *
  * Unpacking never trusts the archive: each entry's path is checked
  * lexically (relative, no "..", no control characters, length and depth

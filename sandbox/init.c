@@ -1,8 +1,8 @@
 /* sandq-init: the sandbox's pid 1.
  *
- * The supervisor starts it in the sandbox's new namespaces (run.c) with the
+ * The supervisor starts it in the sandbox's new namespaces (child.c) with the
  * fds of init_proto.h and the five capabilities it uses (see spawn_child
- * in run.c) as ambient ones, and tells it, in order:
+ * in child.c) as ambient ones, and tells it, in order:
  *
  *   'g' + init_config   the id maps are written: build the root
  *   'c' + job_header    the job: start the program
@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include "init_proto.h"
+#include "init_program.h"
 #include "internal.h"
 
 #include <errno.h>
@@ -64,257 +65,6 @@ static int sink[2] = { -1, -1 };
 static int stdin_fd = -1; /* the caller's, if it gave one */
 static volatile struct init_output *output;
 static char pump_buf[64 << 10];
-
-static void
-report (int fd, char kind, const void *data, size_t len)
-{
-  char buf[512];
-
-  if (len > sizeof buf - 1)
-    len = sizeof buf - 1;
-  buf[0] = kind;
-  memcpy (buf + 1, data, len);
-  /* One write: records stay whole in the pipe. */
-  if (write (fd, buf, len + 1) < 0)
-    return;
-}
-
-static void
-report_text (int fd, char kind, const char *what, int e)
-{
-  char msg[400];
-  if (e)
-    snprintf (msg, sizeof msg, "%s: %s", what, strerror (e));
-  else
-    snprintf (msg, sizeof msg, "%s", what);
-  report (fd, kind, msg, strlen (msg));
-}
-
-/* Closes every fd except those in keep (unsorted, -1 entries ignored). */
-static void
-close_all_except (const int *keep, int n)
-{
-  int sorted[8], m = 0;
-  unsigned lo = 0;
-
-  for (int i = 0; i < n; i++)
-    if (keep[i] >= 0)
-      {
-        int j = m++;
-        while (j > 0 && sorted[j - 1] > keep[i])
-          {
-            sorted[j] = sorted[j - 1];
-            j--;
-          }
-        sorted[j] = keep[i];
-      }
-  for (int i = 0; i < m; i++)
-    {
-      if ((unsigned) sorted[i] > lo)
-        syscall (SYS_close_range, lo, sorted[i] - 1, 0);
-      lo = sorted[i] + 1;
-    }
-  syscall (SYS_close_range, lo, ~0U, 0);
-}
-
-/* Empties the bounding and ambient sets; needs CAP_SETPCAP. */
-static int
-drop_bounding (int cap_last)
-{
-  for (int c = 0; c <= cap_last; c++)
-    if (prctl (PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-      return -1;
-  if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-    return -1;
-  return 0;
-}
-
-/* Empties the effective, permitted and inheritable sets. */
-static int
-clear_caps (void)
-{
-  struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-  struct __user_cap_data_struct data[2];
-
-  memset (data, 0, sizeof data);
-  return (int) syscall (SYS_capset, &hdr, data);
-}
-
-static int
-set_limits (const struct sbx_limits *l)
-{
-  /* A second layer under the cgroup: per process, enforced by the kernel
-   * even if the cgroup write were lost. */
-  rlim_t cpu_s = (l->cpu_ms + 999) / 1000 + 1;
-  struct
-  {
-    int res;
-    rlim_t soft, hard;
-  } r[] = {
-    { RLIMIT_CPU, cpu_s, cpu_s + 1 },
-    { RLIMIT_NPROC, l->pids, l->pids },
-    { RLIMIT_FSIZE, l->disk_bytes, l->disk_bytes },
-    { RLIMIT_NOFILE, l->nofile, l->nofile },
-    { RLIMIT_CORE, 0, 0 },
-    { RLIMIT_MEMLOCK, 64 << 10, 64 << 10 },
-    { RLIMIT_MSGQUEUE, 0, 0 },
-    /* Queued signals and POSIX timers are counted per user at every user
-     * namespace level, and the sandbox's namespace belongs to the host's
-     * root: without a cap of its own a job's timers took all of root's
-     * RLIMIT_SIGPENDING, and root's timer_create failed. */
-    { RLIMIT_SIGPENDING, SBX_SIGPENDING_MAX, SBX_SIGPENDING_MAX },
-  };
-  for (size_t i = 0; i < SQ_ARRAY_SIZE (r); i++)
-    {
-      struct rlimit rl = { r[i].soft, r[i].hard };
-      if (setrlimit (r[i].res, &rl) < 0)
-        return -1;
-    }
-  return 0;
-}
-
-/* execve with a search of the fixed PATH; never returns on success. */
-static void
-exec_in_path (char *const *argv, char *const *envp, int report_fd)
-{
-  const char *cmd = argv[0];
-  char path[PATH_MAX];
-  int saw_eacces = 0;
-  char msg[400];
-
-  if (strchr (cmd, '/'))
-    {
-      execve (cmd, argv, envp);
-      if (errno == ENOENT)
-        snprintf (msg, sizeof msg,
-                  "the command '%.200s' was not found in the "
-                  "sandbox",
-                  cmd);
-      else
-        snprintf (msg, sizeof msg, "the command '%.200s' could not be started: %s", cmd,
-                  strerror (errno));
-      report_text (report_fd, REC_EXEC, msg, 0);
-      return;
-    }
-  for (const char *p = SBX_PATH; *p;)
-    {
-      const char *colon = strchr (p, ':');
-      size_t dlen = colon ? (size_t) (colon - p) : strlen (p);
-      int n = snprintf (path, sizeof path, "%.*s/%s", (int) dlen, p, cmd);
-      if (n > 0 && (size_t) n < sizeof path)
-        {
-          execve (path, argv, envp);
-          if (errno == EACCES)
-            saw_eacces = 1;
-          else if (errno != ENOENT && errno != ENOTDIR)
-            {
-              snprintf (msg, sizeof msg,
-                        "the command '%.200s' could not be "
-                        "started: %s",
-                        cmd, strerror (errno));
-              report_text (report_fd, REC_EXEC, msg, 0);
-              return;
-            }
-        }
-      p += dlen + (colon ? 1 : 0);
-    }
-  if (saw_eacces)
-    snprintf (msg, sizeof msg, "the command '%.200s' is not executable", cmd);
-  else
-    snprintf (msg, sizeof msg,
-              "the command '%.200s' was not found in the "
-              "sandbox (PATH is " SBX_PATH ")",
-              cmd);
-  report_text (report_fd, REC_EXEC, msg, 0);
-}
-
-/* The program starts with every signal at its default action and none
- * blocked, whatever its caller had: both survive execve. The library's own
- * threads block every signal, and the CLI and the worker ignore SIGPIPE;
- * a program that inherited a blocked SIGCHLD waited forever in
- * `sh -c 'sleep 1 & wait'`. init resets its own, first thing (while the
- * supervisor writes the id maps), and the program inherits them; init's
- * own SIGCHLD handler and ignored SIGPIPE come after the program has
- * started (see supervise). Raw syscalls, so that the signals musl keeps
- * for itself are reset too. */
-static void
-reset_signals (void)
-{
-  struct
-  {
-    unsigned long handler, flags, restorer, mask;
-  } dfl = { 0 }; /* SIG_DFL */
-  unsigned long none = 0;
-
-  for (int sig = 1; sig <= 64; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      syscall (SYS_rt_sigaction, sig, &dfl, NULL, sizeof none);
-  syscall (SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
-}
-
-static __attribute__ ((noreturn)) void
-program_main (int in_fd, const struct job_header *job, int report_fd)
-{
-  if (dup2 (in_fd, 0) < 0 || dup2 (pipe_wr[0], 1) < 0 || dup2 (pipe_wr[1], 2) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "dup2 stdio", errno);
-      _exit (127);
-    }
-  {
-    int keep[] = { 0, 1, 2, report_fd };
-    close_all_except (keep, 4);
-  }
-  /* The program gets 0, 1 and 2, and nothing else. dup2 onto itself
-   * keeps the close-on-exec flag: /dev/null, opened by init when its fd 0
-   * was free, would have closed at the execve and left the program
-   * without a stdin. The report pipe stays open only for the execve's
-   * failure: a program that kept it could write records of its own (a
-   * wait status the supervisor would take for the real one), or fill it
-   * so that init blocked on the real one until the wall limit. */
-  for (int fd = 0; fd <= 2; fd++)
-    if (fcntl (fd, F_SETFD, 0) < 0)
-      {
-        report_text (report_fd, REC_SETUP, "clear close-on-exec on stdio", errno);
-        _exit (127);
-      }
-  if (fcntl (report_fd, F_SETFD, FD_CLOEXEC) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "mark the report pipe close-on-exec", errno);
-      _exit (127);
-    }
-  if (set_limits (&job->lim) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "setrlimit", errno);
-      _exit (127);
-    }
-  /* The bounding set is empty already (init emptied it, and it is
-   * inherited). setresuid needs CAP_SETUID, so it comes before the capset
-   * that empties every other set (the ambient one with them). no_new_privs
-   * then keeps file capabilities and setuid bits from giving any back at
-   * execve. */
-  if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0
-      || syscall (SYS_setresgid, SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0
-      || syscall (SYS_setresuid, SBX_INNER_ID, SBX_INNER_ID, SBX_INNER_ID) < 0
-      || clear_caps () < 0 || prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "drop privileges", errno);
-      _exit (127);
-    }
-  /* The seccomp filter came from init (see there). */
-  if (chdir ("/work") < 0)
-    {
-      report_text (report_fd, REC_SETUP, "chdir /work", errno);
-      _exit (127);
-    }
-  exec_in_path (job_in.argv, job_in.envp, report_fd);
-  _exit (127);
-}
-
-struct prog_start
-{
-  int in_fd;
-  int report_fd;
-};
 
 /* Reads exactly len bytes; 0 on success. */
 static int
@@ -513,7 +263,7 @@ supervise (pid_t prog, int report_fd)
                   if (r > 0)
                     break;
                 }
-            report (report_fd, REC_STATUS, &st, sizeof st);
+            init_report (report_fd, REC_STATUS, &st, sizeof st);
             _exit (0);
           }
       if (w < 0 && errno != EINTR && errno != ECHILD)
@@ -549,17 +299,6 @@ join_cgroup (int n)
   return r;
 }
 
-static int
-program_entry (void *arg)
-{
-  const struct prog_start *ps = arg;
-  program_main (ps->in_fd, &job_in.hdr, ps->report_fd);
-}
-
-/* The program's stack between clone and execve. It lies in init's
- * memory, which the program shares (CLONE_VM) while init waits. */
-static char prog_stack[64 * 1024] __attribute__ ((aligned (64)));
-
 /* Reads the plan that follows the config into steps[]; 0 on success. */
 static int
 receive_plan (int fd)
@@ -594,42 +333,31 @@ receive_plan (int fd)
   return 0;
 }
 
-int
-main (void)
+/* Reports why the sandbox could not be built, and gives up. */
+static __attribute__ ((noreturn)) void
+fail (const char *what, int e)
+{
+  init_report_text (INIT_FD_REPORT, REC_SETUP, what, e);
+  _exit (INIT_EXIT_ABORT);
+}
+
+/* From 'g' to a root ready for a job: ids, hostname, loopback, the root,
+ * the job's cgroup. */
+static void
+build_sandbox (void)
 {
   char msg[400];
   char go;
-  pid_t prog;
-  int in_fd = -1;
-  const int report_fd = INIT_FD_REPORT;
 
-  /* If the supervisor dies, the whole sandbox dies with it. */
-  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  reset_signals ();
-  /* Nor does the program inherit the caller's umask (a service's
-   * UMask=0077 would leave out/ files unreadable to anyone else once
-   * extracted). */
-  umask (022);
-  {
-    int keep[] = { INIT_FD_SYNC, INIT_FD_REPORT, INIT_FD_SCRATCH };
-    close_all_except (keep, 3);
-  }
   /* Wait until the supervisor has written the id maps. EOF means it gave
    * up. */
   if (read (INIT_FD_SYNC, &go, 1) != 1 || go != 'g'
       || read_full (INIT_FD_SYNC, &cfg, sizeof cfg) < 0 || cfg.magic != INIT_MAGIC)
     _exit (INIT_EXIT_ABORT);
   if (cfg.build_root && receive_plan (INIT_FD_SYNC) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "receive the rootfs plan", 0);
-      _exit (INIT_EXIT_ABORT);
-    }
-
+    fail ("receive the rootfs plan", 0);
   if (syscall (SYS_setgroups, 0, NULL) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "clear supplementary groups", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
+    fail ("clear supplementary groups", errno);
   /* Files made while building the root must belong to a mapped id. */
   syscall (SYS_setfsgid, SBX_INNER_ID);
   syscall (SYS_setfsuid, SBX_INNER_ID);
@@ -637,92 +365,82 @@ main (void)
    * changes: arm it again, then make sure the supervisor did not die in
    * between (its end of the report pipe would be closed). */
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  {
-    struct pollfd pf = { report_fd, POLLOUT, 0 };
-    if (poll (&pf, 1, 0) == 1 && (pf.revents & (POLLERR | POLLHUP)))
-      _exit (INIT_EXIT_ABORT);
-  }
+  struct pollfd pf = { INIT_FD_REPORT, POLLOUT, 0 };
+  if (poll (&pf, 1, 0) == 1 && (pf.revents & (POLLERR | POLLHUP)))
+    _exit (INIT_EXIT_ABORT);
   if (cfg.own_netns && sbx_loopback_up () < 0)
-    {
-      report_text (report_fd, REC_SETUP, "bring up the loopback device", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
+    fail ("bring up the loopback device", errno);
   if (sethostname ("sandbox", 7) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "sethostname", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
+    fail ("sethostname", errno);
   if ((cfg.build_root && sbx_template_build (steps, cfg.nsteps, 1, msg, sizeof msg) < 0)
       || sbx_rootfs_enter (INIT_FD_SCRATCH, !cfg.build_root, msg, sizeof msg) < 0)
-    {
-      report_text (report_fd, REC_SETUP, msg, 0);
-      _exit (INIT_EXIT_ABORT);
-    }
+    fail (msg, 0);
   if (cfg.join_fds && join_cgroup (cfg.join_fds) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "enter the job's cgroup", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
+    fail ("enter the job's cgroup", errno);
+}
 
+/* From 'c' to everything the program inherits but its own process: the
+ * job, its /etc/hosts, the cgroup namespace, the seccomp filter, the
+ * emptied bounding set. Returns the program's stdin. */
+static int
+take_job (void)
+{
   /* Nothing of the program runs before the supervisor says so. The job's
-   * cgroup (entered before the exec, or just above, see run.c) becomes
-   * the root of our cgroup namespace. */
+   * cgroup (entered before the exec, or in build_sandbox, see run.c)
+   * becomes the root of our cgroup namespace. */
   if (receive_job (INIT_FD_SYNC) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "receive the job", 0);
-      _exit (INIT_EXIT_ABORT);
-    }
+    fail ("receive the job", 0);
   close (INIT_FD_SYNC);
   if ((job_in.hdr.flags & JOBF_HOSTS) && bind_hosts () < 0)
-    {
-      report_text (report_fd, REC_SETUP, "bind the job's /etc/hosts", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
+    fail ("bind the job's /etc/hosts", errno);
   close (INIT_FD_SCRATCH);
   if (unshare (CLONE_NEWCGROUP) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "unshare the cgroup namespace", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
-
-  in_fd = stdin_fd;
+    fail ("unshare the cgroup namespace", errno);
+  int in_fd = stdin_fd >= 0 ? stdin_fd : open ("/dev/null", O_RDONLY | O_CLOEXEC);
   if (in_fd < 0)
-    {
-      in_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-      if (in_fd < 0)
-        {
-          report_text (report_fd, REC_SETUP, "open /dev/null", errno);
-          _exit (INIT_EXIT_ABORT);
-        }
-    }
+    fail ("open /dev/null", errno);
   /* The filter is loaded once, here, and the program inherits it. It
    * denies nothing that init or the program still do before execve. */
   struct sbx_seccomp sc;
   sbx_seccomp_builtin (&sc, SBX_POLICY_SANDBOX);
   if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sbx_seccomp_load (&sc) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "load the seccomp filter", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
+    fail ("load the seccomp filter", errno);
   /* The bounding set goes before the program starts, once for both:
    * dropping from it needs CAP_SETPCAP, and leaves the other sets alone. */
-  if (drop_bounding (cfg.cap_last) < 0)
-    {
-      report_text (report_fd, REC_SETUP, "drop the bounding set", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
-  /* vfork-style: the program borrows init's memory until its execve, so
-   * no page tables are copied, and init sleeps until then. */
-  struct prog_start ps = { in_fd, report_fd };
-  prog = clone (program_entry, prog_stack + sizeof prog_stack,
-                CLONE_VM | CLONE_VFORK | SIGCHLD, &ps);
-  if (prog < 0)
-    {
-      report_text (report_fd, REC_SETUP, "start the program", errno);
-      _exit (INIT_EXIT_ABORT);
-    }
+  if (init_drop_bounding (cfg.cap_last) < 0)
+    fail ("drop the bounding set", errno);
+  return in_fd;
+}
 
-  close (in_fd);
+int
+main (void)
+{
+  static const int keep[] = { INIT_FD_SYNC, INIT_FD_REPORT, INIT_FD_SCRATCH };
+  struct prog_start ps;
+  pid_t prog;
+
+  /* If the supervisor dies, the whole sandbox dies with it. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  init_reset_signals ();
+  /* Nor does the program inherit the caller's umask (a service's
+   * UMask=0077 would leave out/ files unreadable to anyone else once
+   * extracted). */
+  umask (022);
+  init_close_all_except (keep, 3);
+  build_sandbox ();
+  ps = (struct prog_start){
+    .in_fd = take_job (),
+    .out_fd = pipe_wr[0],
+    .err_fd = pipe_wr[1],
+    .report_fd = INIT_FD_REPORT,
+    .lim = &job_in.hdr.lim,
+    .argv = job_in.argv,
+    .envp = job_in.envp,
+  };
+  prog = init_start_program (&ps);
+  if (prog < 0)
+    fail ("start the program", errno);
+  close (ps.in_fd);
   close (pipe_wr[0]);
   close (pipe_wr[1]);
   /* init keeps nothing it does not need: no capabilities (the bounding
@@ -730,6 +448,6 @@ main (void)
    * As pid 1 it ignores signals from inside that it has no handler for;
    * its SIGCHLD handler only wakes it, and the program (another uid, no
    * capabilities) cannot signal it anyway. */
-  clear_caps ();
-  supervise (prog, report_fd);
+  init_clear_caps ();
+  supervise (prog, INIT_FD_REPORT);
 }

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "cgroup.h"
+#include "init_proto.h"
 #include "sandbox.h"
 #include "seccomp.h"
 
@@ -130,9 +131,64 @@ struct sbx
   struct cg_limits job_limits; /* what job's cgroup was made with */
 };
 
+/* What the child needs between clone and its execve of sandq-init. It
+ * shares the caller's memory (CLONE_VM) and the caller's thread sleeps
+ * until the execve (CLONE_VFORK), so everything is prepared here, and the
+ * child makes raw syscalls only: no allocation, no lock, no libc state. */
+struct sbx_spawn
+{
+  const struct cg_job *job;
+  int src[INIT_FD_SCRATCH - INIT_FD_SYNC + 1]; /* for INIT_FD_SYNC.., or -1 */
+  int init_fd;
+  int err;          /* set by the child if it fails */
+  const char *what; /* and what failed */
+};
+
+/* Writes a new init's id maps (SBX_INNER_ID inside, outer outside) and
+ * its OOM score, before it learns its job (child.c). */
+int sbx_setup_init_proc (pid_t pid, unsigned outer, sq_err *err);
+
+/* Clones init with flags into new namespaces, in the job's cgroup
+ * (cgroup_fd, v2) from birth where it can (*attach: move it by pid), with
+ * the template mount namespace tfd (if >= 0) and the network namespace
+ * *netns (if >= 0; if it cannot be entered, *netns becomes -1 and init
+ * gets a new one) copied or joined: the calling thread steps into them
+ * for the clone and back (child.c). The pid, whose sp->err then says
+ * whether it failed before its execve; or -1 and err. */
+pid_t sbx_spawn_init (struct sbx_spawn *sp, int tfd, int *netns, uint64_t flags,
+                      int cgroup_fd, int *pidfd, int *attach, sq_err *err);
+
+/* Starts a thread of the library's own, with every signal blocked. */
+int sbx_start_thread (pthread_t *th, void *(*fn) (void *), void *arg);
+
+/* A new sandbox for slot with the limits lim, not started, made here
+ * and now (sandbox.c); sbx_new takes a prewarmed one first. */
+struct sbx *sbx_new_cold (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot,
+                          sq_err *err);
+
+/* The slot's ready prewarmed sandbox, taken, or NULL; and whether a
+ * started sandbox's init is gone (prewarm.c). */
+struct sbx *sbx_take_warm (struct sbx_host *h, unsigned slot);
+int sbx_init_exited (const struct sbx *b);
+
+/* Starts the thread that makes the slots' network namespaces ahead
+ * (sbx_host_config.prefetch_count), and joins it and closes them all
+ * (netns.c). */
+void sbx_netns_prefetch (struct sbx_host *h);
+void sbx_netns_release (struct sbx_host *h);
+
+/* Makes b's scratch disk with b->lim's caps, its directories owned by
+ * the program's uid, and opens /work; gives it other caps (scratch.c). */
+int sbx_scratch_make (struct sbx *b, sq_err *err);
+int sbx_scratch_resize (struct sbx *b, const struct sbx_limits *lim, sq_err *err);
+
 /* Starts init for b: namespaces, id maps, cgroup; init then builds the
  * root and waits for the job, which sbx_run sends. */
 int sbx_start (struct sbx *b, sq_err *err);
+
+/* Sends init 'c' and the job (ex's argv, envp and fds, b's limits) with
+ * the output page page_fd (init_proto.h). */
+int sbx_send_job (struct sbx *b, const struct sbx_exec *ex, int page_fd, sq_err *err);
 
 /* The template mount namespace, made or remade (when a minute old, so
  * that host files replaced since are seen) as needed; -1 and err on

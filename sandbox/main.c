@@ -196,8 +196,104 @@ check_out_dir (int dirfd, const char *dir)
 /* getopt's codes for the limit options: LIMIT_OPT + enum sq_limit. */
 #define LIMIT_OPT 1000
 
-int
-main (int argc, char **argv)
+/* What `run` was told. */
+struct run_opts
+{
+  struct sbx_limits lim;
+  struct sbx_net net;
+  char net_hosts[SBX_NET_HOSTS_MAX + 1];
+  struct sbx_host_config hc;
+  const char *dir;
+  size_t nenv;
+  int in_fd, out_fd, err_fd;
+  uint64_t slot;
+  int template;
+  char **argv; /* the command */
+};
+
+/* --env NAME=VALUE: a later one replaces an earlier or default one. */
+static void
+set_env (struct run_opts *o, const char *kv)
+{
+  const char *eq = strchr (kv, '=');
+  size_t klen, i;
+
+  if (!eq || eq == kv)
+    die_usage ("--env '%s': not NAME=VALUE", kv);
+  klen = eq - kv + 1;
+  for (i = 0; i < o->nenv; i++)
+    if (strncmp (env[i], kv, klen) == 0)
+      break;
+  env[i] = (char *) kv;
+  if (i == o->nenv)
+    o->nenv++;
+}
+
+/* One option of `run` (getopt's code c, its optarg); exits on a bad one. */
+static void
+run_option (struct run_opts *o, int c, char *arg, const char *seen)
+{
+  sq_err err = { 0 };
+  uint64_t v;
+
+  switch (c)
+    {
+    case LIMIT_OPT ... LIMIT_OPT + SQ_LIM__COUNT - 1:
+      if (sq_limit_opt_parse (c - LIMIT_OPT, arg, &v, &err) < 0)
+        die_usage ("%s", err.msg);
+      sbx_limits_set (&o->lim, c - LIMIT_OPT, v);
+      return;
+    case 'n':
+      if (sq_parse_uint (arg, "--nofile", 16, 65536, &o->lim.nofile, &err) < 0)
+        die_usage ("%s", err.msg);
+      return;
+    case 'D':
+      o->dir = arg;
+      return;
+    case 'e':
+      set_env (o, arg);
+      return;
+    case 'I':
+      o->in_fd = open (arg, O_RDONLY | O_CLOEXEC);
+      if (o->in_fd < 0)
+        die_usage ("--stdin '%s': %s", arg, strerror (errno));
+      return;
+    case 'O':
+      o->out_fd = open_out_file (arg, "--stdout");
+      return;
+    case 'E':
+      o->err_fd = open_out_file (arg, "--stderr");
+      return;
+    case 's':
+      if (sq_parse_uint (arg, "--slot", 0, 1 << 20, &o->slot, &err) < 0)
+        die_usage ("%s", err.msg);
+      return;
+    case 'N':
+      if (sbx_net_resolve (&o->net, o->net_hosts, sizeof o->net_hosts, arg, &err) < 0)
+        die_usage ("--network: %s", err.msg);
+      return;
+    case 'T':
+      o->template = 1;
+      return;
+    case 'u':
+      if (sq_parse_uint (arg, "--uid-base", 1000, 4000000000u, &v, &err) < 0)
+        die_usage ("%s", err.msg);
+      o->hc.uid_base = (uid_t) v;
+      return;
+    case 'h':
+      usage (0, stdout);
+      return;
+    case 'V':
+      printf ("sandq-sandbox %s\n", SANDQ_VERSION);
+      exit (0);
+    default:
+      die_usage ("'%s': unknown option, or its value is missing", seen);
+    }
+}
+
+/* `run`'s options and command (argv[0] is "run"); exits on a bad one. */
+static void
+parse_run (int argc, char **argv, struct run_opts *o)
 {
   static const struct option opts[] = {
     SQ_LIMIT_LONG_OPTIONS (LIMIT_OPT),        { "nofile", required_argument, 0, 'n' },
@@ -208,18 +304,174 @@ main (int argc, char **argv)
     { "template", no_argument, 0, 'T' },      { "help", no_argument, 0, 'h' },
     { "version", no_argument, 0, 'V' },       { 0, 0, 0, 0 },
   };
-  struct sbx_limits lim;
-  static struct sbx_net net;
-  static char net_hosts[SBX_NET_HOSTS_MAX + 1];
-  struct sbx_host_config hc = { 0 };
-  const char *dir = NULL;
-  size_t nenv = 0;
-  int in_fd = -1, out_fd = -1, err_fd = -1;
-  uint64_t v, slot = (uint64_t) getpid ();
-  int template = 0;
   sq_err err = { 0 };
   int c;
 
+  o->in_fd = o->out_fd = o->err_fd = -1;
+  o->slot = (uint64_t) getpid ();
+  sbx_limits_default (&o->lim);
+  env = calloc (argc + 16, sizeof *env);
+  if (!env)
+    die_usage ("the command line: out of memory");
+  for (size_t i = 0; sbx_default_env[i]; i++)
+    env[o->nenv++] = sbx_default_env[i];
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1)
+    run_option (o, c, optarg, argv[optind - 1]);
+  if (optind >= argc)
+    die_usage ("run: no command; give it after the options, as in: sandq-sandbox run -- "
+               "/bin/true");
+  if (sbx_limits_check (&o->lim, &err) < 0)
+    die_usage ("%s", err.msg);
+  o->argv = argv + optind;
+  o->net.hosts = o->net_hosts[0] ? o->net_hosts : NULL;
+}
+
+/* Copies the sandbox's out/ into DIR/out; its figures into ts, a failure
+ * into cerr. */
+static void
+copy_out (struct sbx *b, int dirfd, const struct run_opts *o, struct sq_tree_stats *ts,
+          sq_err *cerr)
+{
+  struct sq_tree_limits tl = { o->lim.disk_inodes, o->lim.disk_bytes, 64, 4095 };
+  cleanup_close int ofd = -1;
+
+  if ((mkdirat (dirfd, "out", 0755) < 0 && errno != EEXIST))
+    {
+      sq_err_set (cerr, errno, "create '%s/out'", o->dir);
+      return;
+    }
+  ofd = openat (dirfd, "out", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (ofd < 0)
+    sq_err_set (cerr, errno, "open '%s/out'", o->dir);
+  else
+    sq_tree_copy (sbx_out_fd (b), ofd, &tl, SQ_COPY_SKIP_BAD_NAMES, 0, 0, ts, cerr);
+}
+
+/* The result on stdout: the keys in this order, as docs/sandbox.md shows
+ * them. */
+static void
+print_result (const struct sbx_result *res, const struct sq_tree_stats *ts, int network,
+              const char *copy_error)
+{
+  fputs ("{\"status\":", stdout);
+  sq_json_put_str (stdout, sq_status_name (res->status));
+  put_num_or_null (stdout, "exit_code", res->exit_code, res->exit_code >= 0);
+  put_num_or_null (stdout, "signal", res->signal, res->signal > 0);
+  put_u64 (stdout, "wall_ms", res->wall_ms);
+  put_u64 (stdout, "cpu_ms", res->cpu_ms);
+  put_u64 (stdout, "memory_peak_bytes", res->memory_peak_bytes);
+  put_u64 (stdout, "stdout_bytes", res->stdout_bytes);
+  put_u64 (stdout, "stderr_bytes", res->stderr_bytes);
+  put_u64 (stdout, "disk_bytes", res->disk_bytes);
+  put_u64 (stdout, "out_files", ts->entries - ts->skipped);
+  put_u64 (stdout, "out_skipped", ts->skipped);
+  if (network)
+    {
+      put_u64 (stdout, "net_refused", res->net_refused);
+      put_key (stdout, "net_refused_to");
+      sq_json_put_str (stdout, res->net_refused_to);
+    }
+  if (copy_error)
+    {
+      put_key (stdout, "out_error");
+      sq_json_put_str (stdout, copy_error);
+    }
+  put_key (stdout, "message");
+  sq_json_put_str (stdout, res->message);
+  fputs ("}\n", stdout);
+  fflush (stdout);
+}
+
+/* Makes the sandbox, copies --dir in, sets the network; the host's or
+ * the sandbox's failure is printed and *rc set. */
+static struct sbx *
+prepare (struct sbx_host **hp, struct run_opts *o, int dirfd, int *rc)
+{
+  sq_err err = { 0 };
+  struct sbx *b = NULL;
+  const char *what = "";
+
+  *rc = EXIT_SYSTEM;
+  *hp = sbx_host_new (&o->hc, &err);
+  if (*hp)
+    {
+      sq_debug ("%s", sbx_host_describe (*hp));
+      b = sbx_new (*hp, &o->lim, (unsigned) o->slot, &err);
+    }
+  if (b && dirfd >= 0 && sbx_copy_in (b, dirfd, &err) < 0)
+    what = "--dir", *rc = EXIT_USAGE;
+  else if (b && o->net.ndests && sbx_set_network (b, &o->net, &err) < 0)
+    what = "--network", *rc = EXIT_USAGE;
+  else if (b)
+    return b;
+  if (!strcmp (what, "--dir"))
+    fprintf (stderr, "sandq-sandbox: --dir '%s': %s\n", o->dir, err.msg);
+  else
+    fprintf (stderr, "sandq-sandbox: %s%s%s\n", what, what[0] ? ": " : "", err.msg);
+  sbx_free (b);
+  return NULL;
+}
+
+static int
+cmd_run (int argc, char **argv)
+{
+  static struct run_opts o;
+  cleanup_close int dirfd = -1;
+  struct sq_tree_stats ts = { 0 };
+  struct sbx_host *h;
+  struct sbx_result res;
+  sq_err err = { 0 }, cerr = { 0 };
+  int rc;
+
+  parse_run (argc, argv, &o);
+  if (o.dir)
+    {
+      dirfd = open (o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dirfd < 0)
+        die_usage ("--dir '%s': %s", o.dir, strerror (errno));
+      check_out_dir (dirfd, o.dir);
+    }
+  /* This process runs one sandbox: its network namespace can be made
+   * beside the rest of the set-up. */
+  o.hc.reuse_netns = 1;
+  o.hc.prefetch_slot = (unsigned) o.slot;
+  o.hc.prefetch_count = 1;
+  o.hc.one_shot = !o.template;
+  /* A --stdout or --stderr pipe whose reader went away is an error to
+   * report (the job stops: its output cannot be stored), not a reason to
+   * die and leave the sandbox's cgroup behind. */
+  signal (SIGPIPE, SIG_IGN);
+  struct sbx *b = prepare (&h, &o, dirfd, &rc);
+  if (!b)
+    {
+      sbx_host_free (h);
+      free (env);
+      return rc;
+    }
+  struct sbx_exec ex = {
+    .argv = o.argv,
+    .envp = env,
+    .stdin_fd = o.in_fd,
+    .stdout_fd = o.out_fd,
+    .stderr_fd = o.err_fd,
+  };
+  rc = sbx_run (b, &ex, &res, &err);
+  if (rc == 0 && dirfd >= 0 && sbx_out_fd (b) >= 0)
+    copy_out (b, dirfd, &o, &ts, &cerr);
+  print_result (&res, &ts, o.net.ndests > 0, cerr.msg[0] ? cerr.msg : NULL);
+  sbx_free (b);
+  sbx_host_free (h);
+  free (env);
+  if (rc < 0 || res.status == SQ_STATUS_SYSTEM_ERROR)
+    return EXIT_SYSTEM;
+  return res.status == SQ_STATUS_OK && !cerr.msg[0] ? 0 : EXIT_VERDICT;
+}
+
+int
+main (int argc, char **argv)
+{
   sq_log_init ("sandq-sandbox");
   if (argc < 2)
     die_usage (
@@ -237,207 +489,5 @@ main (int argc, char **argv)
     die_usage ("'%s': unknown command; give run or info first, as in: sandq-sandbox run "
                "--memory 256M -- /bin/true",
                argv[1]);
-
-  sbx_limits_default (&lim);
-  env = calloc (argc + 16, sizeof *env);
-  for (size_t i = 0; sbx_default_env[i]; i++)
-    env[nenv++] = sbx_default_env[i];
-  argc--, argv++;
-  optind = 1;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1)
-    {
-      switch (c)
-        {
-        case LIMIT_OPT ... LIMIT_OPT + SQ_LIM__COUNT - 1:
-          if (sq_limit_opt_parse (c - LIMIT_OPT, optarg, &v, &err) < 0)
-            die_usage ("%s", err.msg);
-          sbx_limits_set (&lim, c - LIMIT_OPT, v);
-          break;
-        case 'n':
-          if (sq_parse_uint (optarg, "--nofile", 16, 65536, &lim.nofile, &err) < 0)
-            die_usage ("%s", err.msg);
-          break;
-        case 'D':
-          dir = optarg;
-          break;
-        case 'e':
-          {
-            const char *eq = strchr (optarg, '=');
-            if (!eq || eq == optarg)
-              die_usage ("--env '%s': not NAME=VALUE", optarg);
-            /* A later --env replaces an earlier or default one. */
-            size_t klen = eq - optarg + 1, i;
-            for (i = 0; i < nenv; i++)
-              if (strncmp (env[i], optarg, klen) == 0)
-                break;
-            env[i] = optarg;
-            if (i == nenv)
-              nenv++;
-            break;
-          }
-        case 'I':
-          in_fd = open (optarg, O_RDONLY | O_CLOEXEC);
-          if (in_fd < 0)
-            die_usage ("--stdin '%s': %s", optarg, strerror (errno));
-          break;
-        case 'O':
-          out_fd = open_out_file (optarg, "--stdout");
-          break;
-        case 'E':
-          err_fd = open_out_file (optarg, "--stderr");
-          break;
-        case 's':
-          if (sq_parse_uint (optarg, "--slot", 0, 1 << 20, &slot, &err) < 0)
-            die_usage ("%s", err.msg);
-          break;
-        case 'N':
-          if (sbx_net_resolve (&net, net_hosts, sizeof net_hosts, optarg, &err) < 0)
-            die_usage ("--network: %s", err.msg);
-          break;
-        case 'T':
-          template = 1;
-          break;
-        case 'u':
-          if (sq_parse_uint (optarg, "--uid-base", 1000, 4000000000u, &v, &err) < 0)
-            die_usage ("%s", err.msg);
-          hc.uid_base = (uid_t) v;
-          break;
-        case 'h':
-          usage (0, stdout);
-          break;
-        case 'V':
-          printf ("sandq-sandbox %s\n", SANDQ_VERSION);
-          return 0;
-        default:
-          die_usage ("'%s': unknown option, or its value is missing", argv[optind - 1]);
-        }
-    }
-  if (optind >= argc)
-    die_usage ("run: no command; give it after the options, as in: sandq-sandbox run -- "
-               "/bin/true");
-  if (sbx_limits_check (&lim, &err) < 0)
-    die_usage ("%s", err.msg);
-
-  cleanup_close int dirfd = -1;
-  if (dir)
-    {
-      dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (dirfd < 0)
-        die_usage ("--dir '%s': %s", dir, strerror (errno));
-      check_out_dir (dirfd, dir);
-    }
-
-  /* This process runs one sandbox: its network namespace can be made
-   * beside the rest of the set-up. */
-  hc.reuse_netns = 1;
-  hc.prefetch_slot = (unsigned) slot;
-  hc.prefetch_count = 1;
-  hc.one_shot = !template;
-  /* A --stdout or --stderr pipe whose reader went away is an error to
-   * report (the job stops: its output cannot be stored), not a reason to
-   * die and leave the sandbox's cgroup behind. */
-  signal (SIGPIPE, SIG_IGN);
-  struct sbx_host *h = sbx_host_new (&hc, &err);
-  if (!h)
-    {
-      fprintf (stderr, "sandq-sandbox: %s\n", err.msg);
-      free (env);
-      return EXIT_SYSTEM;
-    }
-  sq_debug ("%s", sbx_host_describe (h));
-  struct sbx *b = sbx_new (h, &lim, (unsigned) slot, &err);
-  if (!b)
-    {
-      fprintf (stderr, "sandq-sandbox: %s\n", err.msg);
-      sbx_host_free (h);
-      free (env);
-      return EXIT_SYSTEM;
-    }
-  if (dirfd >= 0 && sbx_copy_in (b, dirfd, &err) < 0)
-    {
-      fprintf (stderr, "sandq-sandbox: --dir '%s': %s\n", dir, err.msg);
-      sbx_free (b);
-      sbx_host_free (h);
-      free (env);
-      return EXIT_USAGE;
-    }
-
-  net.hosts = net_hosts[0] ? net_hosts : NULL;
-  if (net.ndests && sbx_set_network (b, &net, &err) < 0)
-    {
-      fprintf (stderr, "sandq-sandbox: --network: %s\n", err.msg);
-      sbx_free (b);
-      sbx_host_free (h);
-      free (env);
-      return EXIT_USAGE;
-    }
-
-  struct sbx_exec ex = {
-    .argv = argv + optind,
-    .envp = env,
-    .stdin_fd = in_fd,
-    .stdout_fd = out_fd,
-    .stderr_fd = err_fd,
-  };
-  struct sbx_result res;
-  int rc = sbx_run (b, &ex, &res, &err);
-
-  struct sq_tree_stats ts = { 0 };
-  const char *copy_error = NULL;
-  sq_err cerr = { 0 };
-  if (rc == 0 && dirfd >= 0 && sbx_out_fd (b) >= 0)
-    {
-      struct sq_tree_limits tl = { lim.disk_inodes, lim.disk_bytes, 64, 4095 };
-      if ((mkdirat (dirfd, "out", 0755) < 0 && errno != EEXIST))
-        sq_err_set (&cerr, errno, "create '%s/out'", dir);
-      else
-        {
-          cleanup_close int ofd
-              = openat (dirfd, "out", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-          if (ofd < 0)
-            sq_err_set (&cerr, errno, "open '%s/out'", dir);
-          else
-            sq_tree_copy (sbx_out_fd (b), ofd, &tl, SQ_COPY_SKIP_BAD_NAMES, 0, 0, &ts,
-                          &cerr);
-        }
-      if (cerr.msg[0])
-        copy_error = cerr.msg;
-    }
-
-  /* The keys in this order, as docs/sandbox.md shows them. */
-  fputs ("{\"status\":", stdout);
-  sq_json_put_str (stdout, sq_status_name (res.status));
-  put_num_or_null (stdout, "exit_code", res.exit_code, res.exit_code >= 0);
-  put_num_or_null (stdout, "signal", res.signal, res.signal > 0);
-  put_u64 (stdout, "wall_ms", res.wall_ms);
-  put_u64 (stdout, "cpu_ms", res.cpu_ms);
-  put_u64 (stdout, "memory_peak_bytes", res.memory_peak_bytes);
-  put_u64 (stdout, "stdout_bytes", res.stdout_bytes);
-  put_u64 (stdout, "stderr_bytes", res.stderr_bytes);
-  put_u64 (stdout, "disk_bytes", res.disk_bytes);
-  put_u64 (stdout, "out_files", ts.entries - ts.skipped);
-  put_u64 (stdout, "out_skipped", ts.skipped);
-  if (net.ndests)
-    {
-      put_u64 (stdout, "net_refused", res.net_refused);
-      put_key (stdout, "net_refused_to");
-      sq_json_put_str (stdout, res.net_refused_to);
-    }
-  if (copy_error)
-    {
-      put_key (stdout, "out_error");
-      sq_json_put_str (stdout, copy_error);
-    }
-  put_key (stdout, "message");
-  sq_json_put_str (stdout, res.message);
-  fputs ("}\n", stdout);
-  fflush (stdout);
-
-  sbx_free (b);
-  sbx_host_free (h);
-  free (env);
-  if (rc < 0 || res.status == SQ_STATUS_SYSTEM_ERROR)
-    return EXIT_SYSTEM;
-  return res.status == SQ_STATUS_OK && !copy_error ? 0 : EXIT_VERDICT;
+  return cmd_run (argc - 1, argv + 1);
 }

@@ -101,77 +101,6 @@ sbx_limits_check (const struct sbx_limits *l, sq_err *err)
   return 0;
 }
 
-static int make_netns (sq_err *err);
-
-/* The slot's entry in the namespace table, or NULL. Under netns_lock. */
-static int *
-netns_of (struct sbx_host *h, unsigned slot)
-{
-  for (unsigned i = 0; i < h->nnetns; i++)
-    if (h->netns[i].slot == slot)
-      return &h->netns[i].fd;
-  return NULL;
-}
-
-/* Makes the slot's namespace unless it exists; returns its fd or -1. */
-static int
-netns_make_for (struct sbx_host *h, unsigned slot, sq_err *err)
-{
-  int *have, fd;
-
-  pthread_mutex_lock (&h->netns_lock);
-  have = netns_of (h, slot);
-  pthread_mutex_unlock (&h->netns_lock);
-  if (have)
-    return *have;
-  /* A slot's own run and its prewarm thread may both get here first:
-   * one makes it, the other then finds it. */
-  pthread_mutex_lock (&h->netns_make_lock);
-  pthread_mutex_lock (&h->netns_lock);
-  have = netns_of (h, slot);
-  pthread_mutex_unlock (&h->netns_lock);
-  if (have)
-    {
-      pthread_mutex_unlock (&h->netns_make_lock);
-      return *have;
-    }
-  fd = make_netns (err);
-  if (fd < 0)
-    {
-      pthread_mutex_unlock (&h->netns_make_lock);
-      return -1;
-    }
-  pthread_mutex_lock (&h->netns_lock);
-  if (h->nnetns < SBX_NETNS_SLOTS)
-    h->netns[h->nnetns++] = (typeof (h->netns[0])){ slot, fd };
-  else
-    {
-      close (fd);
-      fd = -1;
-    }
-  pthread_mutex_unlock (&h->netns_lock);
-  pthread_mutex_unlock (&h->netns_make_lock);
-  return fd;
-}
-
-static void *
-prefetch_main (void *arg)
-{
-  struct sbx_host *h = arg;
-
-  for (unsigned i = 0; i < h->cfg.prefetch_count; i++)
-    netns_make_for (h, h->cfg.prefetch_slot + i, NULL);
-  return NULL;
-}
-
-static void
-close_netns (struct sbx_host *h)
-{
-  for (unsigned i = 0; i < h->nnetns; i++)
-    close (h->netns[i].fd);
-  h->nnetns = 0;
-}
-
 /* Makes a template mount namespace in a thread of its own (it changes the
  * thread's root and mount namespace for good) and returns an fd to it. */
 static void *
@@ -213,8 +142,8 @@ tmpl_join (struct sbx_host *h)
 
 /* Starts a thread of the library's own, with every signal blocked:
  * signals are for the caller's threads. */
-static int
-start_thread (pthread_t *th, void *(*fn) (void *), void *arg)
+int
+sbx_start_thread (pthread_t *th, void *(*fn) (void *), void *arg)
 {
   sigset_t all, old;
   int r;
@@ -237,7 +166,7 @@ sbx_template (struct sbx_host *h, sq_err *err)
     {
       struct tmpl_build t = { .h = h, .fd = -1 };
       pthread_t th;
-      if (start_thread (&th, tmpl_main, &t) != 0)
+      if (sbx_start_thread (&th, tmpl_main, &t) != 0)
         snprintf (t.msg, sizeof t.msg, "start a thread: %s", strerror (errno));
       else
         pthread_join (th, NULL);
@@ -259,23 +188,15 @@ sbx_template (struct sbx_host *h, sq_err *err)
   return fd;
 }
 
-static void
-prefetch_join (struct sbx_host *h)
-{
-  if (__atomic_exchange_n (&h->prefetch_pending, 0, __ATOMIC_ACQ_REL))
-    pthread_join (h->prefetch, NULL);
-}
-
 /* Joins the set-up threads, then closes the template and the slots'
  * network namespaces. */
 static void
 release_namespaces (struct sbx_host *h)
 {
-  prefetch_join (h);
+  sbx_netns_release (h);
   tmpl_join (h);
   if (h->tmpl_fd >= 0)
     close (h->tmpl_fd);
-  close_netns (h);
 }
 
 struct sbx_host *
@@ -311,12 +232,7 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
   pthread_mutex_init (&h->tmpl_lock, NULL);
   h->tmpl_fd = -1;
   h->init_fd = -1;
-  /* A new network namespace takes about half a millisecond, and a one-shot
-   * run waits for nothing longer: it starts first, and the rest of the
-   * set-up goes on beside it. */
-  if (h->reuse_netns && h->cfg.prefetch_count > 0
-      && pthread_create (&h->prefetch, NULL, prefetch_main, h) == 0)
-    h->prefetch_pending = 1;
+  sbx_netns_prefetch (h);
   sq_read_u64_at (AT_FDCWD, "/proc/sys/kernel/cap_last_cap", &cap_last, NULL);
   h->cap_last = (int) cap_last;
   if ((h->init_fd = sbx_init_memfd (err)) < 0)
@@ -325,7 +241,8 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
     goto fail;
   /* The template is built beside the cgroup set-up below. */
   h->tmpl_build = (struct tmpl_build){ .h = h, .fd = -1 };
-  if (!h->cfg.one_shot && start_thread (&h->tmpl_thread, tmpl_main, &h->tmpl_build) == 0)
+  if (!h->cfg.one_shot
+      && sbx_start_thread (&h->tmpl_thread, tmpl_main, &h->tmpl_build) == 0)
     h->tmpl_pending = 1;
   if (cg_host_init (&h->cg, h->cfg.one_shot, err) < 0)
     {
@@ -394,291 +311,6 @@ sbx_init_memfd (sq_err *err)
   return fd;
 }
 
-/* Makes a network namespace with only a loopback device, up, and returns
- * an fd to it. The calling thread switches into it and back: network
- * namespaces are per thread, so the rest of the process is unaffected. */
-static int
-make_netns (sq_err *err)
-{
-  int self = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  int ns = -1;
-
-  if (self < 0)
-    return sq_err_set (err, errno, "open /proc/thread-self/ns/net");
-  if (unshare (CLONE_NEWNET) < 0)
-    {
-      sq_err_set (err, errno,
-                  "make a network namespace for the sandboxes (needs CAP_SYS_ADMIN)");
-      close (self);
-      return -1;
-    }
-  ns = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (ns < 0)
-    sq_err_set (err, errno, "open the sandboxes' network namespace");
-  else if (sbx_loopback_up () < 0)
-    {
-      sq_err_set (err, errno,
-                  "bring up the loopback device of the sandboxes' network namespace "
-                  "(needs CAP_NET_ADMIN)");
-      close (ns);
-      ns = -1;
-    }
-  /* Back to where the thread was; if that failed the thread would talk
-   * to Redis from the wrong namespace, so that is fatal for the caller. */
-  if (setns (self, CLONE_NEWNET) < 0)
-    {
-      close (self);
-      if (ns >= 0)
-        close (ns);
-      abort ();
-    }
-  close (self);
-  return ns;
-}
-
-int
-sbx_slot_netns (struct sbx_host *h, unsigned slot, sq_err *err)
-{
-  if (!h->reuse_netns)
-    return sq_err_set (err, 0, "this host makes a network namespace per run");
-  /* Only this slot's own runs, one at a time, use or make its entry. If
-   * the prefetch thread is making it, netns_make_for waits for its make
-   * lock, which the thread drops as soon as the entry is in the table:
-   * not for the thread's exit (prefetch_join, at sbx_host_free). */
-  return netns_make_for (h, slot, err);
-}
-
-int
-sbx_slot_netns_fd (struct sbx_host *h, unsigned slot)
-{
-  return sbx_slot_netns (h, slot, NULL);
-}
-
-/* The job's whole disk: a tmpfs held by fd only (sq_tmpfs_detached). */
-static int
-make_scratch (const struct sbx_limits *lim, sq_err *err)
-{
-  return sq_tmpfs_detached (lim->disk_bytes, lim->disk_inodes, "0755",
-                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "scratch disk", err);
-}
-
-static struct sbx *sbx_new_cold (struct sbx_host *h, const struct sbx_limits *lim,
-                                 unsigned slot, sq_err *err);
-
-/* now + ms on CLOCK_REALTIME, for pthread_cond_timedwait. */
-static struct timespec
-deadline_in (long ms)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_REALTIME, &ts);
-  ts.tv_sec += ms / 1000;
-  ts.tv_nsec += (ms % 1000) * 1000000L;
-  if (ts.tv_nsec >= 1000000000L)
-    {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
-  return ts;
-}
-
-/* A started sandbox whose init is gone (someone killed it as it waited). */
-static int
-init_exited (const struct sbx *b)
-{
-  struct pollfd pf = { b->pidfd, POLLIN, 0 };
-  return poll (&pf, 1, 0) != 0;
-}
-
-/* The slot's prewarm entry, or NULL. Under netns_lock. */
-static struct warm_slot *
-warm_of (struct sbx_host *h, unsigned slot)
-{
-  for (unsigned i = 0; i < h->nwarm; i++)
-    if (h->warm[i].slot == slot)
-      return &h->warm[i];
-  return NULL;
-}
-
-/* Takes the slot's ready sandbox, or NULL; its thread makes the next. One
- * being made is waited for (a little): it is further along than a new
- * one, which would also compete with it for the same locks. */
-static struct sbx *
-take_warm (struct sbx_host *h, unsigned slot)
-{
-  struct sbx *b = NULL;
-  struct warm_slot *e;
-  struct timespec until = deadline_in (50);
-
-  pthread_mutex_lock (&h->netns_lock);
-  e = warm_of (h, slot);
-  while (e && !e->b && e->building && !e->stop
-         && pthread_cond_timedwait (&e->cond, &h->netns_lock, &until) == 0)
-    ;
-  if (e && e->b)
-    {
-      b = e->b;
-      e->b = NULL;
-      pthread_cond_broadcast (&e->cond);
-    }
-  pthread_mutex_unlock (&h->netns_lock);
-  return b;
-}
-
-static void *
-warm_main (void *arg)
-{
-  struct warm_slot *e = arg;
-  struct sbx_host *h = e->h;
-  unsigned fails = 0;
-
-  pthread_mutex_lock (&h->netns_lock);
-  while (!e->stop)
-    {
-      if (e->b)
-        {
-          /* Check now and then that it is still alive (someone may kill
-           * it), and make another if not. */
-          struct timespec ts = deadline_in (1000);
-          if (pthread_cond_timedwait (&e->cond, &h->netns_lock, &ts) != 0 && e->b
-              && init_exited (e->b))
-            {
-              struct sbx *dead = e->b;
-              e->b = NULL;
-              pthread_mutex_unlock (&h->netns_lock);
-              sbx_free (dead);
-              pthread_mutex_lock (&h->netns_lock);
-            }
-          continue;
-        }
-      e->building = 1;
-      pthread_mutex_unlock (&h->netns_lock);
-      struct sbx_limits lim;
-      sq_err err = { 0 };
-      sbx_limits_default (&lim);
-      struct sbx *b = sbx_new_cold (h, &lim, e->slot, &err);
-      if (b && sbx_start (b, &err) < 0)
-        {
-          sbx_free (b);
-          b = NULL;
-        }
-      pthread_mutex_lock (&h->netns_lock);
-      e->building = 0;
-      pthread_cond_broadcast (&e->cond);
-      if (!b)
-        {
-          if (fails++ % 60 == 0)
-            sq_warn ("slot %u: cannot prewarm a sandbox (jobs make their own): %s",
-                     e->slot, err.msg);
-          struct timespec ts = deadline_in (1000);
-          pthread_cond_timedwait (&e->cond, &h->netns_lock, &ts);
-          continue;
-        }
-      fails = 0;
-      b->prewarmed = 1;
-      e->b = b;
-    }
-  pthread_mutex_unlock (&h->netns_lock);
-  return NULL;
-}
-
-int
-sbx_prewarm (struct sbx_host *h, unsigned slot, sq_err *err)
-{
-  struct warm_slot *e;
-  int r = 0;
-
-  pthread_mutex_lock (&h->netns_lock);
-  e = warm_of (h, slot);
-  if (!e && h->nwarm < SBX_NETNS_SLOTS)
-    {
-      e = &h->warm[h->nwarm++];
-      *e = (struct warm_slot){ .h = h, .slot = slot };
-      pthread_cond_init (&e->cond, NULL);
-    }
-  if (!e)
-    r = sq_err_set (err, ENOSPC, "more than %d prewarmed slots", SBX_NETNS_SLOTS);
-  else if (!e->running)
-    {
-      e->stop = 0;
-      int pr = start_thread (&e->thread, warm_main, e);
-      if (pr != 0)
-        r = sq_err_set (err, pr, "start the prewarm thread of slot %u", slot);
-      else
-        e->running = 1;
-    }
-  pthread_mutex_unlock (&h->netns_lock);
-  return r;
-}
-
-int
-sbx_prewarm_wait (struct sbx_host *h, unsigned slot, int timeout_ms)
-{
-  uint64_t until = sq_now_ms () + (uint64_t) timeout_ms;
-  int ready = 0;
-
-  for (;;)
-    {
-      pthread_mutex_lock (&h->netns_lock);
-      struct warm_slot *e = warm_of (h, slot);
-      ready = e && e->b;
-      pthread_mutex_unlock (&h->netns_lock);
-      if (ready || !e || sq_now_ms () >= until)
-        break;
-      struct timespec ts = { 0, 200000 };
-      nanosleep (&ts, NULL);
-    }
-  return ready ? 0 : -1;
-}
-
-void
-sbx_unwarm (struct sbx_host *h, unsigned slot)
-{
-  struct warm_slot *e;
-  struct sbx *b = NULL;
-  pthread_t th;
-  int join = 0;
-
-  pthread_mutex_lock (&h->netns_lock);
-  e = warm_of (h, slot);
-  if (e && e->running)
-    {
-      e->stop = 1;
-      th = e->thread;
-      join = 1;
-      pthread_cond_broadcast (&e->cond);
-    }
-  pthread_mutex_unlock (&h->netns_lock);
-  if (join)
-    pthread_join (th, NULL);
-  pthread_mutex_lock (&h->netns_lock);
-  if (e)
-    {
-      b = e->b;
-      e->b = NULL;
-      e->running = 0;
-    }
-  pthread_mutex_unlock (&h->netns_lock);
-  sbx_free (b);
-}
-
-/* Gives the scratch disk of a prewarmed sandbox the job's size and inode
- * caps (it was made with the defaults). */
-static int
-resize_scratch (struct sbx *b, const struct sbx_limits *lim, sq_err *err)
-{
-  cleanup_close int fs = -1;
-
-  fs = (int) syscall (SYS_fspick, b->scratch_fd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC);
-  if (fs < 0)
-    return sq_err_set (err, errno, "fspick the scratch disk");
-  if (sq_tmpfs_caps (fs, lim->disk_bytes, lim->disk_inodes, "scratch disk", err) < 0)
-    return -1;
-  if (syscall (SYS_fsconfig, fs, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
-    return sq_err_set (err, errno, "resize the scratch disk");
-  return 0;
-}
-
 struct sbx *
 sbx_new (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot, sq_err *err)
 {
@@ -686,17 +318,17 @@ sbx_new (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot, sq_err
 
   if (sbx_limits_check (lim, err) < 0)
     return NULL;
-  b = take_warm (h, slot);
+  b = sbx_take_warm (h, slot);
   if (b)
     {
       sq_err rerr = { 0 };
-      if (init_exited (b))
+      if (sbx_init_exited (b))
         sq_err_set (&rerr, 0, "its init is gone");
       /* Its disk and cgroup were made with the default limits; a job
        * that keeps them (most do) needs neither resized. */
       else if ((lim->disk_bytes == b->lim.disk_bytes
                 && lim->disk_inodes == b->lim.disk_inodes)
-               || resize_scratch (b, lim, &rerr) == 0)
+               || sbx_scratch_resize (b, lim, &rerr) == 0)
         {
           b->lim = *lim;
           return b;
@@ -708,12 +340,11 @@ sbx_new (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot, sq_err
   return sbx_new_cold (h, lim, slot, err);
 }
 
-static struct sbx *
+struct sbx *
 sbx_new_cold (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot,
               sq_err *err)
 {
   struct sbx *b;
-  static const char *const dirs[] = { "work", "work/out", "tmp", "shm" };
 
   b = calloc (1, sizeof *b);
   if (!b)
@@ -727,30 +358,14 @@ sbx_new_cold (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot,
   b->uid = h->cfg.uid_base + slot % h->cfg.uid_count;
   b->work_fd = b->out_fd = b->cancel_fd = -1;
   b->pidfd = b->sync_wr = b->rep_rd = -1;
-  b->scratch_fd = make_scratch (lim, err);
-  if (b->scratch_fd < 0)
-    goto fail;
-  for (size_t i = 0; i < SQ_ARRAY_SIZE (dirs); i++)
-    if (mkdirat (b->scratch_fd, dirs[i], 0755) < 0
-        || fchownat (b->scratch_fd, dirs[i], b->uid, b->uid, 0) < 0)
-      {
-        sq_err_set (err, errno, "create scratch '%s'", dirs[i]);
-        goto fail;
-      }
-  /* Sticky and world-writable like any /tmp, for programs that check. */
-  if (fchmodat (b->scratch_fd, "tmp", 01777, 0) < 0
-      || fchmodat (b->scratch_fd, "shm", 01777, 0) < 0)
-    {
-      sq_err_set (err, errno, "chmod scratch tmp");
-      goto fail;
-    }
-  b->work_fd = openat (b->scratch_fd, "work", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   b->cancel_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (b->work_fd < 0 || b->cancel_fd < 0)
+  if (b->cancel_fd < 0)
     {
-      sq_err_set (err, errno, "open scratch");
+      sq_err_set (err, errno, "make the sandbox's cancel eventfd");
       goto fail;
     }
+  if (sbx_scratch_make (b, err) < 0)
+    goto fail;
   return b;
 
 fail:
@@ -798,70 +413,6 @@ sbx_oom_killed (struct sbx *b)
     return 0;
   cg_job_stats (&b->host->cg, &b->job, &cs);
   return cs.oom_kills > 0;
-}
-
-int
-sbx_copy_in (struct sbx *b, int srcdirfd, sq_err *err)
-{
-  struct sq_tree_limits tl = {
-    .max_entries = b->lim.disk_inodes,
-    .max_bytes = sq_inputs_max_bytes (b->lim.disk_bytes, b->lim.memory_bytes),
-    .max_depth = 64,
-    .max_path = 4095,
-  };
-  cleanup_close int join = -1, rd = -1;
-  sq_err child = { 0 };
-  int p[2], st = 0;
-  pid_t pid;
-
-  if (sbx_charge_files (b, &join, NULL, err) < 0)
-    return sq_err_wrap (err, "copy the inputs into the sandbox");
-  if (pipe2 (p, O_CLOEXEC) < 0)
-    return sq_err_set (err, errno, "copy the inputs into the sandbox: pipe");
-  rd = p[0];
-  /* The copy is made by a child in the job's memory cgroup, so that the
-   * pages it writes are charged to the job. Its OOM score is the
-   * sandbox's: under the job's cap it, not the waiting init, is the one
-   * to go. */
-  pid = fork ();
-  if (pid == 0)
-    {
-      struct sq_tree_stats ts;
-      int rc = -1;
-      close (p[0]);
-      prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-      if (write (join, "0", 1) != 1)
-        sq_err_set (&child, errno, "enter the job's memory cgroup");
-      else if (sq_write_file_at (AT_FDCWD, "/proc/self/oom_score_adj", SBX_OOM_SCORE_ADJ,
-                                 &child)
-               == 0)
-        rc = sq_tree_copy (srcdirfd, b->work_fd, &tl, SQ_COPY_SYMLINKS | SQ_COPY_CHOWN,
-                           b->uid, b->uid, &ts, &child);
-      if (rc < 0 && write (p[1], &child, sizeof child) < 0)
-        _exit (2);
-      _exit (rc < 0 ? 1 : 0);
-    }
-  close (p[1]);
-  if (pid < 0)
-    return sq_err_set (err, errno, "copy the inputs into the sandbox: fork");
-  ssize_t n, got = 0;
-  while ((n = read (rd, (char *) &child + got, sizeof child - (size_t) got)) > 0
-         || (n < 0 && errno == EINTR))
-    got += n > 0 ? n : 0;
-  while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
-    ;
-  if (WIFEXITED (st) && WEXITSTATUS (st) == 0)
-    return 0;
-  if (WIFSIGNALED (st) && WTERMSIG (st) == SIGKILL)
-    return sq_err_inputs_memory (err, b->lim.memory_bytes);
-  if (got != (ssize_t) sizeof child)
-    return sq_err_set (err, EIO,
-                       "copy the inputs into the sandbox: the copying process "
-                       "failed");
-  child.msg[sizeof child.msg - 1] = '\0';
-  *err = child;
-  sq_err_inputs_cap (err, b->lim.disk_bytes, b->lim.memory_bytes);
-  return sq_err_wrap (err, "copy the inputs into the sandbox");
 }
 
 void

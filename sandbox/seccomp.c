@@ -97,30 +97,14 @@ static const unsigned long ns_flags[] = {
   CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP, 0x00000080 /* CLONE_NEWTIME */,
 };
 
-int
-sbx_seccomp_compile (struct sbx_seccomp *sc, enum sbx_seccomp_policy policy, sq_err *err)
+/* The syscalls a job may not make, or makes to no effect: the deny list
+ * (with the helper's exceptions), new namespaces, clone3, and the calls
+ * that reach host-wide counters. 0, or libseccomp's negative errno. */
+static int
+add_syscall_rules (scmp_filter_ctx ctx, enum sbx_seccomp_policy policy)
 {
-  scmp_filter_ctx ctx;
-  cleanup_close int fd = -1;
-  struct stat st;
   int r;
 
-  memset (sc, 0, sizeof *sc);
-  ctx = seccomp_init (SCMP_ACT_ALLOW);
-  if (!ctx)
-    return sq_err_set (err, ENOMEM, "seccomp_init");
-  /* A syscall of another architecture (i386, x32) fails instead of
-   * reaching the kernel's compat entry points. */
-  r = seccomp_attr_set (ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO (ENOSYS));
-  if (r < 0)
-    goto fail_r;
-  /* A binary tree of syscall numbers instead of a linear list: a call is
-   * decided in about log2(n) jumps, and loading the filter is cheaper,
-   * since the kernel runs it once per syscall number to build its cache
-   * of always-allowed calls. */
-  r = seccomp_attr_set (ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-  if (r < 0)
-    goto fail_r;
   for (size_t i = 0; sbx_seccomp_denied[i]; i++)
     {
       int nr = seccomp_syscall_resolve_name (sbx_seccomp_denied[i]);
@@ -133,14 +117,14 @@ sbx_seccomp_compile (struct sbx_seccomp *sc, enum sbx_seccomp_policy policy, sq_
         continue;
       r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), nr, 0);
       if (r < 0)
-        goto fail_r;
+        return r;
     }
   if (policy == SBX_POLICY_HELPER)
     {
       r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (setns), 1,
                             SCMP_A1 (SCMP_CMP_NE, CLONE_NEWNET));
       if (r < 0)
-        goto fail_r;
+        return r;
     }
   /* New namespaces from inside: fork() and threads keep working. */
   for (size_t i = 0; i < SQ_ARRAY_SIZE (ns_flags); i++)
@@ -148,13 +132,13 @@ sbx_seccomp_compile (struct sbx_seccomp *sc, enum sbx_seccomp_policy policy, sq_
       r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (clone), 1,
                             SCMP_A0 (SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]));
       if (r < 0)
-        goto fail_r;
+        return r;
     }
   /* clone3 takes its flags in memory that BPF cannot read; ENOSYS makes
    * glibc fall back to clone(), which the rules above check. */
   r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (ENOSYS), SCMP_SYS (clone3), 0);
   if (r < 0)
-    goto fail_r;
+    return r;
   /* Counters a job must not reach, each failing with ENOSYS as on a
    * kernel built without the call (docs/sandbox.md, "Counters beyond the
    * job"):
@@ -174,8 +158,18 @@ sbx_seccomp_compile (struct sbx_seccomp *sc, enum sbx_seccomp_policy policy, sq_
         continue;
       r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (ENOSYS), nr, 0);
       if (r < 0)
-        goto fail_r;
+        return r;
     }
+  return 0;
+}
+
+/* Socket families and terminal ioctls. 0, or libseccomp's negative
+ * errno. */
+static int
+add_socket_rules (scmp_filter_ctx ctx)
+{
+  int r;
+
   /* Socket families: an allow-list, not a deny list. A family the kernel
    * does not namespace (AF_VSOCK: a port bound in a job is bound on the
    * host) or that is only attack surface (AF_PACKET, AF_ALG, Bluetooth,
@@ -193,7 +187,7 @@ sbx_seccomp_compile (struct sbx_seccomp *sc, enum sbx_seccomp_policy policy, sq_
         r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EAFNOSUPPORT), SCMP_SYS (socketpair),
                               1, SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) fam));
       if (r < 0)
-        goto fail_r;
+        return r;
     }
   r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EAFNOSUPPORT), SCMP_SYS (socket), 1,
                         SCMP_A0 (SCMP_CMP_GE, (scmp_datum_t) SBX_AF_LIMIT));
@@ -205,16 +199,27 @@ sbx_seccomp_compile (struct sbx_seccomp *sc, enum sbx_seccomp_policy policy, sq_
                           SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) AF_NETLINK),
                           SCMP_A2 (SCMP_CMP_NE, (scmp_datum_t) NETLINK_ROUTE));
   if (r < 0)
-    goto fail_r;
+    return r;
   /* Typing into another terminal's input queue. */
   r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (ioctl), 1,
                         SCMP_A1 (SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI));
   if (r < 0)
-    goto fail_r;
+    return r;
   r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (ioctl), 1,
                         SCMP_A1 (SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX));
   if (r < 0)
-    goto fail_r;
+    return r;
+
+  return 0;
+}
+
+/* The compiled BPF program of ctx into sc (ctx is released). */
+static int
+export_filter (scmp_filter_ctx ctx, struct sbx_seccomp *sc, sq_err *err)
+{
+  cleanup_close int fd = -1;
+  struct stat st;
+  int r;
 
   fd = memfd_create ("sandq-seccomp", MFD_CLOEXEC);
   if (fd < 0)
@@ -239,6 +244,36 @@ sbx_seccomp_compile (struct sbx_seccomp *sc, enum sbx_seccomp_policy policy, sq_
     }
   sc->prog.len = st.st_size / sizeof (struct sock_filter);
   return 0;
+}
+
+int
+sbx_seccomp_compile (struct sbx_seccomp *sc, enum sbx_seccomp_policy policy, sq_err *err)
+{
+  scmp_filter_ctx ctx;
+  int r;
+
+  memset (sc, 0, sizeof *sc);
+  ctx = seccomp_init (SCMP_ACT_ALLOW);
+  if (!ctx)
+    return sq_err_set (err, ENOMEM, "seccomp_init");
+  /* A syscall of another architecture (i386, x32) fails instead of
+   * reaching the kernel's compat entry points. */
+  r = seccomp_attr_set (ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO (ENOSYS));
+  if (r < 0)
+    goto fail_r;
+  /* A binary tree of syscall numbers instead of a linear list: a call is
+   * decided in about log2(n) jumps, and loading the filter is cheaper,
+   * since the kernel runs it once per syscall number to build its cache
+   * of always-allowed calls. */
+  r = seccomp_attr_set (ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+  if (r < 0)
+    goto fail_r;
+  r = add_syscall_rules (ctx, policy);
+  if (r == 0)
+    r = add_socket_rules (ctx);
+  if (r < 0)
+    goto fail_r;
+  return export_filter (ctx, sc, err);
 
 fail_r:
   seccomp_release (ctx);

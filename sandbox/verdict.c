@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "verdict.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -111,17 +112,87 @@ sbx_describe (struct sbx_result *r, const struct sbx_limits *lim)
     }
 }
 
+/* A run the supervisor or init stopped (why): the first kernel cap it
+ * had hit (soft), if any, else the kill itself. */
+static void
+decide_killed (enum sbx_kill_reason why, enum sq_status soft,
+               const struct sbx_limits *lim, struct sbx_result *res)
+{
+  static const char *const then[] = {
+    [SBX_KILL_OUTPUT] = "its output limit",
+    [SBX_KILL_CPU] = "its CPU time limit",
+    [SBX_KILL_TIMEOUT] = "its wall time limit",
+  };
+
+  res->status = soft != SQ_STATUS_OK     ? soft
+                : why == SBX_KILL_OUTPUT ? SQ_STATUS_OUTPUT_LIMIT
+                : why == SBX_KILL_CPU    ? SQ_STATUS_CPU_LIMIT
+                                         : SQ_STATUS_TIMEOUT;
+  sbx_describe (res, lim);
+  if (soft == SQ_STATUS_OK)
+    return;
+  size_t ml = strlen (res->message);
+  /* "... and was stopped" becomes "..., then was stopped at ...". */
+  if (ml > 16 && strcmp (res->message + ml - 16, " and was stopped") == 0)
+    ml -= 16;
+  snprintf (res->message + ml, sizeof res->message - ml, ", then was stopped at %s",
+            then[why]);
+}
+
+/* A program that ended by itself without success: which cap, if any,
+ * explains how. */
+static enum sq_status
+decide_ended (const struct sbx_observed *o, const struct sbx_limits *lim,
+              const struct sbx_result *res)
+{
+  int signaled = res->signal > 0;
+
+  if (signaled
+      && (res->signal == SIGXCPU
+          || (res->signal == SIGKILL && o->cpu_ns / 1000000 >= lim->cpu_ms)))
+    return SQ_STATUS_CPU_LIMIT;
+  if ((signaled && res->signal == SIGXFSZ) || o->disk_full || o->inodes_full)
+    return SQ_STATUS_DISK_LIMIT;
+  if (o->pids_max_events)
+    return SQ_STATUS_PIDS_LIMIT;
+  return signaled ? SQ_STATUS_SIGNALED : SQ_STATUS_NONZERO_EXIT;
+}
+
+/* Captured output is charged to the job: say so when it may be what
+ * filled its memory. */
+static void
+blame_output (const struct sbx_observed *o, const struct sbx_limits *lim,
+              struct sbx_result *res)
+{
+  uint64_t output = res->stdout_bytes + res->stderr_bytes;
+  char a[32];
+
+  if (res->status != SQ_STATUS_MEMORY_LIMIT
+      || (o->sink_errno != ENOMEM && output < lim->memory_bytes / 4))
+    return;
+  size_t ml = strlen (res->message);
+  sq_format_size (output, a, sizeof a);
+  snprintf (res->message + ml, sizeof res->message - ml,
+            "; its captured output (%s so far) counts against that limit", a);
+}
+
 void
 sbx_decide (const struct sbx_observed *o, const struct sbx_limits *lim,
             struct sbx_result *res)
 {
   int st = o->wait_status;
   int exited = o->have_status && WIFEXITED (st);
-  int signaled = o->have_status && WIFSIGNALED (st);
+  enum sbx_kill_reason killed = o->killed;
 
   res->exit_code = exited ? WEXITSTATUS (st) : -1;
-  res->signal = signaled ? WTERMSIG (st) : 0;
+  res->signal = o->have_status && WIFSIGNALED (st) ? WTERMSIG (st) : 0;
   res->message[0] = '\0';
+  /* init ended the job for its output unless the supervisor had killed
+   * it first. */
+  if (killed == SBX_KILL_NONE && o->output_capped)
+    killed = SBX_KILL_OUTPUT;
+  else if (killed == SBX_KILL_NONE && o->sink_errno && o->sink_errno != ENOMEM)
+    killed = SBX_KILL_SINK;
 
   /* The first limit the job hit, whatever the timing. Two kinds: the
    * supervisor's kills (CPU, wall, output) end the job, so at most one
@@ -130,102 +201,56 @@ sbx_decide (const struct sbx_observed *o, const struct sbx_limits *lim,
    * kernel cap seen at all came before any kill: a fork bomb that then
    * spins is pids_limit whether the CPU cap or the wall clock stopped it.
    * Between kernel caps, a fixed order: memory, processes, disk. */
-  int memory = o->oom_kills || o->output_no_memory;
+  int memory = o->oom_kills || o->sink_errno == ENOMEM;
   enum sq_status soft = memory                           ? SQ_STATUS_MEMORY_LIMIT
                         : o->pids_max_events             ? SQ_STATUS_PIDS_LIMIT
                         : o->disk_full || o->inodes_full ? SQ_STATUS_DISK_LIMIT
                                                          : SQ_STATUS_OK;
-  switch (o->killed)
+  switch (killed)
     {
     case SBX_KILL_CANCEL:
       res->status = SQ_STATUS_CANCELLED;
-      goto out;
+      break;
     case SBX_KILL_SINK:
       res->status = SQ_STATUS_SYSTEM_ERROR;
-      goto out;
+      snprintf (res->message, sizeof res->message,
+                "sandq could not store the program's output: %s",
+                strerror (o->sink_errno ? o->sink_errno : EIO));
+      return;
     case SBX_KILL_OUTPUT:
     case SBX_KILL_CPU:
     case SBX_KILL_TIMEOUT:
-      res->status = soft != SQ_STATUS_OK           ? soft
-                    : o->killed == SBX_KILL_OUTPUT ? SQ_STATUS_OUTPUT_LIMIT
-                    : o->killed == SBX_KILL_CPU    ? SQ_STATUS_CPU_LIMIT
-                                                   : SQ_STATUS_TIMEOUT;
-      sbx_describe (res, lim);
-      if (soft != SQ_STATUS_OK)
-        {
-          static const char *const then[] = {
-            [SBX_KILL_OUTPUT] = "its output limit",
-            [SBX_KILL_CPU] = "its CPU time limit",
-            [SBX_KILL_TIMEOUT] = "its wall time limit",
-          };
-          size_t ml = strlen (res->message);
-          /* "... and was stopped" becomes "..., then stopped at ...". */
-          if (ml > 16 && strcmp (res->message + ml - 16, " and was stopped") == 0)
-            ml -= 16;
-          snprintf (res->message + ml, sizeof res->message - ml,
-                    ", then was stopped at %s", then[o->killed]);
-        }
+      decide_killed (killed, soft, lim, res);
       return;
     case SBX_KILL_NONE:
+      if (o->setup_failed)
+        {
+          res->status = SQ_STATUS_SYSTEM_ERROR;
+          snprintf (res->message, sizeof res->message,
+                    "sandq could not set up the sandbox: %s", o->setup_error);
+          return;
+        }
+      if (o->exec_failed)
+        {
+          res->status = SQ_STATUS_NONZERO_EXIT;
+          res->exit_code = 127;
+          snprintf (res->message, sizeof res->message, "%s", o->exec_error);
+          return;
+        }
+      if (!o->have_status && !memory)
+        {
+          /* The sandbox's init died without reporting: only a kill from
+           * outside does that, and the supervisor did not send one. */
+          res->status = SQ_STATUS_SYSTEM_ERROR;
+          snprintf (res->message, sizeof res->message,
+                    "the sandbox's init process ended without a report");
+          return;
+        }
+      res->status = exited && res->exit_code == 0 ? SQ_STATUS_OK
+                    : memory                      ? SQ_STATUS_MEMORY_LIMIT
+                                                  : decide_ended (o, lim, res);
       break;
     }
-  if (o->setup_failed)
-    {
-      res->status = SQ_STATUS_SYSTEM_ERROR;
-      snprintf (res->message, sizeof res->message,
-                "sandq could not set up the sandbox: %s", o->setup_error);
-      return;
-    }
-  if (o->exec_failed)
-    {
-      res->status = SQ_STATUS_NONZERO_EXIT;
-      res->exit_code = 127;
-      snprintf (res->message, sizeof res->message, "%s", o->exec_error);
-      return;
-    }
-  if (exited && res->exit_code == 0)
-    {
-      res->status = SQ_STATUS_OK;
-      goto out;
-    }
-  if (memory)
-    {
-      res->status = SQ_STATUS_MEMORY_LIMIT;
-      goto out;
-    }
-  if (!o->have_status)
-    {
-      /* The sandbox's init died without reporting: only a kill from
-       * outside does that, and the supervisor did not send one. */
-      res->status = SQ_STATUS_SYSTEM_ERROR;
-      snprintf (res->message, sizeof res->message,
-                "the sandbox's init process ended without a report");
-      return;
-    }
-  if (signaled
-      && (res->signal == SIGXCPU
-          || (res->signal == SIGKILL && o->cpu_ns / 1000000 >= lim->cpu_ms)))
-    res->status = SQ_STATUS_CPU_LIMIT;
-  else if ((signaled && res->signal == SIGXFSZ) || o->disk_full || o->inodes_full)
-    res->status = SQ_STATUS_DISK_LIMIT;
-  else if (o->pids_max_events)
-    res->status = SQ_STATUS_PIDS_LIMIT;
-  else if (signaled)
-    res->status = SQ_STATUS_SIGNALED;
-  else
-    res->status = SQ_STATUS_NONZERO_EXIT;
-out:
   sbx_describe (res, lim);
-  /* Captured output is charged to the job: say so when it may be what
-   * filled its memory. */
-  uint64_t output = res->stdout_bytes + res->stderr_bytes;
-  if (res->status == SQ_STATUS_MEMORY_LIMIT
-      && (o->output_no_memory || output >= lim->memory_bytes / 4))
-    {
-      char a[32];
-      size_t ml = strlen (res->message);
-      sq_format_size (output, a, sizeof a);
-      snprintf (res->message + ml, sizeof res->message - ml,
-                "; its captured output (%s so far) counts against that limit", a);
-    }
+  blame_output (o, lim, res);
 }

@@ -19,8 +19,11 @@ enum sbx_kill_reason
 
 struct sbx_observed
 {
-  enum sbx_kill_reason killed;
-  int have_status; /* the sandbox's init reported a wait status */
+  enum sbx_kill_reason killed; /* the supervisor's kill, if it sent one */
+  int output_capped;           /* init stopped the job at its output limit */
+  int sink_errno;              /* init could not store the output: ENOMEM is the job's
+                                * memory (the pages are charged to it), else the caller's */
+  int have_status;             /* the sandbox's init reported a wait status */
   int wait_status;
   int exec_failed;      /* the command could not be started */
   char exec_error[256]; /* "the command 'x' was not found in the sandbox" */
@@ -29,13 +32,13 @@ struct sbx_observed
   uint64_t oom_kills;
   uint64_t pids_max_events;
   uint64_t cpu_ns;
-  int output_no_memory; /* init could not store output: the job's memory was full */
-  int disk_full;        /* no space or no inodes left on scratch */
+  int disk_full; /* no space or no inodes left on scratch */
   int inodes_full;
 };
 
-/* Fills res->status, exit_code, signal and message. Figures (wall, cpu,
- * memory, bytes) must already be in res. */
+/* Fills res->status, exit_code, signal and message: the one place a
+ * finished run becomes a verdict. Figures (wall, cpu, memory, bytes) must
+ * already be in res. */
 void sbx_decide (const struct sbx_observed *o, const struct sbx_limits *lim,
                  struct sbx_result *res);
 

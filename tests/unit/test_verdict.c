@@ -1,4 +1,5 @@
 /* sandbox/verdict: every branch of the decision, without a kernel. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -105,7 +106,7 @@ static void
 output_counts_as_memory (void **state)
 {
   (void) state;
-  struct sbx_observed o = { .output_no_memory = 1 };
+  struct sbx_observed o = { .sink_errno = ENOMEM };
   struct sbx_result r;
   memset (&r, 0, sizeof r);
   r.stdout_bytes = 10 << 20;
@@ -126,7 +127,7 @@ output_counts_as_memory (void **state)
   sbx_decide (&o, &lim, &r);
   assert_null (strstr (r.message, "captured output"));
   /* A kill that came after is still named. */
-  o = (struct sbx_observed){ .killed = SBX_KILL_TIMEOUT, .output_no_memory = 1 };
+  o = (struct sbx_observed){ .killed = SBX_KILL_TIMEOUT, .sink_errno = ENOMEM };
   memset (&r, 0, sizeof r);
   sbx_decide (&o, &lim, &r);
   assert_int_equal (r.status, SQ_STATUS_MEMORY_LIMIT);
@@ -153,6 +154,20 @@ supervisor_kills (void **state)
   assert_int_equal (r.status, SQ_STATUS_CANCELLED);
   r = decide ((struct sbx_observed){ .killed = SBX_KILL_SINK });
   assert_int_equal (r.status, SQ_STATUS_SYSTEM_ERROR);
+  /* What init saw of the output: it stopped the job at its cap, or could
+   * not store it (the caller's disk; the job's memory is the job's). */
+  r = decide ((struct sbx_observed){
+      .have_status = 1, .wait_status = SIGKILL, .output_capped = 1 });
+  assert_int_equal (r.status, SQ_STATUS_OUTPUT_LIMIT);
+  r = decide ((struct sbx_observed){ .killed = SBX_KILL_TIMEOUT, .output_capped = 1 });
+  assert_int_equal (r.status, SQ_STATUS_TIMEOUT);
+  r = decide ((struct sbx_observed){ .have_status = 1, .sink_errno = ENOSPC });
+  assert_int_equal (r.status, SQ_STATUS_SYSTEM_ERROR);
+  assert_string_equal (r.message, "sandq could not store the program's output: "
+                                  "No space left on device");
+  r = decide ((struct sbx_observed){
+      .have_status = 1, .wait_status = SIGKILL, .sink_errno = ENOMEM });
+  assert_int_equal (r.status, SQ_STATUS_MEMORY_LIMIT);
 }
 
 static void

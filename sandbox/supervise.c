@@ -1,0 +1,267 @@
+/* A run, from the job sent to the verdict: the supervisor's poll loop
+ * (wall clock, CPU cap, cancel), then what is observed of the finished
+ * run (init's reports, the output page, the cgroup's counters, the
+ * scratch disk), handed to sbx_decide (verdict.c) for the verdict.
+ *
+ * init passes the program's output on itself (init_proto.h); this thread
+ * only keeps time and kills. Killing init ends the whole PID namespace.
+ */
+#define _GNU_SOURCE
+#include "init_proto.h"
+#include "internal.h"
+#include "verdict.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/cleanup.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+/* How often the CPU cap is checked against the cgroup's counter. */
+#define CPU_POLL_MS 20
+
+/* While init runs: the first kill this thread sent it, if any. */
+struct supervisor
+{
+  int pidfd;
+  enum sbx_kill_reason killed;
+};
+
+static void
+kill_job (struct supervisor *s, enum sbx_kill_reason why)
+{
+  if (s->killed != SBX_KILL_NONE)
+    return;
+  s->killed = why;
+  syscall (SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+}
+
+static void
+parse_reports (int fd, struct sbx_observed *o)
+{
+  char buf[4096];
+  ssize_t n;
+  size_t len = 0;
+
+  while ((n = read (fd, buf + len, sizeof buf - 1 - len)) > 0)
+    len += n;
+  /* Records: REC_SETUP or REC_EXEC text run to the next record byte only
+   * when followed by a status, which is always last and fixed-size. */
+  if (len >= 1 + sizeof (int) && buf[len - 1 - sizeof (int)] == REC_STATUS)
+    {
+      memcpy (&o->wait_status, buf + len - sizeof (int), sizeof (int));
+      o->have_status = 1;
+      len -= 1 + sizeof (int);
+    }
+  buf[len] = '\0';
+  if (len > 0 && buf[0] == REC_SETUP)
+    {
+      o->setup_failed = 1;
+      snprintf (o->setup_error, sizeof o->setup_error, "%s", buf + 1);
+    }
+  else if (len > 0 && buf[0] == REC_EXEC)
+    {
+      o->exec_failed = 1;
+      snprintf (o->exec_error, sizeof o->exec_error, "%s", buf + 1);
+    }
+}
+
+static void
+fail_result (struct sbx_result *res, sq_err *err)
+{
+  res->status = SQ_STATUS_SYSTEM_ERROR;
+  res->exit_code = -1;
+  snprintf (res->message, sizeof res->message,
+            "sandq failed to run the "
+            "program: %.400s",
+            err ? err->msg : "unknown error");
+}
+
+/* The page init reports the output in (init_proto.h), mapped read-only;
+ * NULL and err on failure, else *fd holds its memfd. */
+static struct init_output *
+output_page (int *fd, sq_err *err)
+{
+  void *p;
+
+  *fd = memfd_create ("sandq-output", MFD_CLOEXEC);
+  if (*fd < 0 || ftruncate (*fd, sizeof (struct init_output)) < 0)
+    {
+      sq_err_set (err, errno, "make the output page");
+      return NULL;
+    }
+  p = mmap (NULL, sizeof (struct init_output), PROT_READ, MAP_SHARED, *fd, 0);
+  if (p == MAP_FAILED)
+    {
+      sq_err_set (err, errno, "map the output page");
+      return NULL;
+    }
+  return p;
+}
+
+/* Waits for init to end, keeping the wall clock (from start_us), the CPU
+ * cap and a cancel: the first limit hit kills it. Returns the kill sent,
+ * if any. */
+static enum sbx_kill_reason
+supervise (struct sbx *b, uint64_t start_us, struct sbx_observed *obs)
+{
+  struct supervisor s = { .pidfd = b->pidfd };
+  uint64_t deadline_ms = start_us / 1000 + b->lim.wall_ms;
+  uint64_t next_cpu_ms = start_us / 1000 + CPU_POLL_MS;
+
+  for (;;)
+    {
+      struct pollfd pf[2] = {
+        { b->pidfd, POLLIN, 0 },
+        { b->cancel_fd, POLLIN, 0 },
+      };
+      uint64_t now = sq_now_ms ();
+      uint64_t next = deadline_ms < next_cpu_ms ? deadline_ms : next_cpu_ms;
+      int n = poll (pf, 2, next > now ? (int) (next - now) : 0);
+      if (n < 0 && errno != EINTR)
+        {
+          obs->sink_errno = errno;
+          kill_job (&s, SBX_KILL_SINK);
+        }
+      if (pf[1].revents & POLLIN)
+        kill_job (&s, SBX_KILL_CANCEL);
+      if (pf[0].revents & POLLIN)
+        break;
+      now = sq_now_ms ();
+      if (now >= deadline_ms)
+        kill_job (&s, SBX_KILL_TIMEOUT);
+      if (now >= next_cpu_ms)
+        {
+          uint64_t ns;
+          if (cg_job_cpu_ns (&b->host->cg, &b->job, &ns) == 0
+              && ns / 1000000 >= b->lim.cpu_ms)
+            kill_job (&s, SBX_KILL_CPU);
+          next_cpu_ms = now + CPU_POLL_MS;
+        }
+    }
+  waitid (P_PIDFD, b->pidfd, NULL, WEXITED);
+  return s.killed;
+}
+
+/* What a finished run left behind: init's reports and output page, the
+ * cgroup's counters, and the scratch disk's fill, into obs and the
+ * figures of res. */
+static void
+observe (struct sbx *b, const struct init_output *out, struct sbx_observed *obs,
+         struct sbx_result *res)
+{
+  struct cg_stats cs;
+  struct statfs sf;
+
+  res->stdout_bytes = out->bytes[0];
+  res->stderr_bytes = out->bytes[1];
+  obs->output_capped = out->capped;
+  if (!obs->sink_errno)
+    obs->sink_errno = out->sink_errno;
+  parse_reports (b->rep_rd, obs);
+  cg_job_stats (&b->host->cg, &b->job, &cs);
+  obs->oom_kills = cs.oom_kills;
+  obs->pids_max_events = cs.pids_max_events;
+  obs->cpu_ns = cs.cpu_ns;
+  res->cpu_ms = cs.cpu_ns / 1000000;
+  res->memory_peak_bytes = cs.memory_peak_bytes;
+  if (fstatfs (b->scratch_fd, &sf) == 0)
+    {
+      res->disk_bytes = (uint64_t) (sf.f_blocks - sf.f_bfree) * sf.f_bsize;
+      /* "Full" leaves room for less than one more 64 KiB write. */
+      obs->disk_full = (uint64_t) sf.f_bavail * sf.f_bsize < (64 << 10);
+      obs->inodes_full = sf.f_ffree == 0;
+    }
+}
+
+/* Brings b from started to running: its limits, its network, the output
+ * page and the job sent (at *start_us). 0, or -1 and err. */
+static int
+launch (struct sbx *b, const struct sbx_exec *ex, struct init_output **out, int *page_fd,
+        uint64_t *start_us, struct sbx_observed *obs, sq_err *err)
+{
+  if (!ex->argv || !ex->argv[0] || !ex->argv[0][0])
+    return sq_err_set (err, EINVAL, "no command given");
+  if ((!b->started && sbx_start (b, err) < 0) || sbx_job_limits (b, err) < 0
+      || (b->net && sbx_net_start (b, b->init_pid, err) < 0))
+    return -1;
+  *out = output_page (page_fd, err);
+  if (!*out)
+    return -1;
+  *start_us = sq_now_us ();
+  if (sbx_send_job (b, ex, *page_fd, err) < 0)
+    {
+      /* A closed pipe means init gave up building the sandbox: its
+       * report says why. */
+      waitid (P_PIDFD, b->pidfd, NULL, WEXITED);
+      parse_reports (b->rep_rd, obs);
+      if (obs->setup_failed)
+        sq_err_set (err, 0, "%s", obs->setup_error);
+      return -1;
+    }
+  close (b->sync_wr), b->sync_wr = -1;
+  return 0;
+}
+
+int
+sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_err *err)
+{
+  struct sbx_observed obs;
+  struct init_output *out = NULL;
+  cleanup_close int page_fd = -1;
+  uint64_t start_us = 0;
+
+  memset (res, 0, sizeof *res);
+  memset (&obs, 0, sizeof obs);
+  if (b->ran)
+    {
+      sq_err_set (err, EINVAL, "a sandbox runs only once");
+      fail_result (res, err);
+      return -1;
+    }
+  b->ran = 1;
+  if (launch (b, ex, &out, &page_fd, &start_us, &obs, err) < 0)
+    {
+      if (out)
+        munmap (out, sizeof *out);
+      sbx_abandon (b);
+      fail_result (res, err);
+      return -1;
+    }
+  obs.killed = supervise (b, start_us, &obs);
+  res->wall_ms = (sq_now_us () - start_us + 500) / 1000;
+  observe (b, out, &obs, res);
+  munmap (out, sizeof *out);
+  sbx_decide (&obs, &b->lim, res);
+  if (b->net)
+    sbx_net_finish (b, res);
+  /* It may quote the command, cut at 200 bytes: keep it UTF-8. */
+  sq_utf8_sanitize (res->message);
+  b->started = 0;
+  close (b->pidfd), b->pidfd = -1;
+  close (b->rep_rd), b->rep_rd = -1;
+  if (cg_job_destroy (&b->host->cg, &b->job, err) < 0)
+    {
+      sq_err_log ("%s", err->msg);
+      fail_result (res, err);
+      return -1;
+    }
+  b->out_fd = openat (b->work_fd, "out", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (res->status == SQ_STATUS_SYSTEM_ERROR)
+    {
+      sq_err_set (err, 0, "%.400s", res->message);
+      return -1;
+    }
+  return 0;
+}
