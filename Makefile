@@ -169,7 +169,7 @@ $(BUILD)/sandq-net: $(call obj,sandbox/net.c)
 
 # The worker's archive helper: libarchive and the dependency-free common
 # code, nothing of the queue or the sandbox.
-$(BUILD)/sandq-archiver: $(call obj,worker/archiver.c common/archive.c common/unpack.c) \
+$(BUILD)/sandq-archiver: $(call obj,worker/archiver.c worker/archiver_pack.c common/archive.c common/unpack.c) \
                          $(BUILD)/sandbox/seccomp_load.o $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ARCHIVE_LIBS)
 

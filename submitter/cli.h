@@ -122,6 +122,11 @@ json_t *cli_live_workers (struct cli *c);
 /* A fresh job id (26 characters and a NUL). */
 void cli_new_id (char *out);
 
+/* The input archive of `submit` (inputs.c): one .tar or .tar.gz PATH as
+ * it is, else a tar.gz of the PATHs, at most max bytes; exits with a
+ * message on failure. *len 0 and NULL for no PATH. */
+void *cli_pack_inputs (char **paths, int n, uint64_t max, size_t *len, int tty);
+
 /* Exit code for a final job's status. */
 int cli_status_code (json_t *job);
 

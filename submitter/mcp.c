@@ -140,9 +140,8 @@ mcp_reply_error (json_t *id, int code, const char *fmt, ...)
                        id ? id : json_null (), "error", "code", code, "message", msg));
 }
 
-/* A tool result that is an error the model can act on. */
-static json_t *
-tool_error (const char *fmt, ...)
+json_t *
+mcp_tool_error (const char *fmt, ...)
 {
   char msg[600];
   va_list ap;
@@ -151,273 +150,6 @@ tool_error (const char *fmt, ...)
   va_end (ap);
   return json_pack ("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", msg,
                     "isError", 1);
-}
-
-/* ---- tools/call: checking, packing, submitting ---- */
-
-static int
-base64_decode (const char *s, size_t len, uint8_t **out, size_t *outlen)
-{
-  struct base64_decode_ctx ctx;
-  size_t n = BASE64_DECODE_LENGTH (len);
-  *out = malloc (n ? n : 1);
-  if (!*out)
-    return -1;
-  base64_decode_init (&ctx);
-  if (!base64_decode_update (&ctx, &n, *out, len, s) || !base64_decode_final (&ctx))
-    {
-      free (*out);
-      *out = NULL;
-      return -1;
-    }
-  *outlen = n;
-  return 0;
-}
-
-char *
-mcp_base64_encode (const void *data, size_t len)
-{
-  char *s = malloc (BASE64_ENCODE_RAW_LENGTH (len) + 1);
-  if (!s)
-    return NULL;
-  base64_encode_raw (s, len, data);
-  s[BASE64_ENCODE_RAW_LENGTH (len)] = '\0';
-  return s;
-}
-
-/* Checks arguments against the tool's schema (which says the same);
- * NULL if fine, else a tool error. */
-static json_t *
-check_args (json_t *args, const char *main_key, int *has_limits)
-{
-  const char *k;
-  json_t *v;
-
-  if (!json_is_object (args))
-    return tool_error ("arguments: must be an object with '%s'", main_key);
-  json_object_foreach (args, k, v)
-  {
-    if (strcmp (k, main_key) && strcmp (k, "files") && strcmp (k, "network")
-        && strcmp (k, "limits") && strcmp (k, "inputs"))
-      return tool_error (
-          "arguments.%.64s: unknown (allowed: %s, files, inputs, network, limits)", k,
-          main_key);
-  }
-  v = json_object_get (args, main_key);
-  if (!json_is_string (v) || json_string_length (v) == 0)
-    return tool_error ("arguments.%s: required, a non-empty string", main_key);
-  if (strlen (json_string_value (v)) != json_string_length (v))
-    return tool_error ("arguments.%s: must not contain NUL", main_key);
-  v = json_object_get (args, "limits");
-  *has_limits = v != NULL;
-  if (v)
-    {
-      if (!json_is_object (v))
-        return tool_error ("arguments.limits: must be an object");
-      json_t *lim = v, *lv;
-      json_object_foreach (lim, k, lv)
-      {
-        long long max = strcmp (k, "memory_mb") == 0 ? 1048576 : 86400;
-        long long min = strcmp (k, "memory_mb") == 0 ? 4 : 1;
-        if (strcmp (k, "memory_mb") && strcmp (k, "wall_seconds")
-            && strcmp (k, "cpu_seconds"))
-          return tool_error (
-              "arguments.limits.%.64s: unknown (allowed: memory_mb, wall_seconds, "
-              "cpu_seconds)",
-              k);
-        if (!json_is_integer (lv) || json_integer_value (lv) < min
-            || json_integer_value (lv) > max)
-          return tool_error ("arguments.limits.%s: must be a whole number from %lld to "
-                             "%lld",
-                             k, min, max);
-      }
-    }
-  return NULL;
-}
-
-/* The input archive: main.py (run_python) and the files. */
-static json_t *
-pack_files (json_t *args, const char *code, void **input, size_t *ilen)
-{
-  sq_err err = { 0 };
-  json_t *files = json_object_get (args, "files");
-  struct sq_packer *pk;
-  size_t i;
-  json_t *f;
-
-  *input = NULL;
-  *ilen = 0;
-  if (files && (!json_is_array (files) || json_array_size (files) > MCP_MAX_FILES))
-    return tool_error ("arguments.files: must be an array of at most %d files",
-                       MCP_MAX_FILES);
-  if (!code && (!files || json_array_size (files) == 0))
-    return NULL;
-  pk = sq_packer_new (MCP_MAX_INPUT, &err);
-  if (!pk)
-    return tool_error ("sandq could not pack the files: %s", err.msg);
-  if (code && sq_packer_add_mem (pk, "main.py", code, strlen (code), &err) < 0)
-    goto fail;
-  json_array_foreach (files, i, f)
-  {
-    const char *k;
-    json_t *v;
-    if (!json_is_object (f))
-      {
-        sq_packer_free (pk);
-        return tool_error ("arguments.files[%zu]: must be an object", i);
-      }
-    json_object_foreach (f, k, v) if (strcmp (k, "path") && strcmp (k, "text")
-                                      && strcmp (k, "base64"))
-    {
-      sq_packer_free (pk);
-      return tool_error ("arguments.files[%zu].%.64s: unknown (allowed: path, text, "
-                         "base64)",
-                         i, k);
-    }
-    json_t *path = json_object_get (f, "path"), *text = json_object_get (f, "text"),
-           *b64 = json_object_get (f, "base64");
-    if (!json_is_string (path) || !sq_rel_path_ok (json_string_value (path), 1024, 1)
-        || strlen (json_string_value (path)) != json_string_length (path))
-      {
-        sq_packer_free (pk);
-        return tool_error ("arguments.files[%zu].path: a relative path under /work, "
-                           "without '..' or control characters",
-                           i);
-      }
-    if ((text && b64) || (text && !json_is_string (text))
-        || (b64 && !json_is_string (b64)))
-      {
-        sq_packer_free (pk);
-        return tool_error ("arguments.files[%zu]: give text or base64 (a string), not "
-                           "both",
-                           i);
-      }
-    if (code && strcmp (json_string_value (path), "main.py") == 0)
-      {
-        sq_packer_free (pk);
-        return tool_error ("arguments.files[%zu].path: main.py is the code itself", i);
-      }
-    uint8_t *data = NULL;
-    size_t dlen = 0;
-    if (b64
-        && base64_decode (json_string_value (b64), json_string_length (b64), &data, &dlen)
-               < 0)
-      {
-        sq_packer_free (pk);
-        return tool_error ("arguments.files[%zu].base64: not valid base64", i);
-      }
-    int r = sq_packer_add_mem (pk, json_string_value (path),
-                               b64    ? (const void *) data
-                               : text ? json_string_value (text)
-                                      : "",
-                               b64    ? dlen
-                               : text ? json_string_length (text)
-                                      : 0,
-                               &err);
-    free (data);
-    if (r < 0)
-      goto fail;
-  }
-  if (sq_packer_finish (pk, input, ilen, &err) == 0)
-    return NULL;
-  pk = NULL;
-fail:
-  if (pk)
-    sq_packer_free (pk);
-  if (err.code == EFBIG)
-    return tool_error ("arguments.files: more than %u MiB together, packed",
-                       MCP_MAX_INPUT >> 20);
-  return tool_error ("sandq could not pack the files: %s", err.msg);
-}
-
-/* Submits a call's job; NULL when it is queued (call filled in), else the
- * tool result that says why not. */
-static json_t *
-submit_call (struct mcp *m, const char *tool, json_t *args, struct call *call)
-{
-  const char *main_key = strcmp (tool, "run_python") == 0 ? "code" : "command";
-  struct sq_spec spec = { 0 };
-  sq_err err = { 0 };
-  int has_limits;
-  json_t *bad = check_args (args, main_key, &has_limits);
-  size_t i;
-  json_t *v;
-
-  if (bad)
-    return bad;
-  const char *text = json_string_value (json_object_get (args, main_key));
-  char *py[] = { "python3", "main.py", NULL };
-  char *sh[] = { "sh", "-c", (char *) text, NULL };
-  spec.argv = strcmp (main_key, "code") == 0 ? py : sh;
-  spec.argc = strcmp (main_key, "code") == 0 ? 2 : 3;
-  json_t *net = json_object_get (args, "network");
-  if (net && !json_is_array (net))
-    return tool_error ("arguments.network: must be an array of profile names");
-  json_array_foreach (net, i, v)
-  {
-    if (!json_is_string (v)
-        || sq_spec_add_network (&spec, json_string_value (v), &err) < 0)
-      return tool_error ("arguments.network[%zu]: %s", i,
-                         err.msg[0] ? err.msg : "must be a string");
-  }
-  json_t *inputs = json_object_get (args, "inputs");
-  if (inputs
-      && (!json_is_array (inputs) || json_array_size (inputs) > SQ_SPEC_MAX_INPUTS))
-    return tool_error ("arguments.inputs: must be an array of at most %d job ids",
-                       SQ_SPEC_MAX_INPUTS);
-  json_array_foreach (inputs, i, v)
-  {
-    if (!json_is_string (v))
-      return tool_error ("arguments.inputs[%zu]: must be a string, ID or ID:PATH", i);
-    int r = cli_chain_input (m->c, &spec, m->queue, json_string_value (v),
-                             SQ_DEFAULT_TTL_MS, &err);
-    if (r < 0)
-      return tool_error ("arguments.inputs[%zu]: %s", i, err.msg);
-  }
-  if (has_limits)
-    {
-      json_t *l = json_object_get (args, "limits");
-      if ((v = json_object_get (l, "memory_mb")))
-        spec.limits[SQ_LIM_MEMORY] = (uint64_t) json_integer_value (v) << 20;
-      if ((v = json_object_get (l, "wall_seconds")))
-        spec.limits[SQ_LIM_WALL] = (uint64_t) json_integer_value (v) * 1000;
-      if ((v = json_object_get (l, "cpu_seconds")))
-        spec.limits[SQ_LIM_CPU] = (uint64_t) json_integer_value (v) * 1000;
-    }
-  void *input;
-  size_t ilen;
-  if ((bad
-       = pack_files (args, strcmp (main_key, "code") == 0 ? text : NULL, &input, &ilen)))
-    return bad;
-  cleanup_free char *spec_json = sq_spec_to_json (&spec);
-  if (!spec_json)
-    {
-      free (input);
-      return tool_error ("sandq could not build the job spec");
-    }
-  cli_new_id (call->id);
-  snprintf (call->queue, sizeof call->queue, "%s", m->queue);
-  struct sq_submit_args a = {
-    .queue = call->queue,
-    .id = call->id,
-    .spec_json = spec_json,
-    .input = input ? input : "",
-    .input_len = ilen,
-    .ttl_ms = SQ_DEFAULT_TTL_MS,
-    .keep_s = SQ_DEFAULT_KEEP_S,
-    .priority = SQ_PRIO_HIGH,
-    .max_attempts = SQ_DEFAULT_MAX_ATTEMPTS,
-    .submitter = "mcp",
-  };
-  char state[32];
-  int r = sq_submit_job (&m->c->p, &a, state, sizeof state, &err);
-  free (input);
-  if (r < 0)
-    return tool_error ("sandq could not queue the job: %s", err.msg);
-  fprintf (stderr, "sandq mcp: %s: job %s queued in %s\n", tool, call->id, call->queue);
-  snprintf (call->state, sizeof call->state, "queued");
-  call->started_ms = call->last_progress_ms = sq_now_ms ();
-  return NULL;
 }
 
 /* ---- The jobs in flight ---- */
@@ -454,8 +186,8 @@ poll_calls (struct mcp *m)
       const char *state = job ? json_string_value (json_object_get (job, "state")) : NULL;
       if (!job)
         {
-          reply (call->rpc_id, tool_error ("job %s is gone from queue %s (expired?)",
-                                           call->id, call->queue));
+          reply (call->rpc_id, mcp_tool_error ("job %s is gone from queue %s (expired?)",
+                                               call->id, call->queue));
           *pp = call->next;
           call_free (call);
           continue;
@@ -502,6 +234,66 @@ cancel_call (struct mcp *m, json_t *request_id, const char *why)
 
 /* ---- Dispatch ---- */
 
+/* initialize: the protocol version both speak, and what sandq offers. */
+static void
+initialize (struct mcp *m, json_t *id, json_t *params)
+{
+  const char *want = json_string_value (json_object_get (params, "protocolVersion"));
+
+  m->version = 0;
+  for (int i = 0; want && versions[i]; i++)
+    if (strcmp (want, versions[i]) == 0)
+      m->version = i;
+  reply (id, json_pack ("{s:s, s:{s:{s:b}, s:{}}, s:{s:s, s:s}, s:s}", "protocolVersion",
+                        versions[m->version], "capabilities", "tools", "listChanged", 0,
+                        "resources", "serverInfo", "name", "sandq", "version",
+                        SANDQ_VERSION, "instructions",
+                        "run_python and run_shell run code in a sandbox on the sandq "
+                        "fleet, next to the data. Each call is a fresh sandbox: "
+                        "pass the files a step needs. Write result files to "
+                        "/work/out; images there are returned as images."));
+}
+
+/* tools/call: the job is submitted and the call kept until its verdict
+ * (poll_calls), or the reason it cannot run is the answer now. */
+static void
+tools_call (struct mcp *m, json_t *id, json_t *params)
+{
+  const char *name = json_string_value (json_object_get (params, "name"));
+
+  if (!name || (strcmp (name, "run_python") && strcmp (name, "run_shell")))
+    {
+      mcp_reply_error (id, -32602,
+                       "tools/call: unknown tool '%.64s' (run_python, "
+                       "run_shell)",
+                       name ? name : "");
+      return;
+    }
+  struct call *call = calloc (1, sizeof *call);
+  if (!call)
+    {
+      mcp_reply_error (id, -32603, "out of memory");
+      return;
+    }
+  json_t *args = json_object_get (params, "arguments");
+  json_t *none = args ? NULL : json_object ();
+  json_t *bad = mcp_submit_call (m, name, args ? args : none, call);
+  json_decref (none);
+  if (bad)
+    {
+      reply (id, bad);
+      free (call);
+      return;
+    }
+  call->rpc_id = json_incref (id);
+  json_t *meta = json_object_get (params, "_meta");
+  json_t *token = meta ? json_object_get (meta, "progressToken") : NULL;
+  call->token = token ? json_incref (token) : NULL;
+  call->next = m->calls;
+  m->calls = call;
+  progress (call, "queued");
+}
+
 static void
 handle (struct mcp *m, json_t *msg)
 {
@@ -532,81 +324,23 @@ handle (struct mcp *m, json_t *msg)
       return;
     }
   if (strcmp (method, "initialize") == 0)
-    {
-      const char *want = json_string_value (json_object_get (params, "protocolVersion"));
-      m->version = 0;
-      for (int i = 0; want && versions[i]; i++)
-        if (strcmp (want, versions[i]) == 0)
-          m->version = i;
-      reply (id, json_pack ("{s:s, s:{s:{s:b}, s:{}}, s:{s:s, s:s}, s:s}",
-                            "protocolVersion", versions[m->version], "capabilities",
-                            "tools", "listChanged", 0, "resources", "serverInfo", "name",
-                            "sandq", "version", SANDQ_VERSION, "instructions",
-                            "run_python and run_shell run code in a sandbox on the sandq "
-                            "fleet, next to the data. Each call is a fresh sandbox: "
-                            "pass the files a step needs. Write result files to "
-                            "/work/out; images there are returned as images."));
-      return;
-    }
-  if (strcmp (method, "ping") == 0)
-    {
-      reply (id, json_object ());
-      return;
-    }
-  if (strcmp (method, "tools/list") == 0)
-    {
-      reply (id, json_pack ("{s:o}", "tools", tools_list ()));
-      return;
-    }
-  if (strcmp (method, "resources/list") == 0)
-    {
-      reply (id, json_pack ("{s:[]}", "resources"));
-      return;
-    }
-  if (strcmp (method, "resources/read") == 0)
+    initialize (m, id, params);
+  else if (strcmp (method, "ping") == 0)
+    reply (id, json_object ());
+  else if (strcmp (method, "tools/list") == 0)
+    reply (id, json_pack ("{s:o}", "tools", tools_list ()));
+  else if (strcmp (method, "resources/list") == 0)
+    reply (id, json_pack ("{s:[]}", "resources"));
+  else if (strcmp (method, "resources/read") == 0)
     {
       json_t *r = mcp_read_resource (m, id, params);
       if (r)
         reply (id, r);
-      return;
     }
-  if (strcmp (method, "tools/call") == 0)
-    {
-      const char *name = json_string_value (json_object_get (params, "name"));
-      if (!name || (strcmp (name, "run_python") && strcmp (name, "run_shell")))
-        {
-          mcp_reply_error (id, -32602,
-                           "tools/call: unknown tool '%.64s' (run_python, "
-                           "run_shell)",
-                           name ? name : "");
-          return;
-        }
-      struct call *call = calloc (1, sizeof *call);
-      if (!call)
-        {
-          mcp_reply_error (id, -32603, "out of memory");
-          return;
-        }
-      json_t *args = json_object_get (params, "arguments");
-      json_t *none = args ? NULL : json_object ();
-      json_t *bad = submit_call (m, name, args ? args : none, call);
-      json_decref (none);
-      if (bad)
-        {
-          reply (id, bad);
-          free (call);
-          return;
-        }
-      call->rpc_id = json_incref (id);
-      json_t *meta = json_object_get (params, "_meta");
-      json_t *token = meta ? json_object_get (meta, "progressToken") : NULL;
-      call->token = token ? json_incref (token) : NULL;
-      call->next = m->calls;
-      m->calls = call;
-      progress (call, "queued");
-      return;
-    }
-  mcp_reply_error (id, -32601, "method '%.64s' not found", method);
+  else if (strcmp (method, "tools/call") == 0)
+    tools_call (m, id, params);
+  else
+    mcp_reply_error (id, -32601, "method '%.64s' not found", method);
 }
 
 static int

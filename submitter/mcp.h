@@ -44,6 +44,14 @@ void mcp_reply_error (json_t *id, int code, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
 /* data in base64 (malloc'ed), or NULL. */
+/* A tool result that is an error the model can act on. */
+json_t *mcp_tool_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+
+/* Checks a tools/call's arguments, packs and submits its job (mcp_submit.c):
+ * NULL when it is queued (call filled in), else the tool result to send. */
+json_t *mcp_submit_call (struct mcp *m, const char *tool, json_t *args,
+                         struct call *call);
+
 char *mcp_base64_encode (const void *data, size_t len);
 
 /* The tools/call result of a finished job. */

@@ -140,109 +140,6 @@ extra (struct cli *c, int o, const char *arg, void *ctx)
   return 0;
 }
 
-int
-cli_chain_input (struct cli *c, struct sq_spec *spec, const char *queue, const char *arg,
-                 uint64_t ttl_ms, sq_err *err)
-{
-  char id[SQ_ID_MAX + 1], other[SQ_QUEUE_MAX + 1];
-  const char *path = "";
-  size_t n = strlen (arg);
-  int found = 0;
-
-  /* ID, or ID:PATH: an id may hold ':' itself, so the longest prefix that
-   * names a job is the id. */
-  for (;;)
-    {
-      if (n && n <= SQ_ID_MAX)
-        {
-          memcpy (id, arg, n);
-          id[n] = '\0';
-          found = sq_valid_name (id, SQ_ID_MAX)
-                      ? sq_index_get (&c->r, id, other, sizeof other, err)
-                      : 0;
-          if (found < 0)
-            return -1;
-          if (found)
-            {
-              path = arg[n] == ':' ? arg + n + 1 : "";
-              break;
-            }
-        }
-      const char *colon = n ? memrchr (arg, ':', n) : NULL;
-      if (!colon)
-        break;
-      n = (size_t) (colon - arg);
-    }
-  if (!found)
-    {
-      sq_err_set (err, 0, "no job '%.128s' (ID or ID:PATH; it may have expired)", arg);
-      return -4;
-    }
-  if (strcmp (other, queue) != 0)
-    {
-      sq_err_set (err, 0,
-                  "job '%s' is in queue '%s': chained inputs come from the same "
-                  "queue ('%s')",
-                  id, other, queue);
-      return -2;
-    }
-  if (sq_spec_add_input (spec, id, strlen (id), path, err) < 0)
-    return -2;
-  /* The earlier result must outlive this job's wait in the queue. */
-  int exists = sq_result_hold (&c->r, queue, id, ttl_ms / 1000 + 86400, err);
-  if (exists < 0)
-    return -1;
-  if (!exists)
-    {
-      sq_err_set (err, 0,
-                  "job '%s' has no result yet (not finished, rejected, or "
-                  "expired)",
-                  id);
-      return -2;
-    }
-  return 0;
-}
-
-/* A time-ordered, unguessable id: 48 bits of milliseconds and 80 random
- * bits in Crockford's base32 (like a ULID). */
-void
-cli_new_id (char *out)
-{
-  static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
-  unsigned char raw[16];
-  uint64_t ms = sq_wall_ms ();
-  for (int i = 0; i < 6; i++)
-    raw[i] = (unsigned char) (ms >> (40 - 8 * i));
-  if (getrandom (raw + 6, 10, 0) != 10)
-    cli_die (SQ_EXIT_FAILURE, "getrandom: %s", strerror (errno));
-  /* 128 bits -> 26 characters of 5 bits (the first carries 3). */
-  unsigned bitpos = 0;
-  for (int i = 0; i < 26; i++)
-    {
-      unsigned v = 0;
-      for (int b = 0; b < 5; b++)
-        {
-          int bit = (i == 0 && b < 2) ? 0 : 1;
-          if (bit)
-            {
-              v = (v << 1) | ((raw[bitpos / 8] >> (7 - bitpos % 8)) & 1);
-              bitpos++;
-            }
-          else
-            v <<= 1;
-        }
-      out[i] = b32[v];
-    }
-  out[26] = '\0';
-}
-
-static int
-ends_with (const char *s, const char *suffix)
-{
-  size_t a = strlen (s), b = strlen (suffix);
-  return a >= b && strcmp (s + a - b, suffix) == 0;
-}
-
 static void
 upload_progress (size_t done, size_t total, void *ctx)
 {
@@ -251,97 +148,6 @@ upload_progress (size_t done, size_t total, void *ctx)
     cli_progress_start (pr, "uploading", total, 1);
   pr->total = total;
   cli_progress_update (pr, done);
-}
-
-static void
-pack_progress (uint64_t done, void *ctx)
-{
-  cli_progress_update (ctx, done);
-}
-
-/* The bytes of the regular files under the PATHs, as the packer reads
- * them (links not followed): the packing phase's 100%. */
-static uint64_t input_total;
-
-static int
-add_size (const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-  (void) path;
-  (void) ftw;
-  if (type == FTW_F && S_ISREG (st->st_mode))
-    input_total += st->st_size;
-  return 0;
-}
-
-/* Builds the input: one .tar/.tar.gz as is, else a tar.gz of the PATHs. */
-static void *
-pack_inputs (char **paths, int n, uint64_t max, size_t *len, int tty)
-{
-  struct cli_progress pr;
-  sq_err err = { 0 };
-  void *buf = NULL;
-  char lim[32];
-
-  sq_format_size (max, lim, sizeof lim);
-  if (n == 1
-      && (ends_with (paths[0], ".tar") || ends_with (paths[0], ".tar.gz")
-          || ends_with (paths[0], ".tgz")))
-    {
-      struct stat st;
-      if (stat (paths[0], &st) < 0)
-        cli_die (SQ_EXIT_USAGE, "input '%s': %s", paths[0], strerror (errno));
-      if ((uint64_t) st.st_size > max)
-        {
-          char got[32];
-          sq_format_size (st.st_size, got, sizeof got);
-          cli_die (SQ_EXIT_USAGE,
-                   "input '%s': %s, more than the limit of %s; raise it "
-                   "with --max-input (at most 1G)",
-                   paths[0], got, lim);
-        }
-      buf = sq_read_file_at (AT_FDCWD, paths[0], max, len, &err);
-      if (!buf)
-        cli_die (SQ_EXIT_USAGE, "input %s", err.msg);
-      return buf;
-    }
-  struct sq_packer *p = sq_packer_new (max, &err);
-  if (!p)
-    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
-  if (tty)
-    {
-      input_total = 0;
-      for (int i = 0; i < n; i++)
-        nftw (paths[i], add_size, 16, FTW_PHYS);
-      /* Small inputs pack in a blink: no line for them. */
-      cli_progress_start (&pr, "packing", input_total, input_total >= (1 << 20));
-      sq_packer_set_progress (p, pack_progress, &pr);
-    }
-  for (int i = 0; i < n; i++)
-    {
-      char copy[4096], *base;
-      snprintf (copy, sizeof copy, "%s", paths[i]);
-      while (strlen (copy) > 1 && copy[strlen (copy) - 1] == '/')
-        copy[strlen (copy) - 1] = '\0';
-      base = strrchr (copy, '/') ? strrchr (copy, '/') + 1 : copy;
-      if (!*base || strcmp (base, ".") == 0 || strcmp (base, "..") == 0)
-        cli_die (SQ_EXIT_USAGE,
-                 "input '%s': not a file or a named directory; give a file or a "
-                 "directory by name",
-                 paths[i]);
-      if (sq_packer_add_path (p, paths[i], base, &err) < 0)
-        {
-          sq_packer_free (p);
-          if (err.code == EFBIG)
-            cli_die (SQ_EXIT_USAGE,
-                     "input: %s; raise the limit with --max-input (at most 1G)", err.msg);
-          cli_die (SQ_EXIT_USAGE, "input %s", err.msg);
-        }
-    }
-  if (tty)
-    cli_progress_end (&pr);
-  if (sq_packer_finish (p, &buf, len, &err) < 0)
-    cli_die (SQ_EXIT_USAGE, "input: %s", err.msg);
-  return buf;
 }
 
 /* Limits over what every live worker of the queue accepts (their
@@ -469,8 +275,10 @@ print_stderr_tail (struct cli *c, const char *queue, const char *id)
   free (data);
 }
 
-int
-cmd_submit (struct cli *c, int argc, char **argv)
+/* submit's options, PATHs and command (after "--"): into s; returns the
+ * index of the first PATH, *dd that of "--". Exits on a bad one. */
+static int
+parse_submit (struct cli *c, int argc, char **argv, struct submit_opts *s, int *dd)
 {
   static const struct option opts[] = {
     CLI_COMMON_OPTS,
@@ -488,82 +296,87 @@ cmd_submit (struct cli *c, int argc, char **argv)
     { "result-dir", required_argument, 0, 'R' },
     { 0, 0, 0, 0 },
   };
-  struct submit_opts s = {
-    .priority = SQ_PRIO_NORMAL,
-    .ttl_ms = SQ_DEFAULT_TTL_MS,
-    .keep_s = SQ_DEFAULT_KEEP_S,
-    .max_input = SQ_MAX_INPUT_BYTES,
-    .max_attempts = SQ_DEFAULT_MAX_ATTEMPTS,
-  };
-  int dd = -1, first;
-  char idbuf[32], state[32] = "";
-  sq_err err = { 0 };
+  int first;
 
   cli_help_if_asked (argc, argv, help);
+  *dd = -1;
   for (int i = 1; i < argc; i++)
     if (strcmp (argv[i], "--") == 0)
       {
-        dd = i;
+        *dd = i;
         break;
       }
-  if (dd < 0 || dd == argc - 1)
+  if (*dd < 0 || *dd == argc - 1)
     cli_die (SQ_EXIT_USAGE, "submit: no command after '--'; give one, as in: sandq "
                             "submit data.csv -- python3 job.py");
   /* Options and PATHs come before "--"; getopt must not see the command. */
-  first = cli_getopt (c, dd, argv, opts, help, extra, &s);
-  if (s.result_dir && !s.wait)
+  first = cli_getopt (c, *dd, argv, opts, help, extra, s);
+  if (s->result_dir && !s->wait)
     cli_die (SQ_EXIT_USAGE, "submit: --result-dir without --wait; add --wait, or fetch "
                             "it later with sandq result");
-  if (s.result_dir)
+  if (s->result_dir)
     {
       /* Before the job runs, not after. */
       char msg[PATH_MAX + 128];
-      if (cli_check_result_dir (s.result_dir, msg, sizeof msg) < 0)
+      if (cli_check_result_dir (s->result_dir, msg, sizeof msg) < 0)
         cli_die (SQ_EXIT_USAGE, "submit: %s", msg);
     }
-  if (s.max_input > SQ_MAX_INPUT_BYTES * 16)
+  if (s->max_input > SQ_MAX_INPUT_BYTES * 16)
     cli_die (SQ_EXIT_USAGE, "submit: --max-input: more than 1 GiB is not supported");
-  s.spec.argc = argc - dd - 1;
-  s.spec.argv = argv + dd + 1;
+  s->spec.argc = argc - *dd - 1;
+  s->spec.argv = argv + *dd + 1;
+  return first;
+}
 
-  const char *queue = c->queue ? c->queue : SQ_DEFAULT_QUEUE;
-  if (s.ninput_from)
+/* --input-from: earlier jobs' results into the spec's inputs, each
+ * checked. Exits on a bad one. */
+static void
+chain_inputs (struct cli *c, struct submit_opts *s, const char *queue)
+{
+  sq_err err = { 0 };
+
+  if (s->ninput_from)
     cli_connect (c);
-  for (int i = 0; i < s.ninput_from; i++)
+  for (int i = 0; i < s->ninput_from; i++)
     {
-      int r = cli_chain_input (c, &s.spec, queue, s.input_from[i], s.ttl_ms, &err);
+      int r = cli_chain_input (c, &s->spec, queue, s->input_from[i], s->ttl_ms, &err);
       if (r < 0)
         cli_die (r == -1   ? SQ_EXIT_FAILURE
                  : r == -4 ? SQ_EXIT_NOT_FOUND
                            : SQ_EXIT_USAGE,
                  "--input-from: %s", err.msg);
     }
-  size_t ilen = 0;
-  int tty = isatty (STDERR_FILENO) && !c->json;
-  void *input = first < dd
-                    ? pack_inputs (argv + first, dd - first, s.max_input, &ilen, tty)
-                    : NULL;
-  cleanup_free char *spec = sq_spec_to_json (&s.spec);
+}
+
+/* The job's spec as JSON, after the caps of the queue's live workers
+ * (workers, read once) are checked. Exits on a failure. */
+static char *
+build_spec (struct submit_opts *s, const char *queue, json_t *workers)
+{
+  char *spec;
+
+  spec = sq_spec_to_json (&s->spec);
   /* Limits that no worker of the queue takes: refused now, not after
    * queueing. */
-  cli_connect (c);
-  /* The live workers, read once: their caps now, whom they serve below. */
-  json_t *workers = cli_live_workers (c);
-  check_caps (workers, queue, &s.spec);
+  check_caps (workers, queue, &s->spec);
   /* argv points into our own argv: detach it, then free what is ours. */
-  s.spec.argv = NULL;
-  s.spec.argc = 0;
-  sq_spec_free (&s.spec);
+  s->spec.argv = NULL;
+  s->spec.argc = 0;
+  sq_spec_free (&s->spec);
   if (!spec)
     cli_die (SQ_EXIT_FAILURE, "cannot build the job spec");
-  if (!s.id)
-    {
-      cli_new_id (idbuf);
-      s.id = idbuf;
-    }
+  return spec;
+}
 
-  cli_connect (c);
+/* Queues the job, with an upload bar on a terminal; 1 if it was made, 0
+ * if it existed (its state in state). Exits on a failure. */
+static int
+enqueue (struct cli *c, struct submit_opts *s, const char *queue, const char *spec,
+         void *input, size_t ilen, int tty, char *state, size_t state_len)
+{
   struct cli_progress up = { 0 };
+  sq_err err = { 0 };
+
   if (tty)
     {
       c->r.progress = upload_progress;
@@ -571,58 +384,95 @@ cmd_submit (struct cli *c, int argc, char **argv)
     }
   struct sq_submit_args a = {
     .queue = queue,
-    .id = s.id,
+    .id = s->id,
     .spec_json = spec,
-    .input = input,
+    .input = input ? input : "",
     .input_len = ilen,
-    .ttl_ms = s.ttl_ms,
-    .keep_s = s.keep_s,
-    .priority = s.priority,
-    .max_attempts = s.max_attempts,
+    .ttl_ms = s->ttl_ms,
+    .keep_s = s->keep_s,
+    .priority = s->priority,
+    .max_attempts = s->max_attempts,
     .submitter = getenv ("USER"),
   };
-  if (!a.input)
-    a.input = "";
-  int created = sq_submit_job (&c->p, &a, state, sizeof state, &err);
+  int created = sq_submit_job (&c->p, &a, state, state_len, &err);
   c->r.progress = NULL;
   if (up.drawn)
     cli_progress_end (&up);
-  free (input);
   if (created == -2)
     cli_die (SQ_EXIT_USAGE, "%s", err.msg);
   if (created < 0)
     cli_die (SQ_EXIT_FAILURE, "submit: %s", err.msg);
+  return created;
+}
+
+/* --wait: the verdict, the result into --result-dir, the end of stderr
+ * after a failure; the exit code. */
+static int
+wait_for (struct cli *c, const struct submit_opts *s, const char *queue)
+{
+  int code, fcode = 0, fetched;
+  json_t *job;
+
+  if (!c->json)
+    fprintf (stderr, "sandq: submitted %s to queue %s\n", s->id, queue);
+  job = cli_wait (c, queue, s->id, 0, c->json, &code);
+  if (!job)
+    return code;
+  fetched = s->result_dir ? cli_fetch_result (c, queue, s->id, s->result_dir, &fcode) : 0;
+  cli_print_job (c, job);
+  json_decref (job);
+  if (code != SQ_EXIT_OK && !c->json)
+    print_stderr_tail (c, queue, s->id);
+  /* A verdict that is not ok explains a missing archive (rejected, dead
+   * letter); with an ok verdict a failed download is the error to report. */
+  if (fetched < 0 && code == SQ_EXIT_OK)
+    return fcode;
+  return code;
+}
+
+int
+cmd_submit (struct cli *c, int argc, char **argv)
+{
+  struct submit_opts s = {
+    .priority = SQ_PRIO_NORMAL,
+    .ttl_ms = SQ_DEFAULT_TTL_MS,
+    .keep_s = SQ_DEFAULT_KEEP_S,
+    .max_input = SQ_MAX_INPUT_BYTES,
+    .max_attempts = SQ_DEFAULT_MAX_ATTEMPTS,
+  };
+  int dd, first = parse_submit (c, argc, argv, &s, &dd);
+  const char *queue = c->queue ? c->queue : SQ_DEFAULT_QUEUE;
+  int tty = isatty (STDERR_FILENO) && !c->json;
+  char idbuf[32], state[32] = "";
+  size_t ilen = 0;
+
+  chain_inputs (c, &s, queue);
+  void *input = first < dd
+                    ? cli_pack_inputs (argv + first, dd - first, s.max_input, &ilen, tty)
+                    : NULL;
+  cli_connect (c);
+  /* The live workers, read once: their caps now, whom they serve below. */
+  json_t *workers = cli_live_workers (c);
+  cleanup_free char *spec = build_spec (&s, queue, workers);
+  if (!s.id)
+    {
+      cli_new_id (idbuf);
+      s.id = idbuf;
+    }
+  int created = enqueue (c, &s, queue, spec, input, ilen, tty, state, sizeof state);
+  free (input);
   if (!created && !c->json)
     fprintf (stderr, "sandq: job '%s' already exists (%s); not submitted again\n", s.id,
              state);
   if (created)
     warn_if_unserved (workers, queue);
   json_decref (workers);
-  if (!s.wait)
-    {
-      if (c->json)
-        printf ("{\"id\":\"%s\",\"queue\":\"%s\",\"created\":%s}\n", s.id, queue,
-                created ? "true" : "false");
-      else
-        printf ("%s\n", s.id);
-      return SQ_EXIT_OK;
-    }
-  if (!c->json)
-    fprintf (stderr, "sandq: submitted %s to queue %s\n", s.id, queue);
-  int code;
-  json_t *job = cli_wait (c, queue, s.id, 0, c->json, &code);
-  if (!job)
-    return code;
-  int fcode = 0;
-  int fetched
-      = s.result_dir ? cli_fetch_result (c, queue, s.id, s.result_dir, &fcode) : 0;
-  cli_print_job (c, job);
-  json_decref (job);
-  if (code != SQ_EXIT_OK && !c->json)
-    print_stderr_tail (c, queue, s.id);
-  /* A verdict that is not ok explains a missing archive (rejected, dead
-   * letter); with an ok verdict a failed download is the error to report. */
-  if (fetched < 0 && code == SQ_EXIT_OK)
-    return fcode;
-  return code;
+  if (s.wait)
+    return wait_for (c, &s, queue);
+  if (c->json)
+    printf ("{\"id\":\"%s\",\"queue\":\"%s\",\"created\":%s}\n", s.id, queue,
+            created ? "true" : "false");
+  else
+    printf ("%s\n", s.id);
+  return SQ_EXIT_OK;
 }

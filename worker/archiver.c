@@ -43,11 +43,9 @@
 #include "../common/util.h"
 #include "../sandbox/sandbox.h"
 #include "../sandbox/seccomp.h"
+#include "archiver_job.h"
 #include "archiver_proto.h"
 #include "../common/fdpass.h"
-
-#define CTL_FD 3
-#define MAX_FDS 5 /* the most a request carries */
 
 /* Job processes chroot into an empty, read-only tmpfs of the helper's own
  * (a detached mount: it has no path), never into the job's directory,
@@ -60,24 +58,24 @@
  * the worker passes. */
 static int empty_root = -1;
 
-static ssize_t
-recv_fds (int sock, void *buf, size_t len, int *fds, int *nfds)
+ssize_t
+arc_recv_fds (int sock, void *buf, size_t len, int *fds, int *nfds)
 {
   return fdpass_recv (sock, buf, len, fds, MAX_FDS, nfds, 0);
 }
 
-static int
-send_reply (int sock, const struct arc_reply *r, int fd)
+int
+arc_send_reply (int sock, const struct arc_reply *r, int fd)
 {
   return fdpass_send (sock, r, sizeof *r, &fd, fd >= 0 ? 1 : 0);
 }
 
-/* Answers and ends the job process. */
-static void __attribute__ ((noreturn)) fail (int sock, char status, const char *msg)
+void
+arc_fail (int sock, char status, const char *msg)
 {
   struct arc_reply r = { .status = status };
   snprintf (r.msg, sizeof r.msg, "%s", msg);
-  send_reply (sock, &r, -1);
+  arc_send_reply (sock, &r, -1);
   _exit (1);
 }
 
@@ -88,8 +86,8 @@ map_fd (int fd, uint64_t len)
   return p == MAP_FAILED ? NULL : p;
 }
 
-static void *
-map_whole (int fd, size_t *len)
+void *
+arc_map_whole (int fd, size_t *len)
 {
   struct stat st;
   *len = 0;
@@ -129,7 +127,7 @@ drop_privileges (int sock, const struct arc_request *rq, pid_t parent)
       || setrlimit (RLIMIT_CPU, &cpu) < 0 || setrlimit (RLIMIT_FSIZE, &fsz) < 0)
     {
       sq_err_set (&err, errno, "drop privileges for unpacking");
-      fail (sock, ARC_FAILED, err.msg);
+      arc_fail (sock, ARC_FAILED, err.msg);
     }
   /* After the uid change, which clears it: die with the helper. */
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -184,107 +182,16 @@ unpack (int sock, const struct arc_request *rq, const void *buf, uint64_t len,
       sq_err_inputs_cap (&err, rq->disk_bytes, rq->memory_bytes);
       if (select)
         sq_err_wrap (&err, "the earlier job's %s", select);
-      fail (sock, sandq_fault (err.code) ? ARC_FAILED : ARC_BAD_INPUT, err.msg);
+      arc_fail (sock, sandq_fault (err.code) ? ARC_FAILED : ARC_BAD_INPUT, err.msg);
     }
 }
 
-struct pack
-{
-  uint64_t max;
-  const void *obuf, *ebuf;
-  size_t olen, elen;
-  int out_fd; /* -1: left out, or none */
-  struct sq_tree_stats outs;
-  struct sq_packer *p;
-};
-
-/* stdout, stderr and out/, all but result.json (which carries out/'s
- * counts and comes last). */
+/* The job process's confinement, before it reads a byte of the job: no
+ * network, only its socket (moved to CTL_FD, which it returns) and
+ * /dev/null, the sandbox's OOM score, the empty root. */
 static int
-pack_start (struct pack *k, sq_err *err)
+confine (int sock, int netns_fd, pid_t parent)
 {
-  struct sq_tree_limits tl = { 1 << 20, k->max, 64, 4095 };
-
-  memset (&k->outs, 0, sizeof k->outs);
-  k->p = sq_packer_new (k->max, err);
-  if (!k->p)
-    return -1;
-  if (sq_packer_add_mem (k->p, "stdout", k->obuf, k->olen, err) < 0
-      || sq_packer_add_mem (k->p, "stderr", k->ebuf, k->elen, err) < 0
-      || (k->out_fd >= 0
-          && sq_packer_add_tree (k->p, k->out_fd, "out", &tl, &k->outs, err) < 0))
-    {
-      sq_packer_free (k->p);
-      k->p = NULL;
-      return -1;
-    }
-  return 0;
-}
-
-/* Packs; if out/ does not fit under the cap, without it. */
-static void
-pack_or_truncate (int sock, struct pack *k)
-{
-  sq_err err = { 0 };
-  while (pack_start (k, &err) < 0)
-    {
-      /* Only a result too large for its cap is worth a second try. */
-      if (err.code != EFBIG || k->out_fd < 0)
-        fail (sock, ARC_FAILED, err.msg);
-      k->out_fd = -1;
-    }
-}
-
-static void
-reply_counts (int sock, char status, const struct pack *k, int truncated)
-{
-  struct arc_reply r = { .status = status,
-                         .out_entries = k->outs.entries,
-                         .out_skipped = k->outs.skipped,
-                         .out_truncated = (uint32_t) truncated };
-  if (send_reply (sock, &r, -1) < 0)
-    _exit (1);
-}
-
-/* Adds result.json, closes the archive, sends it with the out/ counts and
- * exits; returns only on failure, the packer gone. */
-static void
-finish (int sock, struct pack *k, const char *json, size_t len, sq_err *err)
-{
-  struct sq_packer *p = k->p;
-  void *arch;
-  size_t alen;
-
-  k->p = NULL;
-  if (sq_packer_add_mem (p, "result.json", json, len, err) < 0)
-    {
-      sq_packer_free (p);
-      return;
-    }
-  if (sq_packer_finish (p, &arch, &alen, err) < 0) /* frees p */
-    return;
-  int mfd = memfd_create ("result", MFD_CLOEXEC);
-  if (mfd < 0 || sq_write_all (mfd, arch, alen) < 0)
-    {
-      sq_err_set (err, errno, "copy the result archive");
-      fail (sock, ARC_FAILED, err->msg);
-    }
-  struct arc_reply r = { .status = ARC_OK,
-                         .out_entries = k->outs.entries,
-                         .out_skipped = k->outs.skipped,
-                         .out_truncated = k->out_fd < 0 };
-  send_reply (sock, &r, mfd);
-  _exit (0);
-}
-
-static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t parent)
-{
-  struct arc_request rq;
-  char buf[sizeof rq + ARC_JSON_MAX + 128];
-  int fds[MAX_FDS], nfds;
-  ssize_t n;
-  sq_err err = { 0 };
-
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (getppid () != parent)
     _exit (2);
@@ -296,7 +203,6 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
   int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
   if (null < 0 || (sock != CTL_FD && (dup2 (sock, CTL_FD) < 0 || close (sock) < 0)))
     _exit (2);
-  sock = CTL_FD;
   if (null == CTL_FD) /* dup2 above moved the socket over it */
     null = open ("/dev/null", O_RDWR | O_CLOEXEC);
   if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (null, 2) < 0)
@@ -311,33 +217,52 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
   if (fchdir (empty_root) < 0 || chroot (".") < 0 || chdir ("/") < 0)
     _exit (2);
   syscall (SYS_close_range, CTL_FD + 1, ~0U, 0);
+  return CTL_FD;
+}
 
-  /* ARC_UNPACK: the work dir and the input. */
-  n = recv_fds (sock, &rq, sizeof rq, fds, &nfds);
-  if (n != (ssize_t) sizeof rq || rq.op != ARC_UNPACK || rq.nchained > ARC_MAX_CHAINED
-      || nfds != 3 + !!rq.input_len + !!rq.nchained)
+/* Maps the len bytes of fd (then closed); NULL with errno if it cannot. */
+static void *
+take_map (int fd, uint64_t len)
+{
+  void *p = map_fd (fd, len);
+  int e = errno;
+
+  close (fd);
+  errno = e;
+  return p;
+}
+
+/* ARC_UNPACK: the input and the chained results into the work dir, in the
+ * job's memory cgroup, then out of it again. Fills *rq. */
+static void
+serve_unpack (int sock, struct arc_request *rq, pid_t parent)
+{
+  int fds[MAX_FDS], nfds;
+  sq_err err = { 0 };
+  ssize_t n;
+
+  n = arc_recv_fds (sock, rq, sizeof *rq, fds, &nfds);
+  if (n != (ssize_t) sizeof *rq || rq->op != ARC_UNPACK || rq->nchained > ARC_MAX_CHAINED
+      || nfds != 3 + !!rq->input_len + !!rq->nchained)
     _exit (2); /* the worker went away, or never needed us */
-  void *input = rq.input_len ? map_fd (fds[3], rq.input_len) : NULL;
-  if (rq.input_len && !input)
+  void *input = rq->input_len ? take_map (fds[3], rq->input_len) : NULL;
+  if (rq->input_len && !input)
     {
       sq_err_set (&err, errno, "map the input");
-      fail (sock, ARC_FAILED, err.msg);
+      arc_fail (sock, ARC_FAILED, err.msg);
     }
-  if (rq.input_len)
-    close (fds[3]);
   uint64_t chained_total = 0;
-  for (uint32_t i = 0; i < rq.nchained; i++)
-    chained_total += rq.chained_len[i];
+  for (uint32_t i = 0; i < rq->nchained; i++)
+    chained_total += rq->chained_len[i];
   void *chained = NULL;
-  if (rq.nchained)
+  if (rq->nchained)
     {
-      chained = map_fd (fds[nfds - 1], chained_total);
+      chained = take_map (fds[nfds - 1], chained_total);
       if (chained_total && !chained)
         {
           sq_err_set (&err, errno, "map the earlier jobs' results");
-          fail (sock, ARC_FAILED, err.msg);
+          arc_fail (sock, ARC_FAILED, err.msg);
         }
-      close (fds[nfds - 1]);
     }
   /* Into the job's memory cgroup: the pages unpacked into its disk, and
    * what libarchive allocates for them, count against its memory limit.
@@ -347,22 +272,22 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
   if (write (fds[1], "0", 1) != 1)
     {
       sq_err_set (&err, errno, "enter the job's memory cgroup");
-      fail (sock, ARC_FAILED, err.msg);
+      arc_fail (sock, ARC_FAILED, err.msg);
     }
   close (fds[1]);
-  drop_privileges (sock, &rq, parent);
-  if (rq.input_len)
+  drop_privileges (sock, rq, parent);
+  if (rq->input_len)
     {
-      unpack (sock, &rq, input, rq.input_len, NULL, fds[0]);
-      munmap (input, rq.input_len);
+      unpack (sock, rq, input, rq->input_len, NULL, fds[0]);
+      munmap (input, rq->input_len);
     }
   uint64_t off = 0;
-  for (uint32_t i = 0; i < rq.nchained; i++)
+  for (uint32_t i = 0; i < rq->nchained; i++)
     {
-      rq.chained_select[i][ARC_SELECT_MAX - 1] = '\0';
-      unpack (sock, &rq, (char *) chained + off, rq.chained_len[i], rq.chained_select[i],
+      rq->chained_select[i][ARC_SELECT_MAX - 1] = '\0';
+      unpack (sock, rq, (char *) chained + off, rq->chained_len[i], rq->chained_select[i],
               fds[0]);
-      off += rq.chained_len[i];
+      off += rq->chained_len[i];
     }
   if (chained)
     munmap (chained, chained_total);
@@ -372,81 +297,93 @@ static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t p
   if (write (fds[2], "0", 1) != 1)
     {
       sq_err_set (&err, errno, "leave the job's memory cgroup");
-      fail (sock, ARC_FAILED, err.msg);
+      arc_fail (sock, ARC_FAILED, err.msg);
     }
   close (fds[2]);
-  struct pack k = { .max = rq.max_result, .out_fd = -1 };
-  reply_counts (sock, ARC_OK, &k, 0);
+}
 
-  /* ARC_PACK: stdout, stderr, out/, and result.json but for its out/
-   * counts, which are known here and appended. */
-  n = recv_fds (sock, buf, sizeof buf - 128, fds, &nfds);
-  if (n >= (ssize_t) sizeof rq)
-    memcpy (&rq, buf, sizeof rq);
-  if (n <= (ssize_t) sizeof rq || rq.op != ARC_PACK || nfds != (rq.has_out ? 3 : 2))
-    _exit (2);
-  /* The file-size cap was the disk limit, for unpacking; the archive may
-   * be larger (stdout alone may be), up to the result cap. */
-  struct rlimit fsz;
-  if (getrlimit (RLIMIT_FSIZE, &fsz) == 0 && fsz.rlim_cur < fsz.rlim_max)
-    {
-      fsz.rlim_cur = fsz.rlim_max;
-      setrlimit (RLIMIT_FSIZE, &fsz);
-    }
-  k.obuf = map_whole (fds[0], &k.olen);
-  k.ebuf = map_whole (fds[1], &k.elen);
-  /* A map that failed is not an empty stream. The output is capped below
-   * the result cap, and the address-space cap leaves room for twice that:
-   * a failure here is the host's (memory), not the job's. */
-  if ((k.olen && !k.obuf) || (k.elen && !k.ebuf))
-    {
-      sq_err_set (&err, errno, "map the job's %s",
-                  k.olen && !k.obuf ? "stdout" : "stderr");
-      fail (sock, ARC_FAILED, err.msg);
-    }
-  if (rq.has_out)
-    {
-      struct stat st;
-      k.out_fd = fds[2];
-      /* The job may have locked its own out/ away from itself; it is
-       * over, and its uid is ours. */
-      if (fstat (k.out_fd, &st) == 0 && (st.st_mode & 0500) != 0500)
-        fchmod (k.out_fd, (st.st_mode & 07777) | 0700);
-    }
-  int has_out = k.out_fd >= 0;
-  pack_or_truncate (sock, &k);
-  if (!has_out || k.out_fd >= 0)
-    {
-      size_t len = (size_t) n - sizeof rq;
-      len += (size_t) snprintf (buf + sizeof rq + len, 128,
-                                ",\"out_files\":%llu,\"out_skipped\":%llu,"
-                                "\"out_truncated\":false}",
-                                (unsigned long long) (k.outs.entries - k.outs.skipped),
-                                (unsigned long long) k.outs.skipped);
-      finish (sock, &k, buf + sizeof rq, len, &err);
-      if (err.code != EFBIG || k.out_fd < 0)
-        fail (sock, ARC_FAILED, err.msg);
-      k.out_fd = -1;
-      pack_or_truncate (sock, &k);
-    }
-  /* out/ is left out to fit: the worker says so in a new result.json. */
-  reply_counts (sock, ARC_TRUNCATE, &k, 1);
-  for (;;)
-    {
-      n = recv_fds (sock, buf, sizeof buf, fds, &nfds);
-      for (int i = 0; i < nfds; i++)
-        close (fds[i]);
-      if (n < (ssize_t) sizeof rq || buf[0] != ARC_FINISH)
-        _exit (2);
-      finish (sock, &k, buf + sizeof rq, (size_t) n - sizeof rq, &err);
-      fail (sock, ARC_FAILED, err.msg);
-    }
+static void __attribute__ ((noreturn)) job_main (int sock, int netns_fd, pid_t parent)
+{
+  struct arc_request rq;
+
+  sock = confine (sock, netns_fd, parent);
+  serve_unpack (sock, &rq, parent);
+  arc_serve_pack (sock, &rq);
 }
 
 static void
 on_chld (int sig)
 {
   (void) sig; /* only to wake ppoll */
+}
+
+/* ARC_SPAWN: a job process for the socket fds[0], in the network
+ * namespace fds[1]; its pidfd goes back over the socket. */
+static void
+spawn_job (int *fds, pid_t self, const sigset_t *none)
+{
+  pid_t pid = fork ();
+
+  if (pid == 0)
+    {
+      signal (SIGCHLD, SIG_DFL);
+      sigprocmask (SIG_SETMASK, none, NULL);
+      job_main (fds[0], fds[1], self);
+    }
+  int pidfd = pid > 0 ? (int) syscall (SYS_pidfd_open, pid, 0) : -1;
+  struct arc_reply r = { .status = pidfd >= 0 ? ARC_OK : ARC_FAILED };
+  if (pidfd < 0)
+    snprintf (r.msg, sizeof r.msg, "%s a job process: %s",
+              pid < 0 ? "fork" : "pidfd_open", strerror (errno));
+  if (pid > 0 && pidfd < 0)
+    kill (pid, SIGKILL);
+  arc_send_reply (fds[0], &r, pidfd);
+  if (pidfd >= 0)
+    close (pidfd);
+}
+
+/* The helper's own confinement, once, inherited by every job process:
+ * only its socket, the empty root, a private IPC namespace, seccomp.
+ * 0, or -1 with a message on stderr. */
+static int
+confine_helper (void)
+{
+  syscall (SYS_close_range, CTL_FD + 1, ~0U, 0);
+  {
+    sq_err err = { 0 };
+    empty_root = sq_tmpfs_detached (4096, 2, "0555",
+                                    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
+                                        | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                                    "job processes' empty root", &err);
+    if (empty_root < 0)
+      {
+        fprintf (stderr, "sandq-archiver: %s\n", err.msg);
+        return -1;
+      }
+  }
+  /* No host IPC objects for any job process. They share this private
+   * namespace, which none of them uses (one per job cost 4% of a job
+   * process's time). */
+  if (unshare (CLONE_NEWIPC) < 0)
+    {
+      perror ("sandq-archiver: unshare the IPC namespace");
+      return -1;
+    }
+  /* From here on the helper and every job process run under the
+   * sandbox's seccomp policy, less what a job process needs to set itself
+   * up (chroot, and setns into a network namespace): libarchive parses
+   * hostile input here, and a bug in it must not reach the calls that
+   * attack the kernel or make namespaces. Once, inherited by each fork. */
+  {
+    struct sbx_seccomp sc;
+    sbx_seccomp_builtin (&sc, SBX_POLICY_HELPER);
+    if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sbx_seccomp_load (&sc) < 0)
+      {
+        perror ("sandq-archiver: load the seccomp filter");
+        return -1;
+      }
+  }
+  return 0;
 }
 
 int
@@ -475,41 +412,8 @@ main (int argc, char **argv)
   signal (SIGTERM, SIG_IGN);
   signal (SIGINT, SIG_IGN);
   signal (SIGHUP, SIG_IGN);
-  syscall (SYS_close_range, CTL_FD + 1, ~0U, 0);
-  {
-    sq_err err = { 0 };
-    empty_root = sq_tmpfs_detached (4096, 2, "0555",
-                                    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
-                                        | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                                    "job processes' empty root", &err);
-    if (empty_root < 0)
-      {
-        fprintf (stderr, "sandq-archiver: %s\n", err.msg);
-        return 1;
-      }
-  }
-  /* No host IPC objects for any job process. They share this private
-   * namespace, which none of them uses (one per job cost 4% of a job
-   * process's time). */
-  if (unshare (CLONE_NEWIPC) < 0)
-    {
-      perror ("sandq-archiver: unshare the IPC namespace");
-      return 1;
-    }
-  /* From here on the helper and every job process run under the
-   * sandbox's seccomp policy, less what a job process needs to set itself
-   * up (chroot, and setns into a network namespace): libarchive parses
-   * hostile input here, and a bug in it must not reach the calls that
-   * attack the kernel or make namespaces. Once, inherited by each fork. */
-  {
-    struct sbx_seccomp sc;
-    sbx_seccomp_builtin (&sc, SBX_POLICY_HELPER);
-    if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sbx_seccomp_load (&sc) < 0)
-      {
-        perror ("sandq-archiver: load the seccomp filter");
-        return 1;
-      }
-  }
+  if (confine_helper () < 0)
+    return 1;
   /* SIGCHLD is blocked but inside ppoll: job processes are reaped as they
    * end, and never between a fork and its pidfd_open (a pid is never
    * reused under us). */
@@ -532,7 +436,7 @@ main (int argc, char **argv)
             continue;
           return 1;
         }
-      ssize_t n = recv_fds (CTL_FD, &rq, sizeof rq, fds, &nfds);
+      ssize_t n = arc_recv_fds (CTL_FD, &rq, sizeof rq, fds, &nfds);
       if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
         return 0; /* the worker closed its end, or went away */
       if (n != (ssize_t) sizeof rq || rq.op != ARC_SPAWN || nfds != 2)
@@ -541,24 +445,8 @@ main (int argc, char **argv)
             close (fds[i]);
           continue;
         }
-      pid_t pid = fork ();
-      if (pid == 0)
-        {
-          signal (SIGCHLD, SIG_DFL);
-          sigprocmask (SIG_SETMASK, &none, NULL);
-          job_main (fds[0], fds[1], self);
-        }
-      int pidfd = pid > 0 ? (int) syscall (SYS_pidfd_open, pid, 0) : -1;
-      struct arc_reply r = { .status = pidfd >= 0 ? ARC_OK : ARC_FAILED };
-      if (pidfd < 0)
-        snprintf (r.msg, sizeof r.msg, "%s a job process: %s",
-                  pid < 0 ? "fork" : "pidfd_open", strerror (errno));
-      if (pid > 0 && pidfd < 0)
-        kill (pid, SIGKILL);
-      send_reply (fds[0], &r, pidfd);
+      spawn_job (fds, self, &none);
       for (int i = 0; i < nfds; i++)
         close (fds[i]);
-      if (pidfd >= 0)
-        close (pidfd);
     }
 }

@@ -216,136 +216,122 @@ fetch_chained (struct slot *s, struct sq_proto *p, const struct sq_spec *spec,
   return 0;
 }
 
-void
-job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
+/* One job's run through the worker, from the claim to the report. */
+struct run
+{
+  struct sq_spec spec;
+  int have_spec;
+  struct sbx_limits lim;
+  uint64_t asked_output; /* the spec's output cap, before the result cap */
+  struct sbx_result res;
+  struct arc_counts outs;
+  sq_err err;
+  struct sbx *b;
+  int so, se; /* memfds: the program's stdout and stderr */
+  void *arch;
+  size_t alen;
+  char message[SQ_ERR_MSG_MAX + 128];
+  uint64_t t0, t_unpack, t_up;
+  struct job_network *jn;
+  redisReply *chained[SQ_SPEC_MAX_INPUTS];
+};
+
+/* The spec, the limits, the networks and chained results, and the
+ * sandbox: everything up to unpacking. 0, or -1 and r->err. */
+static int
+prepare (struct slot *s, struct sq_proto *p, const struct sq_claimed *c, struct run *r)
 {
   struct worker *w = s->w;
-  struct sq_spec spec;
-  struct sbx_limits lim = w->cfg.defaults;
-  struct sbx_result res;
-  struct arc_counts outs = { 0 };
-  sq_err err = { 0 };
-  struct sbx *b = NULL;
-  cleanup_close int so = -1, se = -1;
-  void *arch = NULL;
-  size_t alen = 0;
-  char message[SQ_ERR_MSG_MAX + 128];
-  uint64_t t0 = sq_now_ms (), t_unpack = 0, t_up = 0;
-  /* The record's figures: FIELD below fills a name and a value each, and
-   * refuses one past the end (a new figure needs a bigger array). */
-  char f[11][32];
-  const char *fields[2 * SQ_ARRAY_SIZE (f)];
-  _Static_assert(SQ_ARRAY_SIZE (fields) == 2 * SQ_ARRAY_SIZE (f), "a name per value");
-  struct job_network *jn = NULL;
-  redisReply *chained[SQ_SPEC_MAX_INPUTS] = { 0 };
 
-  memset (&res, 0, sizeof res);
-  res.exit_code = -1;
-  sq_log_set_job (c->id);
-  if (sq_spec_parse (c->spec, c->spec_len, &w->cfg.policy, &spec, &err) < 0)
-    {
-      fail_job (s, p, c, &res, &err);
-      goto out;
-    }
-  apply_spec_limits (&lim, &spec);
+  if (sq_spec_parse (c->spec, c->spec_len, &w->cfg.policy, &r->spec, &r->err) < 0)
+    return -1;
+  r->have_spec = 1;
+  apply_spec_limits (&r->lim, &r->spec);
   /* stdout and stderr travel in the result archive, whose cap is the
    * worker's: an output cap above it could only end in a result too
    * large to keep, which is nobody's fault but the limits'. The job gets
    * the lower cap (room for the archive's headers and result.json left),
    * and its verdict names both. */
-  uint64_t asked_output = lim.output_bytes;
+  r->asked_output = r->lim.output_bytes;
   uint64_t room = w->cfg.max_result_bytes > 2 * SQ_RESULT_HEADROOM
                       ? w->cfg.max_result_bytes - SQ_RESULT_HEADROOM
                       : w->cfg.max_result_bytes / 2;
-  if (lim.output_bytes > room)
-    lim.output_bytes = room;
-  if (sbx_limits_check (&lim, &err) < 0)
-    {
-      fail_job (s, p, c, &res, &err);
-      goto out_spec;
-    }
+  if (r->lim.output_bytes > room)
+    r->lim.output_bytes = room;
+  if (sbx_limits_check (&r->lim, &r->err) < 0)
+    return -1;
   /* The job's network profiles, resolved now: the names' addresses go
    * into its filter and its /etc/hosts from the same answer. */
-  jn = calloc (1, sizeof *jn);
-  if (!jn)
-    sq_err_set (&err, ENOMEM, "the job's network");
-  if (!jn || netcfg_for_job (&w->cfg.net, s->queue, &spec, jn, &err) < 0)
-    {
-      fail_job (s, p, c, &res, &err);
-      goto out_spec;
-    }
+  r->jn = calloc (1, sizeof *r->jn);
+  if (!r->jn)
+    return sq_err_set (&r->err, ENOMEM, "the job's network");
+  if (netcfg_for_job (&w->cfg.net, s->queue, &r->spec, r->jn, &r->err) < 0)
+    return -1;
   /* Earlier jobs' results, as inputs: fetched here, unpacked by the job
    * process like the input (the worker never parses them). */
-  if (fetch_chained (s, p, &spec, chained, &err) < 0)
-    {
-      fail_job (s, p, c, &res, &err);
-      goto out_spec;
-    }
-  b = sbx_new (w->host, &lim, (unsigned) s->idx, &err);
-  if (!b)
-    {
-      fail_job (s, p, c, &res, &err);
-      goto out_spec;
-    }
-  if (jn->mask && sbx_set_network (b, &jn->net, &err) < 0)
-    {
-      fail_job (s, p, c, &res, &err);
-      goto out_sbx;
-    }
-  t_unpack = sq_now_ms ();
+  if (fetch_chained (s, p, &r->spec, r->chained, &r->err) < 0)
+    return -1;
+  r->b = sbx_new (w->host, &r->lim, (unsigned) s->idx, &r->err);
+  if (!r->b || (r->jn->mask && sbx_set_network (r->b, &r->jn->net, &r->err) < 0))
+    return -1;
+  return 0;
+}
+
+/* The input and the chained results into the job's disk, by the archive
+ * helper's job process in the job's memory cgroup (the input's pages are
+ * the job's). 0, or -1 and r->err. */
+static int
+unpack_inputs (struct slot *s, struct run *r, const struct sq_claimed *c)
+{
+  struct worker *w = s->w;
   struct arc_unpack_args ua = {
-    .work_fd = sbx_work_fd (b),
-    .uid = sbx_uid (b),
-    .disk_bytes = lim.disk_bytes,
-    .disk_inodes = lim.disk_inodes,
-    .memory_bytes = lim.memory_bytes,
+    .work_fd = sbx_work_fd (r->b),
+    .uid = sbx_uid (r->b),
+    .disk_bytes = r->lim.disk_bytes,
+    .disk_inodes = r->lim.disk_inodes,
+    .memory_bytes = r->lim.memory_bytes,
     .max_result = w->cfg.max_result_bytes,
     .input = c->input,
     .input_len = c->input_len,
-    .nchained = (unsigned) spec.ninputs,
+    .nchained = (unsigned) r->spec.ninputs,
   };
-  for (int i = 0; i < spec.ninputs; i++)
+  int unpacked;
+
+  for (int i = 0; i < r->spec.ninputs; i++)
     {
-      ua.chained[i].archive = chained[i]->str;
-      ua.chained[i].len = chained[i]->len;
+      ua.chained[i].archive = r->chained[i]->str;
+      ua.chained[i].len = r->chained[i]->len;
       snprintf (ua.chained[i].select, sizeof ua.chained[i].select, "out%s%s",
-                spec.inputs[i].path[0] ? "/" : "", spec.inputs[i].path);
+                r->spec.inputs[i].path[0] ? "/" : "", r->spec.inputs[i].path);
     }
-  /* The job process unpacks in the job's memory cgroup: the input's
-   * pages are the job's. */
-  if (sbx_charge_files (b, &ua.join_fd, &ua.leave_fd, &err) < 0)
-    {
-      fail_job (s, p, c, &res, &err);
-      goto out_sbx;
-    }
-  int unpacked = archiver_unpack (
-      &s->arc, &w->archiver, sbx_slot_netns_fd (w->host, (unsigned) s->idx), &ua, &err);
+  if (sbx_charge_files (r->b, &ua.join_fd, &ua.leave_fd, &r->err) < 0)
+    return -1;
+  unpacked
+      = archiver_unpack (&s->arc, &w->archiver,
+                         sbx_slot_netns_fd (w->host, (unsigned) s->idx), &ua, &r->err);
   close (ua.join_fd);
   close (ua.leave_fd);
-  if (unpacked < 0 && err.fault != SQ_FAULT_INPUT && sbx_oom_killed (b))
+  if (unpacked < 0 && r->err.fault != SQ_FAULT_INPUT && sbx_oom_killed (r->b))
     {
       /* The kernel stopped the unpacking at the job's memory limit. */
-      sq_err_inputs_memory (&err, lim.memory_bytes);
-      sq_err_wrap (&err, "input");
+      sq_err_inputs_memory (&r->err, r->lim.memory_bytes);
+      sq_err_wrap (&r->err, "input");
     }
-  if (unpacked < 0)
-    {
-      fail_job (s, p, c, &res, &err);
-      goto out_sbx;
-    }
-  t_unpack = sq_now_ms () - t_unpack;
-  so = memfd_create ("stdout", MFD_CLOEXEC);
-  se = memfd_create ("stderr", MFD_CLOEXEC);
-  struct sbx_exec ex = { spec.argv, NULL, -1, so, se };
-  /* The defaults, the profiles' variables, then the spec's: a later one
-   * replaces an earlier one of the same name. */
-  char *envp[SQ_SPEC_MAX_ENV + SQ_MAX_NETWORKS * SQ_NETWORK_MAX_ENV + 16];
+  return unpacked;
+}
+
+/* The job's environment: the defaults, the profiles' variables, then the
+ * spec's; a later one replaces an earlier one of the same name. */
+static void
+job_env (const struct run *r, char **envp)
+{
   int ne = 0;
+
   for (int i = 0; sbx_default_env[i]; i++)
     envp[ne++] = sbx_default_env[i];
-  for (int i = 0; i < jn->nenv + spec.nenv; i++)
+  for (int i = 0; i < r->jn->nenv + r->spec.nenv; i++)
     {
-      char *kv = i < jn->nenv ? (char *) jn->env[i] : spec.env[i - jn->nenv];
+      char *kv = i < r->jn->nenv ? (char *) r->jn->env[i] : r->spec.env[i - r->jn->nenv];
       size_t kl = strchr (kv, '=') - kv + 1;
       int j;
       for (j = 0; j < ne && strncmp (envp[j], kv, kl) != 0; j++)
@@ -355,120 +341,192 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
         ne++;
     }
   envp[ne] = NULL;
-  ex.envp = envp;
+}
 
+/* Runs the program, its output live to the slot's readers. Returns 1 if
+ * the job is to go back to the queue (the worker is shutting down), else
+ * 0 with r->res the run's verdict. */
+static int
+run_program (struct slot *s, struct run *r)
+{
+  struct worker *w = s->w;
+  char *envp[SQ_SPEC_MAX_ENV + SQ_MAX_NETWORKS * SQ_NETWORK_MAX_ENV + 16];
+  struct sbx_exec ex = { r->spec.argv, envp, -1, r->so, r->se };
+  int rc;
+
+  job_env (r, envp);
   pthread_mutex_lock (&w->lock);
-  s->sbx = b;
-  s->live_fd[0] = so;
-  s->live_fd[1] = se;
+  s->sbx = r->b;
+  s->live_fd[0] = r->so;
+  s->live_fd[1] = r->se;
   s->live_off[0] = s->live_off[1] = s->live_sent = 0;
   s->live_done = 0;
   int pre_cancel = s->cancel || s->lost || w->releasing;
   pthread_mutex_unlock (&w->lock);
   if (pre_cancel)
-    sbx_cancel (b);
-  int rc = sbx_run (b, &ex, &res, &err);
+    sbx_cancel (r->b);
+  rc = sbx_run (r->b, &ex, &r->res, &r->err);
   pthread_mutex_lock (&w->lock);
   s->sbx = NULL;
   s->live_fd[0] = s->live_fd[1] = -1;
-  int release
-      = s->release || (w->releasing && res.status == SQ_STATUS_CANCELLED && !s->cancel);
+  int release = s->release
+                || (w->releasing && r->res.status == SQ_STATUS_CANCELLED && !s->cancel);
   pthread_mutex_unlock (&w->lock);
+  if (rc < 0 && r->res.status != SQ_STATUS_SYSTEM_ERROR)
+    r->res.status = SQ_STATUS_SYSTEM_ERROR;
+  return release;
+}
 
-  if (release)
-    {
-      /* Shutting down: the job goes back without using an attempt. */
-      sq_err rerr = { 0 };
-      if (sq_release (p, s->queue, s->id, s->token, &rerr) < 0)
-        sq_warn ("release: %s (the lease will expire instead)", rerr.msg);
-      else
-        sq_notice ("released back to the queue at shutdown");
-      pthread_mutex_lock (&w->lock);
-      w->stats.released++;
-      pthread_mutex_unlock (&w->lock);
-      goto out_sbx;
-    }
-  snprintf (message, sizeof message, "%s", res.message);
-  if (res.status == SQ_STATUS_OUTPUT_LIMIT && lim.output_bytes < asked_output)
-    {
-      char a[32], m[32];
-      size_t ml = strlen (message);
-      sq_format_size (asked_output, a, sizeof a);
-      sq_format_size (w->cfg.max_result_bytes, m, sizeof m);
-      snprintf (message + ml, sizeof message - ml,
-                " (the job allowed %s, but this worker's result cap of %s keeps "
-                "stdout and stderr below that)",
-                a, m);
-    }
-  if (rc < 0 && res.status != SQ_STATUS_SYSTEM_ERROR)
-    res.status = SQ_STATUS_SYSTEM_ERROR;
-  if (build_archive (w, s, b, &res, jn->mask != 0, so, se, message, sizeof message, &arch,
-                     &alen, &outs, &err)
-      < 0)
-    {
-      snprintf (message, sizeof message, "sandq could not pack the result: %s", err.msg);
-      res.status = SQ_STATUS_SYSTEM_ERROR;
-      arch = NULL;
-      alen = 0;
-    }
+/* Shutting down: the job goes back without using an attempt. */
+static void
+release_job (struct slot *s, struct sq_proto *p)
+{
+  sq_err rerr = { 0 };
+
+  if (sq_release (p, s->queue, s->id, s->token, &rerr) < 0)
+    sq_warn ("release: %s (the lease will expire instead)", rerr.msg);
+  else
+    sq_notice ("released back to the queue at shutdown");
+  pthread_mutex_lock (&s->w->lock);
+  s->w->stats.released++;
+  pthread_mutex_unlock (&s->w->lock);
+}
+
+/* The record's figures, as name, value pairs into fields (values in f);
+ * returns how many strings. */
+static int
+record_fields (const struct run *r, char (*f)[32], const char **fields, int max)
+{
   int nf = 0;
+
 #define FIELD(name, fmt, val)                                                            \
   do                                                                                     \
     {                                                                                    \
-      if (nf / 2 >= (int) SQ_ARRAY_SIZE (f))                                             \
+      if (nf / 2 >= max)                                                                 \
         {                                                                                \
           sq_err_log ("job record: no room for the figure %s", name);                    \
           break;                                                                         \
         }                                                                                \
-      snprintf (f[nf / 2], sizeof f[0], fmt, val);                                       \
+      snprintf (f[nf / 2], 32, fmt, val);                                                \
       fields[nf++] = name;                                                               \
       fields[nf] = f[nf / 2];                                                            \
       nf++;                                                                              \
     }                                                                                    \
   while (0)
-  FIELD ("exit_code", "%d", res.exit_code);
-  FIELD ("signal", "%d", res.signal);
-  FIELD ("wall_ms", "%" PRIu64, res.wall_ms);
-  FIELD ("cpu_ms", "%" PRIu64, res.cpu_ms);
-  FIELD ("memory_peak_bytes", "%" PRIu64, res.memory_peak_bytes);
-  FIELD ("stdout_bytes", "%" PRIu64, res.stdout_bytes);
-  FIELD ("stderr_bytes", "%" PRIu64, res.stderr_bytes);
-  FIELD ("result_bytes", "%zu", alen);
-  FIELD ("out_files", "%" PRIu64, outs.out_entries - outs.out_skipped);
-  FIELD ("unpack_ms", "%" PRIu64, t_unpack);
-  if (jn->mask)
-    FIELD ("net_refused", "%" PRIu64, res.net_refused);
+  FIELD ("exit_code", "%d", r->res.exit_code);
+  FIELD ("signal", "%d", r->res.signal);
+  FIELD ("wall_ms", "%" PRIu64, r->res.wall_ms);
+  FIELD ("cpu_ms", "%" PRIu64, r->res.cpu_ms);
+  FIELD ("memory_peak_bytes", "%" PRIu64, r->res.memory_peak_bytes);
+  FIELD ("stdout_bytes", "%" PRIu64, r->res.stdout_bytes);
+  FIELD ("stderr_bytes", "%" PRIu64, r->res.stderr_bytes);
+  FIELD ("result_bytes", "%zu", r->alen);
+  FIELD ("out_files", "%" PRIu64, r->outs.out_entries - r->outs.out_skipped);
+  FIELD ("unpack_ms", "%" PRIu64, r->t_unpack);
+  if (r->jn->mask)
+    FIELD ("net_refused", "%" PRIu64, r->res.net_refused);
 #undef FIELD
-  t_up = sq_now_ms ();
-  report (s, p, sq_status_name (res.status), message, arch, alen, fields, nf,
+  return nf;
+}
+
+/* The verdict's sentence, the result archive, the record, the report and
+ * the worker's figures, after a run. */
+static void
+finish (struct slot *s, struct sq_proto *p, const struct sq_claimed *c, struct run *r)
+{
+  struct worker *w = s->w;
+  /* The record's figures: record_fields fills a name and a value each,
+   * and refuses one past the end (a new figure needs a bigger array). */
+  char f[11][32];
+  const char *fields[2 * SQ_ARRAY_SIZE (f)];
+  _Static_assert(SQ_ARRAY_SIZE (fields) == 2 * SQ_ARRAY_SIZE (f), "a name per value");
+
+  snprintf (r->message, sizeof r->message, "%s", r->res.message);
+  if (r->res.status == SQ_STATUS_OUTPUT_LIMIT && r->lim.output_bytes < r->asked_output)
+    {
+      char a[32], m[32];
+      size_t ml = strlen (r->message);
+      sq_format_size (r->asked_output, a, sizeof a);
+      sq_format_size (w->cfg.max_result_bytes, m, sizeof m);
+      snprintf (r->message + ml, sizeof r->message - ml,
+                " (the job allowed %s, but this worker's result cap of %s keeps "
+                "stdout and stderr below that)",
+                a, m);
+    }
+  if (build_archive (w, s, r->b, &r->res, r->jn->mask != 0, r->so, r->se, r->message,
+                     sizeof r->message, &r->arch, &r->alen, &r->outs, &r->err)
+      < 0)
+    {
+      snprintf (r->message, sizeof r->message, "sandq could not pack the result: %s",
+                r->err.msg);
+      r->res.status = SQ_STATUS_SYSTEM_ERROR;
+      r->arch = NULL;
+      r->alen = 0;
+    }
+  int nf = record_fields (r, f, fields, (int) SQ_ARRAY_SIZE (f));
+  r->t_up = sq_now_ms ();
+  report (s, p, sq_status_name (r->res.status), r->message, r->arch, r->alen, fields, nf,
           c->attempts);
-  t_up = sq_now_ms () - t_up;
-  log_line (s, sq_status_name (res.status), &res, sq_now_ms () - t0, t_unpack, t_up,
-            c->attempts);
+  r->t_up = sq_now_ms () - r->t_up;
+  log_line (s, sq_status_name (r->res.status), &r->res, sq_now_ms () - r->t0, r->t_unpack,
+            r->t_up, c->attempts);
   pthread_mutex_lock (&w->lock);
   if (c->created_ms && sq_wall_ms () > c->created_ms)
     hist_observe (&w->stats.queue_wait,
-                  (sq_wall_ms () - c->created_ms - (sq_now_ms () - t0)) / 1000.0);
-  hist_observe (&w->stats.run_time, res.wall_ms / 1000.0);
-  hist_observe (&w->stats.unpack_time, t_unpack / 1000.0);
-  hist_observe (&w->stats.upload_time, t_up / 1000.0);
+                  (sq_wall_ms () - c->created_ms - (sq_now_ms () - r->t0)) / 1000.0);
+  hist_observe (&w->stats.run_time, r->res.wall_ms / 1000.0);
+  hist_observe (&w->stats.unpack_time, r->t_unpack / 1000.0);
+  hist_observe (&w->stats.upload_time, r->t_up / 1000.0);
   for (int i = 0; i < SQ_MAX_NETWORKS; i++)
-    if (jn->mask & (1u << i))
+    if (r->jn->mask & (1u << i))
       {
         w->stats.net_jobs[i]++;
-        w->stats.net_refused[i] += res.net_refused;
+        w->stats.net_refused[i] += r->res.net_refused;
       }
   pthread_mutex_unlock (&w->lock);
-  archiver_free (arch, alen);
-out_sbx:
-  archiver_done (&s->arc);
-  sbx_free (b);
-out_spec:
+}
+
+void
+job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
+{
+  struct run run = { 0 }, *r = &run;
+
+  sq_log_set_job (c->id);
+  r->lim = s->w->cfg.defaults;
+  r->res.exit_code = -1;
+  r->so = r->se = -1;
+  r->t0 = sq_now_ms ();
+  if (prepare (s, p, c, r) < 0)
+    fail_job (s, p, c, &r->res, &r->err);
+  else
+    {
+      r->t_unpack = sq_now_ms ();
+      if (unpack_inputs (s, r, c) < 0)
+        fail_job (s, p, c, &r->res, &r->err);
+      else
+        {
+          r->t_unpack = sq_now_ms () - r->t_unpack;
+          r->so = memfd_create ("stdout", MFD_CLOEXEC);
+          r->se = memfd_create ("stderr", MFD_CLOEXEC);
+          if (run_program (s, r))
+            release_job (s, p);
+          else
+            finish (s, p, c, r);
+        }
+    }
+  archiver_free (r->arch, r->alen);
+  if (r->b)
+    archiver_done (&s->arc);
+  sbx_free (r->b);
+  if (r->so >= 0)
+    close (r->so);
+  if (r->se >= 0)
+    close (r->se);
   for (int i = 0; i < SQ_SPEC_MAX_INPUTS; i++)
-    if (chained[i])
-      freeReplyObject (chained[i]);
-  free (jn);
-  sq_spec_free (&spec);
-out:
+    if (r->chained[i])
+      freeReplyObject (r->chained[i]);
+  free (r->jn);
+  if (r->have_spec)
+    sq_spec_free (&r->spec);
   sq_log_set_job (NULL);
 }
