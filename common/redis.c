@@ -274,16 +274,13 @@ sentinel_master (sq_redis *r, char *host, size_t hlen, int *port, sq_err *err)
                      last.msg);
 }
 
-int
-sq_redis_connect (sq_redis *r, sq_err *err)
+/* Opens r's connection (unix socket, host, or the master a sentinel
+ * names) and names it in r->where. 0, or -1 and err. */
+static int
+open_connection (sq_redis *r, sq_err *err)
 {
   struct sq_redis_addr *a = &r->addr;
-  redisReply *rep;
 
-  sq_redis_close (r);
-  r->auth_failed = 0;
-  if (r->timeout_ms <= 0)
-    r->timeout_ms = 2000;
   if (a->kind == SQ_ADDR_UNIX)
     {
       struct timeval tv = { r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000 };
@@ -317,6 +314,21 @@ sq_redis_connect (sq_redis *r, sq_err *err)
         return -1;
       snprintf (r->where, sizeof r->where, "%s:%d", host, port);
     }
+  return 0;
+}
+
+int
+sq_redis_connect (sq_redis *r, sq_err *err)
+{
+  struct sq_redis_addr *a = &r->addr;
+  redisReply *rep;
+
+  sq_redis_close (r);
+  r->auth_failed = 0;
+  if (r->timeout_ms <= 0)
+    r->timeout_ms = 2000;
+  if (open_connection (r, err) < 0)
+    return -1;
   if (a->password[0])
     {
       rep = a->user[0] ? redisCommand (r->c, "AUTH %s %s", a->user, a->password)

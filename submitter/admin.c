@@ -139,6 +139,94 @@ flag_opt (struct cli *c, int o, const char *arg, void *ctx)
   return 1;
 }
 
+/* stats --prometheus: the queue gauges in the text format of
+ * node_exporter's textfile collector. */
+static void
+print_stats_prometheus (json_t *queues, json_t *workers, long long mem)
+{
+  const char *q;
+  json_t *v;
+
+  printf ("# HELP sandq_queue_depth Jobs waiting in the queue.\n# TYPE "
+          "sandq_queue_depth gauge\n");
+  json_object_foreach (queues, q, v)
+      printf ("sandq_queue_depth{queue=\"%s\"} %lld\n", q,
+              (long long) json_integer_value (json_object_get (v, "depth")));
+  printf ("# HELP sandq_queue_running Jobs running.\n# TYPE sandq_queue_running gauge\n");
+  json_object_foreach (queues, q, v)
+      printf ("sandq_queue_running{queue=\"%s\"} %lld\n", q,
+              (long long) json_integer_value (json_object_get (v, "running")));
+  printf ("# HELP sandq_queue_dead Jobs in the dead-letter set.\n# TYPE "
+          "sandq_queue_dead gauge\n");
+  json_object_foreach (queues, q, v)
+      printf ("sandq_queue_dead{queue=\"%s\"} %lld\n", q,
+              (long long) json_integer_value (json_object_get (v, "dead")));
+  printf ("# HELP sandq_queue_oldest_age_seconds Age of the oldest waiting job.\n"
+          "# TYPE sandq_queue_oldest_age_seconds gauge\n");
+  json_object_foreach (queues, q, v)
+  {
+    json_t *a = json_object_get (v, "oldest_age_ms");
+    printf ("sandq_queue_oldest_age_seconds{queue=\"%s\"} %.3f\n", q,
+            json_is_integer (a) ? json_integer_value (a) / 1000.0 : 0.0);
+  }
+  printf ("# HELP sandq_queue_jobs_total Finished jobs by verdict.\n"
+          "# TYPE sandq_queue_jobs_total counter\n");
+  json_object_foreach (queues, q, v)
+  {
+    const char *s;
+    json_t *n;
+    json_object_foreach (json_object_get (v, "by_status"), s, n)
+        printf ("sandq_queue_jobs_total{queue=\"%s\",status=\"%s\"} %lld\n", q, s,
+                (long long) json_integer_value (n));
+  }
+  printf ("# HELP sandq_workers_live Workers with a heartbeat in the last 30 s.\n"
+          "# TYPE sandq_workers_live gauge\nsandq_workers_live %zu\n",
+          json_array_size (workers));
+  printf ("# HELP sandq_redis_memory_bytes Memory used by sandq's keys.\n"
+          "# TYPE sandq_redis_memory_bytes gauge\nsandq_redis_memory_bytes %lld\n",
+          mem);
+}
+
+/* stats, for a person: a table of the queues, the live workers, and the
+ * memory sandq's keys use. */
+static void
+print_stats_text (json_t *queues, json_t *workers, long long mem, long long keys)
+{
+  const char *q;
+  json_t *v;
+  char m[32];
+  printf ("%-16s %7s %7s %7s %7s %7s %7s %10s\n", "QUEUE", "WAITING", "RUNNING", "RETRY",
+          "DEAD", "DONE", "FAILED", "OLDEST");
+  json_object_foreach (queues, q, v)
+  {
+    json_t *a = json_object_get (v, "oldest_age_ms");
+    char age[32] = "-";
+    if (json_is_integer (a))
+      sq_format_duration ((uint64_t) json_integer_value (a), age, sizeof age);
+#define N(k) (long long) json_integer_value (json_object_get (v, k))
+    printf ("%-16s %7lld %7lld %7lld %7lld %7lld %7lld %10s%s\n", q, N ("depth"),
+            N ("running"), N ("retrying"), N ("dead"), N ("done"), N ("failed"), age,
+            json_is_true (json_object_get (v, "paused")) ? "  (paused)" : "");
+#undef N
+  }
+  printf ("\n%zu live worker(s)\n", json_array_size (workers));
+  size_t i;
+  json_array_foreach (workers, i, v)
+  {
+    printf ("  %-30s %lld/%lld busy  %s", json_string_value (json_object_get (v, "id")),
+            (long long) json_integer_value (json_object_get (v, "busy")),
+            (long long) json_integer_value (json_object_get (v, "slots")),
+            json_string_value (json_object_get (v, "state")));
+    json_t *jobs = json_object_get (v, "jobs"), *j;
+    size_t k;
+    json_array_foreach (jobs, k, j)
+        printf ("%s%s", k ? ", " : "  jobs: ", json_string_value (j));
+    putchar ('\n');
+  }
+  sq_format_size ((uint64_t) mem, m, sizeof m);
+  printf ("\nRedis memory used by sandq: %s in %lld keys\n", m, keys);
+}
+
 int
 cmd_stats (struct cli *c, int argc, char **argv)
 {
@@ -175,50 +263,8 @@ cmd_stats (struct cli *c, int argc, char **argv)
   workers = cli_live_workers (c);
   memory_usage (c, &mem, &keys);
 
-  const char *q;
-  json_t *v;
   if (prom.set)
-    {
-      printf ("# HELP sandq_queue_depth Jobs waiting in the queue.\n# TYPE "
-              "sandq_queue_depth gauge\n");
-      json_object_foreach (queues, q, v)
-          printf ("sandq_queue_depth{queue=\"%s\"} %lld\n", q,
-                  (long long) json_integer_value (json_object_get (v, "depth")));
-      printf (
-          "# HELP sandq_queue_running Jobs running.\n# TYPE sandq_queue_running gauge\n");
-      json_object_foreach (queues, q, v)
-          printf ("sandq_queue_running{queue=\"%s\"} %lld\n", q,
-                  (long long) json_integer_value (json_object_get (v, "running")));
-      printf ("# HELP sandq_queue_dead Jobs in the dead-letter set.\n# TYPE "
-              "sandq_queue_dead gauge\n");
-      json_object_foreach (queues, q, v)
-          printf ("sandq_queue_dead{queue=\"%s\"} %lld\n", q,
-                  (long long) json_integer_value (json_object_get (v, "dead")));
-      printf ("# HELP sandq_queue_oldest_age_seconds Age of the oldest waiting job.\n"
-              "# TYPE sandq_queue_oldest_age_seconds gauge\n");
-      json_object_foreach (queues, q, v)
-      {
-        json_t *a = json_object_get (v, "oldest_age_ms");
-        printf ("sandq_queue_oldest_age_seconds{queue=\"%s\"} %.3f\n", q,
-                json_is_integer (a) ? json_integer_value (a) / 1000.0 : 0.0);
-      }
-      printf ("# HELP sandq_queue_jobs_total Finished jobs by verdict.\n"
-              "# TYPE sandq_queue_jobs_total counter\n");
-      json_object_foreach (queues, q, v)
-      {
-        const char *s;
-        json_t *n;
-        json_object_foreach (json_object_get (v, "by_status"), s, n)
-            printf ("sandq_queue_jobs_total{queue=\"%s\",status=\"%s\"} %lld\n", q, s,
-                    (long long) json_integer_value (n));
-      }
-      printf ("# HELP sandq_workers_live Workers with a heartbeat in the last 30 s.\n"
-              "# TYPE sandq_workers_live gauge\nsandq_workers_live %zu\n",
-              json_array_size (workers));
-      printf ("# HELP sandq_redis_memory_bytes Memory used by sandq's keys.\n"
-              "# TYPE sandq_redis_memory_bytes gauge\nsandq_redis_memory_bytes %lld\n",
-              mem);
-    }
+    print_stats_prometheus (queues, workers, mem);
   else if (c->json)
     {
       json_t *o = json_pack ("{s:o, s:o, s:{s:I, s:I}}", "queues", queues, "workers",
@@ -230,40 +276,7 @@ cmd_stats (struct cli *c, int argc, char **argv)
       return SQ_EXIT_OK;
     }
   else
-    {
-      char m[32];
-      printf ("%-16s %7s %7s %7s %7s %7s %7s %10s\n", "QUEUE", "WAITING", "RUNNING",
-              "RETRY", "DEAD", "DONE", "FAILED", "OLDEST");
-      json_object_foreach (queues, q, v)
-      {
-        json_t *a = json_object_get (v, "oldest_age_ms");
-        char age[32] = "-";
-        if (json_is_integer (a))
-          sq_format_duration ((uint64_t) json_integer_value (a), age, sizeof age);
-#define N(k) (long long) json_integer_value (json_object_get (v, k))
-        printf ("%-16s %7lld %7lld %7lld %7lld %7lld %7lld %10s%s\n", q, N ("depth"),
-                N ("running"), N ("retrying"), N ("dead"), N ("done"), N ("failed"), age,
-                json_is_true (json_object_get (v, "paused")) ? "  (paused)" : "");
-#undef N
-      }
-      printf ("\n%zu live worker(s)\n", json_array_size (workers));
-      size_t i;
-      json_array_foreach (workers, i, v)
-      {
-        printf ("  %-30s %lld/%lld busy  %s",
-                json_string_value (json_object_get (v, "id")),
-                (long long) json_integer_value (json_object_get (v, "busy")),
-                (long long) json_integer_value (json_object_get (v, "slots")),
-                json_string_value (json_object_get (v, "state")));
-        json_t *jobs = json_object_get (v, "jobs"), *j;
-        size_t k;
-        json_array_foreach (jobs, k, j)
-            printf ("%s%s", k ? ", " : "  jobs: ", json_string_value (j));
-        putchar ('\n');
-      }
-      sq_format_size ((uint64_t) mem, m, sizeof m);
-      printf ("\nRedis memory used by sandq: %s in %lld keys\n", m, keys);
-    }
+    print_stats_text (queues, workers, mem, keys);
   json_decref (queues);
   json_decref (workers);
   return SQ_EXIT_OK;
@@ -415,6 +428,50 @@ cmd_resume (struct cli *c, int argc, char **argv)
   return pause_resume (c, argc, argv, 0);
 }
 
+/* dead list: the dead letters of one queue or of all, at most 1000 each. */
+static int
+dead_list (struct cli *c)
+{
+  sq_err err = { 0 };
+  json_t *arr = json_array ();
+  redisReply *qs = c->queue ? NULL : must (c, sq_queues (&c->r, &err), &err);
+  size_t nq = c->queue ? 1 : (qs->type == REDIS_REPLY_ARRAY ? qs->elements : 0);
+  for (size_t qi = 0; qi < nq; qi++)
+    {
+      const char *q = c->queue ? c->queue : qs->element[qi]->str;
+      redisReply *rep = must (c, sq_dead_ids (&c->r, q, 1000, &err), &err);
+      for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
+        {
+          json_t *job = cli_job_json (c, q, rep->element[i]->str);
+          if (job)
+            json_array_append_new (arr, job);
+        }
+      freeReplyObject (rep);
+    }
+  if (qs)
+    freeReplyObject (qs);
+  if (c->json)
+    {
+      json_dumpf (arr, stdout, JSON_COMPACT | JSON_SORT_KEYS);
+      putchar ('\n');
+    }
+  else
+    {
+      size_t i;
+      json_t *j;
+      char t[4 * SQ_ERR_MSG_MAX + 16];
+      json_array_foreach (arr, i, j)
+          printf ("%-28s %-12s %s\n", json_string_value (json_object_get (j, "id")),
+                  json_string_value (json_object_get (j, "queue")),
+                  cli_term_text (json_string_value (json_object_get (j, "message")), t,
+                                 sizeof t));
+      if (!json_array_size (arr))
+        printf ("no dead letters\n");
+    }
+  json_decref (arr);
+  return SQ_EXIT_OK;
+}
+
 int
 cmd_dead (struct cli *c, int argc, char **argv)
 {
@@ -447,45 +504,7 @@ cmd_dead (struct cli *c, int argc, char **argv)
              "dead: '%s': unknown subcommand; give list, show, retry or purge", sub);
   cli_connect (c);
   if (strcmp (sub, "list") == 0)
-    {
-      json_t *arr = json_array ();
-      redisReply *qs = c->queue ? NULL : must (c, sq_queues (&c->r, &err), &err);
-      size_t nq = c->queue ? 1 : (qs->type == REDIS_REPLY_ARRAY ? qs->elements : 0);
-      for (size_t qi = 0; qi < nq; qi++)
-        {
-          const char *q = c->queue ? c->queue : qs->element[qi]->str;
-          redisReply *rep = must (c, sq_dead_ids (&c->r, q, 1000, &err), &err);
-          for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
-            {
-              json_t *job = cli_job_json (c, q, rep->element[i]->str);
-              if (job)
-                json_array_append_new (arr, job);
-            }
-          freeReplyObject (rep);
-        }
-      if (qs)
-        freeReplyObject (qs);
-      if (c->json)
-        {
-          json_dumpf (arr, stdout, JSON_COMPACT | JSON_SORT_KEYS);
-          putchar ('\n');
-        }
-      else
-        {
-          size_t i;
-          json_t *j;
-          char t[4 * SQ_ERR_MSG_MAX + 16];
-          json_array_foreach (arr, i, j)
-              printf ("%-28s %-12s %s\n", json_string_value (json_object_get (j, "id")),
-                      json_string_value (json_object_get (j, "queue")),
-                      cli_term_text (json_string_value (json_object_get (j, "message")),
-                                     t, sizeof t));
-          if (!json_array_size (arr))
-            printf ("no dead letters\n");
-        }
-      json_decref (arr);
-      return SQ_EXIT_OK;
-    }
+    return dead_list (c);
   if (strcmp (sub, "purge") == 0 && all.set)
     {
       if (!c->queue)

@@ -169,6 +169,57 @@ hist_out (struct buf *b, const char *name, const char *help, const struct hist *
        cum, name, h->sum, name, h->n);
 }
 
+/* Per queue this worker serves: its verdicts, depth and oldest job; and
+ * the jobs stopped at a limit. */
+static void
+render_queues (struct buf *b, const struct worker *w, const struct worker_stats *st)
+{
+  out (b, "# HELP sandq_worker_jobs_total Jobs finished by this worker, by queue and "
+          "verdict.\n# TYPE sandq_worker_jobs_total counter\n");
+  for (int q = 0; q < w->cfg.nqueues; q++)
+    for (int s = 0; s < SQ_STATUS__COUNT; s++)
+      out (b, "sandq_worker_jobs_total{queue=\"%s\",status=\"%s\"} %" PRIu64 "\n",
+           w->cfg.queues[q], sq_status_name (s), st->jobs[q][s]);
+  out (b,
+       "# HELP sandq_worker_queue_depth Jobs waiting in each queue this worker serves.\n"
+       "# TYPE sandq_worker_queue_depth gauge\n");
+  for (int q = 0; q < w->cfg.nqueues; q++)
+    out (b, "sandq_worker_queue_depth{queue=\"%s\"} %" PRId64 "\n", w->cfg.queues[q],
+         st->queue_depth[q]);
+  out (b, "# HELP sandq_worker_queue_oldest_age_seconds Age of the oldest waiting job "
+          "(0 if none).\n# TYPE sandq_worker_queue_oldest_age_seconds gauge\n");
+  for (int q = 0; q < w->cfg.nqueues; q++)
+    out (b, "sandq_worker_queue_oldest_age_seconds{queue=\"%s\"} %.3f\n",
+         w->cfg.queues[q],
+         st->queue_oldest_ms[q] > 0 ? st->queue_oldest_ms[q] / 1000.0 : 0.0);
+  out (b, "# HELP sandq_worker_sandbox_kills_total Jobs stopped for breaking a limit, "
+          "by reason.\n"
+          "# TYPE sandq_worker_sandbox_kills_total counter\n");
+  for (int s = 0; s < SQ_STATUS__COUNT; s++)
+    if (sq_status_is_limit (s))
+      out (b, "sandq_worker_sandbox_kills_total{reason=\"%s\"} %" PRIu64 "\n",
+           sq_status_name (s), st->jobs_by_status[s]);
+}
+
+/* Per network profile: its jobs and the connections refused. */
+static void
+render_network (struct buf *b, const struct worker *w, const struct worker_stats *st)
+{
+  if (!w->cfg.net.nprofiles)
+    return;
+  out (b, "# HELP sandq_network_jobs_total Jobs that ran with a network profile.\n"
+          "# TYPE sandq_network_jobs_total counter\n");
+  for (int i = 0; i < w->cfg.net.nprofiles; i++)
+    out (b, "sandq_network_jobs_total{profile=\"%s\"} %" PRIu64 "\n",
+         w->cfg.net.profiles[i].name, st->net_jobs[i]);
+  out (b, "# HELP sandq_network_refused_total Connection attempts that the "
+          "network filters of a profile's jobs refused.\n"
+          "# TYPE sandq_network_refused_total counter\n");
+  for (int i = 0; i < w->cfg.net.nprofiles; i++)
+    out (b, "sandq_network_refused_total{profile=\"%s\"} %" PRIu64 "\n",
+         w->cfg.net.profiles[i].name, st->net_refused[i]);
+}
+
 static char *
 render (struct worker *w, size_t *len)
 {
@@ -189,31 +240,7 @@ render (struct worker *w, size_t *len)
        "# TYPE sandq_worker_info gauge\nsandq_worker_info{version=\"%s\",worker=\"%s\"} "
        "1\n",
        SANDQ_VERSION, w->cfg.id);
-  out (&b, "# HELP sandq_worker_jobs_total Jobs finished by this worker, by queue and "
-           "verdict.\n# TYPE sandq_worker_jobs_total counter\n");
-  for (int q = 0; q < w->cfg.nqueues; q++)
-    for (int s = 0; s < SQ_STATUS__COUNT; s++)
-      out (&b, "sandq_worker_jobs_total{queue=\"%s\",status=\"%s\"} %" PRIu64 "\n",
-           w->cfg.queues[q], sq_status_name (s), st.jobs[q][s]);
-  out (&b,
-       "# HELP sandq_worker_queue_depth Jobs waiting in each queue this worker serves.\n"
-       "# TYPE sandq_worker_queue_depth gauge\n");
-  for (int q = 0; q < w->cfg.nqueues; q++)
-    out (&b, "sandq_worker_queue_depth{queue=\"%s\"} %" PRId64 "\n", w->cfg.queues[q],
-         st.queue_depth[q]);
-  out (&b, "# HELP sandq_worker_queue_oldest_age_seconds Age of the oldest waiting job "
-           "(0 if none).\n# TYPE sandq_worker_queue_oldest_age_seconds gauge\n");
-  for (int q = 0; q < w->cfg.nqueues; q++)
-    out (&b, "sandq_worker_queue_oldest_age_seconds{queue=\"%s\"} %.3f\n",
-         w->cfg.queues[q],
-         st.queue_oldest_ms[q] > 0 ? st.queue_oldest_ms[q] / 1000.0 : 0.0);
-  out (&b, "# HELP sandq_worker_sandbox_kills_total Jobs stopped for breaking a limit, "
-           "by reason.\n"
-           "# TYPE sandq_worker_sandbox_kills_total counter\n");
-  for (int s = 0; s < SQ_STATUS__COUNT; s++)
-    if (sq_status_is_limit (s))
-      out (&b, "sandq_worker_sandbox_kills_total{reason=\"%s\"} %" PRIu64 "\n",
-           sq_status_name (s), st.jobs_by_status[s]);
+  render_queues (&b, w, &st);
   out (&b,
        "# HELP sandq_worker_retries_total system_error verdicts sent back for a retry.\n"
        "# TYPE sandq_worker_retries_total counter\nsandq_worker_retries_total %" PRIu64
@@ -240,20 +267,7 @@ render (struct worker *w, size_t *len)
        "over.\n"
        "# TYPE sandq_worker_stale_total counter\nsandq_worker_stale_total %" PRIu64 "\n",
        st.stale);
-  if (w->cfg.net.nprofiles)
-    {
-      out (&b, "# HELP sandq_network_jobs_total Jobs that ran with a network profile.\n"
-               "# TYPE sandq_network_jobs_total counter\n");
-      for (int i = 0; i < w->cfg.net.nprofiles; i++)
-        out (&b, "sandq_network_jobs_total{profile=\"%s\"} %" PRIu64 "\n",
-             w->cfg.net.profiles[i].name, st.net_jobs[i]);
-      out (&b, "# HELP sandq_network_refused_total Connection attempts that the "
-               "network filters of a profile's jobs refused.\n"
-               "# TYPE sandq_network_refused_total counter\n");
-      for (int i = 0; i < w->cfg.net.nprofiles; i++)
-        out (&b, "sandq_network_refused_total{profile=\"%s\"} %" PRIu64 "\n",
-             w->cfg.net.profiles[i].name, st.net_refused[i]);
-    }
+  render_network (&b, w, &st);
   out (&b,
        "# HELP sandq_worker_released_total Jobs given back to the queue at shutdown.\n"
        "# TYPE sandq_worker_released_total counter\nsandq_worker_released_total %" PRIu64
