@@ -62,7 +62,7 @@ QUEUE_SRC := common/redis.c common/proto.c common/fleet.c common/jobread.c commo
              common/archive.c common/unpack.c common/config.c
 WORKER_SRC := worker/main.c worker/config.c worker/supervisor.c worker/slot.c worker/job.c \
               worker/archiver_client.c \
-              worker/metrics.c worker/netpolicy.c worker/live.c
+              worker/metrics.c worker/notify.c worker/netpolicy.c worker/live.c
 SUBMIT_SRC := $(wildcard submitter/*.c)
 # The sandbox library: may use COMMON and libseccomp only.
 SANDBOX_SRC := sandbox/cgroup.c sandbox/cgroup_v1.c sandbox/cgroup_v2.c sandbox/seccomp_load.c sandbox/sandbox.c \

@@ -35,6 +35,65 @@ struct walk
   char path[PATH_MAX];
 };
 
+/* Appends name to w->path (at plen) and checks the entry against the
+ * limits (path length, depth, count, bytes), stat'ing it into ent->st.
+ * 0, or -1 and w->err. */
+static int
+enter_entry (struct walk *w, int dirfd, const char *name, size_t plen, unsigned depth,
+             struct sq_tree_entry *ent, size_t *newlen)
+{
+  size_t nlen = strlen (name);
+
+  *newlen = plen + (plen ? 1 : 0) + nlen;
+  if (*newlen >= sizeof w->path || *newlen > w->lim->max_path)
+    {
+      w->path[plen] = '\0';
+      return sq_err_set (w->err, 0,
+                         "entry '%s/%.64s...' has a path longer than the "
+                         "limit of %zu bytes",
+                         plen ? w->path : ".", name, w->lim->max_path);
+    }
+  if (plen)
+    w->path[plen] = '/';
+  memcpy (w->path + plen + (plen ? 1 : 0), name, nlen + 1);
+  if (depth > w->lim->max_depth)
+    {
+      return sq_err_set (w->err, 0,
+                         "entry '%s' is nested deeper than the limit of %u "
+                         "directories",
+                         w->path, w->lim->max_depth);
+    }
+  if (++w->stats->entries > w->lim->max_entries)
+    {
+      sq_err_set (w->err, 0, "more than %" PRIu64 " entries (limit reached at '%s')",
+                  w->lim->max_entries, w->path);
+      if (w->err)
+        w->err->code = EFBIG; /* a size cap: callers may retry smaller */
+      return -1;
+    }
+  if (fstatat (dirfd, name, &ent->st, AT_SYMLINK_NOFOLLOW) < 0)
+    {
+      return sq_err_set (w->err, errno, "stat '%s'", w->path);
+    }
+  if (S_ISREG (ent->st.st_mode))
+    {
+      w->stats->bytes += ent->st.st_size;
+      if (w->stats->bytes > w->lim->max_bytes)
+        {
+          char lim[32];
+          sq_format_size (w->lim->max_bytes, lim, sizeof lim);
+          sq_err_set (w->err, 0,
+                      "files add up to more than %s (limit reached at "
+                      "'%s')",
+                      lim, w->path);
+          if (w->err)
+            w->err->code = EFBIG; /* a size cap: callers may retry smaller */
+          return -1;
+        }
+    }
+  return 0;
+}
+
 static int
 walk_dir (struct walk *w, int dirfd, size_t plen, unsigned depth)
 {
@@ -56,61 +115,15 @@ walk_dir (struct walk *w, int dirfd, size_t plen, unsigned depth)
   while ((e = readdir (d)))
     {
       struct sq_tree_entry ent;
-      size_t nlen = strlen (e->d_name), newlen;
+      size_t newlen;
       int cr;
 
       if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0)
         continue;
-      newlen = plen + (plen ? 1 : 0) + nlen;
-      if (newlen >= sizeof w->path || newlen > w->lim->max_path)
+      if (enter_entry (w, dirfd, e->d_name, plen, depth, &ent, &newlen) < 0)
         {
-          w->path[plen] = '\0';
-          r = sq_err_set (w->err, 0,
-                          "entry '%s/%.64s...' has a path longer than the "
-                          "limit of %zu bytes",
-                          plen ? w->path : ".", e->d_name, w->lim->max_path);
+          r = -1;
           break;
-        }
-      if (plen)
-        w->path[plen] = '/';
-      memcpy (w->path + plen + (plen ? 1 : 0), e->d_name, nlen + 1);
-      if (depth > w->lim->max_depth)
-        {
-          r = sq_err_set (w->err, 0,
-                          "entry '%s' is nested deeper than the limit of %u "
-                          "directories",
-                          w->path, w->lim->max_depth);
-          break;
-        }
-      if (++w->stats->entries > w->lim->max_entries)
-        {
-          r = sq_err_set (w->err, 0,
-                          "more than %" PRIu64 " entries (limit reached at '%s')",
-                          w->lim->max_entries, w->path);
-          if (w->err)
-            w->err->code = EFBIG; /* a size cap: callers may retry smaller */
-          break;
-        }
-      if (fstatat (dirfd, e->d_name, &ent.st, AT_SYMLINK_NOFOLLOW) < 0)
-        {
-          r = sq_err_set (w->err, errno, "stat '%s'", w->path);
-          break;
-        }
-      if (S_ISREG (ent.st.st_mode))
-        {
-          w->stats->bytes += ent.st.st_size;
-          if (w->stats->bytes > w->lim->max_bytes)
-            {
-              char lim[32];
-              sq_format_size (w->lim->max_bytes, lim, sizeof lim);
-              r = sq_err_set (w->err, 0,
-                              "files add up to more than %s (limit reached at "
-                              "'%s')",
-                              lim, w->path);
-              if (w->err)
-                w->err->code = EFBIG; /* a size cap: callers may retry smaller */
-              break;
-            }
         }
       ent.parentfd = dirfd;
       ent.name = e->d_name;

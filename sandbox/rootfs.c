@@ -259,22 +259,13 @@ make_target (const char *dst, int is_dir)
   return 0;
 }
 
-int
-sbx_template_build (const struct rootfs_step *steps, unsigned nsteps, int own, char *msg,
-                    size_t msglen)
+/* The plan's directories, symlinks, binds and files, under the new root
+ * (the working directory); device nodes come with /dev (make_dev). */
+static int
+place_steps (const struct rootfs_step *steps, unsigned nsteps, char *msg, size_t msglen)
 {
   const char *dst_of_step = "/";
 
-  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-    FAIL ("make mounts private");
-  /* The new root is mounted over /tmp of this private namespace only. */
-  dst_of_step = "/tmp";
-  if (mount ("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-             "size=1m,nr_inodes=4096,mode=0755")
-      < 0)
-    FAIL ("mount the new root");
-  if (chdir ("/tmp") < 0)
-    FAIL ("enter the new root");
   for (unsigned i = 0; i < nsteps; i++)
     {
       const struct rootfs_step *s = &steps[i];
@@ -313,25 +304,16 @@ sbx_template_build (const struct rootfs_step *steps, unsigned nsteps, int own, c
           break;
         }
     }
-  /* Everything planned is in place: the root and all binds below it turn
-   * read-only, nosuid and nodev in one call. */
-  dst_of_step = "/";
-  if (set_attr (".", AT_RECURSIVE,
-                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
-      < 0)
-    FAIL ("make read-only (mount_setattr needs Linux 5.12 or later)");
+  return 0;
+}
 
-  /* The kernel lets a user namespace mount a proc only where one is
-   * already fully visible: this one, covered by each sandbox's own, is
-   * it (mounted after the root turned read-only: a sandbox's own proc
-   * may be no less restricted than it). It shows no process to anybody but root
-   * (hidepid), and the sandbox can never uncover it: its mounts are locked, it has no
-   * capability and seccomp denies umount. */
-  dst_of_step = "proc";
-  if (mount ("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-             own ? NULL : "hidepid=invisible")
-      < 0)
-    FAIL ("mount");
+/* /dev: a small tmpfs with the plan's device nodes bound in, the fd
+ * symlinks and shm, then read-only itself. */
+static int
+make_dev (const struct rootfs_step *steps, unsigned nsteps, char *msg, size_t msglen)
+{
+  const char *dst_of_step;
+
   dst_of_step = "dev";
   if (mount ("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
              "size=64k,nr_inodes=64,mode=0755")
@@ -357,6 +339,48 @@ sbx_template_build (const struct rootfs_step *steps, unsigned nsteps, int own, c
   /* Only /dev itself: its device binds must stay usable. */
   if (set_attr ("dev", 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) < 0)
     FAIL ("make read-only");
+  return 0;
+}
+
+int
+sbx_template_build (const struct rootfs_step *steps, unsigned nsteps, int own, char *msg,
+                    size_t msglen)
+{
+  const char *dst_of_step = "/";
+
+  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    FAIL ("make mounts private");
+  /* The new root is mounted over /tmp of this private namespace only. */
+  dst_of_step = "/tmp";
+  if (mount ("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+             "size=1m,nr_inodes=4096,mode=0755")
+      < 0)
+    FAIL ("mount the new root");
+  if (chdir ("/tmp") < 0)
+    FAIL ("enter the new root");
+  if (place_steps (steps, nsteps, msg, msglen) < 0)
+    return -1;
+  /* Everything planned is in place: the root and all binds below it turn
+   * read-only, nosuid and nodev in one call. */
+  dst_of_step = "/";
+  if (set_attr (".", AT_RECURSIVE,
+                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+      < 0)
+    FAIL ("make read-only (mount_setattr needs Linux 5.12 or later)");
+
+  /* The kernel lets a user namespace mount a proc only where one is
+   * already fully visible: this one, covered by each sandbox's own, is
+   * it (mounted after the root turned read-only: a sandbox's own proc
+   * may be no less restricted than it). It shows no process to anybody but root
+   * (hidepid), and the sandbox can never uncover it: its mounts are locked, it has no
+   * capability and seccomp denies umount. */
+  dst_of_step = "proc";
+  if (mount ("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+             own ? NULL : "hidepid=invisible")
+      < 0)
+    FAIL ("mount");
+  if (make_dev (steps, nsteps, msg, msglen) < 0)
+    return -1;
 
   dst_of_step = "/";
   if (syscall (SYS_pivot_root, ".", ".") < 0)

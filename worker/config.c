@@ -104,20 +104,8 @@ in_day (uint64_t ms, const char *opt)
     die_usage ("%s: out of range; use 0.1s to 1d", opt);
 }
 
-/* One option, from the command line or the config file (same names). */
-static void
-set_option (struct worker_config *cfg, const char *name, const char *v)
-{
-  sq_err err = { 0 };
-  uint64_t n;
-  char opt[80];
-
-  snprintf (opt, sizeof opt, "--%s", name);
-  int r = netcfg_option (&cfg->net, name, v, &err);
-  if (r && err.msg[0])
-    die_usage ("%s", err.msg);
-  if (r)
-    return;
+/* A size or a duration option's value into cfg->field; exits on a bad
+ * one. (cfg, v, opt and err are the caller's.) */
 #define SIZE(field)                                                                      \
   do                                                                                     \
     {                                                                                    \
@@ -132,27 +120,21 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
         die_usage ("%s", err.msg);                                                       \
     }                                                                                    \
   while (0)
-  if (strcmp (name, "queue") == 0 || strcmp (name, "queues") == 0)
-    add_queues (cfg, v);
-  else if (strcmp (name, "concurrency") == 0)
+
+/* The options of the worker's size: slots, the jobs' default limits, the
+ * result cap, reclaims, uids. 1 if name is one of them (set from v, or
+ * exit on a bad value), else 0. */
+static int
+set_capacity (struct worker_config *cfg, const char *name, const char *v, const char *opt)
+{
+  sq_err err = { 0 };
+  uint64_t n;
+
+  if (strcmp (name, "concurrency") == 0)
     {
       if (sq_parse_uint (v, opt, 1, SQ_MAX_SLOTS, &n, &err) < 0)
         die_usage ("%s", err.msg);
       cfg->concurrency = (int) n;
-    }
-  else if (strcmp (name, "lease") == 0)
-    {
-      SECS (lease_ms);
-      if (cfg->lease_ms < 1000)
-        die_usage ("--lease: less than 1 second");
-    }
-  else if (strcmp (name, "grace") == 0)
-    SECS (grace_ms);
-  else if (strcmp (name, "id") == 0)
-    {
-      if (!sq_valid_name (v, 120))
-        die_usage ("--id '%s': not a worker id; use 1-120 of [A-Za-z0-9._:-]", v);
-      snprintf (cfg->id, sizeof cfg->id, "%s", v);
     }
   else if (sq_limit_opt_find (name) >= 0)
     {
@@ -175,6 +157,26 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
         die_usage ("%s", err.msg);
       cfg->uid_base = (uid_t) n;
     }
+  else
+    return 0;
+  return 1;
+}
+
+/* The worker's timings: lease, grace, the archive helper's timeout, the
+ * template's refresh. 1 if name is one of them, else 0. */
+static int
+set_timing (struct worker_config *cfg, const char *name, const char *v, const char *opt)
+{
+  sq_err err = { 0 };
+
+  if (strcmp (name, "lease") == 0)
+    {
+      SECS (lease_ms);
+      if (cfg->lease_ms < 1000)
+        die_usage ("--lease: less than 1 second");
+    }
+  else if (strcmp (name, "grace") == 0)
+    SECS (grace_ms);
   else if (strcmp (name, "archive-timeout") == 0 || strcmp (name, "archive_timeout") == 0)
     {
       SECS (archive_timeout_ms);
@@ -185,6 +187,34 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
     {
       SECS (template_refresh_ms);
       in_day (cfg->template_refresh_ms, opt);
+    }
+  else
+    return 0;
+  return 1;
+}
+#undef SIZE
+#undef SECS
+
+/* One option, from the command line or the config file (same names). */
+static void
+set_option (struct worker_config *cfg, const char *name, const char *v)
+{
+  sq_err err = { 0 };
+  char opt[80];
+
+  snprintf (opt, sizeof opt, "--%s", name);
+  int r = netcfg_option (&cfg->net, name, v, &err);
+  if (r && err.msg[0])
+    die_usage ("%s", err.msg);
+  if (r || set_capacity (cfg, name, v, opt) || set_timing (cfg, name, v, opt))
+    return;
+  if (strcmp (name, "queue") == 0 || strcmp (name, "queues") == 0)
+    add_queues (cfg, v);
+  else if (strcmp (name, "id") == 0)
+    {
+      if (!sq_valid_name (v, 120))
+        die_usage ("--id '%s': not a worker id; use 1-120 of [A-Za-z0-9._:-]", v);
+      snprintf (cfg->id, sizeof cfg->id, "%s", v);
     }
   else if (strcmp (name, "metrics") == 0)
     {
@@ -207,8 +237,6 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
     die_usage ("'%s': unknown option; the names are those of sandq-worker --help, as in "
                "concurrency = 2",
                name);
-#undef SIZE
-#undef SECS
 }
 
 /* getopt's codes for the limit options (set_option takes them by name). */

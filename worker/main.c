@@ -14,6 +14,7 @@
 #include "../common/util.h"
 #include "../common/version.h"
 #include "metrics.h"
+#include "notify.h"
 #include "worker.h"
 
 static struct worker W;
@@ -37,7 +38,7 @@ auth_refused (const struct sq_redis_addr *addr)
   if (refused)
     {
       sq_err_log ("cannot authenticate to Redis: %s", err.msg);
-      metrics_failed ("cannot authenticate to Redis: %s", err.msg);
+      notify_failed ("cannot authenticate to Redis: %s", err.msg);
     }
   sq_redis_close (&probe);
   return refused;

@@ -2,7 +2,6 @@
 #include "metrics.h"
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
@@ -10,16 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
 
 #include "../common/log.h"
 #include "../common/cleanup.h"
 #include "../common/version.h"
+#include "notify.h"
 #include "worker.h"
 
-/* libmicrohttpd and libsystemd are loaded when first needed, not linked:
- * --metrics loads the HTTP server (and the TLS stack Debian builds it
- * with), $NOTIFY_SOCKET loads libsystemd. A worker without them maps
+/* libmicrohttpd is loaded when first needed, not linked (worker_dlload,
+ * notify.c): --metrics loads the HTTP server (and the TLS stack Debian
+ * builds it with), as $NOTIFY_SOCKET loads libsystemd. A worker without them maps
  * about 3.5 MiB and 80 memory areas less (its RSS, and what each clone
  * of it for a sandbox's start has to set up). The types come from the
  * libraries' own headers. */
@@ -32,27 +31,6 @@ static struct
   typeof (MHD_queue_response) *queue_response;
   typeof (MHD_destroy_response) *destroy_response;
 } mhd;
-static typeof (sd_notify) *notify_fn;
-
-static void *
-load (const char *soname, const char *const *names, void **fns, size_t n, sq_err *err)
-{
-  void *h = dlopen (soname, RTLD_NOW | RTLD_LOCAL);
-
-  if (!h)
-    {
-      sq_err_set (err, 0, "cannot load %s: %s", soname, dlerror ());
-      return NULL;
-    }
-  for (size_t i = 0; i < n; i++)
-    if (!(fns[i] = dlsym (h, names[i])))
-      {
-        sq_err_set (err, 0, "%s has no %s", soname, names[i]);
-        dlclose (h);
-        return NULL;
-      }
-  return h;
-}
 
 static int
 load_mhd (sq_err *err)
@@ -65,7 +43,7 @@ load_mhd (sq_err *err)
 
   if (mhd.start_daemon)
     return 0;
-  if (!load ("libmicrohttpd.so.12", names, fns, SQ_ARRAY_SIZE (names), err))
+  if (!worker_dlload ("libmicrohttpd.so.12", names, fns, SQ_ARRAY_SIZE (names), err))
     return sq_err_wrap (err, "--metrics needs libmicrohttpd (Debian: libmicrohttpd12)");
   mhd.start_daemon = fns[0];
   mhd.stop_daemon = fns[1];
@@ -74,32 +52,6 @@ load_mhd (sq_err *err)
   mhd.queue_response = fns[4];
   mhd.destroy_response = fns[5];
   return 0;
-}
-
-/* sd_notify, when the service manager asked for it. */
-static void
-notify (const char *fmt, ...)
-{
-  static int tried;
-  char msg[512];
-  va_list ap;
-
-  if (!tried)
-    {
-      static const char *const names[] = { "sd_notify" };
-      void *fn = NULL;
-      sq_err err = { 0 };
-      tried = 1;
-      if (getenv ("NOTIFY_SOCKET") && !load ("libsystemd.so.0", names, &fn, 1, &err))
-        sq_warn ("%s; no readiness or watchdog notifications", err.msg);
-      notify_fn = fn;
-    }
-  if (!notify_fn)
-    return;
-  va_start (ap, fmt);
-  vsnprintf (msg, sizeof msg, fmt, ap);
-  va_end (ap);
-  notify_fn (0, msg);
 }
 
 const double sq_hist_bounds[SQ_HIST_BUCKETS] = {
@@ -397,38 +349,4 @@ metrics_stop (struct metrics *m)
     return;
   mhd.stop_daemon (m->d);
   free (m);
-}
-
-void
-metrics_ready (struct worker *w)
-{
-  notify ("READY=1\nSTATUS=0/%d slots busy", w->cfg.concurrency);
-}
-
-void
-metrics_status (struct worker *w, int busy)
-{
-  notify ("WATCHDOG=1\nSTATUS=%d/%d slots busy%s%s", busy, w->cfg.concurrency,
-          w->redis_up ? "" : ", Redis unreachable",
-          w->stopping   ? ", stopping"
-          : w->draining ? ", draining"
-                        : "");
-}
-
-void
-metrics_failed (const char *fmt, ...)
-{
-  char msg[400];
-  va_list ap;
-
-  va_start (ap, fmt);
-  vsnprintf (msg, sizeof msg, fmt, ap);
-  va_end (ap);
-  notify ("STATUS=%s", msg);
-}
-
-void
-metrics_stopping (void)
-{
-  notify ("STOPPING=1");
 }

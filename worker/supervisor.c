@@ -15,6 +15,7 @@
 #include "../common/util.h"
 #include "../common/version.h"
 #include "metrics.h"
+#include "notify.h"
 #include "worker.h"
 
 static void
@@ -237,10 +238,10 @@ supervise (struct worker *w, const struct sq_redis_addr *addr)
           next_beat = now + 2000;
           if (!notified_ready && w->redis_up)
             {
-              metrics_ready (w);
+              notify_ready (w);
               notified_ready = 1;
             }
-          metrics_status (w, busy_slots (w));
+          notify_status (w, busy_slots (w));
         }
       if (now >= next_reap && !w->stopping)
         {
@@ -250,7 +251,7 @@ supervise (struct worker *w, const struct sq_redis_addr *addr)
       struct timespec ts = { 0, 100 * 1000000 };
       nanosleep (&ts, NULL);
     }
-  metrics_stopping ();
+  notify_stopping ();
   /* The slots notice stopping/draining within a second (BLPOP timeout). */
   for (int i = 0; i < cfg->concurrency; i++)
     pthread_join (w->slots[i].thread, NULL);
