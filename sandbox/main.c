@@ -359,12 +359,9 @@ print_result (const struct sbx_result *res, const struct sq_tree_stats *ts, int 
   sq_json_put_str (stdout, sq_status_name (res->status));
   put_num_or_null (stdout, "exit_code", res->exit_code, res->exit_code >= 0);
   put_num_or_null (stdout, "signal", res->signal, res->signal > 0);
-  put_u64 (stdout, "wall_ms", res->wall_ms);
-  put_u64 (stdout, "cpu_ms", res->cpu_ms);
-  put_u64 (stdout, "memory_peak_bytes", res->memory_peak_bytes);
-  put_u64 (stdout, "stdout_bytes", res->stdout_bytes);
-  put_u64 (stdout, "stderr_bytes", res->stderr_bytes);
-  put_u64 (stdout, "disk_bytes", res->disk_bytes);
+#define FIGURE(member) put_u64 (stdout, #member, res->member);
+  SBX_RESULT_FIGURES (FIGURE)
+#undef FIGURE
   put_u64 (stdout, "out_files", ts->entries - ts->skipped);
   put_u64 (stdout, "out_skipped", ts->skipped);
   if (network)

@@ -207,6 +207,17 @@ struct sbx_result
   char message[512]; /* one sentence for a person */
 };
 
+/* The run's figures, in the order every writer of a result gives them
+ * (sandq-sandbox's JSON, the worker's result.json and job record):
+ * X(member) for each uint64_t member of struct sbx_result above. */
+#define SBX_RESULT_FIGURES(X)                                                            \
+  X (wall_ms)                                                                            \
+  X (cpu_ms)                                                                             \
+  X (memory_peak_bytes)                                                                  \
+  X (stdout_bytes)                                                                       \
+  X (stderr_bytes)                                                                       \
+  X (disk_bytes)
+
 /* A link out for the job, through a filter that lets out new TCP
  * connections to these destinations only (and loopback, and replies);
  * everything else is refused at once and counted in the result. hosts,

@@ -187,11 +187,12 @@ cli_job_queue (struct cli *c, const char *id, char *queue, size_t len)
 }
 
 static const char *const numeric_fields[] = {
-  "created_at",   "expires_at",   "started_at",        "finished_at",  "attempts",
-  "reclaims",     "max_attempts", "input_bytes",       "exit_code",    "signal",
-  "wall_ms",      "cpu_ms",       "memory_peak_bytes", "stdout_bytes", "stderr_bytes",
-  "result_bytes", "out_files",    "unpack_ms",         "keep_s",       "lease_until",
-  "net_refused",  NULL,
+  "created_at",        "expires_at",   "started_at",   "finished_at",
+  "attempts",          "reclaims",     "max_attempts", "input_bytes",
+  "exit_code",         "signal",       "wall_ms",      "cpu_ms",
+  "memory_peak_bytes", "stdout_bytes", "stderr_bytes", "result_bytes",
+  "out_files",         "unpack_ms",    "keep_s",       "lease_until",
+  "net_refused",       "disk_bytes",   NULL,
 };
 
 json_t *
@@ -341,10 +342,10 @@ cli_print_job (struct cli *c, json_t *job)
   print_time ("started", json_object_get (job, "started_at"));
   print_time ("finished", json_object_get (job, "finished_at"));
   static const char *const shown[] = {
-    "exit_code",         "signal",       "wall_ms",      "cpu_ms",
-    "memory_peak_bytes", "stdout_bytes", "stderr_bytes", "result_bytes",
-    "out_files",         "attempts",     "reclaims",     "worker",
-    "priority",          "last_error",   "net_refused",  NULL,
+    "exit_code",    "signal",       "wall_ms",    "cpu_ms",       "memory_peak_bytes",
+    "stdout_bytes", "stderr_bytes", "disk_bytes", "result_bytes", "out_files",
+    "attempts",     "reclaims",     "worker",     "priority",     "last_error",
+    "net_refused",  NULL,
   };
   for (int i = 0; shown[i]; i++)
     if ((v = json_object_get (job, shown[i])))

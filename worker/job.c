@@ -42,13 +42,10 @@ result_json (const struct sbx_result *r, const char *status, const char *message
                        r->exit_code >= 0 ? json_integer (r->exit_code) : json_null ());
   json_object_set_new (o, "signal",
                        r->signal > 0 ? json_integer (r->signal) : json_null ());
-  json_object_set_new (o, "wall_ms", json_integer ((json_int_t) r->wall_ms));
-  json_object_set_new (o, "cpu_ms", json_integer ((json_int_t) r->cpu_ms));
-  json_object_set_new (o, "memory_peak_bytes",
-                       json_integer ((json_int_t) r->memory_peak_bytes));
-  json_object_set_new (o, "stdout_bytes", json_integer ((json_int_t) r->stdout_bytes));
-  json_object_set_new (o, "stderr_bytes", json_integer ((json_int_t) r->stderr_bytes));
-  json_object_set_new (o, "disk_bytes", json_integer ((json_int_t) r->disk_bytes));
+#define FIGURE(member)                                                                   \
+  json_object_set_new (o, #member, json_integer ((json_int_t) r->member));
+  SBX_RESULT_FIGURES (FIGURE)
+#undef FIGURE
   if (with_net)
     {
       json_object_set_new (o, "net_refused", json_integer ((json_int_t) r->net_refused));
@@ -415,11 +412,9 @@ record_fields (const struct run *r, char (*f)[32], const char **fields, int max)
   while (0)
   FIELD ("exit_code", "%d", r->res.exit_code);
   FIELD ("signal", "%d", r->res.signal);
-  FIELD ("wall_ms", "%" PRIu64, r->res.wall_ms);
-  FIELD ("cpu_ms", "%" PRIu64, r->res.cpu_ms);
-  FIELD ("memory_peak_bytes", "%" PRIu64, r->res.memory_peak_bytes);
-  FIELD ("stdout_bytes", "%" PRIu64, r->res.stdout_bytes);
-  FIELD ("stderr_bytes", "%" PRIu64, r->res.stderr_bytes);
+#define FIGURE(member) FIELD (#member, "%" PRIu64, r->res.member);
+  SBX_RESULT_FIGURES (FIGURE)
+#undef FIGURE
   FIELD ("result_bytes", "%zu", r->alen);
   FIELD ("out_files", "%" PRIu64, r->outs.out_entries - r->outs.out_skipped);
   FIELD ("unpack_ms", "%" PRIu64, r->t_unpack);
@@ -437,7 +432,7 @@ finish (struct slot *s, struct sq_proto *p, const struct sq_claimed *c, struct r
   struct worker *w = s->w;
   /* The record's figures: record_fields fills a name and a value each,
    * and refuses one past the end (a new figure needs a bigger array). */
-  char f[11][32];
+  char f[12][32];
   const char *fields[2 * SQ_ARRAY_SIZE (f)];
   _Static_assert(SQ_ARRAY_SIZE (fields) == 2 * SQ_ARRAY_SIZE (f), "a name per value");
 

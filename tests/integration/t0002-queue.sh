@@ -39,6 +39,12 @@ is "status --json: exit_code" "$(jget "$js" exit_code)" 0
 like "status --json: wall_ms" "$js" '"wall_ms":[0-9]+'
 like "status --json: cpu_ms" "$js" '"cpu_ms":[0-9]+'
 like "status --json: memory_peak_bytes" "$js" '"memory_peak_bytes":[0-9]+'
+# The record's figures are result.json's.
+dk=$(jget "$js" disk_bytes)
+like "status --json: disk_bytes" "$dk" '^[0-9]+$'
+SQ result --result-dir "$Q_DIR/rfig" "$id" >/dev/null 2>&1
+is "the record's disk_bytes is result.json's" "$(jget "$(cat "$Q_DIR/rfig/result.json")" disk_bytes)" "$dk"
+is "the record's wall_ms is result.json's" "$(jget "$(cat "$Q_DIR/rfig/result.json")" wall_ms)" "$(jget "$js" wall_ms)"
 out=$(SQ status "$id"); like "status: human form" "$out" 'status +ok'
 is "logs: stdout" "$(SQ logs --stdout "$id")" "rows=3"
 js=$(SQ logs --json "$id"); is "logs --json" "$(jget "$js" stdout)" "rows=3"

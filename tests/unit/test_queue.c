@@ -1,6 +1,12 @@
 /* Unit tests of the queue side of common/: Redis URLs (with Sentinel),
  * the job spec, the config file and where the Redis URL comes from, key
- * names and priorities. */
+ * names and priorities, and archives (packing, unpacking, and the
+ * hostile entries unpacking refuses). */
+#define _GNU_SOURCE
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "../../common/archive.h"
 #include "../../common/config.h"
 #include "../../common/proto.h"
 #include "../../common/redis.h"
@@ -233,6 +240,169 @@ keys_and_priorities (void **state)
   assert_string_equal (sq_priority_name (7), "normal");
 }
 
+/* A fresh directory for an unpack; its fd. */
+static int
+scratch_dir (char *path)
+{
+  strcpy (path, "/tmp/sandq-unit.XXXXXX");
+  assert_non_null (mkdtemp (path));
+  int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true (fd >= 0);
+  return fd;
+}
+
+static void
+remove_dir (const char *path)
+{
+  char cmd[128];
+  snprintf (cmd, sizeof cmd, "rm -rf '%s'", path);
+  assert_int_equal (system (cmd), 0);
+}
+
+/* A tar in memory with one entry: a file (size bytes of 'x'), a symlink
+ * (to target), a hard link (to target) or another type. */
+static void *
+one_entry_tar (const char *name, mode_t type, const char *target, size_t size,
+               size_t *len)
+{
+  size_t cap = 64 << 10;
+  char *buf = malloc (cap), data[512];
+  struct archive *a = archive_write_new ();
+  struct archive_entry *e = archive_entry_new ();
+
+  assert_true (size <= sizeof data);
+  memset (data, 'x', sizeof data);
+  archive_write_set_format_pax_restricted (a);
+  assert_int_equal (archive_write_open_memory (a, buf, cap, len), ARCHIVE_OK);
+  archive_entry_set_pathname (e, name);
+  archive_entry_set_perm (e, 0644);
+  if (type == 0) /* hard link */
+    {
+      archive_entry_set_filetype (e, AE_IFREG);
+      archive_entry_set_hardlink (e, target);
+    }
+  else
+    archive_entry_set_filetype (e, type);
+  if (type == AE_IFLNK)
+    archive_entry_set_symlink (e, target);
+  if (type == AE_IFREG)
+    archive_entry_set_size (e, (la_int64_t) size);
+  assert_int_equal (archive_write_header (a, e), ARCHIVE_OK);
+  if (type == AE_IFREG && size)
+    assert_int_equal (archive_write_data (a, data, size), (la_ssize_t) size);
+  archive_entry_free (e);
+  archive_write_close (a);
+  archive_write_free (a);
+  return buf;
+}
+
+/* Packed and unpacked again, a file comes back whole; with select, only
+ * what is under it, one level up. */
+static void
+archive_round_trip (void **state)
+{
+  (void) state;
+  sq_err err = { 0 };
+  struct sq_unpack_limits lim;
+  struct sq_tree_stats st;
+  char dir[64], got[16] = { 0 };
+  void *tar;
+  size_t len;
+  struct sq_packer *pk = sq_packer_new (1 << 20, &err);
+
+  assert_non_null (pk);
+  assert_int_equal (sq_packer_add_mem (pk, "out/plots/a.txt", "hello", 5, &err), 0);
+  assert_int_equal (sq_packer_add_mem (pk, "stdout", "log", 3, &err), 0);
+  assert_int_equal (sq_packer_finish (pk, &tar, &len, &err), 0);
+  sq_unpack_limits_default (&lim);
+  int fd = scratch_dir (dir);
+  assert_int_equal (sq_unpack (tar, len, fd, &lim, 0, &st, &err), 0);
+  int f = openat (fd, "out/plots/a.txt", O_RDONLY);
+  assert_true (f >= 0);
+  assert_int_equal (read (f, got, sizeof got), 5);
+  assert_string_equal (got, "hello");
+  close (f);
+  close (fd);
+  remove_dir (dir);
+  lim.select = "out";
+  fd = scratch_dir (dir);
+  assert_int_equal (sq_unpack (tar, len, fd, &lim, 0, &st, &err), 0);
+  assert_int_equal (faccessat (fd, "plots/a.txt", F_OK, 0), 0);
+  assert_int_not_equal (faccessat (fd, "stdout", F_OK, 0), 0);
+  close (fd);
+  remove_dir (dir);
+  /* sandq logs reads one member. */
+  size_t ml;
+  char *m = sq_archive_read_member (tar, len, "stdout", 100, &ml, &err);
+  assert_non_null (m);
+  assert_int_equal (ml, 3);
+  free (m);
+  free (tar);
+}
+
+/* Each hostile entry is refused, by name, and nothing lands outside. */
+static void
+archive_hostile (void **state)
+{
+  (void) state;
+  static const struct
+  {
+    const char *name;
+    mode_t type;
+    const char *target;
+    unsigned flags;
+    const char *says;
+  } bad[] = {
+    { "../evil", AE_IFREG, NULL, 0, "evil" },
+    { "/etc/evil", AE_IFREG, NULL, 0, "evil" },
+    { "a/../../evil", AE_IFREG, NULL, 0, "evil" },
+    { "l", AE_IFLNK, "../../etc/passwd", 0, "leaves the job" },
+    { "l", AE_IFLNK, "x", SQ_UNPACK_NO_LINKS, "links are not allowed" },
+    { "h", 0, "/etc/passwd", 0, "hard link" },
+    { "fifo", AE_IFIFO, NULL, 0, "FIFOs are not allowed" },
+    { "dev", AE_IFCHR, NULL, 0, "devices are not allowed" },
+  };
+  struct sq_unpack_limits lim;
+  struct sq_tree_stats st;
+  char dir[64];
+
+  sq_unpack_limits_default (&lim);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    {
+      sq_err err = { 0 };
+      size_t len;
+      void *tar = one_entry_tar (bad[i].name, bad[i].type, bad[i].target, 1, &len);
+      int fd = scratch_dir (dir);
+      assert_int_equal (sq_unpack (tar, len, fd, &lim, bad[i].flags, &st, &err), -1);
+      if (!strstr (err.msg, bad[i].says))
+        fail_msg ("entry %zu (%s): '%s' does not say '%s'", i, bad[i].name, err.msg,
+                  bad[i].says);
+      assert_int_not_equal (access ("/tmp/evil", F_OK), 0);
+      close (fd);
+      remove_dir (dir);
+      free (tar);
+    }
+  /* Caps: bytes (EFBIG, a size cap), entries, and no archive at all. */
+  sq_err err = { 0 };
+  size_t len;
+  void *tar = one_entry_tar ("big", AE_IFREG, NULL, 300, &len);
+  int fd = scratch_dir (dir);
+  lim.max_bytes = 100;
+  assert_int_equal (sq_unpack (tar, len, fd, &lim, 0, &st, &err), -1);
+  assert_int_equal (err.code, EFBIG);
+  assert_non_null (strstr (err.msg, "more than the limit of 100 bytes"));
+  sq_unpack_limits_default (&lim);
+  lim.max_entries = 0;
+  assert_int_equal (sq_unpack (tar, len, fd, &lim, 0, &st, &err), -1);
+  assert_non_null (strstr (err.msg, "more than 0 entries"));
+  sq_unpack_limits_default (&lim);
+  assert_int_equal (sq_unpack ("not a tar at all", 16, fd, &lim, 0, &st, &err), -1);
+  assert_int_equal (sq_unpack (NULL, 0, fd, &lim, 0, &st, &err), 0);
+  close (fd);
+  remove_dir (dir);
+  free (tar);
+}
+
 int
 main (void)
 {
@@ -244,6 +414,8 @@ main (void)
     cmocka_unit_test (bad_specs),
     cmocka_unit_test (configs),
     cmocka_unit_test (keys_and_priorities),
+    cmocka_unit_test (archive_round_trip),
+    cmocka_unit_test (archive_hostile),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

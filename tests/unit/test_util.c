@@ -1,4 +1,6 @@
-/* common/util: parsing of sizes, durations and numbers. */
+/* The dependency-free common/: util (sizes, durations, numbers, names,
+ * JSON strings, paths), status, joblimits, err and fdpass. */
+#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +11,12 @@
 #include <string.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "../../common/err.h"
+#include "../../common/fdpass.h"
 #include "../../common/joblimits.h"
 #include "../../common/status.h"
 #include "../../common/util.h"
@@ -266,6 +273,66 @@ rel_paths (void **state)
   assert_false (sq_rel_path_ok ("abcde", 4, 1));
 }
 
+/* err: errno appended, context prefixed, the input's mark kept through a
+ * wrap and turned into the verdict, messages made UTF-8. */
+static void
+errors (void **state)
+{
+  (void) state;
+  sq_err e = { 0 };
+
+  assert_int_equal (sq_err_set (&e, ENOENT, "open '%s'", "x"), -1);
+  assert_string_equal (e.msg, "open 'x': No such file or directory");
+  assert_int_equal (e.code, ENOENT);
+  assert_string_equal (sq_fault_status (&e), "system_error");
+  assert_int_equal (sq_err_input (&e), -1);
+  assert_int_equal (sq_err_wrap (&e, "input"), -1);
+  assert_string_equal (e.msg, "input: open 'x': No such file or directory");
+  assert_string_equal (sq_fault_status (&e), "rejected");
+  /* A new error is sandq's again. */
+  sq_err_set (&e, 0, "bad \xff byte");
+  assert_string_equal (e.msg, "bad ? byte");
+  assert_string_equal (sq_fault_status (&e), "system_error");
+  /* No err at all is fine. */
+  assert_int_equal (sq_err_set (NULL, EIO, "nothing"), -1);
+}
+
+/* fdpass: a message and its descriptors arrive together; descriptors
+ * past the receiver's max are closed, not leaked. */
+static void
+fd_passing (void **state)
+{
+  (void) state;
+  int sv[2], p[2], q[2], got[2] = { -1, -1 }, n = 0;
+  char buf[8] = { 0 };
+
+  assert_int_equal (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  assert_int_equal (pipe2 (p, O_CLOEXEC), 0);
+  assert_int_equal (pipe2 (q, O_CLOEXEC), 0);
+  int fds[2] = { p[1], q[1] };
+  assert_int_equal (fdpass_send (sv[0], "go", 2, fds, 2), 0);
+  assert_int_equal (fdpass_recv (sv[1], buf, sizeof buf, got, 1, &n, 0), 2);
+  assert_string_equal (buf, "go");
+  assert_int_equal (n, 1);
+  assert_true (fcntl (got[0], F_GETFD) & FD_CLOEXEC);
+  /* The received descriptor is the pipe's write end. */
+  assert_int_equal (write (got[0], "z", 1), 1);
+  assert_int_equal (read (p[0], buf, 1), 1);
+  assert_int_equal (buf[0], 'z');
+  /* The second was closed on receipt: q's write end is ours alone. */
+  close (q[1]);
+  fcntl (q[0], F_SETFL, O_NONBLOCK);
+  assert_int_equal (read (q[0], buf, 1), 0);
+  /* EOF is 0. */
+  close (sv[0]);
+  assert_int_equal (fdpass_recv (sv[1], buf, sizeof buf, got + 1, 1, &n, 0), 0);
+  close (got[0]);
+  close (p[0]);
+  close (p[1]);
+  close (q[0]);
+  close (sv[1]);
+}
+
 int
 main (void)
 {
@@ -275,7 +342,8 @@ main (void)
     cmocka_unit_test (formatting),   cmocka_unit_test (names),
     cmocka_unit_test (statuses),     cmocka_unit_test (utf8),
     cmocka_unit_test (json_strings), cmocka_unit_test (inputs_cap),
-    cmocka_unit_test (rel_paths),
+    cmocka_unit_test (rel_paths),    cmocka_unit_test (errors),
+    cmocka_unit_test (fd_passing),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
