@@ -388,25 +388,25 @@ prepare (struct sbx_host **hp, struct run_opts *o, int dirfd, int *rc)
 {
   sq_err err = { 0 };
   struct sbx *b = NULL;
-  const char *what = "";
 
-  *rc = EXIT_SYSTEM;
+  *rc = EXIT_USAGE;
   *hp = sbx_host_new (&o->hc, &err);
   if (*hp)
     {
       sq_debug ("%s", sbx_host_describe (*hp));
       b = sbx_new (*hp, &o->lim, (unsigned) o->slot, &err);
     }
-  if (b && dirfd >= 0 && sbx_copy_in (b, dirfd, &err) < 0)
-    what = "--dir", *rc = EXIT_USAGE;
-  else if (b && o->net.ndests && sbx_set_network (b, &o->net, &err) < 0)
-    what = "--network", *rc = EXIT_USAGE;
-  else if (b)
-    return b;
-  if (!strcmp (what, "--dir"))
+  if (!b)
+    {
+      fprintf (stderr, "sandq-sandbox: %s\n", err.msg);
+      *rc = EXIT_SYSTEM;
+    }
+  else if (dirfd >= 0 && sbx_copy_in (b, dirfd, &err) < 0)
     fprintf (stderr, "sandq-sandbox: --dir '%s': %s\n", o->dir, err.msg);
+  else if (o->net.ndests && sbx_set_network (b, &o->net, &err) < 0)
+    fprintf (stderr, "sandq-sandbox: --network: %s\n", err.msg);
   else
-    fprintf (stderr, "sandq-sandbox: %s%s%s\n", what, what[0] ? ": " : "", err.msg);
+    return b;
   sbx_free (b);
   return NULL;
 }

@@ -24,26 +24,16 @@
 #include "internal.h"
 #include "verdict.h"
 
-#include <alloca.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/capability.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/close_range.h>
-#include <linux/sched.h>
 #include <sys/socket.h>
 
 #include "../common/cleanup.h"

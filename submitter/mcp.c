@@ -15,7 +15,6 @@
  * calls are answered while jobs run. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -24,7 +23,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <nettle/base64.h>
 #include <nettle/sha2.h>
 
 #include "../common/archive.h"

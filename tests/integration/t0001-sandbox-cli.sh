@@ -131,6 +131,7 @@ unlike "no helper directory is left in the root, /tmp or /dev" "$(cat "$tmp/ls")
 big=$(mktemp -d "$tmp/big.XXXX"); head -c 3M /dev/zero > "$big/blob"
 err=$("$S" run --disk 1M --dir "$big" -- /bin/true 2>&1); is "inputs larger than --disk: exit 2" "$?" 2
 like "inputs larger than --disk are explained" "$err" "more than 1 MiB"
+like "and name --dir first" "$err" "^sandq-sandbox: --dir '$big': "
 
 # A crashed instance's cgroups are swept at the next start.
 mem=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' /proc/self/cgroup)
