@@ -221,14 +221,10 @@ struct run
   struct sbx_limits lim;
   uint64_t asked_output; /* the spec's output cap, before the result cap */
   struct sbx_result res;
-  struct arc_counts outs;
   sq_err err;
   struct sbx *b;
   int so, se; /* memfds: the program's stdout and stderr */
-  void *arch;
-  size_t alen;
-  char message[SQ_ERR_MSG_MAX + 128];
-  uint64_t t0, t_unpack, t_up;
+  uint64_t t0, t_unpack;
   struct job_network *jn;
   redisReply *chained[SQ_SPEC_MAX_INPUTS];
 };
@@ -392,7 +388,8 @@ release_job (struct slot *s, struct sq_proto *p)
 /* The record's figures, as name, value pairs into fields (values in f);
  * returns how many strings. */
 static int
-record_fields (const struct run *r, char (*f)[32], const char **fields, int max)
+record_fields (const struct run *r, size_t alen, const struct arc_counts *outs,
+               char (*f)[32], const char **fields, int max)
 {
   int nf = 0;
 
@@ -415,8 +412,8 @@ record_fields (const struct run *r, char (*f)[32], const char **fields, int max)
 #define FIGURE(member) FIELD (#member, "%" PRIu64, r->res.member);
   SBX_RESULT_FIGURES (FIGURE)
 #undef FIGURE
-  FIELD ("result_bytes", "%zu", r->alen);
-  FIELD ("out_files", "%" PRIu64, r->outs.out_entries - r->outs.out_skipped);
+  FIELD ("result_bytes", "%zu", alen);
+  FIELD ("out_files", "%" PRIu64, outs->out_entries - outs->out_skipped);
   FIELD ("unpack_ms", "%" PRIu64, r->t_unpack);
   if (r->jn->mask)
     FIELD ("net_refused", "%" PRIu64, r->res.net_refused);
@@ -435,43 +432,48 @@ finish (struct slot *s, struct sq_proto *p, const struct sq_claimed *c, struct r
   char f[12][32];
   const char *fields[2 * SQ_ARRAY_SIZE (f)];
   _Static_assert(SQ_ARRAY_SIZE (fields) == 2 * SQ_ARRAY_SIZE (f), "a name per value");
+  char message[SQ_ERR_MSG_MAX + 128];
+  struct arc_counts outs = { 0 };
+  void *arch = NULL;
+  size_t alen = 0;
+  uint64_t t_up;
 
-  snprintf (r->message, sizeof r->message, "%s", r->res.message);
+  snprintf (message, sizeof message, "%s", r->res.message);
   if (r->res.status == SQ_STATUS_OUTPUT_LIMIT && r->lim.output_bytes < r->asked_output)
     {
       char a[32], m[32];
-      size_t ml = strlen (r->message);
+      size_t ml = strlen (message);
       sq_format_size (r->asked_output, a, sizeof a);
       sq_format_size (w->cfg.max_result_bytes, m, sizeof m);
-      snprintf (r->message + ml, sizeof r->message - ml,
+      snprintf (message + ml, sizeof message - ml,
                 " (the job allowed %s, but this worker's result cap of %s keeps "
                 "stdout and stderr below that)",
                 a, m);
     }
-  if (build_archive (w, s, r->b, &r->res, r->jn->mask != 0, r->so, r->se, r->message,
-                     sizeof r->message, &r->arch, &r->alen, &r->outs, &r->err)
+  if (build_archive (w, s, r->b, &r->res, r->jn->mask != 0, r->so, r->se, message,
+                     sizeof message, &arch, &alen, &outs, &r->err)
       < 0)
     {
-      snprintf (r->message, sizeof r->message, "sandq could not pack the result: %s",
+      snprintf (message, sizeof message, "sandq could not pack the result: %s",
                 r->err.msg);
       r->res.status = SQ_STATUS_SYSTEM_ERROR;
-      r->arch = NULL;
-      r->alen = 0;
+      arch = NULL;
+      alen = 0;
     }
-  int nf = record_fields (r, f, fields, (int) SQ_ARRAY_SIZE (f));
-  r->t_up = sq_now_ms ();
-  report (s, p, sq_status_name (r->res.status), r->message, r->arch, r->alen, fields, nf,
+  int nf = record_fields (r, alen, &outs, f, fields, (int) SQ_ARRAY_SIZE (f));
+  t_up = sq_now_ms ();
+  report (s, p, sq_status_name (r->res.status), message, arch, alen, fields, nf,
           c->attempts);
-  r->t_up = sq_now_ms () - r->t_up;
+  t_up = sq_now_ms () - t_up;
   log_line (s, sq_status_name (r->res.status), &r->res, sq_now_ms () - r->t0, r->t_unpack,
-            r->t_up, c->attempts);
+            t_up, c->attempts);
   pthread_mutex_lock (&w->lock);
   if (c->created_ms && sq_wall_ms () > c->created_ms)
     hist_observe (&w->stats.queue_wait,
                   (sq_wall_ms () - c->created_ms - (sq_now_ms () - r->t0)) / 1000.0);
   hist_observe (&w->stats.run_time, r->res.wall_ms / 1000.0);
   hist_observe (&w->stats.unpack_time, r->t_unpack / 1000.0);
-  hist_observe (&w->stats.upload_time, r->t_up / 1000.0);
+  hist_observe (&w->stats.upload_time, t_up / 1000.0);
   for (int i = 0; i < SQ_MAX_NETWORKS; i++)
     if (r->jn->mask & (1u << i))
       {
@@ -479,6 +481,7 @@ finish (struct slot *s, struct sq_proto *p, const struct sq_claimed *c, struct r
         w->stats.net_refused[i] += r->res.net_refused;
       }
   pthread_mutex_unlock (&w->lock);
+  archiver_free (arch, alen);
 }
 
 void
@@ -509,7 +512,6 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
             finish (s, p, c, r);
         }
     }
-  archiver_free (r->arch, r->alen);
   if (r->b)
     archiver_done (&s->arc);
   sbx_free (r->b);
