@@ -58,7 +58,7 @@ COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tre
               common/joblimits.c common/fdpass.c
 # The queue side: may use COMMON, hiredis, jansson, libarchive; never the
 # sandbox.
-QUEUE_SRC := common/redis.c common/proto.c common/fleet.c common/jobread.c common/spec.c \
+QUEUE_SRC := common/redis.c common/redis_script.c common/proto.c common/fleet.c common/jobread.c common/spec.c common/acl.c \
              common/archive.c common/unpack.c common/config.c
 WORKER_SRC := worker/main.c worker/config.c worker/supervisor.c worker/slot.c worker/job.c \
               worker/archiver_client.c \

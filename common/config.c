@@ -106,6 +106,15 @@ sq_config_redis_url (const struct sq_config *c, const char *flag)
   return "redis://127.0.0.1:6379";
 }
 
+const char *
+sq_config_redis_user (const struct sq_config *c)
+{
+  const char *v = getenv ("SANDQ_REDIS_USER");
+  if (v && *v)
+    return v;
+  return sq_config_get (c, "redis_user");
+}
+
 static int
 read_secret (const char *path, char *buf, size_t len, sq_err *err)
 {

@@ -40,6 +40,11 @@ void sq_config_free (struct sq_config *c);
  * redis://127.0.0.1:6379. */
 const char *sq_config_redis_url (const struct sq_config *c, const char *flag);
 
+/* The Redis ACL user to log in as: $SANDQ_REDIS_USER, else redis_user in
+ * the config, else NULL (the URL's, or Redis's default user). Its
+ * password comes as below. */
+const char *sq_config_redis_user (const struct sq_config *c);
+
 /* Reads a password for the Redis connection from redis_password_file,
  * else the systemd credential redis-password, else the file
  * redis-password beside the config file (/etc/sandq/redis-password), the

@@ -17,6 +17,19 @@ sq_job_get (sq_redis *r, const char *queue, const char *id, sq_err *err)
   return sq_redis_cmdf (r, err, "HGETALL %s", key);
 }
 
+int
+sq_job_exists (sq_redis *r, const char *queue, const char *id, sq_err *err)
+{
+  char key[SQ_KEY_MAX];
+  sq_key (key, sizeof key, queue, "job", id);
+  redisReply *rep = sq_redis_cmdf (r, err, "EXISTS %s", key);
+  if (!rep)
+    return -1;
+  int exists = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
+  freeReplyObject (rep);
+  return exists;
+}
+
 redisReply *
 sq_result_get (sq_redis *r, const char *queue, const char *id, sq_err *err)
 {

@@ -58,6 +58,11 @@ struct sq_proto
 
 void sq_proto_init (struct sq_proto *p, sq_redis *r);
 
+/* Loads every script of the protocol (SCRIPT LOAD), so that roles that
+ * may only call them (EVALSHA) find them: workers do this whenever they
+ * connect. 0, or -1 with err. */
+int sq_proto_load_scripts (struct sq_proto *p, sq_err *err);
+
 struct sq_submit_args
 {
   const char *queue;
@@ -232,6 +237,8 @@ int sq_submit_job (struct sq_proto *p, const struct sq_submit_args *a, char *sta
 
 /* The job's record (HGETALL), its result archive (GET). */
 redisReply *sq_job_get (sq_redis *r, const char *queue, const char *id, sq_err *err);
+/* 1 if queue holds job id's record, 0 if not, -1 with err. */
+int sq_job_exists (sq_redis *r, const char *queue, const char *id, sq_err *err);
 redisReply *sq_result_get (sq_redis *r, const char *queue, const char *id, sq_err *err);
 
 /* Keeps job id's result at least secs longer (a later job takes it as

@@ -400,6 +400,7 @@ sq_redis_connect (sq_redis *r, sq_err *err)
         }
       freeReplyObject (rep);
     }
+  r->nconnects++;
   return 0;
 }
 
@@ -411,8 +412,9 @@ sq_redis_close (sq_redis *r)
   r->c = NULL;
 }
 
+/* what: the command and its first key, for a refusal's message. */
 static redisReply *
-check_reply (sq_redis *r, redisReply *rep, sq_err *err)
+check_reply (sq_redis *r, redisReply *rep, const char *what, sq_err *err)
 {
   if (!rep)
     {
@@ -424,10 +426,20 @@ check_reply (sq_redis *r, redisReply *rep, sq_err *err)
   /* A master demoted by a failover answers READONLY; one still loading its
    * data answers LOADING: reconnect (through Sentinel) later. NOAUTH,
    * NOPERM and WRONGPASS must not pass for empty replies either. */
+  /* NOPERM: this user's ACL forbids the command or a key. Not a
+   * connection fault: the connection stays, and r->denied tells callers. */
+  if (rep->type == REDIS_REPLY_ERROR && strncmp (rep->str, "NOPERM", 6) == 0)
+    {
+      r->denied = 1;
+      sq_err_set (err, 0, "Redis at %s: user '%s' may not run %s: %.200s", r->where,
+                  r->addr.user[0] ? r->addr.user : "default", what, rep->str);
+      freeReplyObject (rep);
+      return NULL;
+    }
   if (rep->type == REDIS_REPLY_ERROR
       && (strncmp (rep->str, "READONLY", 8) == 0 || strncmp (rep->str, "LOADING", 7) == 0
           || strncmp (rep->str, "MASTERDOWN", 10) == 0
-          || strncmp (rep->str, "NOAUTH", 6) == 0 || strncmp (rep->str, "NOPERM", 6) == 0
+          || strncmp (rep->str, "NOAUTH", 6) == 0
           || strncmp (rep->str, "WRONGPASS", 9) == 0))
     {
       sq_err_set (err, 0, "Redis at %s: %.200s", r->where, rep->str);
@@ -460,6 +472,22 @@ cmd_with_progress (sq_redis *r, int argc, const char **argv, const size_t *lens)
   return rep;
 }
 
+/* The command and the key it names, for a refusal: "GET sandq:{Q}:...";
+ * of EVALSHA, its first key. */
+static void
+describe (int argc, const char **argv, const size_t *lens, char *buf, size_t len)
+{
+  int k = argc > 3 && strcmp (argv[0], "EVALSHA") == 0 ? 3 : 1;
+  if (argc <= k)
+    {
+      snprintf (buf, len, "%s", argv[0]);
+      return;
+    }
+  size_t klen = lens ? lens[k] : strlen (argv[k]);
+  snprintf (buf, len, "%s %.*s", k == 3 ? "a script on" : argv[0],
+            (int) (klen < 150 ? klen : 150), argv[k]);
+}
+
 redisReply *
 sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv, const size_t *lens)
 {
@@ -470,9 +498,11 @@ sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv, const size_
   r->ncommands++;
   for (int i = 0; r->progress && lens && i < argc; i++)
     total += lens[i];
+  char what[200];
+  describe (argc, argv, lens, what, sizeof what);
   if (r->progress && total > (1 << 20))
-    return check_reply (r, cmd_with_progress (r, argc, argv, lens), err);
-  return check_reply (r, redisCommandArgv (r->c, argc, argv, lens), err);
+    return check_reply (r, cmd_with_progress (r, argc, argv, lens), what, err);
+  return check_reply (r, redisCommandArgv (r->c, argc, argv, lens), what, err);
 }
 
 redisReply *
@@ -484,81 +514,18 @@ sq_redis_cmdf (sq_redis *r, sq_err *err, const char *fmt, ...)
   if (!r->c && sq_redis_connect (r, err) < 0)
     return NULL;
   r->ncommands++;
+  char what[200];
+  va_start (ap, fmt);
+  vsnprintf (what, sizeof what, fmt, ap);
+  va_end (ap);
+  /* The command and its key: the first two words. */
+  char *sp = strchr (what, ' ');
+  if (sp && (sp = strchr (sp + 1, ' ')))
+    *sp = '\0';
   va_start (ap, fmt);
   rep = redisvCommand (r->c, fmt, ap);
   va_end (ap);
-  return check_reply (r, rep, err);
-}
-
-redisReply *
-sq_redis_eval (sq_redis *r, struct sq_script *s, int nkeys, const char **keys, int nargs,
-               const char **args, const size_t *arglens, sq_err *err)
-{
-  int argc = 3 + nkeys + nargs;
-  const char *argv[256];
-  size_t lens[256];
-  char nk[16];
-  redisReply *rep;
-
-  if (argc > 256)
-    {
-      sq_err_set (err, E2BIG, "script %s: too many arguments", s->name);
-      return NULL;
-    }
-  snprintf (nk, sizeof nk, "%d", nkeys);
-  for (int attempt = 0; attempt < 2; attempt++)
-    {
-      if (!s->sha[0])
-        {
-          rep = sq_redis_cmdf (r, err, "SCRIPT LOAD %s", s->source);
-          if (!rep)
-            return NULL;
-          if (rep->type != REDIS_REPLY_STRING || rep->len != 40)
-            {
-              sq_err_set (err, 0, "load script %s: %s", s->name,
-                          rep->type == REDIS_REPLY_ERROR ? rep->str : "bad reply");
-              freeReplyObject (rep);
-              return NULL;
-            }
-          memcpy (s->sha, rep->str, 40);
-          s->sha[40] = '\0';
-          freeReplyObject (rep);
-        }
-      argv[0] = "EVALSHA";
-      lens[0] = 7;
-      argv[1] = s->sha;
-      lens[1] = 40;
-      argv[2] = nk;
-      lens[2] = strlen (nk);
-      for (int i = 0; i < nkeys; i++)
-        {
-          argv[3 + i] = keys[i];
-          lens[3 + i] = strlen (keys[i]);
-        }
-      for (int i = 0; i < nargs; i++)
-        {
-          argv[3 + nkeys + i] = args[i];
-          lens[3 + nkeys + i] = arglens ? arglens[i] : strlen (args[i]);
-        }
-      rep = sq_redis_cmd (r, err, argc, argv, lens);
-      if (!rep)
-        return NULL;
-      if (rep->type == REDIS_REPLY_ERROR && strncmp (rep->str, "NOSCRIPT", 8) == 0)
-        {
-          freeReplyObject (rep);
-          s->sha[0] = '\0';
-          continue;
-        }
-      if (rep->type == REDIS_REPLY_ERROR)
-        {
-          sq_err_set (err, 0, "script %s: %s", s->name, rep->str);
-          freeReplyObject (rep);
-          return NULL;
-        }
-      return rep;
-    }
-  sq_err_set (err, 0, "script %s: Redis keeps forgetting it (NOSCRIPT)", s->name);
-  return NULL;
+  return check_reply (r, rep, what, err);
 }
 
 void

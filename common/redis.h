@@ -53,9 +53,15 @@ typedef struct sq_redis
   void (*progress) (size_t done, size_t total, void *ctx);
   void *progress_ctx;
   unsigned long long ncommands; /* round trips sent on this connection */
+  unsigned long long nconnects; /* connections made (a new one: +1) */
   /* Set by sq_redis_connect when the server refused the password or wants
    * one: a fault of the configuration, which no retry mends. */
   int auth_failed;
+  /* Set when Redis refused a command or key to this user (NOPERM, or a
+   * script's command refused): the ACL's doing, which no retry mends. The
+   * command returns NULL with err saying what was refused; the connection
+   * stays open. */
+  int denied;
 } sq_redis;
 
 /* Connects (following Sentinel to the master, checking ROLE), AUTHs and
@@ -72,13 +78,13 @@ redisReply *sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv,
 /* printf-style command, for fixed commands. Same contract. */
 redisReply *sq_redis_cmdf (sq_redis *r, sq_err *err, const char *fmt, ...);
 
-/* A Lua script known by its SHA; the source is sent once per connection
- * and again whenever Redis answers NOSCRIPT (after a restart). */
+/* A Lua script known by its SHA-1, computed when sandq is built; the
+ * source is sent only when Redis answers NOSCRIPT (after a restart). */
 struct sq_script
 {
   const char *name;
   const char *source;
-  char sha[41];
+  const char *sha; /* SHA-1 of source, 40 hex digits */
 };
 
 /* EVALSHA with keys then args. NULL with err on connection errors and on

@@ -73,11 +73,17 @@ queue_stats (struct cli *c, const char *q)
 }
 
 json_t *
-cli_live_workers (struct cli *c)
+cli_live_workers (struct cli *c, int optional)
 {
   sq_err err = { 0 };
+  redisReply *rep = sq_workers_since (&c->r, sq_wall_ms () - 30000, &err);
+  if (!rep && optional && c->r.denied)
+    {
+      c->r.denied = 0;
+      return NULL;
+    }
+  must (c, rep, &err);
   json_t *arr = json_array ();
-  redisReply *rep = must (c, sq_workers_since (&c->r, sq_wall_ms () - 30000, &err), &err);
   for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
     {
       redisReply *h = must (c, sq_worker_get (&c->r, rep->element[i]->str, &err), &err);
@@ -260,7 +266,7 @@ cmd_stats (struct cli *c, int argc, char **argv)
                              queue_stats (c, rep->element[i]->str));
       freeReplyObject (rep);
     }
-  workers = cli_live_workers (c);
+  workers = cli_live_workers (c, 0);
   memory_usage (c, &mem, &keys);
 
   if (prom.set)
@@ -296,7 +302,7 @@ cmd_workers (struct cli *c, int argc, char **argv)
   if (cli_getopt (c, argc, argv, common_only, help, NULL, NULL) != argc)
     cli_die (SQ_EXIT_USAGE, "workers: takes no arguments");
   cli_connect (c);
-  w = cli_live_workers (c);
+  w = cli_live_workers (c, 0);
   if (c->json)
     {
       json_dumpf (w, stdout, JSON_COMPACT | JSON_SORT_KEYS);
@@ -370,7 +376,7 @@ queue_known (struct cli *c, const char *q)
   int known = sq_queue_known (&c->r, q, &err);
   if (known < 0)
     cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
-  json_t *ws = cli_live_workers (c), *w, *v;
+  json_t *ws = cli_live_workers (c, 0), *w, *v;
   size_t i, k;
   json_array_foreach (ws, i, w)
   {

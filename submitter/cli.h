@@ -21,6 +21,7 @@ enum
   SQ_EXIT_FAILURE = 3,   /* Redis unreachable, protocol or local failure */
   SQ_EXIT_NOT_FOUND = 4, /* no such job (or worker) */
   SQ_EXIT_TIMEOUT = 5,   /* wait --timeout ran out */
+  SQ_EXIT_DENIED = 6,    /* the Redis user lacks a permission (ACL) */
 };
 
 struct cli
@@ -40,6 +41,7 @@ struct command
   const char *name;
   int (*run) (struct cli *c, int argc, char **argv);
   const char *summary;
+  const char *role; /* the Redis ACL role it needs (sandq acl), or NULL */
 };
 
 /* A progress line on a terminal (progress.c). */
@@ -63,6 +65,11 @@ void cli_connect (struct cli *c);
 
 /* The queue of job id: --queue, else the index, else the default. */
 void cli_job_queue (struct cli *c, const char *id, char *queue, size_t len);
+
+/* Prints a failure (Redis, or local) and returns its exit code:
+ * SQ_EXIT_DENIED, naming the role the command needs, if Redis refused
+ * this user a command or key; else SQ_EXIT_FAILURE. */
+int cli_failed (const char *msg);
 
 __attribute__ ((noreturn, format (printf, 2, 3))) void cli_die (int code, const char *fmt,
                                                                 ...);
@@ -116,8 +123,9 @@ int cli_chain_input (struct cli *c, struct sq_spec *spec, const char *queue,
                      const char *arg, uint64_t ttl_ms, sq_err *err);
 
 /* The live workers (a heartbeat in the last 30 s), as sandq workers
- * --json lists them. */
-json_t *cli_live_workers (struct cli *c);
+ * --json lists them. If optional, NULL when this Redis user may not read
+ * the workers' registry (a submitter role: it names every team's jobs). */
+json_t *cli_live_workers (struct cli *c, int optional);
 
 /* A fresh job id (26 characters and a NUL). */
 void cli_new_id (char *out);
@@ -143,6 +151,7 @@ int cmd_drain (struct cli *c, int argc, char **argv);
 int cmd_pause (struct cli *c, int argc, char **argv);
 int cmd_resume (struct cli *c, int argc, char **argv);
 int cmd_mcp (struct cli *c, int argc, char **argv);
+int cmd_acl (struct cli *c, int argc, char **argv);
 
 /* Options every subcommand takes, for its getopt_long table. */
 enum

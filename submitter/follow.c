@@ -237,8 +237,7 @@ cli_fetch_result (struct cli *c, const char *queue, const char *id, const char *
   rep = sq_result_get (&c->r, queue, id, &err);
   if (!rep)
     {
-      *code = SQ_EXIT_FAILURE;
-      fprintf (stderr, "sandq: %s\n", err.msg);
+      *code = cli_failed (err.msg);
       return -1;
     }
   if (rep->type != REDIS_REPLY_STRING)

@@ -20,20 +20,24 @@
 #include "cli.h"
 
 static const struct command commands[] = {
-  { "submit", cmd_submit, "pack inputs, queue a job, print its id" },
-  { "status", cmd_status, "state, verdict, figures and timestamps of a job" },
-  { "wait", cmd_wait, "block until a job is final" },
-  { "result", cmd_result, "download and safely extract a job's result archive" },
-  { "logs", cmd_logs, "print a job's captured stdout and stderr" },
-  { "cancel", cmd_cancel, "cancel a queued or running job" },
-  { "stats", cmd_stats, "queues, workers and Redis memory" },
-  { "dead", cmd_dead, "the dead-letter set: list, show, retry, purge" },
-  { "workers", cmd_workers, "live workers, their slots and jobs" },
-  { "drain", cmd_drain, "stop a worker fetching; it exits when idle" },
-  { "pause", cmd_pause, "stop every worker fetching from a queue" },
-  { "resume", cmd_resume, "let workers fetch from a paused queue again" },
-  { "mcp", cmd_mcp, "serve run_python and run_shell to agents (MCP, stdio)" },
-  { NULL, NULL, NULL },
+  { "submit", cmd_submit, "pack inputs, queue a job, print its id", "submitter" },
+  { "status", cmd_status, "state, verdict, figures and timestamps of a job",
+    "submitter or operator" },
+  { "wait", cmd_wait, "block until a job is final", "submitter or operator" },
+  { "result", cmd_result, "download and safely extract a job's result archive",
+    "submitter" },
+  { "logs", cmd_logs, "print a job's captured stdout and stderr", "submitter" },
+  { "cancel", cmd_cancel, "cancel a queued or running job", "submitter or operator" },
+  { "stats", cmd_stats, "queues, workers and Redis memory", "operator" },
+  { "dead", cmd_dead, "the dead-letter set: list, show, retry, purge", "operator" },
+  { "workers", cmd_workers, "live workers, their slots and jobs", "operator" },
+  { "drain", cmd_drain, "stop a worker fetching; it exits when idle", "operator" },
+  { "pause", cmd_pause, "stop every worker fetching from a queue", "operator" },
+  { "resume", cmd_resume, "let workers fetch from a paused queue again", "operator" },
+  { "acl", cmd_acl, "print Redis ACL rules for roles and teams", NULL },
+  { "mcp", cmd_mcp, "serve run_python and run_shell to agents (MCP, stdio)",
+    "submitter" },
+  { NULL, NULL, NULL, NULL },
 };
 
 static void
@@ -53,25 +57,64 @@ usage (int code, FILE *out)
       "unix:///path/to.sock, sentinel://host:port[,host:port]/MASTER. A password\n"
       "can live in redis_password_file instead of a URL.\n"
       "\n"
+      "With Redis ACLs, log in as redis_user (or $SANDQ_REDIS_USER) with the\n"
+      "password of redis_password_file; each command's --help names the role it\n"
+      "needs (sandq acl prints the roles' rules).\n"
+      "\n"
       "Exit status: 0 success (with --wait: the verdict is ok); 1 the job's verdict\n"
       "is not ok; 2 usage or bad input; 3 Redis or local failure; 4 no such job;\n"
-      "5 timed out waiting.\n");
+      "5 timed out waiting; 6 the Redis user lacks a permission the command needs.\n");
   exit (code);
 }
 
-/* The command being run, for the "see sandq CMD --help" of usage errors. */
+/* The command being run, for the "see sandq CMD --help" of usage errors
+ * and the role a refusal names; its Redis connection, to tell a refusal. */
 static const char *cli_cmd;
+static const char *cli_role;
+static const sq_redis *cli_redis;
+
+int
+cli_failed (const char *msg)
+{
+  /* Redis refused a command or key to this user: name the role that may. */
+  if (cli_redis && cli_redis->denied)
+    {
+      fprintf (stderr,
+               "sandq: %s; 'sandq %s' needs a Redis user with the %s role (see "
+               "sandq acl --help)\n",
+               msg, cli_cmd ? cli_cmd : "", cli_role ? cli_role : "operator");
+      return SQ_EXIT_DENIED;
+    }
+  fprintf (stderr, "sandq: %s\n", msg);
+  return SQ_EXIT_FAILURE;
+}
 
 /* Every refusal is one line, "sandq: WHAT: WHY; WHAT TO DO". A usage error
  * whose message gives no advice of its own points at the command's help. */
 void
 cli_die (int code, const char *fmt, ...)
 {
-  char help[64];
+  char help[64], msg[1024];
   va_list ap;
   snprintf (help, sizeof help, "sandq%s%s", cli_cmd ? " " : "", cli_cmd ? cli_cmd : "");
   va_start (ap, fmt);
+  if (code == SQ_EXIT_FAILURE)
+    {
+      vsnprintf (msg, sizeof msg, fmt, ap);
+      va_end (ap);
+      exit (cli_failed (msg));
+    }
   sq_vrefuse (code, "sandq", code == SQ_EXIT_USAGE ? help : NULL, "", fmt, ap);
+}
+
+/* A command's help, and the role it needs. */
+static void
+print_help (const char *text)
+{
+  fputs (text, stdout);
+  if (cli_role)
+    printf ("\nRedis role: %s (see sandq acl --help).\n", cli_role);
+  exit (0);
 }
 
 void
@@ -82,10 +125,7 @@ cli_help_if_asked (int argc, char **argv, const char *text)
       if (strcmp (argv[i], "--") == 0)
         break;
       if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
-        {
-          fputs (text, stdout);
-          exit (0);
-        }
+        print_help (text);
     }
 }
 
@@ -111,8 +151,7 @@ cli_common_opt (struct cli *c, int opt, const char *arg, const char *help)
       c->queue = arg;
       return 1;
     case 'h':
-      fputs (help, stdout);
-      exit (0);
+      print_help (help);
     }
   return 0;
 }
@@ -158,6 +197,21 @@ cli_connect (struct cli *c)
     cli_die (SQ_EXIT_USAGE, "%s", err.msg);
   if (havepw && !c->r.addr.password[0])
     snprintf (c->r.addr.password, sizeof c->r.addr.password, "%s", pw);
+  const char *user = sq_config_redis_user (&c->conf);
+  if (user && !c->r.addr.user[0])
+    {
+      if (!sq_valid_name (user, sizeof c->r.addr.user - 1))
+        cli_die (SQ_EXIT_USAGE,
+                 "Redis user '%.80s' (SANDQ_REDIS_USER or redis_user): not "
+                 "a user name; use 1-127 of [A-Za-z0-9._:-]",
+                 user);
+      if (!c->r.addr.password[0])
+        cli_die (SQ_EXIT_USAGE,
+                 "Redis user '%s' has no password: write it to the file "
+                 "redis_password_file names, or the credential redis-password",
+                 user);
+      snprintf (c->r.addr.user, sizeof c->r.addr.user, "%s", user);
+    }
   c->r.timeout_ms = 10000;
   if (sq_redis_connect (&c->r, &err) < 0)
     cli_die (SQ_EXIT_FAILURE,
@@ -183,7 +237,11 @@ cli_job_queue (struct cli *c, const char *id, char *queue, size_t len)
       return;
     }
   if (sq_find_queue (&c->r, id, SQ_DEFAULT_QUEUE, queue, len, &err) < 0)
-    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
+    cli_die (SQ_EXIT_FAILURE,
+             c->r.denied ? "job '%s': %s; name its queue with --queue, as QUEUE/ID, or "
+                           "with SANDQ_QUEUE"
+                         : "job '%s': %s",
+             id, err.msg);
 }
 
 static const char *const numeric_fields[] = {
@@ -394,10 +452,22 @@ main (int argc, char **argv)
     }
   if (i >= argc)
     usage (SQ_EXIT_USAGE, stderr);
+  /* The queue of commands without --queue (a team's, say). */
+  const char *envq = getenv ("SANDQ_QUEUE");
+  if (envq && *envq)
+    {
+      if (!sq_valid_name (envq, SQ_QUEUE_MAX))
+        cli_die (SQ_EXIT_USAGE,
+                 "SANDQ_QUEUE '%.80s': not a queue name; use 1-%d of [A-Za-z0-9._:-]",
+                 envq, SQ_QUEUE_MAX);
+      c.queue = envq;
+    }
   for (const struct command *cmd = commands; cmd->name; cmd++)
     if (strcmp (cmd->name, argv[i]) == 0)
       {
         cli_cmd = cmd->name;
+        cli_role = cmd->role;
+        cli_redis = &c.r;
         int rc = cmd->run (&c, argc - i, argv + i);
         sq_redis_close (&c.r);
         sq_config_free (&c.conf);

@@ -446,8 +446,10 @@ cmd_submit (struct cli *c, int argc, char **argv)
                     ? cli_pack_inputs (argv + first, dd - first, s.max_input, &ilen, tty)
                     : NULL;
   cli_connect (c);
-  /* The live workers, read once: their caps now, whom they serve below. */
-  json_t *workers = cli_live_workers (c);
+  /* The live workers, read once: their caps now, whom they serve below.
+   * A submitter role may not read them: then the worker itself refuses a
+   * limit over its caps, with a verdict. */
+  json_t *workers = cli_live_workers (c, 1);
   cleanup_free char *spec = build_spec (&s, queue, workers);
   if (!s.id)
     {
@@ -459,7 +461,7 @@ cmd_submit (struct cli *c, int argc, char **argv)
   if (!created && !c->json)
     fprintf (stderr, "sandq: job '%s' already exists (%s); not submitted again\n", s.id,
              state);
-  if (created)
+  if (created && workers)
     warn_if_unserved (workers, queue);
   json_decref (workers);
   if (s.wait)

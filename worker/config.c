@@ -231,7 +231,8 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
                    v);
       sq_log_set_level ((enum sq_log_level) l);
     }
-  else if (strcmp (name, "redis_url") == 0 || strcmp (name, "redis_password_file") == 0)
+  else if (strcmp (name, "redis_url") == 0 || strcmp (name, "redis_password_file") == 0
+           || strcmp (name, "redis_user") == 0)
     ; /* read where the URL is resolved */
   else
     die_usage ("'%s': unknown option; the names are those of sandq-worker --help, as in "
@@ -242,25 +243,54 @@ set_option (struct worker_config *cfg, const char *name, const char *v)
 /* getopt's codes for the limit options (set_option takes them by name). */
 #define LIMIT_OPT 1000
 
-/* The password of redis_password_file goes into the URL the slots parse;
- * it never appears in a log line (see sq_redis_url_redacted). */
+/* s with every byte but [A-Za-z0-9._~-] as %XX, for a URL's user or
+ * password. */
+static void
+pct_encode (const char *s, char *out, size_t len)
+{
+  size_t o = 0;
+  for (; *s && o + 4 < len; s++)
+    {
+      unsigned char ch = (unsigned char) *s;
+      if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
+          || strchr ("._~-", ch))
+        out[o++] = (char) ch;
+      else
+        o += (size_t) snprintf (out + o, len - o, "%%%02X", ch);
+    }
+  out[o] = '\0';
+}
+
+/* The user (redis_user, SANDQ_REDIS_USER) and the password of
+ * redis_password_file go into the URL the slots parse; the password never
+ * appears in a log line (see sq_redis_url_redacted). */
 static void
 add_password (struct worker_config *cfg, const struct sq_config *conf,
               struct sq_redis_addr *addr)
 {
   sq_err err = { 0 };
-  char pw[256];
+  char pw[256], epw[800], euser[400] = "";
   int havepw = sq_config_redis_password (conf, pw, sizeof pw, &err);
+  const char *user = sq_config_redis_user (conf);
   if (havepw < 0)
     die_usage ("%s", err.msg);
+  if (user && !addr->user[0] && !addr->password[0] && !havepw)
+    die_usage ("Redis user '%s' (redis_user or SANDQ_REDIS_USER) has no password: write "
+               "it to the file redis_password_file names, or the credential "
+               "redis-password",
+               user);
   if (havepw && !addr->password[0])
     {
       char *at = strstr (cfg->redis_url, "://");
       char rest[1024];
       snprintf (rest, sizeof rest, "%s", at + 3);
-      snprintf (at + 3, sizeof cfg->redis_url - (at + 3 - cfg->redis_url), ":%s@%s", pw,
-                rest);
-      sq_redis_parse_url (cfg->redis_url, addr, &err);
+      pct_encode (pw, epw, sizeof epw);
+      if (user)
+        pct_encode (user, euser, sizeof euser);
+      snprintf (at + 3, sizeof cfg->redis_url - (at + 3 - cfg->redis_url), "%s:%s@%s",
+                euser, epw, rest);
+      if (sq_redis_parse_url (cfg->redis_url, addr, &err) < 0)
+        die_usage ("redis_url with redis_user and redis_password_file: %s", err.msg);
     }
 }
 

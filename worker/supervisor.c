@@ -194,6 +194,27 @@ release_all (struct worker *w)
   pthread_mutex_unlock (&w->lock);
 }
 
+/* On each new connection to Redis (a restart forgets scripts): load the
+ * protocol's scripts, for roles that may only call them, and name the
+ * queues served in the queue set, which submitter roles may not write. */
+static int
+announce (struct worker *w, struct sq_proto *p)
+{
+  sq_err err = { 0 };
+  if (sq_proto_load_scripts (p, &err) < 0)
+    {
+      sq_warn ("cannot load sandq's scripts into Redis: %s", err.msg);
+      return -1;
+    }
+  for (int i = 0; i < w->cfg.nqueues; i++)
+    if (sq_queue_add (p->r, w->cfg.queues[i], &err) < 0)
+      {
+        sq_warn ("cannot add queue '%s' to the queue set: %s", w->cfg.queues[i], err.msg);
+        return -1;
+      }
+  return 0;
+}
+
 unsigned long long
 supervise (struct worker *w, const struct sq_redis_addr *addr)
 {
@@ -205,6 +226,8 @@ supervise (struct worker *w, const struct sq_redis_addr *addr)
   uint64_t renew_every = cfg->lease_ms / 3 < 2000 ? cfg->lease_ms / 3 : 2000;
   uint64_t reap_every = cfg->lease_ms / 2;
   uint64_t next_renew = 0, next_beat = 0, next_reap = 0, next_live = 0, stop_at = 0;
+  unsigned long long loaded_at = 0;
+  uint64_t next_announce = 0;
   int notified_ready = 0;
 
   for (;;)
@@ -234,6 +257,13 @@ supervise (struct worker *w, const struct sq_redis_addr *addr)
       if (now >= next_beat)
         {
           heartbeat (w, &p);
+          /* Again now and then: SCRIPT FLUSH forgets scripts too. */
+          if (r.c && (r.nconnects != loaded_at || now >= next_announce)
+              && announce (w, &p) == 0)
+            {
+              loaded_at = r.nconnects;
+              next_announce = now + 30000;
+            }
           queue_gauges (w, &r);
           next_beat = now + 2000;
           if (!notified_ready && w->redis_up)

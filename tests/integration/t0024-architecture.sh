@@ -64,7 +64,7 @@ is "only common/ sends Redis commands" \
   "$(grep -lE 'sq_redis_(cmdf?|eval) \(' worker/*.c submitter/*.c sandbox/*.c | tr '\n' ' ')" ""
 is "only common/ names a sandq key" \
   "$(grep -lE '"sandq:[^ /]' worker/*.c submitter/*.c sandbox/*.c | tr '\n' ' ')" ""
-owners=$(grep -lE 'sq_redis_(cmdf?|eval) \(' common/*.c | grep -v '^common/redis.c$' | sort | tr '\n' ' ')
+owners=$(grep -lE 'sq_redis_(cmdf?|eval) \(' common/*.c | grep -v -e '^common/redis.c$' -e '^common/redis_script.c$' | sort | tr '\n' ' ')
 is "... and there, proto.c, fleet.c and jobread.c" "$owners" \
   "common/fleet.c common/jobread.c common/proto.c "
 is "every script in common/lua is in the protocol's appendix" \

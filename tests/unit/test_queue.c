@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "../../common/acl.h"
 #include "../../common/archive.h"
 #include "../../common/config.h"
 #include "../../common/proto.h"
@@ -403,6 +404,39 @@ archive_hostile (void **state)
   free (tar);
 }
 
+/* The roles' ACL rules: each reaches its keys and nothing else. */
+static void
+acl_rules (void **state)
+{
+  const char *qs[] = { "alpha", "alpha:night" };
+  char buf[8192], tiny[64];
+  (void) state;
+
+  assert_true (sq_acl_rule (SQ_ROLE_SUBMITTER, qs, 2, buf, sizeof buf) > 0);
+  assert_non_null (strstr (buf, "resetkeys ~sandq:{alpha}:job:* "));
+  assert_non_null (strstr (buf, " ~sandq:{alpha:night}:result:* "));
+  assert_null (strstr (buf, "paused"));      /* the operator's to set */
+  assert_null (strstr (buf, "sandq:*"));     /* nothing global */
+  assert_null (strstr (buf, "{*}"));         /* no wildcard queue */
+  assert_null (strstr (buf, "script|load")); /* no Lua of its own */
+  assert_null (strstr (buf, "+eval "));
+  assert_non_null (strstr (buf, " -@all +ping"));
+
+  assert_true (sq_acl_rule (SQ_ROLE_OPERATOR, qs, 2, buf, sizeof buf) > 0);
+  assert_non_null (strstr (buf, " ~sandq:workers ~sandq:worker:*"));
+  assert_non_null (strstr (buf, " ~sandq:{alpha}:paused"));
+  assert_non_null (strstr (buf, " %W~sandq:{alpha:night}:result:*"));
+  assert_null (strstr (buf, " ~sandq:{alpha}:result"));
+  assert_null (strstr (buf, " ~sandq:{alpha}:input"));
+  assert_null (strstr (buf, " ~sandq:{alpha}:live"));
+
+  assert_true (sq_acl_rule (SQ_ROLE_WORKER, NULL, 0, buf, sizeof buf) > 0);
+  assert_non_null (strstr (buf, "resetkeys ~sandq:* resetchannels -@all"));
+  assert_null (strstr (buf, "@admin"));
+
+  assert_int_equal (sq_acl_rule (SQ_ROLE_OPERATOR, qs, 2, tiny, sizeof tiny), -1);
+}
+
 int
 main (void)
 {
@@ -416,6 +450,7 @@ main (void)
     cmocka_unit_test (keys_and_priorities),
     cmocka_unit_test (archive_round_trip),
     cmocka_unit_test (archive_hostile),
+    cmocka_unit_test (acl_rules),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
