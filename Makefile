@@ -42,11 +42,12 @@ ifeq ($(SANITIZE),1)
 endif
 CFLAGS += $(HARDEN)
 
-PKGS_QUEUE := hiredis jansson libarchive
+PKGS_QUEUE := hiredis jansson libarchive libsodium
 SECCOMP_LIBS := $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
-QUEUE_LIBS := $(shell pkg-config --libs $(PKGS_QUEUE) 2>/dev/null || echo -lhiredis -ljansson -larchive)
+QUEUE_LIBS := $(shell pkg-config --libs $(PKGS_QUEUE) 2>/dev/null || echo -lhiredis -ljansson -larchive -lsodium)
 # The worker never maps libarchive: sandq-archiver does its archives.
-WORKER_LIBS := $(shell pkg-config --libs hiredis jansson 2>/dev/null || echo -lhiredis -ljansson)
+# libsodium seals results to their submitters' keys.
+WORKER_LIBS := $(shell pkg-config --libs hiredis jansson libsodium 2>/dev/null || echo -lhiredis -ljansson -lsodium)
 SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
 # sandq mcp: base64 and SHA-256.
@@ -58,7 +59,7 @@ COMMON_SRC := common/err.c common/log.c common/util.c common/status.c common/tre
               common/joblimits.c common/fdpass.c
 # The queue side: may use COMMON, hiredis, jansson, libarchive; never the
 # sandbox.
-QUEUE_SRC := common/redis.c common/redis_script.c common/proto.c common/fleet.c common/jobread.c common/spec.c common/acl.c \
+QUEUE_SRC := common/redis.c common/redis_script.c common/proto.c common/fleet.c common/jobread.c common/spec.c common/acl.c common/seal.c \
              common/archive.c common/unpack.c common/config.c
 WORKER_SRC := worker/main.c worker/config.c worker/supervisor.c worker/slot.c worker/job.c \
               worker/archiver_client.c \

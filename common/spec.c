@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "spec.h"
+#include "seal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -322,7 +323,8 @@ sq_spec_parse (const char *json, size_t len, const struct sq_spec_policy *pol,
     }
   json_object_foreach (root, k, v) if (strcmp (k, "version") && strcmp (k, "command")
                                        && strcmp (k, "env") && strcmp (k, "limits")
-                                       && strcmp (k, "network") && strcmp (k, "inputs"))
+                                       && strcmp (k, "network") && strcmp (k, "inputs")
+                                       && strcmp (k, "seal_to"))
   {
     sq_err_set (err, 0, "spec.%.64s: unknown field", k);
     goto out;
@@ -349,6 +351,18 @@ sq_spec_parse (const char *json, size_t len, const struct sq_spec_policy *pol,
     goto out;
   if ((v = json_object_get (root, "inputs")) && parse_inputs (v, s, err) < 0)
     goto out;
+  if ((v = json_object_get (root, "seal_to")))
+    {
+      if (!json_is_string (v)
+          || sq_seal_parse_key (json_string_value (v), s->seal_to, "spec.seal_to", err)
+                 < 0)
+        {
+          if (!json_is_string (v))
+            sq_err_set (err, 0, "spec.seal_to: must be a string of 64 hex digits");
+          goto out;
+        }
+      s->sealed = 1;
+    }
   r = 0;
 out:
   json_decref (root);
@@ -404,6 +418,12 @@ sq_spec_to_json (const struct sq_spec *s)
       for (int i = 0; i < s->nnetworks; i++)
         json_array_append_new (net, json_string (s->networks[i]));
       json_object_set_new (root, "network", net);
+    }
+  if (s->sealed)
+    {
+      char hex[65];
+      sq_seal_key_hex (s->seal_to, hex);
+      json_object_set_new (root, "seal_to", json_string (hex));
     }
   out = json_dumps (root, JSON_COMPACT);
   json_decref (root);

@@ -50,6 +50,10 @@ struct sq_spec
     char path[SQ_INPUT_PATH_MAX + 1]; /* "" : all of out/ */
   } inputs[SQ_SPEC_MAX_INPUTS];
   int ninputs;
+  /* "seal_to": the worker seals the result to this public key (seal.h),
+   * and publishes no live output. */
+  unsigned char seal_to[32];
+  int sealed;
 };
 
 /* Upper bounds a worker accepts; a spec over them is rejected. */

@@ -8,9 +8,9 @@ _sandq_opts() { # PROGRAM [ARGS...]: the long options its --help names
 
 _sandq() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-  local cmds="submit status wait result logs cancel stats dead workers drain pause resume mcp acl"
+  local cmds="submit status wait result logs cancel stats dead workers drain pause resume mcp acl keygen"
   case "$prev" in
-    --config|--result-dir|--secrets) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --config|--result-dir|--secrets|--key|--seal-to) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --priority) COMPREPLY=($(compgen -W "high normal low" -- "$cur")); return ;;
   esac
   local i cmd=

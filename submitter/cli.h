@@ -34,6 +34,8 @@ struct cli
   sq_redis r;
   struct sq_proto p;
   int connected;
+  const char *key_path; /* --key, or $SANDQ_KEY: opens sealed results */
+  int sealed;           /* a sealed result could not be opened */
 };
 
 struct command
@@ -152,6 +154,14 @@ int cmd_pause (struct cli *c, int argc, char **argv);
 int cmd_resume (struct cli *c, int argc, char **argv);
 int cmd_mcp (struct cli *c, int argc, char **argv);
 int cmd_acl (struct cli *c, int argc, char **argv);
+int cmd_keygen (struct cli *c, int argc, char **argv);
+
+/* The result archive of job id (sq_result_get), opened with the secret key
+ * of --key or $SANDQ_KEY if it is sealed. NULL with err if Redis failed,
+ * or if it is sealed and there is no key or the key does not open it
+ * (then c->sealed is set). (sealed.c) */
+redisReply *cli_result_get (struct cli *c, const char *queue, const char *id,
+                            sq_err *err);
 
 /* Options every subcommand takes, for its getopt_long table. */
 enum
@@ -159,7 +169,8 @@ enum
   OPT_REDIS = 1000,
   OPT_CONFIG,
   OPT_QUEUE,
-  OPT_JSON
+  OPT_JSON,
+  OPT_KEY /* only in the tables of commands that read results */
 };
 #define CLI_COMMON_OPTS                                                                  \
   { "redis", required_argument, 0, OPT_REDIS },                                          \

@@ -106,7 +106,7 @@ cli_follow (struct cli *c, const char *queue, const char *id, FILE *o, FILE *e, 
       if (final && n == 0)
         {
           /* The rest, which the live stream did not carry, from the result. */
-          redisReply *rep = sq_result_get (&c->r, queue, id, &err);
+          redisReply *rep = cli_result_get (c, queue, id, &err);
           for (int k = 0; rep && rep->type == REDIS_REPLY_STRING && k < 2; k++)
             {
               size_t len = 0;
@@ -234,7 +234,7 @@ cli_fetch_result (struct cli *c, const char *queue, const char *id, const char *
   struct sq_tree_stats st;
   cleanup_close int dfd = -1;
 
-  rep = sq_result_get (&c->r, queue, id, &err);
+  rep = cli_result_get (c, queue, id, &err);
   if (!rep)
     {
       *code = cli_failed (err.msg);

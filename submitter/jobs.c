@@ -119,14 +119,17 @@ int
 cmd_result (struct cli *c, int argc, char **argv)
 {
   static const char help[]
-      = "usage: sandq result [--json] [--queue Q] --result-dir DIR ID\n\n"
+      = "usage: sandq result [--json] [--queue Q] [--key FILE] --result-dir DIR ID\n\n"
         "Downloads the job's result archive and extracts it into DIR: out/ (the\n"
         "files the program left there), stdout, stderr and result.json. The\n"
         "archive is treated as hostile: no links, no devices, no absolute paths\n"
-        "or '..', capped sizes. Exit status follows the verdict (0 ok, 1 not).\n";
+        "or '..', capped sizes. Exit status follows the verdict (0 ok, 1 not).\n"
+        "A result sealed to its submitter (submit --seal-to) is opened with the\n"
+        "secret key in FILE (--key, or $SANDQ_KEY); without it: exit 2.\n";
   static const struct option opts[] = {
     CLI_COMMON_OPTS,
     { "result-dir", required_argument, 0, 'R' },
+    { "key", required_argument, 0, OPT_KEY },
     { 0, 0, 0, 0 },
   };
   const char *dir = NULL;
@@ -179,16 +182,19 @@ int
 cmd_logs (struct cli *c, int argc, char **argv)
 {
   static const char help[]
-      = "usage: sandq logs [--queue Q] [--stdout | --stderr] [-f] ID\n\n"
+      = "usage: sandq logs [--queue Q] [--stdout | --stderr] [-f] [--key FILE] ID\n\n"
         "Prints the job's captured stdout, then its stderr (or only one of\n"
         "them), as stored in its result archive. With --json: {\"stdout\": ...,\n"
         "\"stderr\": ...}, where a byte that is not UTF-8 becomes U+FFFD (the\n"
         "exact bytes come without --json).\n\n"
         "-f, --follow: a job that is queued or running is followed to its\n"
         "verdict, its stdout and stderr printed as they come (to stdout and\n"
-        "stderr); the exit status is then the verdict's (0 ok, 1 not).\n";
+        "stderr); the exit status is then the verdict's (0 ok, 1 not). A sealed\n"
+        "job publishes no live output: its logs come once it is final.\n\n"
+        "--key FILE: the secret key that opens a sealed result (or $SANDQ_KEY).\n";
   static const struct option opts[] = {
     CLI_COMMON_OPTS,
+    { "key", required_argument, 0, OPT_KEY },
     { "stdout", no_argument, 0, 'o' },
     { "stderr", no_argument, 0, 'e' },
     { "follow", no_argument, 0, 'f' },
@@ -221,7 +227,7 @@ cmd_logs (struct cli *c, int argc, char **argv)
       json_decref (job);
       return code;
     }
-  redisReply *rep = sq_result_get (&c->r, queue, id, &err);
+  redisReply *rep = cli_result_get (c, queue, id, &err);
   if (!rep)
     cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
   if (rep->type != REDIS_REPLY_STRING)

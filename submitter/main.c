@@ -35,6 +35,7 @@ static const struct command commands[] = {
   { "pause", cmd_pause, "stop every worker fetching from a queue", "operator" },
   { "resume", cmd_resume, "let workers fetch from a paused queue again", "operator" },
   { "acl", cmd_acl, "print Redis ACL rules for roles and teams", NULL },
+  { "keygen", cmd_keygen, "make a key pair for sealed results", NULL },
   { "mcp", cmd_mcp, "serve run_python and run_shell to agents (MCP, stdio)",
     "submitter" },
   { NULL, NULL, NULL, NULL },
@@ -71,13 +72,13 @@ usage (int code, FILE *out)
  * and the role a refusal names; its Redis connection, to tell a refusal. */
 static const char *cli_cmd;
 static const char *cli_role;
-static const sq_redis *cli_redis;
+static const struct cli *cli_state;
 
 int
 cli_failed (const char *msg)
 {
   /* Redis refused a command or key to this user: name the role that may. */
-  if (cli_redis && cli_redis->denied)
+  if (cli_state && cli_state->r.denied)
     {
       fprintf (stderr,
                "sandq: %s; 'sandq %s' needs a Redis user with the %s role (see "
@@ -86,7 +87,8 @@ cli_failed (const char *msg)
       return SQ_EXIT_DENIED;
     }
   fprintf (stderr, "sandq: %s\n", msg);
-  return SQ_EXIT_FAILURE;
+  /* A sealed result without the key that opens it: the caller's input. */
+  return cli_state && cli_state->sealed ? SQ_EXIT_USAGE : SQ_EXIT_FAILURE;
 }
 
 /* Every refusal is one line, "sandq: WHAT: WHY; WHAT TO DO". A usage error
@@ -142,6 +144,9 @@ cli_common_opt (struct cli *c, int opt, const char *arg, const char *help)
       return 1;
     case OPT_JSON:
       c->json = 1;
+      return 1;
+    case OPT_KEY:
+      c->key_path = arg;
       return 1;
     case OPT_QUEUE:
       if (!sq_valid_name (arg, SQ_QUEUE_MAX))
@@ -452,6 +457,9 @@ main (int argc, char **argv)
     }
   if (i >= argc)
     usage (SQ_EXIT_USAGE, stderr);
+  const char *key = getenv ("SANDQ_KEY");
+  if (key && *key)
+    c.key_path = key;
   /* The queue of commands without --queue (a team's, say). */
   const char *envq = getenv ("SANDQ_QUEUE");
   if (envq && *envq)
@@ -467,7 +475,7 @@ main (int argc, char **argv)
       {
         cli_cmd = cmd->name;
         cli_role = cmd->role;
-        cli_redis = &c.r;
+        cli_state = &c;
         int rc = cmd->run (&c, argc - i, argv + i);
         sq_redis_close (&c.r);
         sq_config_free (&c.conf);

@@ -173,7 +173,7 @@ mcp_final_result (struct mcp *m, struct call *call, json_t *job)
     status = "unknown";
   if (!message)
     message = "";
-  redisReply *rep = sq_result_get (&m->c->r, call->queue, call->id, &err);
+  redisReply *rep = cli_result_get (m->c, call->queue, call->id, &err);
   if (rep && rep->type == REDIS_REPLY_STRING)
     sq_archive_each (rep->str, rep->len, MCP_MAX_OUT_FILE, collect, &k, &err);
   if (rep)
@@ -270,7 +270,7 @@ mcp_read_resource (struct mcp *m, json_t *id, json_t *params)
                        "[?offset=N], as a tool result gave it");
       return NULL;
     }
-  redisReply *rep = sq_result_get (&m->c->r, queue, job, &err);
+  redisReply *rep = cli_result_get (m->c, queue, job, &err);
   if (!rep)
     {
       mcp_reply_error (id, -32603, "resources/read: %s", err.msg);

@@ -11,6 +11,7 @@
 #include "../common/cleanup.h"
 #include "../common/spec.h"
 #include "../common/util.h"
+#include "../common/seal.h"
 #include "cli.h"
 
 static const char help[]
@@ -40,10 +41,14 @@ static const char help[]
       "  --keep DURATION    keep the verdict and result     (default 3d)\n"
       "  --max-attempts N   runs on sandq's own faults       (default 3)\n"
       "  --max-input SIZE   refuse bigger inputs             (default 64M)\n"
+      "  --seal-to FILE     the worker encrypts the result to this public key\n"
+      "                     (FILE.pub of sandq keygen) and publishes no live\n"
+      "                     output: only the secret key opens it (result --key)\n"
       "Following:\n"
       "  --wait             follow the job to its verdict; the exit status then\n"
       "                     reflects it\n"
       "  --result-dir DIR   with --wait: extract the result archive into DIR\n"
+      "  --key FILE         with --wait: the secret key of a sealed result\n"
       "  --json             print {\"id\": ...} (with --wait: the final job)\n"
       "  --redis URL, --config FILE\n";
 
@@ -127,6 +132,11 @@ extra (struct cli *c, int o, const char *arg, void *ctx)
       return 1;
     case 'W':
       s->wait = 1;
+      return 1;
+    case 'S':
+      if (sq_seal_read_key (arg, s->spec.seal_to, &err) < 0)
+        cli_die (SQ_EXIT_USAGE, "--seal-to: %s", err.msg);
+      s->spec.sealed = 1;
       return 1;
     case 'R':
       s->result_dir = arg;
@@ -243,7 +253,7 @@ print_stderr_tail (struct cli *c, const char *queue, const char *id)
   sq_err err = { 0 };
   size_t len = 0;
 
-  redisReply *rep = sq_result_get (&c->r, queue, id, &err);
+  redisReply *rep = cli_result_get (c, queue, id, &err);
   if (!rep || rep->type != REDIS_REPLY_STRING)
     {
       if (rep)
@@ -289,6 +299,8 @@ parse_submit (struct cli *c, int argc, char **argv, struct submit_opts *s, int *
     { "max-input", required_argument, 0, 'M' },
     { "wait", no_argument, 0, 'W' },
     { "result-dir", required_argument, 0, 'R' },
+    { "seal-to", required_argument, 0, 'S' },
+    { "key", required_argument, 0, OPT_KEY },
     { 0, 0, 0, 0 },
   };
   int first;

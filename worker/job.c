@@ -20,6 +20,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/log.h"
+#include "../common/seal.h"
 #include "../common/util.h"
 
 static void
@@ -198,6 +199,14 @@ fetch_chained (struct slot *s, struct sq_proto *p, const struct sq_spec *spec,
                       i, spec->inputs[i].job, s->queue);
           return sq_err_input (err);
         }
+      if (sq_is_sealed (out[i]->str, out[i]->len))
+        {
+          sq_err_set (err, 0,
+                      "spec.inputs[%d]: job '%s''s result is sealed to its submitter's "
+                      "key; a sealed result cannot be another job's input",
+                      i, spec->inputs[i].job);
+          return sq_err_input (err);
+        }
       total += out[i]->len;
     }
   if (total > s->w->cfg.max_result_bytes)
@@ -350,8 +359,9 @@ run_program (struct slot *s, struct run *r)
   job_env (r, envp);
   pthread_mutex_lock (&w->lock);
   s->sbx = r->b;
-  s->live_fd[0] = r->so;
-  s->live_fd[1] = r->se;
+  /* A sealed job's output stays off Redis until it is sealed. */
+  s->live_fd[0] = r->spec.sealed ? -1 : r->so;
+  s->live_fd[1] = r->spec.sealed ? -1 : r->se;
   s->live_off[0] = s->live_off[1] = s->live_sent = 0;
   s->live_done = 0;
   int pre_cancel = s->cancel || s->lost || w->releasing;
@@ -460,6 +470,21 @@ finish (struct slot *s, struct sq_proto *p, const struct sq_claimed *c, struct r
       arch = NULL;
       alen = 0;
     }
+  void *sealed = NULL;
+  if (arch && r->spec.sealed)
+    {
+      size_t slen = 0;
+      sealed = sq_seal (arch, alen, r->spec.seal_to, &slen, &r->err);
+      archiver_free (arch, alen);
+      arch = sealed;
+      alen = sealed ? slen : 0;
+      if (!sealed)
+        {
+          snprintf (message, sizeof message, "sandq could not seal the result: %s",
+                    r->err.msg);
+          r->res.status = SQ_STATUS_SYSTEM_ERROR;
+        }
+    }
   int nf = record_fields (r, alen, &outs, f, fields, (int) SQ_ARRAY_SIZE (f));
   t_up = sq_now_ms ();
   report (s, p, sq_status_name (r->res.status), message, arch, alen, fields, nf,
@@ -481,7 +506,10 @@ finish (struct slot *s, struct sq_proto *p, const struct sq_claimed *c, struct r
         w->stats.net_refused[i] += r->res.net_refused;
       }
   pthread_mutex_unlock (&w->lock);
-  archiver_free (arch, alen);
+  if (sealed)
+    free (sealed);
+  else
+    archiver_free (arch, alen);
 }
 
 void

@@ -18,7 +18,7 @@ missing() { # SCD PROGRAM [ARGS]: options of --help missing from the page
 }
 is "sandq-worker(8) names every option of --help" "$(missing "$M/sandq-worker.8.scd" "$BIN/sandq-worker")" ""
 is "sandq-sandbox(1) names every option of --help" "$(missing "$M/sandq-sandbox.1.scd" "$BIN/sandq-sandbox")" ""
-for cmd in submit status wait result logs cancel stats dead workers drain pause resume mcp acl; do
+for cmd in submit status wait result logs cancel stats dead workers drain pause resume mcp acl keygen; do
   is "sandq(1) names every option of sandq $cmd --help" "$(missing "$M/sandq.1.scd" "$BIN/sandq" "$cmd")" ""
   like "sandq(1) describes sandq $cmd" "$(cat "$M/sandq.1.scd")" "^\*$cmd\*"
 done
@@ -31,7 +31,7 @@ done
 foreign=" --target --prefix --offline --raw --now --failed --scope --unshare-all \
  --method --tool-name --tool-arg "  # pip, pip, systemd-analyze, redis-cli,
 # systemctl, systemctl, systemd-run, bwrap, MCP Inspector (three)
-ours=$( (for c in submit status wait result logs cancel stats dead workers drain pause resume mcp acl
+ours=$( (for c in submit status wait result logs cancel stats dead workers drain pause resume mcp acl keygen
          do "$BIN/sandq" "$c" --help; done
          "$BIN/sandq" --help; "$BIN/sandq-worker" --help; "$BIN/sandq-sandbox" --help
          "$SANDQ_TOP/systemd/sandq-nightly" --help; "$SANDQ_TOP/scripts/install-deps" --help

@@ -113,6 +113,34 @@ like "the operator may not read a result in Redis" "$(as operator get "sandq:{be
 like "nor an input" "$(as operator get "sandq:{beta}:input:$idb" 2>&1)" '^NOPERM'
 err=$(O logs --queue alpha "$ida" 2>&1); is "nor logs: exit 6" "$?" 6
 
+# ---- Sealed results: only the submitter's secret key opens them.
+out=$(SQ keygen "$Q_DIR/k"); is "keygen makes a key pair" "$?" 0
+is "the secret key is 0600" "$(stat -c %a "$Q_DIR/k")" 600
+like "the public key is 64 hex digits" "$(cat "$Q_DIR/k.pub")" '^[0-9a-f]{64}$'
+err=$(SQ keygen "$Q_DIR/k" 2>&1); is "keygen never overwrites a key: exit 2" "$?" 2
+SQ keygen "$Q_DIR/other" > /dev/null
+err=$(A submit --seal-to "$Q_DIR/missing.pub" -- true 2>&1); is "--seal-to a missing file: exit 2" "$?" 2
+like "the file is named" "$err" 'missing.pub'
+printf 'nothex\n' > "$Q_DIR/bad.pub"
+err=$(A submit --seal-to "$Q_DIR/bad.pub" -- true 2>&1); is "--seal-to a bad key: exit 2" "$?" 2
+like "the key's form is given" "$err" "must be 64 hex digits"
+ids=$(A submit --seal-to "$Q_DIR/k.pub" -- sh -c 'echo sealed-out; mkdir -p out; echo sealed-secret > out/s.txt')
+A wait --timeout 30 "$ids" > /dev/null; is "a sealed job runs" "$?" 0
+raw=$(rcli --raw get "sandq:{alpha}:result:$ids" | tr -d '\0')
+like "Redis holds a sealed box" "$raw" '^sandq-sealed-1'
+unlike "in which neither the output" "$raw" 'sealed-out'
+unlike "nor out/ shows" "$raw" 'sealed-secret'
+is "no live output was published" "$(rcli exists "sandq:{alpha}:live:$ids")" 0
+err=$(A result --result-dir "$Q_DIR/s0" "$ids" 2>&1); is "result without the key: exit 2" "$?" 2
+like "which says the result is sealed" "$err" 'sealed to its submitter.s key; give the secret key with --key'
+err=$(A result --key "$Q_DIR/other" --result-dir "$Q_DIR/s1" "$ids" 2>&1); is "result with another key: exit 2" "$?" 2
+like "which says the key does not open it" "$err" 'does not open it'
+A result --key "$Q_DIR/k" --result-dir "$Q_DIR/s2" "$ids" > /dev/null; is "result with the key: exit 0" "$?" 0
+is "and out/ is right" "$(cat "$Q_DIR/s2/out/s.txt")" sealed-secret
+is "logs open with SANDQ_KEY" "$(SANDQ_KEY=$Q_DIR/k A logs --stdout "$ids")" sealed-out
+idx=$(A submit --input-from "$ids" -- true); A wait --timeout 30 "$idx" > /dev/null
+like "a sealed result is no other job's input" "$(A status "$idx")" "sealed to its submitter's key; a sealed result cannot be another job's input"
+
 # ---- The worker under its role: cancel and drain still work.
 idc=$(A submit -- sleep 60)
 wait_for 20 '[ "$(rcli hget "sandq:{alpha}:job:$idc" state)" = running ]'

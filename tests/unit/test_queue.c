@@ -23,6 +23,7 @@
 #include "../../common/config.h"
 #include "../../common/proto.h"
 #include "../../common/redis.h"
+#include "../../common/seal.h"
 #include "../../common/spec.h"
 
 static void
@@ -437,6 +438,47 @@ acl_rules (void **state)
   assert_int_equal (sq_acl_rule (SQ_ROLE_OPERATOR, qs, 2, tiny, sizeof tiny), -1);
 }
 
+/* Sealed results: the key opens them; another key, a changed byte or
+ * plain bytes do not. */
+static void
+seal_round_trip (void **state)
+{
+  unsigned char pk[32], sk[32], pk2[32], sk2[32], back[32];
+  char hex[65];
+  const char msg[] = "a result archive";
+  size_t blen = 0, plen = 0;
+  sq_err err = { 0 };
+  (void) state;
+
+  assert_int_equal (sq_seal_keygen (pk, sk, &err), 0);
+  assert_int_equal (sq_seal_keygen (pk2, sk2, &err), 0);
+  sq_seal_key_hex (pk, hex);
+  assert_int_equal (strlen (hex), 64);
+  assert_int_equal (sq_seal_parse_key (hex, back, "k", &err), 0);
+  assert_memory_equal (back, pk, 32);
+  assert_int_equal (sq_seal_parse_key ("abc", back, "k", &err), -1);
+  assert_non_null (strstr (err.msg, "k: must be 64 hex digits"));
+  hex[10] = 'g';
+  assert_int_equal (sq_seal_parse_key (hex, back, "k", &err), -1);
+
+  unsigned char *box = sq_seal (msg, sizeof msg, pk, &blen, &err);
+  assert_non_null (box);
+  assert_true (sq_is_sealed (box, blen));
+  assert_null (memmem (box, blen, "archive", 7));
+  char *plain = sq_unseal (box, blen, sk, &plen, &err);
+  assert_non_null (plain);
+  assert_int_equal (plen, sizeof msg);
+  assert_memory_equal (plain, msg, sizeof msg);
+  free (plain);
+  assert_null (sq_unseal (box, blen, sk2, &plen, &err));
+  assert_non_null (strstr (err.msg, "does not open it"));
+  box[blen - 1] ^= 1;
+  assert_null (sq_unseal (box, blen, sk, &plen, &err));
+  assert_null (sq_unseal (msg, sizeof msg, sk, &plen, &err));
+  assert_false (sq_is_sealed (msg, sizeof msg));
+  free (box);
+}
+
 int
 main (void)
 {
@@ -451,6 +493,7 @@ main (void)
     cmocka_unit_test (archive_round_trip),
     cmocka_unit_test (archive_hostile),
     cmocka_unit_test (acl_rules),
+    cmocka_unit_test (seal_round_trip),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
