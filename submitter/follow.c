@@ -122,6 +122,8 @@ cli_follow (struct cli *c, const char *queue, const char *id, FILE *o, FILE *e, 
             }
           if (rep)
             freeReplyObject (rep);
+          else if (c->sealed) /* no key, or not the key that opens it */
+            fprintf (stderr, "sandq: %s\n", err.msg);
           *code = cli_status_code (job);
           return job;
         }

@@ -279,14 +279,18 @@ add_password (struct worker_config *cfg, const struct sq_config *conf,
                "it to the file redis_password_file names, or the credential "
                "redis-password",
                user);
-  if (havepw && !addr->password[0])
+  int add_user = user && !addr->user[0];
+  if ((havepw && !addr->password[0]) || (add_user && addr->password[0]))
     {
+      /* The URL's own "user:password@" (if any) is rewritten whole. */
       char *at = strstr (cfg->redis_url, "://");
       char rest[1024];
-      snprintf (rest, sizeof rest, "%s", at + 3);
-      pct_encode (pw, epw, sizeof epw);
-      if (user)
-        pct_encode (user, euser, sizeof euser);
+      const char *host = at + 3, *sl = strchr (host, '/'), *a = strchr (host, '@');
+      if (a && (!sl || a < sl))
+        host = a + 1;
+      snprintf (rest, sizeof rest, "%s", host);
+      pct_encode (addr->password[0] ? addr->password : pw, epw, sizeof epw);
+      pct_encode (add_user ? user : addr->user, euser, sizeof euser);
       snprintf (at + 3, sizeof cfg->redis_url - (at + 3 - cfg->redis_url), "%s:%s@%s",
                 euser, epw, rest);
       if (sq_redis_parse_url (cfg->redis_url, addr, &err) < 0)

@@ -78,7 +78,7 @@ like "the refusal names the key and the role" "$err" "user 'sandq-alpha' may not
 ok "and nothing was written" test ! -e "$Q_DIR/steal/out/b.txt"
 like "alpha may not read beta's result in Redis" "$(as alpha get "sandq:{beta}:result:$idb" 2>&1)" '^NOPERM'
 like "nor beta's job record" "$(as alpha hgetall "sandq:{beta}:job:$idb" 2>&1)" '^NOPERM'
-err=$(A status "$idb" 2>&1); is "alpha's status of an id of another queue: exit 6" "$?" 4
+err=$(A status "$idb" 2>&1); is "alpha's status of beta's id looks in alpha's queue: no such job, exit 4" "$?" 4
 err=$(SANDQ_CONFIG=$Q_DIR/alpha.conf "$BIN/sandq" status "$idb" 2>&1); is "without a queue, the id index is closed to alpha: exit 6" "$?" 6
 like "and alpha is told to name the queue" "$err" "name its queue with --queue"
 like "the id index is closed to a submitter" "$(as alpha get "sandq:jobq:$idb" 2>&1)" '^NOPERM'
@@ -146,6 +146,11 @@ idc=$(A submit -- sleep 60)
 wait_for 20 '[ "$(rcli hget "sandq:{alpha}:job:$idc" state)" = running ]'
 A cancel "$idc" > /dev/null; is "alpha cancels its running job" "$?" 0
 out=$(A wait --timeout 30 "$idc"); like "and the worker stops it" "$out" 'cancelled'
+# The password in the URL and the user in redis_user: both are used.
+printf 'redis_url = unix://:%s@%s\nredis_user = sandq-worker\n' "$(cat "$S/sandq-worker")" "$REDIS_SOCK" > "$Q_DIR/w2.conf"
+worker_start acl2 --config "$Q_DIR/w2.conf" --queue beta > /dev/null
+is "a worker with redis_user and the URL's password logs in" "$?" 0
+worker_stop acl2
 O drain acl > /dev/null; is "the operator drains the worker" "$?" 0
 worker_stop acl
 is "the worker, drained, exits 0" "$WSTATUS" 0
