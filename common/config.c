@@ -115,8 +115,8 @@ sq_config_redis_user (const struct sq_config *c)
   return sq_config_get (c, "redis_user");
 }
 
-static int
-read_secret (const char *path, char *buf, size_t len, sq_err *err)
+int
+sq_config_read_secret (const char *path, char *buf, size_t len, sq_err *err)
 {
   cleanup_free char *s = sq_read_file_at (AT_FDCWD, path, 4096, NULL, err);
   if (!s)
@@ -140,12 +140,12 @@ sq_config_redis_password (const struct sq_config *c, char *buf, size_t len, sq_e
   char path[1024];
 
   if (f)
-    return read_secret (f, buf, len, err);
+    return sq_config_read_secret (f, buf, len, err);
   if (cred)
     {
       snprintf (path, sizeof path, "%s/redis-password", cred);
       if (access (path, R_OK) == 0)
-        return read_secret (path, buf, len, err);
+        return sq_config_read_secret (path, buf, len, err);
     }
   /* Else redis-password beside the config file in use (by default
    * /etc/sandq/redis-password), if this user may read it. */
@@ -155,7 +155,7 @@ sq_config_redis_password (const struct sq_config *c, char *buf, size_t len, sq_e
       snprintf (path, sizeof path, "%.*s/redis-password", (int) (slash - c->path),
                 c->path);
       if (access (path, R_OK) == 0)
-        return read_secret (path, buf, len, err);
+        return sq_config_read_secret (path, buf, len, err);
     }
   return 0;
 }

@@ -45,6 +45,11 @@ const char *sq_config_redis_url (const struct sq_config *c, const char *flag);
  * password comes as below. */
 const char *sq_config_redis_user (const struct sq_config *c);
 
+/* Reads a password file as sandq logs in with it: its content with
+ * surrounding whitespace trimmed; empty is an error (err.code 0; a read
+ * failure keeps its errno). Returns 1, or -1 with err. */
+int sq_config_read_secret (const char *path, char *buf, size_t len, sq_err *err);
+
 /* Reads a password for the Redis connection from redis_password_file,
  * else the systemd credential redis-password, else the file
  * redis-password beside the config file (/etc/sandq/redis-password), the

@@ -64,19 +64,8 @@ sq_proto_load_scripts (struct sq_proto *p, sq_err *err)
       = { &p->submit, &p->claim, &p->renew, &p->complete,  &p->release, &p->reap,
           &p->cancel, &p->retry, &p->live,  &p->heartbeat, &p->drain,   &p->purge };
   for (size_t i = 0; i < sizeof all / sizeof *all; i++)
-    {
-      redisReply *rep = sq_redis_cmdf (p->r, err, "SCRIPT LOAD %s", all[i]->source);
-      if (!rep)
-        return -1;
-      int ok = rep->type == REDIS_REPLY_STRING && rep->len == 40
-               && memcmp (rep->str, all[i]->sha, 40) == 0;
-      if (!ok)
-        sq_err_set (err, 0, "load script %s: %s", all[i]->name,
-                    rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected SHA-1");
-      freeReplyObject (rep);
-      if (!ok)
-        return -1;
-    }
+    if (sq_redis_load_script (p->r, all[i], err) < 0)
+      return -1;
   return 0;
 }
 

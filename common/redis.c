@@ -412,9 +412,28 @@ sq_redis_close (sq_redis *r)
   r->c = NULL;
 }
 
-/* what: the command and its first key, for a refusal's message. */
+/* NOPERM: this user's ACL forbids the command or a key. Not a
+ * connection fault: the connection stays, and r->denied tells callers.
+ * what (the command and its key) is worked out only then, off the path of
+ * every command. */
+static int
+is_refusal (const redisReply *rep)
+{
+  return rep && rep->type == REDIS_REPLY_ERROR && strncmp (rep->str, "NOPERM", 6) == 0;
+}
+
 static redisReply *
-check_reply (sq_redis *r, redisReply *rep, const char *what, sq_err *err)
+refused (sq_redis *r, redisReply *rep, const char *what, sq_err *err)
+{
+  r->denied = 1;
+  sq_err_set (err, 0, "Redis at %s: user '%s' may not run %s: %.200s", r->where,
+              r->addr.user[0] ? r->addr.user : "default", what, rep->str);
+  freeReplyObject (rep);
+  return NULL;
+}
+
+static redisReply *
+check_reply (sq_redis *r, redisReply *rep, sq_err *err)
 {
   if (!rep)
     {
@@ -424,18 +443,9 @@ check_reply (sq_redis *r, redisReply *rep, const char *what, sq_err *err)
       return NULL;
     }
   /* A master demoted by a failover answers READONLY; one still loading its
-   * data answers LOADING: reconnect (through Sentinel) later. NOAUTH,
-   * NOPERM and WRONGPASS must not pass for empty replies either. */
-  /* NOPERM: this user's ACL forbids the command or a key. Not a
-   * connection fault: the connection stays, and r->denied tells callers. */
-  if (rep->type == REDIS_REPLY_ERROR && strncmp (rep->str, "NOPERM", 6) == 0)
-    {
-      r->denied = 1;
-      sq_err_set (err, 0, "Redis at %s: user '%s' may not run %s: %.200s", r->where,
-                  r->addr.user[0] ? r->addr.user : "default", what, rep->str);
-      freeReplyObject (rep);
-      return NULL;
-    }
+   * data answers LOADING: reconnect (through Sentinel) later. NOAUTH
+   * and WRONGPASS must not pass for empty replies either (NOPERM is a
+   * refusal: see refused). */
   if (rep->type == REDIS_REPLY_ERROR
       && (strncmp (rep->str, "READONLY", 8) == 0 || strncmp (rep->str, "LOADING", 7) == 0
           || strncmp (rep->str, "MASTERDOWN", 10) == 0
@@ -498,11 +508,16 @@ sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv, const size_
   r->ncommands++;
   for (int i = 0; r->progress && lens && i < argc; i++)
     total += lens[i];
-  char what[200];
-  describe (argc, argv, lens, what, sizeof what);
-  if (r->progress && total > (1 << 20))
-    return check_reply (r, cmd_with_progress (r, argc, argv, lens), what, err);
-  return check_reply (r, redisCommandArgv (r->c, argc, argv, lens), what, err);
+  redisReply *rep = r->progress && total > (1 << 20)
+                        ? cmd_with_progress (r, argc, argv, lens)
+                        : redisCommandArgv (r->c, argc, argv, lens);
+  if (is_refusal (rep))
+    {
+      char what[200];
+      describe (argc, argv, lens, what, sizeof what);
+      return refused (r, rep, what, err);
+    }
+  return check_reply (r, rep, err);
 }
 
 redisReply *
@@ -514,18 +529,22 @@ sq_redis_cmdf (sq_redis *r, sq_err *err, const char *fmt, ...)
   if (!r->c && sq_redis_connect (r, err) < 0)
     return NULL;
   r->ncommands++;
-  char what[200];
-  va_start (ap, fmt);
-  vsnprintf (what, sizeof what, fmt, ap);
-  va_end (ap);
-  /* The command and its key: the first two words. */
-  char *sp = strchr (what, ' ');
-  if (sp && (sp = strchr (sp + 1, ' ')))
-    *sp = '\0';
   va_start (ap, fmt);
   rep = redisvCommand (r->c, fmt, ap);
   va_end (ap);
-  return check_reply (r, rep, what, err);
+  if (is_refusal (rep))
+    {
+      /* The command and its key: the first two words. */
+      char what[200];
+      va_start (ap, fmt);
+      vsnprintf (what, sizeof what, fmt, ap);
+      va_end (ap);
+      char *sp = strchr (what, ' ');
+      if (sp && (sp = strchr (sp + 1, ' ')))
+        *sp = '\0';
+      return refused (r, rep, what, err);
+    }
+  return check_reply (r, rep, err);
 }
 
 void

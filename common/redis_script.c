@@ -7,10 +7,8 @@
 
 #include "redis.h"
 
-/* A script Redis does not hold (after a restart, or never sent): load it,
- * if this user may, and say which role can if not. */
-static int
-load_script (sq_redis *r, const struct sq_script *s, sq_err *err)
+int
+sq_redis_load_script (sq_redis *r, const struct sq_script *s, sq_err *err)
 {
   redisReply *rep = sq_redis_cmdf (r, err, "SCRIPT LOAD %s", s->source);
   if (!rep)
@@ -72,7 +70,7 @@ sq_redis_eval (sq_redis *r, struct sq_script *s, int nkeys, const char **keys, i
       if (rep->type == REDIS_REPLY_ERROR && strncmp (rep->str, "NOSCRIPT", 8) == 0)
         {
           freeReplyObject (rep);
-          if (load_script (r, s, err) < 0)
+          if (sq_redis_load_script (r, s, err) < 0)
             return NULL;
           continue;
         }

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "../common/acl.h"
-#include "../common/cleanup.h"
 #include "../common/util.h"
 #include "cli.h"
 
@@ -116,15 +115,11 @@ password_hash (const char *dir, const char *user, char hash[65])
     }
   else if (errno == EEXIST)
     {
-      cleanup_free char *s = sq_read_file_at (AT_FDCWD, path, 4096, NULL, &err);
-      if (!s)
-        cli_die (SQ_EXIT_FAILURE, "--secrets: %s", err.msg);
-      snprintf (pw, sizeof pw, "%s", strtok (s, "\r\n") ? s : "");
-      if (!pw[0])
-        cli_die (SQ_EXIT_USAGE,
-                 "--secrets: '%s' is empty; write the password on its first "
-                 "line, or remove the file to have one made",
-                 path);
+      /* Read as sandq and sandq-worker read it, so that the hash matches
+       * the password they send. */
+      if (sq_config_read_secret (path, pw, sizeof pw, &err) < 0)
+        cli_die (err.code ? SQ_EXIT_FAILURE : SQ_EXIT_USAGE, "--secrets: %s%s", err.msg,
+                 err.code ? "" : ", or remove the file to have one made");
     }
   else
     cli_die (SQ_EXIT_FAILURE, "--secrets: create '%s': %s", path, strerror (errno));

@@ -31,6 +31,12 @@ is "a second run keeps the passwords" "$(cmp "$Q_DIR/users.acl" "$Q_DIR/again.ac
 j=$(SQ acl --json --secrets "$S" --team alpha=alpha,alpha-night --team beta=beta)
 is "--json lists each user's role" "$(jget "$j" users.3.user) $(jget "$j" users.3.role) $(jget "$j" users.3.queues.0)" \
   "sandq-beta submitter beta"
+cp "$S/sandq-beta" "$Q_DIR/beta.pw"; : > "$S/sandq-beta"
+err=$(SQ acl --secrets "$S" --team beta=beta 2>&1); is "an empty password file: exit 2" "$?" 2
+like "the file is named, and what to do" "$err" "sandq-beta': empty; write the password on its first line, or remove the file to have one made"
+printf '  %s  \n' "$(cat "$Q_DIR/beta.pw")" > "$S/sandq-beta"
+SQ acl --secrets "$S" --team alpha=alpha,alpha-night --team beta=beta > "$Q_DIR/spaced.acl"
+is "a password file is read as the clients read it (spaces trimmed)" "$(cmp "$Q_DIR/users.acl" "$Q_DIR/spaced.acl" && echo same)" same
 ADMINPW=admin-$RANDOM$RANDOM
 echo "user admin on >$ADMINPW ~* &* +@all" >> "$Q_DIR/users.acl"
 redis_start --aclfile "$Q_DIR/users.acl" || { t_result 1 "redis-server loads the rules"; done_testing; exit 1; }
