@@ -117,9 +117,9 @@ sq_submit (struct sq_proto *p, const struct sq_submit_args *a, char *state_out,
   args[6] = prio;
   args[7] = att;
   args[8] = a->submitter ? a->submitter : "";
+  /* The input is bytes: never strlen it (see sq_complete). */
   for (int i = 0; i < 9; i++)
-    lens[i] = strlen (args[i]);
-  lens[2] = a->input_len;
+    lens[i] = i == 2 ? a->input_len : strlen (args[i]);
   rep = sq_redis_eval (p->r, &p->submit, 5, keys, 9, args, lens, err);
   if (!rep)
     return -1;
@@ -268,9 +268,10 @@ sq_complete (struct sq_proto *p, const char *queue, const char *id, const char *
   args[6] = backoff;
   for (int i = 0; i < c->nfields; i++)
     args[7 + i] = c->fields[i];
+  /* The result is bytes, not a string: never strlen it (it need not end
+   * in a NUL: a sealed result is a malloc'ed buffer of its exact size). */
   for (int i = 0; i < nargs; i++)
-    lens[i] = strlen (args[i]);
-  lens[5] = c->result ? c->result_len : 0;
+    lens[i] = i == 5 ? (c->result ? c->result_len : 0) : strlen (args[i]);
   rep = sq_redis_eval (p->r, &p->complete, 2, keys, nargs, args, lens, err);
   if (!rep)
     return -1;
