@@ -169,6 +169,8 @@ sink_write (int i, const char *buf, size_t len)
       ssize_t n = write (sink[i], buf, len);
       if (n < 0 && errno == EINTR)
         continue;
+      if (n == 0)
+        errno = EIO; /* nothing written, and no errno to say why */
       if (n <= 0)
         return -1;
       output->bytes[i] += (uint64_t) n;

@@ -88,9 +88,9 @@ static const char *const enosys_calls[] = {
   "io_getevents", "io_pgetevents", "inotify_init", "inotify_init1",
 };
 
-/* Socket families are checked below this number (AF_MAX is 46 in Linux
- * 6.1); any family at or above it is refused as a whole. */
-#define SBX_AF_LIMIT 64
+/* The socket families a job may open; every other one is refused. */
+static const int open_families[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK };
+static const int family_calls[] = { SCMP_SYS (socket), SCMP_SYS (socketpair) };
 
 static const unsigned long ns_flags[] = {
   CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,    CLONE_NEWUSER,
@@ -163,6 +163,63 @@ add_syscall_rules (scmp_filter_ctx ctx, enum sbx_seccomp_policy policy)
   return 0;
 }
 
+static int
+family_open (uint64_t fam)
+{
+  for (size_t i = 0; i < SQ_ARRAY_SIZE (open_families); i++)
+    if (fam == (uint64_t) open_families[i])
+      return 1;
+  return 0;
+}
+
+/* The refused families of syscall nr, as few comparisons as the open
+ * ones allow: each run of refused families is split into aligned blocks
+ * of a power of two, one masked comparison each (4-7 is one rule, not
+ * four), and everything above the highest open family is one "at least"
+ * comparison, which also covers families the kernel adds later. The
+ * comparisons are of all 64 bits, so a family with high bits set (which
+ * the kernel would cut to an int) is above the open ones, and refused.
+ * The filter stays short: the kernel converts and compiles it at every
+ * load, once per job. 0, or libseccomp's negative errno. */
+static int
+refuse_families (scmp_filter_ctx ctx, int nr)
+{
+  uint64_t top = 0;
+  int r;
+
+  for (size_t i = 0; i < SQ_ARRAY_SIZE (open_families); i++)
+    if ((uint64_t) open_families[i] + 1 > top)
+      top = (uint64_t) open_families[i] + 1;
+  for (uint64_t fam = 0; fam < top;)
+    {
+      uint64_t size = 1;
+      if (family_open (fam))
+        {
+          fam++;
+          continue;
+        }
+      /* Double the block while it stays aligned, below top and refused. */
+      for (;;)
+        {
+          uint64_t next = size * 2, f;
+          if (fam % next != 0 || fam + next > top)
+            break;
+          for (f = fam + size; f < fam + next && !family_open (f); f++)
+            ;
+          if (f < fam + next)
+            break;
+          size = next;
+        }
+      r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EAFNOSUPPORT), nr, 1,
+                            SCMP_A0 (SCMP_CMP_MASKED_EQ, ~(size - 1), fam));
+      if (r < 0)
+        return r;
+      fam += size;
+    }
+  return seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EAFNOSUPPORT), nr, 1,
+                           SCMP_A0 (SCMP_CMP_GE, top));
+}
+
 /* Socket families and terminal ioctls. 0, or libseccomp's negative
  * errno. */
 static int
@@ -177,27 +234,15 @@ add_socket_rules (scmp_filter_ctx ctx)
    * any family added to the kernel later. Jobs keep AF_UNIX, AF_INET,
    * AF_INET6, and AF_NETLINK for NETLINK_ROUTE alone (addresses and
    * routes of the job's own network namespace). */
-  for (int fam = 0; fam < SBX_AF_LIMIT; fam++)
+  for (size_t i = 0; i < SQ_ARRAY_SIZE (family_calls); i++)
     {
-      if (fam == AF_UNIX || fam == AF_INET || fam == AF_INET6 || fam == AF_NETLINK)
-        continue;
-      r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EAFNOSUPPORT), SCMP_SYS (socket), 1,
-                            SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) fam));
-      if (r == 0)
-        r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EAFNOSUPPORT), SCMP_SYS (socketpair),
-                              1, SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) fam));
+      r = refuse_families (ctx, family_calls[i]);
       if (r < 0)
         return r;
     }
-  r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EAFNOSUPPORT), SCMP_SYS (socket), 1,
-                        SCMP_A0 (SCMP_CMP_GE, (scmp_datum_t) SBX_AF_LIMIT));
-  if (r == 0)
-    r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EAFNOSUPPORT), SCMP_SYS (socketpair), 1,
-                          SCMP_A0 (SCMP_CMP_GE, (scmp_datum_t) SBX_AF_LIMIT));
-  if (r == 0)
-    r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPROTONOSUPPORT), SCMP_SYS (socket), 2,
-                          SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) AF_NETLINK),
-                          SCMP_A2 (SCMP_CMP_NE, (scmp_datum_t) NETLINK_ROUTE));
+  r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPROTONOSUPPORT), SCMP_SYS (socket), 2,
+                        SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) AF_NETLINK),
+                        SCMP_A2 (SCMP_CMP_NE, (scmp_datum_t) NETLINK_ROUTE));
   if (r < 0)
     return r;
   /* Typing into another terminal's input queue. */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include <linux/bpf.h>
 #include <linux/filter.h>
 #include <linux/io_uring.h>
+#include <linux/netlink.h>
 #include <linux/seccomp.h>
 
 #include "../../common/cleanup.h"
@@ -271,6 +273,57 @@ foreign_arch_denied (void **state)
     }
 }
 
+static uint32_t
+decide_args (enum sbx_seccomp_policy policy, int nr, uint64_t a0, uint64_t a2)
+{
+  struct sbx_seccomp sc;
+  struct seccomp_data d;
+
+  memset (&d, 0, sizeof d);
+  d.arch = AUDIT_ARCH_X86_64;
+  d.nr = nr;
+  d.args[0] = a0;
+  d.args[2] = a2;
+  sbx_seccomp_builtin (&sc, policy);
+  return bpf_run (&sc.prog, &d);
+}
+
+/* Every socket family, as socket() and socketpair(): AF_UNIX, AF_INET,
+ * AF_INET6 and AF_NETLINK (route only) reach the kernel, every other one
+ * fails with EAFNOSUPPORT, in both policies; so does any family with a
+ * high bit set, whatever its low 32 bits name. */
+static void
+socket_families (void **state)
+{
+  static const int calls[] = { SYS_socket, SYS_socketpair };
+  (void) state;
+  for (int p = SBX_POLICY_SANDBOX; p <= SBX_POLICY_HELPER; p++)
+    for (size_t c = 0; c < SQ_ARRAY_SIZE (calls); c++)
+      for (uint64_t high = 0; high < 3; high++)
+        for (uint64_t fam = 0; fam < 4200; fam++)
+          {
+            uint64_t a0 = fam
+                          | (high == 0   ? 0
+                             : high == 1 ? 1ULL << 32
+                                         : 0xffffffff00000000ULL);
+            int open = high == 0
+                       && (fam == AF_UNIX || fam == AF_INET || fam == AF_INET6
+                           || fam == AF_NETLINK);
+            uint32_t want = open ? SECCOMP_RET_ALLOW : RET_ERRNO (EAFNOSUPPORT);
+            uint32_t got = decide_args ((enum sbx_seccomp_policy) p, calls[c], a0,
+                                        fam == AF_NETLINK ? NETLINK_ROUTE : 0);
+            if (got != want)
+              print_message ("# policy %d, syscall %d, family 0x%llx: 0x%x\n", p,
+                             calls[c], (unsigned long long) a0, got);
+            assert_int_equal (got, want);
+          }
+  /* Netlink: the route protocol alone. */
+  assert_int_equal (decide_args (SBX_POLICY_SANDBOX, SYS_socket, AF_NETLINK, 4),
+                    RET_ERRNO (EPROTONOSUPPORT));
+  assert_int_equal (decide_args (SBX_POLICY_SANDBOX, SYS_socket, AF_NETLINK, 9),
+                    RET_ERRNO (EPROTONOSUPPORT));
+}
+
 static void
 sandbox_policy (void **state)
 {
@@ -309,10 +362,9 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (sandbox_policy),
-    cmocka_unit_test (helper_policy),
-    cmocka_unit_test (builtin_matches_source),
-    cmocka_unit_test (foreign_arch_denied),
+    cmocka_unit_test (sandbox_policy),         cmocka_unit_test (helper_policy),
+    cmocka_unit_test (builtin_matches_source), cmocka_unit_test (foreign_arch_denied),
+    cmocka_unit_test (socket_families),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
