@@ -130,8 +130,11 @@ supervise (struct sbx *b, uint64_t start_us, struct sbx_observed *obs)
       int n = poll (pf, 2, next > now ? (int) (next - now) : 0);
       if (n < 0 && errno != EINTR)
         {
-          obs->sink_errno = errno;
-          kill_job (&s, SBX_KILL_SINK);
+          /* Nothing left to watch the limits with: the job ends, and the
+           * wait below is for its last process. */
+          obs->watch_errno = errno;
+          kill_job (&s, SBX_KILL_WATCH);
+          break;
         }
       if (pf[1].revents & POLLIN)
         kill_job (&s, SBX_KILL_CANCEL);

@@ -217,6 +217,12 @@ sbx_decide (const struct sbx_observed *o, const struct sbx_limits *lim,
                 "sandq could not store the program's output: %s",
                 strerror (o->sink_errno ? o->sink_errno : EIO));
       return;
+    case SBX_KILL_WATCH:
+      res->status = SQ_STATUS_SYSTEM_ERROR;
+      snprintf (res->message, sizeof res->message,
+                "sandq could not watch the sandbox and stopped the program: %s",
+                strerror (o->watch_errno ? o->watch_errno : EIO));
+      return;
     case SBX_KILL_OUTPUT:
     case SBX_KILL_CPU:
     case SBX_KILL_TIMEOUT:

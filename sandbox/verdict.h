@@ -14,7 +14,8 @@ enum sbx_kill_reason
   SBX_KILL_CPU,
   SBX_KILL_OUTPUT,
   SBX_KILL_CANCEL,
-  SBX_KILL_SINK, /* the caller's stdout/stderr file failed */
+  SBX_KILL_SINK,  /* the caller's stdout/stderr file failed */
+  SBX_KILL_WATCH, /* the supervisor could not wait on the sandbox */
 };
 
 struct sbx_observed
@@ -32,7 +33,8 @@ struct sbx_observed
   uint64_t oom_kills;
   uint64_t pids_max_events;
   uint64_t cpu_ns;
-  int disk_full; /* no space or no inodes left on scratch */
+  int watch_errno; /* SBX_KILL_WATCH: why the wait failed */
+  int disk_full;   /* no space or no inodes left on scratch */
   int inodes_full;
 };
 

@@ -154,6 +154,12 @@ supervisor_kills (void **state)
   assert_int_equal (r.status, SQ_STATUS_CANCELLED);
   r = decide ((struct sbx_observed){ .killed = SBX_KILL_SINK });
   assert_int_equal (r.status, SQ_STATUS_SYSTEM_ERROR);
+  /* The supervisor's own wait failed: sandq's fault, named as such, not
+   * as the output's. */
+  r = decide ((struct sbx_observed){ .killed = SBX_KILL_WATCH, .watch_errno = ENOMEM });
+  assert_int_equal (r.status, SQ_STATUS_SYSTEM_ERROR);
+  assert_string_equal (r.message, "sandq could not watch the sandbox and stopped the "
+                                  "program: Cannot allocate memory");
   /* What init saw of the output: it stopped the job at its cap, or could
    * not store it (the caller's disk; the job's memory is the job's). */
   r = decide ((struct sbx_observed){
