@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -39,6 +40,7 @@
 #include <linux/mount.h>
 
 #include "../common/archive.h"
+#include "../common/cleanup.h"
 #include "../common/joblimits.h"
 #include "../common/util.h"
 #include "../sandbox/sandbox.h"
@@ -342,6 +344,58 @@ spawn_job (int *fds, pid_t self, const sigset_t *none)
     close (pidfd);
 }
 
+/* Libraries that libarchive links for what sandq never asks of it: xar's
+ * XML parser with ICU and the C++ runtime under it, digests and
+ * encryption (nettle), lz4, ACLs. A job process has no use for them, and
+ * a fork copies every mapping: each one left out makes every job
+ * process's fork and exit cheaper. A library missing from this list is
+ * merely inherited; the sanitizers' runtimes need the C++ runtime, libm
+ * and libgcc_s themselves. */
+static const char *const unused_libs[] = {
+  "libxml2.so",   "libicuuc.so", "libicudata.so",
+  "libnettle.so", "liblz4.so",   "libacl.so",
+#ifndef __SANITIZE_ADDRESS__
+  "libstdc++.so", "libgcc_s.so", "libm.so",
+#endif
+};
+
+/* dl_iterate_phdr's callback: an unused library's whole span (its
+ * segments and the gaps between them) is left out of every fork. */
+static int
+leave_out_of_forks (struct dl_phdr_info *info, size_t size, void *data)
+{
+  const char *base = strrchr (info->dlpi_name, '/');
+  uintptr_t lo = UINTPTR_MAX, hi = 0, page = (uintptr_t) sysconf (_SC_PAGESIZE);
+  size_t i;
+
+  (void) size;
+  (void) data;
+  base = base ? base + 1 : info->dlpi_name;
+  for (i = 0; i < SQ_ARRAY_SIZE (unused_libs); i++)
+    if (strncmp (base, unused_libs[i], strlen (unused_libs[i])) == 0)
+      break;
+  if (i == SQ_ARRAY_SIZE (unused_libs))
+    return 0;
+  for (int j = 0; j < info->dlpi_phnum; j++)
+    {
+      const ElfW (Phdr) *ph = &info->dlpi_phdr[j];
+      if (ph->p_type != PT_LOAD)
+        continue;
+      uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+      if (start < lo)
+        lo = start;
+      if (start + ph->p_memsz > hi)
+        hi = start + ph->p_memsz;
+    }
+  if (lo < hi)
+    {
+      lo &= ~(page - 1);
+      hi = (hi + page - 1) & ~(page - 1);
+      madvise ((void *) lo, hi - lo, MADV_DONTFORK);
+    }
+  return 0;
+}
+
 /* The helper's own confinement, once, inherited by every job process:
  * only its socket, the empty root, a private IPC namespace, seccomp.
  * 0, or -1 with a message on stderr. */
@@ -407,6 +461,7 @@ main (int argc, char **argv)
   /* Before any job process chroots into the empty root, where no locale
    * (nor gconv module) can be loaded. */
   sq_archive_locale (0);
+  dl_iterate_phdr (leave_out_of_forks, NULL);
   /* It ends with the worker (above), not when a stop signal meant for
    * the worker, which drains, reaches it too. */
   signal (SIGTERM, SIG_IGN);

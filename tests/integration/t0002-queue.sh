@@ -118,6 +118,14 @@ is "the job process holds only its socket (and /dev/null as stdio)" \
   "0=/dev/null 1=/dev/null 2=/dev/null 3=socket "
 ok "the job process is not in the host's network namespace" \
   test "$(readlink /proc/$u/ns/net)" != "$(readlink /proc/self/ns/net)"
+# The libraries libarchive links for what sandq never asks of it (xar's
+# XML with ICU and the C++ runtime, nettle, lz4, ACLs) stay out of every
+# fork: the helper maps them, its job processes do not.
+ok "the helper maps libxml2 (libarchive links it)" grep -q libxml2 /proc/"$(helper)"/maps
+is "... its job processes map none of libxml2, ICU, nettle, lz4, libacl" \
+  "$(grep -oE 'lib(xml2|icu[a-z]*|nettle|lz4|acl)\.so' /proc/$u/maps | sort -u)" ""
+ok "... but libarchive and its decompressors" \
+  sh -c "grep -q libarchive /proc/$u/maps && grep -q libzstd /proc/$u/maps"
 # Its root is an empty read-only tmpfs, not the job's directory: glibc
 # opens files by absolute path on its own (see t0004's gconv job).
 is "the job process's root is empty" "$(ls -A /proc/$u/root/ 2>&1)" ""
