@@ -223,8 +223,11 @@ bpf_run (const struct sock_fprog *prog, const struct seccomp_data *d)
   return 0;
 }
 
+/* The policy's answer to syscall nr of arch, with a0 and a2 as its first
+ * and third arguments. */
 static uint32_t
-decide (enum sbx_seccomp_policy policy, uint32_t arch, int nr)
+decide_args (enum sbx_seccomp_policy policy, uint32_t arch, int nr, uint64_t a0,
+             uint64_t a2)
 {
   struct sbx_seccomp sc;
   struct seccomp_data d;
@@ -232,8 +235,16 @@ decide (enum sbx_seccomp_policy policy, uint32_t arch, int nr)
   memset (&d, 0, sizeof d);
   d.arch = arch;
   d.nr = nr;
+  d.args[0] = a0;
+  d.args[2] = a2;
   sbx_seccomp_builtin (&sc, policy);
   return bpf_run (&sc.prog, &d);
+}
+
+static uint32_t
+decide (enum sbx_seccomp_policy policy, uint32_t arch, int nr)
+{
+  return decide_args (policy, arch, nr, 0, 0);
 }
 
 #define RET_ERRNO(e) (SECCOMP_RET_ERRNO | (uint32_t) (e))
@@ -273,21 +284,6 @@ foreign_arch_denied (void **state)
     }
 }
 
-static uint32_t
-decide_args (enum sbx_seccomp_policy policy, int nr, uint64_t a0, uint64_t a2)
-{
-  struct sbx_seccomp sc;
-  struct seccomp_data d;
-
-  memset (&d, 0, sizeof d);
-  d.arch = AUDIT_ARCH_X86_64;
-  d.nr = nr;
-  d.args[0] = a0;
-  d.args[2] = a2;
-  sbx_seccomp_builtin (&sc, policy);
-  return bpf_run (&sc.prog, &d);
-}
-
 /* Every socket family, as socket() and socketpair(): AF_UNIX, AF_INET,
  * AF_INET6 and AF_NETLINK (route only) reach the kernel, every other one
  * fails with EAFNOSUPPORT, in both policies; so does any family with a
@@ -310,18 +306,21 @@ socket_families (void **state)
                        && (fam == AF_UNIX || fam == AF_INET || fam == AF_INET6
                            || fam == AF_NETLINK);
             uint32_t want = open ? SECCOMP_RET_ALLOW : RET_ERRNO (EAFNOSUPPORT);
-            uint32_t got = decide_args ((enum sbx_seccomp_policy) p, calls[c], a0,
-                                        fam == AF_NETLINK ? NETLINK_ROUTE : 0);
+            uint32_t got
+                = decide_args ((enum sbx_seccomp_policy) p, AUDIT_ARCH_X86_64, calls[c],
+                               a0, fam == AF_NETLINK ? NETLINK_ROUTE : 0);
             if (got != want)
               print_message ("# policy %d, syscall %d, family 0x%llx: 0x%x\n", p,
                              calls[c], (unsigned long long) a0, got);
             assert_int_equal (got, want);
           }
   /* Netlink: the route protocol alone. */
-  assert_int_equal (decide_args (SBX_POLICY_SANDBOX, SYS_socket, AF_NETLINK, 4),
-                    RET_ERRNO (EPROTONOSUPPORT));
-  assert_int_equal (decide_args (SBX_POLICY_SANDBOX, SYS_socket, AF_NETLINK, 9),
-                    RET_ERRNO (EPROTONOSUPPORT));
+  assert_int_equal (
+      decide_args (SBX_POLICY_SANDBOX, AUDIT_ARCH_X86_64, SYS_socket, AF_NETLINK, 4),
+      RET_ERRNO (EPROTONOSUPPORT));
+  assert_int_equal (
+      decide_args (SBX_POLICY_SANDBOX, AUDIT_ARCH_X86_64, SYS_socket, AF_NETLINK, 9),
+      RET_ERRNO (EPROTONOSUPPORT));
 }
 
 static void
