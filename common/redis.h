@@ -87,12 +87,12 @@ struct sq_script
   const char *sha; /* SHA-1 of source, 40 hex digits */
 };
 
-/* EVALSHA with keys then args. NULL with err on connection errors and on
- * script errors (the message includes the script's name). */
 /* SCRIPT LOAD of s, checking that Redis names it by s->sha. If this user
  * may not load scripts, err says who loads them. 0, or -1 with err. */
 int sq_redis_load_script (sq_redis *r, const struct sq_script *s, sq_err *err);
 
+/* EVALSHA with keys then args. NULL with err on connection errors and on
+ * script errors (the message includes the script's name). */
 redisReply *sq_redis_eval (sq_redis *r, struct sq_script *s, int nkeys, const char **keys,
                            int nargs, const char **args, const size_t *arglens,
                            sq_err *err);
