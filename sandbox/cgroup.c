@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -115,6 +116,61 @@ cg_mkdir_at (int dirfd, const char *name, sq_err *err, const char *shown)
   if (mkdirat (dirfd, name, 0755) < 0 && errno != EEXIST)
     return sq_err_set (err, errno, "create cgroup '%s/%s'", shown, name);
   return 0;
+}
+
+/* The subtree directory is shared by every sandq process started in the
+ * same cgroup, and the last one to leave removes it. Each holds a shared
+ * flock on the directory for its life; one that leaves removes it only if
+ * it can take the lock exclusively, so never while another process has it
+ * open to make its own directories in. A process that opened it just
+ * before such a removal finds, once it holds its share, that the name no
+ * longer leads to what it opened, and starts over. */
+int
+cg_subtree_open (int bfd, const char *base, sq_err *err)
+{
+  uint64_t deadline = sq_now_ms () + 2000;
+
+  for (;;)
+    {
+      cleanup_close int sfd = -1;
+      struct stat held, named;
+
+      if (cg_mkdir_at (bfd, CG_SUBTREE, err, base) < 0)
+        return -1;
+      sfd = openat (bfd, CG_SUBTREE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (sfd < 0 && errno != ENOENT)
+        return sq_err_set (err, errno, "open cgroup '%s/" CG_SUBTREE "'", base);
+      /* A file system without flock still works, as before there was a
+       * lock: the rmdir of a directory in use fails. */
+      if (sfd >= 0 && (flock (sfd, LOCK_SH | LOCK_NB) == 0 || errno != EWOULDBLOCK)
+          && fstat (sfd, &held) == 0 && fstatat (bfd, CG_SUBTREE, &named, 0) == 0
+          && held.st_ino == named.st_ino && held.st_dev == named.st_dev)
+        return steal_fd (&sfd);
+      if (sq_now_ms () > deadline)
+        return sq_err_set (err, EAGAIN,
+                           "cgroup '%s/" CG_SUBTREE "' was being removed by another "
+                           "sandq process and could not be made again within 2 s",
+                           base);
+      struct timespec ts = { 0, 1000000 };
+      nanosleep (&ts, NULL);
+    }
+}
+
+void
+cg_subtree_leave (int sfd)
+{
+  if (sfd < 0)
+    return;
+  /* A failed conversion drops the shared lock too: fine, this process is
+   * leaving. */
+  if (flock (sfd, LOCK_EX | LOCK_NB) == 0)
+    {
+      cleanup_close int bfd = openat (sfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      /* Fails, as it should, while a dead instance's leftovers are in it. */
+      if (bfd >= 0)
+        unlinkat (bfd, CG_SUBTREE, AT_REMOVEDIR);
+    }
+  close (sfd);
 }
 
 /* Kills everything in the cgroup at dirfd and waits (bounded) until it is
@@ -259,7 +315,7 @@ cg_host_init (struct cg_host *h, int one_shot, sq_err *err)
   memset (h, 0, sizeof *h);
   pthread_mutex_init (&h->pool_lock, NULL);
   for (int i = 0; i < CG_NCTRL; i++)
-    h->dirfd[i] = -1;
+    h->dirfd[i] = h->subtree_fd[i] = -1;
   if (proc_starttime (getpid (), &start) < 0)
     return sq_err_set (err, errno, "read /proc/self/stat");
   snprintf (h->instance, sizeof h->instance, "%d-%llu", (int) getpid (), start);
@@ -303,13 +359,15 @@ cg_host_fini (struct cg_host *h)
     {
       if (h->dirfd[i] < 0)
         continue;
-      if (h->one_shot)
+      if (h->one_shot || h->subtree_fd[i] >= 0)
         {
           close (h->dirfd[i]);
           h->dirfd[i] = -1;
+          if (!h->one_shot)
+            unlinkat (h->subtree_fd[i], h->instance, AT_REMOVEDIR);
           continue;
         }
-      /* Removing our own instance directory; fails harmlessly if the v2
+      /* v2: removing our own instance directory; fails harmlessly if the
        * supervisor leaf still holds this process. */
       cleanup_close int sfd
           = openat (h->dirfd[i], "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -317,6 +375,11 @@ cg_host_fini (struct cg_host *h)
       h->dirfd[i] = -1;
       if (sfd >= 0)
         unlinkat (sfd, h->instance, AT_REMOVEDIR);
+    }
+  for (int i = 0; i < CG_NCTRL; i++)
+    {
+      cg_subtree_leave (h->subtree_fd[i]);
+      h->subtree_fd[i] = -1;
     }
   h->ndirs = 0;
 }

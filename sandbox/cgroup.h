@@ -17,7 +17,10 @@
  *
  * <instance> is "<pid>-<starttime>" of the process that made it, so a later
  * start can tell a dead instance's leftovers from a live one's and sweep
- * only the former.
+ * only the former. On v1 the last process to leave also removes the
+ * shared sandq directory (cg_subtree_open in cgroup_internal.h); on v2
+ * this process sits in its own instance until it exits, and the
+ * cgroup's owner (systemd) removes the rest.
  */
 #ifndef SBX_CGROUP_H
 #define SBX_CGROUP_H
@@ -85,6 +88,9 @@ struct cg_host
   /* v1: one instance directory per distinct hierarchy; v2: dirfd[0] only. */
   int dirfd[CG_NCTRL];
   int ctrl_dir[CG_NCTRL]; /* index into dirfd for each controller */
+  /* v1: each hierarchy's subtree directory, its share held (cgroup.c,
+   * cg_subtree_open); -1 elsewhere. */
+  int subtree_fd[CG_NCTRL];
   int ndirs;
   char path[CG_NCTRL][1280]; /* instance path of each dirfd, for logs */
   char instance[64];

@@ -40,6 +40,12 @@ int cg_v1_job_give (struct cg_host *h, struct cg_job *j, sq_err *err);
 /* This process's cgroup path for a v1 controller, or v2's when ctrl is NULL. */
 int cg_own_path (const char *ctrl, char *out, size_t len, sq_err *err);
 int cg_mkdir_at (int dirfd, const char *name, sq_err *err, const char *shown);
+/* v1: makes or finds the subtree directory below the cgroup at bfd (shown
+ * as base) and returns it open, with this process's share of it held
+ * (see cgroup.c); cg_subtree_leave gives that share back and removes the
+ * directory if no other process holds one and it is empty. */
+int cg_subtree_open (int bfd, const char *base, sq_err *err);
+void cg_subtree_leave (int sfd);
 /* Kills everything in the cgroup at dirfd and waits (5 s at most) until
  * it is empty. */
 int cg_kill_and_drain (int dirfd);

@@ -29,7 +29,8 @@ v1_init (struct cg_host *h, sq_err *err)
   for (int c = 0; c < CG_NCTRL; c++)
     {
       char mnt[256], own[512], base[1024], inst[1200];
-      cleanup_close int bfd = -1, sfd = -1;
+      cleanup_close int bfd = -1;
+      int sfd;
       struct stat st;
       int dup_of = -1;
 
@@ -53,15 +54,13 @@ v1_init (struct cg_host *h, sq_err *err)
       bfd = open (base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (bfd < 0)
         return sq_err_set (err, errno, "open cgroup '%s'", base);
-      if (cg_mkdir_at (bfd, CG_SUBTREE, err, base) < 0)
-        return -1;
-      sfd = openat (bfd, CG_SUBTREE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      sfd = h->subtree_fd[h->ndirs] = cg_subtree_open (bfd, base, err);
       if (sfd < 0)
-        return sq_err_set (err, errno, "open cgroup '%s/" CG_SUBTREE "'", base);
+        return -1;
       if (h->one_shot)
         {
           snprintf (inst, sizeof inst, "%s/" CG_SUBTREE, base);
-          h->dirfd[h->ndirs] = steal_fd (&sfd);
+          h->dirfd[h->ndirs] = fcntl (sfd, F_DUPFD_CLOEXEC, 3);
           goto opened;
         }
       if (cg_mkdir_at (sfd, h->instance, err, base) < 0)

@@ -145,6 +145,35 @@ else
 fi
 is "no sandq job cgroup is left" "$(find /sys/fs/cgroup -path '*/sandq/*/j*' -type d | wc -l)" 0
 
+# The subtree directory is shared by every sandq process started in the
+# same cgroup, and the last to leave removes it, also when many start and
+# leave at once. Run in a pids cgroup of the test's own, so that nothing
+# else there keeps it.
+pown=$(awk -F: '$2 ~ /(^|,)pids(,|$)/ {print $3}' /proc/self/cgroup)
+if [ -d /sys/fs/cgroup/pids ] && [ -n "$pown" ]; then
+  box=/sys/fs/cgroup/pids${pown%/}/sandq-t0001-$$
+  mkdir "$box"
+  incg() { sh -c 'echo $$ > "$0/tasks" && exec "$@"' "$box" "$@"; }
+  incg "$S" run -- /bin/true >/dev/null
+  is "one run: exit 0" "$?" 0
+  ok "one run leaves no sandq directory in its cgroup" test ! -e "$box/sandq"
+  fails=0
+  for round in 1 2 3 4; do
+    pids=""
+    for i in 1 2 3 4 5 6; do
+      incg "$S" run -- /bin/sh -c 'exit 0' >/dev/null 2>"$tmp/race.$round.$i" &
+      pids="$pids $!"
+    done
+    for p in $pids; do wait "$p" || fails=$((fails + 1)); done
+  done
+  is "24 runs, six at a time: all exit 0" "$fails" 0
+  is "... and no error" "$(cat "$tmp"/race.* | head -3)" ""
+  ok "... and no sandq directory is left" test ! -e "$box/sandq"
+  rmdir "$box"
+else
+  skip "the last run removes the subtree" "no cgroup v1 pids hierarchy"
+fi
+
 # Seen from the host, a running job is in its own cgroup in every
 # hierarchy with a limit (on v1 the CLI makes them while init builds the
 # root, and init steps in before the program starts), and so are its

@@ -111,6 +111,9 @@ is "one task in all the sets: the next sandbox's init" "$(cat "$inst"/p*/tasks |
 worker_stop w1
 is "worker exits 0" "$WSTATUS" 0
 ok "its cgroup instance is gone" test ! -e "$inst"
+# It was the only sandq process in its cgroups: the subtree goes too.
+ok "... and, the last to leave, the subtree" test ! -e "${inst%/*}"
+ok "... in the memory hierarchy too" test ! -e "${mem%/*}"
 
 # A worker killed outright leaves its sets behind, a sandbox's init
 # perhaps still in one; the next start on the host sweeps them.
@@ -125,4 +128,6 @@ worker_start w3 --concurrency 1 || { done_testing; exit 1; }
 ok "the next worker's start sweeps the dead one's sets" wait_for 10 "test ! -e '$inst2'"
 ok "... and its memory cgroups" test ! -e "$mem2"
 worker_stop w3
+ok "the last worker leaves no subtree behind" test ! -e "${inst2%/*}"
+ok "... in the memory hierarchy either" test ! -e "${mem2%/*}"
 done_testing
