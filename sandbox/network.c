@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,7 +115,10 @@ write_hosts (struct sbx *b, sq_err *err)
   int fd = openat (b->scratch_fd, "hosts", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
   if (fd < 0)
     return sq_err_set (err, errno, "write the job's hosts file");
-  int r = sq_write_all (fd, base, sizeof base - 1);
+  /* Readable by the job whatever the caller's umask. */
+  int r = fchmod (fd, 0444);
+  if (r == 0)
+    r = sq_write_all (fd, base, sizeof base - 1);
   if (r == 0)
     r = sq_write_all (fd, b->net->hosts, strlen (b->net->hosts));
   if (r == 0 && b->net->hosts[0] && b->net->hosts[strlen (b->net->hosts) - 1] != '\n')

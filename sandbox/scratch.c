@@ -30,14 +30,13 @@ sbx_scratch_make (struct sbx *b, sq_err *err)
                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "scratch disk", err);
   if (b->scratch_fd < 0)
     return -1;
+  /* Modes set outright, whatever the caller's umask: tmp and shm are
+   * sticky and world-writable like any /tmp, for programs that check. */
   for (size_t i = 0; i < SQ_ARRAY_SIZE (dirs); i++)
     if (mkdirat (b->scratch_fd, dirs[i], 0755) < 0
-        || fchownat (b->scratch_fd, dirs[i], b->uid, b->uid, 0) < 0)
+        || fchownat (b->scratch_fd, dirs[i], b->uid, b->uid, 0) < 0
+        || fchmodat (b->scratch_fd, dirs[i], dirs[i][0] == 'w' ? 0755 : 01777, 0) < 0)
       return sq_err_set (err, errno, "create scratch '%s'", dirs[i]);
-  /* Sticky and world-writable like any /tmp, for programs that check. */
-  if (fchmodat (b->scratch_fd, "tmp", 01777, 0) < 0
-      || fchmodat (b->scratch_fd, "shm", 01777, 0) < 0)
-    return sq_err_set (err, errno, "chmod scratch tmp");
   b->work_fd = openat (b->scratch_fd, "work", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (b->work_fd < 0)
     return sq_err_set (err, errno, "open scratch");

@@ -136,6 +136,10 @@ drop_privileges (int sock, const struct arc_request *rq, pid_t parent)
   if (getppid () != parent)
     _exit (2);
   signal (SIGXFSZ, SIG_IGN);
+  /* The job's directories as the program would make them, not as the
+   * worker's umask would (a service's UMask=0077): this process writes
+   * nothing but the job's own files. */
+  umask (022);
 }
 
 /* Whether an errno from unpacking is sandq's fault rather than the

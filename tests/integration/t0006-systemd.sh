@@ -95,14 +95,30 @@ worker_stop n
 # "the archive helper is gone") it must stop at start and say why.
 unit_caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$w" | tr ' ' '\n' | sed 's/^CAP_/+/' \
             | tr 'A-Z' 'a-z' | paste -sd, -)
+# Its UMask too: the sandbox's files and directories must not take it.
+unit_umask=$(sed -n 's/^UMask=//p' "$w")
 if command -v setpriv >/dev/null; then
-  setpriv --bounding-set "-all,$unit_caps" --no-new-privs \
-    "$BIN/sandq-worker" --id confined --queue confined > "$Q_DIR/confined.log" 2>&1 &
+  (umask "$unit_umask" && exec setpriv --bounding-set "-all,$unit_caps" --no-new-privs \
+    "$BIN/sandq-worker" --id confined --queue confined) > "$Q_DIR/confined.log" 2>&1 &
   W_confined=$!
   Q_PIDS+=("$W_confined")
   id=$(SQ submit --queue confined -- sh -c 'echo confined'); SQ wait "$id" >/dev/null
   is "a worker with the unit's capabilities and no_new_privs runs a job" \
     "$(job_field "$id" status confined) $(SQ logs --stdout "$id")" "ok confined"
+  id=$(SQ submit --queue confined -- sh -c '
+    stat -c "%a %n" /etc /etc/passwd /etc/hosts /dev /work /work/out /tmp | tr "\n" " "
+    cat /etc/passwd /etc/group /etc/hosts /etc/nsswitch.conf > /dev/null \
+      && ls /etc/alternatives /etc/ssl/certs > /dev/null && id -un')
+  SQ wait "$id" >/dev/null
+  is "under the unit's UMask=$unit_umask the job's root is as always, and readable" \
+    "$(SQ logs --stdout "$id")" \
+    "755 /etc 644 /etc/passwd 644 /etc/hosts 755 /dev 755 /work 755 /work/out 1777 /tmp sandbox"
+  mkdir -p "$Q_DIR/umin/sub" && echo x > "$Q_DIR/umin/sub/f" && chmod 755 "$Q_DIR/umin" "$Q_DIR/umin/sub" \
+    && chmod 644 "$Q_DIR/umin/sub/f"
+  id=$(SQ submit --queue confined "$Q_DIR/umin" -- stat -c "%a %n" umin umin/sub umin/sub/f)
+  SQ wait "$id" >/dev/null
+  is "... and so are its input's directories and files" "$(SQ logs --stdout "$id" | tr '\n' ' ')" \
+    "755 umin 755 umin/sub 644 umin/sub/f "
   worker_stop confined
   out=$(setpriv --bounding-set "-all,${unit_caps/+net_admin,/}" --no-new-privs \
     "$BIN/sandq-worker" --id no-net-admin 2>&1); rc=$?

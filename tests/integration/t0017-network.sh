@@ -121,12 +121,13 @@ ok "CLI: while a job runs, its link is on the host" link_seen "$H"
 wait $!
 ok "CLI: nothing of the job's link is left on the host" links_gone "$H"
 
-# The job cannot change its own network, nor its /etc/hosts.
+# The job cannot change its own network, nor its /etc/hosts; it reads it
+# whatever the caller's umask (a service's UMask=0077 is not the job's).
 rm -rf "$D/job/out"
-in_ns "$H" "$BIN/sandq-sandbox" run --network pypi.internal:8443 --dir "$D/job" \
+(umask 077 && in_ns "$H" "$BIN/sandq-sandbox" run --network pypi.internal:8443 --dir "$D/job" \
   --stdout "$D/cap.out" -- /bin/sh -c \
   'ip link set eth0 down 2>&1 | head -1; ip route add 10.79.0.3/32 dev eth0 2>&1 | head -1;
-   (echo "10.79.0.3 pypi.internal" >> /etc/hosts) 2>&1 | head -1; cat /etc/hosts' >/dev/null
+   (echo "10.79.0.3 pypi.internal" >> /etc/hosts) 2>&1 | head -1; cat /etc/hosts') >/dev/null
 got=$(cat "$D/cap.out")
 like "CLI: the job cannot take its link down" "$got" 'Operation not permitted'
 like "CLI: the job cannot write its /etc/hosts" "$got" 'Read-only file system|Permission denied'

@@ -93,6 +93,10 @@ tar -C "$J/dir" -czf "$J/input.tgz" .
 cp "$SANDQ_TOP/tests/hostile/fork-bomb/input/bomb.py" "$J/"
 verdict() { local js; js=$(timeout 120 $Q submit --json --wait "$@" 2>"$W/sub.err"); jget "$js" status; }
 is "job /bin/true: ok" "$(verdict -- /bin/true)" ok
+# Under the unit's UMask=0077 the job's root is as anywhere else.
+is "job reading /etc under the unit's UMask: ok" "$(verdict -- /bin/sh -c '
+  test "$(stat -c %a /etc /etc/passwd | tr "\n" " ")" = "755 644 " && id -un >/dev/null &&
+  ls /etc/alternatives >/dev/null && test -r /usr/lib/x86_64-linux-gnu/libblas.so.3')" ok
 is "job with a file input: ok" "$(verdict "$J/data.csv" -- /usr/bin/python3 -c 'import csv; print(sum(int(r["a"]) for r in csv.DictReader(open("data.csv"))))')" ok
 is "job with a directory input: ok" "$(verdict "$J/dir" -- /bin/sh -c 'test -f dir/sub/f.txt')" ok
 is "job with a tarball input: ok" "$(verdict "$J/input.tgz" -- /bin/sh -c 'test -f sub/f.txt')" ok
