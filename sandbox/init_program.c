@@ -122,10 +122,41 @@ set_limits (const struct sbx_limits *l)
      * RLIMIT_SIGPENDING, and root's timer_create failed. */
     { RLIMIT_SIGPENDING, SBX_SIGPENDING_MAX, SBX_SIGPENDING_MAX },
   };
+  /* The rest are not the caller's to pass on either (a shell's
+   * `ulimit -v`, a tiny or unlimited stack): every program starts with the
+   * usual 8 MiB stack and no address-space, data or priority cap of its
+   * own, its memory cap being the cgroup's. A soft limit can go up only
+   * to the hard one, which a user namespace cannot raise. */
+  static const struct
+  {
+    int res;
+    rlim_t soft;
+  } usual[] = {
+    { RLIMIT_STACK, 8 << 20 },
+    { RLIMIT_AS, RLIM_INFINITY },
+    { RLIMIT_DATA, RLIM_INFINITY },
+    { RLIMIT_RSS, RLIM_INFINITY },
+    { RLIMIT_NICE, 0 },
+    { RLIMIT_RTPRIO, 0 },
+  };
+
   for (size_t i = 0; i < SQ_ARRAY_SIZE (r); i++)
     {
       struct rlimit rl = { r[i].soft, r[i].hard };
       if (setrlimit (r[i].res, &rl) < 0)
+        return -1;
+    }
+  for (size_t i = 0; i < SQ_ARRAY_SIZE (usual); i++)
+    {
+      struct rlimit rl;
+      if (getrlimit (usual[i].res, &rl) < 0)
+        return -1;
+      rl.rlim_cur = usual[i].soft;
+      if (usual[i].soft == 0)
+        rl.rlim_max = 0;
+      else if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur > rl.rlim_max)
+        rl.rlim_cur = rl.rlim_max;
+      if (setrlimit (usual[i].res, &rl) < 0)
         return -1;
     }
   return 0;

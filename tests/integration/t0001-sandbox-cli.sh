@@ -145,6 +145,19 @@ else
 fi
 is "no sandq job cgroup is left" "$(find /sys/fs/cgroup -path '*/sandq/*/j*' -type d | wc -l)" 0
 
+# The caller's own limits and umask are not the job's: a shell's small
+# stack, address-space and data caps and its umask 077 (whatever their
+# hard limits allow, the job gets the usual stack and no cap but its
+# cgroup's), both as the CLI builds the root and as a worker does.
+for how in "" --template; do
+  got=$( (ulimit -S -s 256; ulimit -S -v 900000; ulimit -S -d 900000; umask 077
+         "$S" run $how --stdout /dev/stdout -- /bin/sh -c \
+           'echo $(ulimit -s) $(ulimit -v) $(ulimit -d) $(umask) $(stat -c %a /etc /etc/passwd /work)') \
+         | head -1)
+  is "the caller's ulimits and umask stay out${how:+ ($how)}" "$got" \
+     "8192 unlimited unlimited 0022 755 644 755"
+done
+
 # The subtree directory is shared by every sandq process started in the
 # same cgroup, and the last to leave removes it, also when many start and
 # leave at once. Run in a pids cgroup of the test's own, so that nothing
