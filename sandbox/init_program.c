@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -277,6 +278,13 @@ program_main (const struct prog_start *ps)
   if (set_limits (ps->lim) < 0)
     {
       init_report_text (report_fd, REC_SETUP, "setrlimit", errno);
+      _exit (127);
+    }
+  /* Nor is the caller's personality the job's: under `setarch -R` every
+   * job ran without address-space randomisation. */
+  if (personality (PER_LINUX) < 0)
+    {
+      init_report_text (report_fd, REC_SETUP, "personality", errno);
       _exit (127);
     }
   /* The bounding set is empty already (init emptied it, and it is

@@ -157,6 +157,15 @@ for how in "" --template; do
   is "the caller's ulimits and umask stay out${how:+ ($how)}" "$got" \
      "8192 unlimited unlimited 0022 755 644 755"
 done
+if command -v setarch >/dev/null; then
+  # The personality too: a caller's setarch -R (no address-space
+  # randomisation) is not the job's.
+  is "the caller's personality stays out" \
+     "$(setarch "$(uname -m)" -R "$S" run --stdout /dev/stdout -- cat /proc/self/personality | head -1)" \
+     00000000
+else
+  skip "the caller's personality stays out" "setarch is not installed"
+fi
 
 # The subtree directory is shared by every sandq process started in the
 # same cgroup, and the last to leave removes it, also when many start and
