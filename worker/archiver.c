@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -458,6 +459,15 @@ main (int argc, char **argv)
       return 2;
     }
   pid_t worker = (pid_t) strtol (argv[1], NULL, 10);
+  /* Hostile archives are parsed here with the address space randomised,
+   * whatever the worker was started under (`setarch -R`): the
+   * personality takes effect at an execve, so this one is done again. */
+  int pers = personality (0xffffffff);
+  if (pers > 0 && personality (PER_LINUX) >= 0)
+    {
+      execv ("/proc/self/exe", argv);
+      return 1;
+    }
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (getppid () != worker)
     return 1;

@@ -128,6 +128,22 @@ else
   skip "the worker under the unit's capabilities" "setpriv (util-linux) is not installed"
 fi
 
+# A worker started under setarch -R (no address-space randomisation): the
+# archive helper, which parses hostile archives, has it back, and so does
+# every job.
+if command -v setarch >/dev/null; then
+  WORKER_WRAP="setarch $(uname -m) -R" worker_start norand --queue norand
+  helper=$(pgrep -P "$(wpid norand)" -x sandq-archiver | head -1)
+  is "under setarch -R: the worker runs without randomisation" \
+     "$(cat "/proc/$(wpid norand)/personality" 2>&1)" 00040000
+  is "... its archive helper with it" "$(cat "/proc/$helper/personality" 2>&1)" 00000000
+  id=$(SQ submit --queue norand -- cat /proc/self/personality); SQ wait "$id" >/dev/null
+  is "... and its jobs with it" "$(SQ logs --stdout "$id")" 00000000
+  worker_stop norand
+else
+  skip "the archive helper under setarch -R" "setarch is not installed"
+fi
+
 # sd_notify and metrics: a notify socket of our own stands in for systemd.
 cat > "$Q_DIR/notify.py" <<'PY'
 import socket, sys, time
