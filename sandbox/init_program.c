@@ -281,7 +281,7 @@ program_main (const struct prog_start *ps)
       _exit (127);
     }
   /* Nor is the caller's personality the job's: under `setarch -R` every
-   * job ran without address-space randomisation. */
+   * job would run without address-space randomisation. */
   if (personality (PER_LINUX) < 0)
     {
       init_report_text (report_fd, REC_SETUP, "personality", errno);

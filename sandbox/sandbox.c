@@ -108,7 +108,7 @@ tmpl_main (void *arg)
   /* The umask lives with the root and cwd that CLONE_FS just unshared, so
    * this changes this thread's alone. The root's directories and files
    * are the same for every caller: under a service's UMask=0077, /etc
-   * came out 0700 and /etc/passwd 0600, closed to the job. */
+   * would come out 0700 and /etc/passwd 0600, closed to the job. */
   umask (022);
   /* The fd names the namespace, not a path: taken before the pivot. */
   t->fd = open ("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);

@@ -460,10 +460,12 @@ main (int argc, char **argv)
     }
   pid_t worker = (pid_t) strtol (argv[1], NULL, 10);
   /* Hostile archives are parsed here with the address space randomised,
-   * whatever the worker was started under (`setarch -R`): the
-   * personality takes effect at an execve, so this one is done again. */
+   * whatever the worker was started under (`setarch -R`): the flag takes
+   * effect at an execve, so this one is done again without it (the
+   * kernel never sets it by itself, so this happens once at most). */
   int pers = personality (0xffffffff);
-  if (pers > 0 && personality (PER_LINUX) >= 0)
+  if (pers != -1 && (pers & ADDR_NO_RANDOMIZE)
+      && personality ((unsigned long) pers & ~(unsigned long) ADDR_NO_RANDOMIZE) != -1)
     {
       execv ("/proc/self/exe", argv);
       return 1;
