@@ -359,7 +359,9 @@ cg_host_fini (struct cg_host *h)
     {
       if (h->dirfd[i] < 0)
         continue;
-      if (h->one_shot || h->subtree_fd[i] >= 0)
+      /* v1: the instance, or for one_shot the subtree, whose share is
+       * given back below. */
+      if (h->subtree_fd[i] >= 0)
         {
           close (h->dirfd[i]);
           h->dirfd[i] = -1;

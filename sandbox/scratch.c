@@ -22,7 +22,18 @@
 int
 sbx_scratch_make (struct sbx *b, sq_err *err)
 {
-  static const char *const dirs[] = { "work", "work/out", "tmp", "shm" };
+  /* Modes set outright, whatever the caller's umask: tmp and shm are
+   * sticky and world-writable like any /tmp, for programs that check. */
+  static const struct
+  {
+    const char *name;
+    mode_t mode;
+  } dirs[] = {
+    { "work", 0755 },
+    { "work/out", 0755 },
+    { "tmp", 01777 },
+    { "shm", 01777 },
+  };
 
   /* The job's whole disk: a tmpfs held by fd only (sq_tmpfs_detached). */
   b->scratch_fd
@@ -30,13 +41,11 @@ sbx_scratch_make (struct sbx *b, sq_err *err)
                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "scratch disk", err);
   if (b->scratch_fd < 0)
     return -1;
-  /* Modes set outright, whatever the caller's umask: tmp and shm are
-   * sticky and world-writable like any /tmp, for programs that check. */
   for (size_t i = 0; i < SQ_ARRAY_SIZE (dirs); i++)
-    if (mkdirat (b->scratch_fd, dirs[i], 0755) < 0
-        || fchownat (b->scratch_fd, dirs[i], b->uid, b->uid, 0) < 0
-        || fchmodat (b->scratch_fd, dirs[i], dirs[i][0] == 'w' ? 0755 : 01777, 0) < 0)
-      return sq_err_set (err, errno, "create scratch '%s'", dirs[i]);
+    if (mkdirat (b->scratch_fd, dirs[i].name, 0755) < 0
+        || fchownat (b->scratch_fd, dirs[i].name, b->uid, b->uid, 0) < 0
+        || fchmodat (b->scratch_fd, dirs[i].name, dirs[i].mode, 0) < 0)
+      return sq_err_set (err, errno, "create scratch '%s'", dirs[i].name);
   b->work_fd = openat (b->scratch_fd, "work", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (b->work_fd < 0)
     return sq_err_set (err, errno, "open scratch");
