@@ -100,6 +100,9 @@ arc_map_whole (int fd, size_t *len)
   return map_fd (fd, *len);
 }
 
+/* The stack a program gets in a sandbox, and so this helper too. */
+#define HELPER_STACK ((rlim_t) 8 << 20)
+
 /* The job's uid, under rlimits (the process is chrooted in the empty root
  * already). The file-size cap is the disk limit while unpacking and is
  * raised (soft only) to the result cap for the archive. */
@@ -460,12 +463,28 @@ main (int argc, char **argv)
     }
   pid_t worker = (pid_t) strtol (argv[1], NULL, 10);
   /* Hostile archives are parsed here with the address space randomised,
-   * whatever the worker was started under (`setarch -R`): the flag takes
-   * effect at an execve, so this one is done again without it (the
-   * kernel never sets it by itself, so this happens once at most). */
+   * whatever the worker was started under (`setarch -R`), and with an
+   * 8 MiB stack (within the hard limit), whatever its `ulimit -s`, which
+   * also picks the address space's layout. Both take effect at an
+   * execve, so this one is done again with them; each is set once and
+   * then holds, so this happens once at most. */
+  int again = 0;
   int pers = personality (0xffffffff);
   if (pers != -1 && (pers & ADDR_NO_RANDOMIZE)
       && personality ((unsigned long) pers & ~(unsigned long) ADDR_NO_RANDOMIZE) != -1)
+    again = 1;
+  struct rlimit stack;
+  if (getrlimit (RLIMIT_STACK, &stack) == 0)
+    {
+      rlim_t want = stack.rlim_max < HELPER_STACK ? stack.rlim_max : HELPER_STACK;
+      if (stack.rlim_cur != want)
+        {
+          stack.rlim_cur = want;
+          if (setrlimit (RLIMIT_STACK, &stack) == 0)
+            again = 1;
+        }
+    }
+  if (again)
     {
       execv ("/proc/self/exe", argv);
       return 1;

@@ -128,20 +128,28 @@ else
   skip "the worker under the unit's capabilities" "setpriv (util-linux) is not installed"
 fi
 
-# A worker started under setarch -R (no address-space randomisation): the
-# archive helper, which parses hostile archives, has it back, and so does
-# every job.
-if command -v setarch >/dev/null; then
-  WORKER_WRAP="setarch $(uname -m) -R" worker_start norand --queue norand
+# A worker started under setarch -R (no address-space randomisation) and
+# with no stack limit: the archive helper, which parses hostile archives,
+# has randomisation back and an 8 MiB stack, and every job has both.
+if command -v setarch >/dev/null && command -v prlimit >/dev/null \
+   && [ "$(ulimit -Hs)" = unlimited ]; then
+  WORKER_WRAP="setarch $(uname -m) -R prlimit --stack=unlimited:unlimited" \
+    worker_start norand --queue norand
   helper=$(pgrep -P "$(wpid norand)" -x sandq-archiver | head -1)
   is "under setarch -R: the worker runs without randomisation" \
      "$(cat "/proc/$(wpid norand)/personality" 2>&1)" 00040000
   is "... its archive helper with it" "$(cat "/proc/$helper/personality" 2>&1)" 00000000
   id=$(SQ submit --queue norand -- cat /proc/self/personality); SQ wait "$id" >/dev/null
   is "... and its jobs with it" "$(SQ logs --stdout "$id")" 00000000
+  is "with no stack limit: the worker has none" \
+     "$(awk '/^Max stack size/ {print $4}' "/proc/$(wpid norand)/limits")" unlimited
+  is "... its archive helper an 8 MiB one" \
+     "$(awk '/^Max stack size/ {print $4, $5}' "/proc/$helper/limits")" "8388608 unlimited"
+  id=$(SQ submit --queue norand -- /bin/sh -c 'ulimit -s'); SQ wait "$id" >/dev/null
+  is "... and its jobs an 8 MiB one" "$(SQ logs --stdout "$id")" 8192
   worker_stop norand
 else
-  skip "the archive helper under setarch -R" "setarch is not installed"
+  skip "the archive helper under setarch -R" "setarch or prlimit is missing, or a hard stack limit"
 fi
 
 # sd_notify and metrics: a notify socket of our own stands in for systemd.
