@@ -194,6 +194,28 @@ if [ -d /sys/fs/cgroup/pids ] && [ -n "$pown" ]; then
   is "24 runs, six at a time: all exit 0" "$fails" 0
   is "... and no error" "$(cat "$tmp"/race.* | head -3)" ""
   ok "... and no sandq directory is left" test ! -e "$box/sandq"
+  # One that finds the directory locked exclusively (as by another sandq
+  # process removing it) tries again, for 2 s at most, then stops with a
+  # sandq error that says why, and leaves nothing behind.
+  if command -v flock >/dev/null; then
+    mkdir "$box/sandq"
+    flock -x -o "$box/sandq" sleep 30 &
+    holder=$!
+    for _ in $(seq 50); do pgrep -P "$holder" >/dev/null && break; sleep 0.05; done
+    t0=$(date +%s%N)
+    err=$(incg "$S" run -- /bin/true 2>&1 >/dev/null)
+    is "a subtree that stays locked: exit 3 (sandq failed)" "$?" 3
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    like "... saying so" "$err" "cgroup '.*/sandq' was being removed by another sandq process and could not be made again within 2 s"
+    ok "... after trying for 2 s ($ms ms)" test "$ms" -ge 1900
+    pkill -P "$holder" sleep; kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+    rmdir "$box/sandq"
+    incg "$S" run -- /bin/true >/dev/null
+    is "... and once it is free again, a run works" "$?" 0
+    ok "... and leaves no sandq directory" test ! -e "$box/sandq"
+  else
+    skip "a subtree that stays locked" "util-linux flock is not installed"
+  fi
   # Empty, unless a check above failed: then whatever is left, deepest first.
   find "$box" -depth -type d -exec rmdir {} + 2>/dev/null
 else
