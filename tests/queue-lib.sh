@@ -10,8 +10,16 @@ export SANDQ_CONFIG=$Q_DIR/none.conf   # never read the host's config
 : > "$SANDQ_CONFIG"
 Q_PIDS=()
 
+# Workers a test did not stop are killed outright; their instances' job
+# cgroups then wait for the next sandq start in this cgroup to sweep
+# them, so one start here does that now (tests/leftovers.sh checks).
 q_cleanup() {
-  for p in "${Q_PIDS[@]+"${Q_PIDS[@]}"}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
+  local killed=0
+  for p in "${Q_PIDS[@]+"${Q_PIDS[@]}"}"; do
+    kill -CONT "$p" 2>/dev/null
+    kill -KILL "$p" 2>/dev/null && killed=1 && wait "$p" 2>/dev/null
+  done
+  [ "$killed" -eq 1 ] && "$BIN/sandq-sandbox" run -- /bin/true >/dev/null 2>&1
   redis_stop
   rm -rf "$Q_DIR"
 }
