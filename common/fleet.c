@@ -270,11 +270,8 @@ sq_submit_job (struct sq_proto *p, const struct sq_submit_args *a, char *state,
    * (the script below). */
   redisReply *rep = sq_redis_cmdf (p->r, err, "SET sandq:jobq:%s %s NX EX %" PRIu64,
                                    a->id, a->queue, a->ttl_ms / 1000 + a->keep_s + 86400);
-  if (!rep && p->r->denied)
-    {
-      p->r->denied = 0;
-      return sq_submit (p, a, state, len, err);
-    }
+  if (!rep && sq_redis_take_denied (p->r))
+    return sq_submit (p, a, state, len, err);
   if (!rep)
     return -1;
   int fresh = rep->type == REDIS_REPLY_STATUS;

@@ -60,9 +60,20 @@ typedef struct sq_redis
   /* Set when Redis refused a command or key to this user (NOPERM, or a
    * script's command refused): the ACL's doing, which no retry mends. The
    * command returns NULL with err saying what was refused; the connection
-   * stays open. */
+   * stays open. It stays set until taken (sq_redis_take_denied). */
   int denied;
 } sq_redis;
+
+/* Whether a command was refused to this user since the last call, and
+ * forgets it: for a caller that has another way when one is. */
+static inline int
+sq_redis_take_denied (sq_redis *r)
+{
+  int denied = r->denied;
+
+  r->denied = 0;
+  return denied;
+}
 
 /* Connects (following Sentinel to the master, checking ROLE), AUTHs and
  * SELECTs. On failure r->c stays NULL and err says which step failed. */

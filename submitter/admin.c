@@ -77,11 +77,8 @@ cli_live_workers (struct cli *c, int optional)
 {
   sq_err err = { 0 };
   redisReply *rep = sq_workers_since (&c->r, sq_wall_ms () - 30000, &err);
-  if (!rep && optional && c->r.denied)
-    {
-      c->r.denied = 0;
-      return NULL;
-    }
+  if (!rep && optional && sq_redis_take_denied (&c->r))
+    return NULL;
   must (c, rep, &err);
   json_t *arr = json_array ();
   for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)

@@ -41,9 +41,8 @@ cli_chain_input (struct cli *c, struct sq_spec *spec, const char *queue, const c
                       : 0;
           /* A submitter role may not read the id index: the job must be
            * in this queue anyway. */
-          if (found < 0 && c->r.denied)
+          if (found < 0 && sq_redis_take_denied (&c->r))
             {
-              c->r.denied = 0;
               snprintf (other, sizeof other, "%s", queue);
               found = sq_job_exists (&c->r, queue, id, err);
             }
