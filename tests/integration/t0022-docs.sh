@@ -73,4 +73,18 @@ rc=$?
 rm -f "${TMPDIR:-/tmp}/sandq-man-example.$$.conf"
 [ "$rc" -ne 2 ]; t_result $? "sandq.conf(5)'s example loads (exit $rc)"
 unlike "... with no complaint" "$out" 'unknown option|invalid'
+# The README's first command, end to end. It builds into build/, so it
+# runs here when that is the build under test (make check's).
+if [ "$BUILD" = build ] && [ "$(id -u)" -eq 0 ]; then
+  before=$(ls -d /tmp/sandq-demo.* 2>/dev/null)
+  out=$(cd "$SANDQ_TOP" && make -s demo 2>&1)
+  is "make demo: exit 0" "$?" 0
+  like "... names how the worker confines jobs" "$out" "== worker: cgroup v[12]"
+  like "... prints the verdict" "$out" $'\nstatus +ok\n'
+  like "... and the result" "$out" '"rows_in": 8,'
+  is "... and leaves no directory or redis-server behind" \
+     "$(ls -d /tmp/sandq-demo.* 2>/dev/null; pgrep -af 'redis-server .*sandq-demo')" "$before"
+else
+  skip "make demo" "it builds into build/, and this run tests $BUILD"
+fi
 done_testing
