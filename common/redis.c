@@ -547,6 +547,33 @@ sq_redis_cmdf (sq_redis *r, sq_err *err, const char *fmt, ...)
   return check_reply (r, rep, err);
 }
 
+int
+sq_redis_maxmemory_policy (sq_redis *r, char *buf, size_t len, sq_err *err)
+{
+  static const char key[] = "maxmemory_policy:";
+  redisReply *rep = sq_redis_cmdf (r, err, "INFO memory");
+
+  if (!rep)
+    {
+      /* Not this user's to ask: nothing later is to be blamed on it. */
+      sq_redis_take_denied (r);
+      return -1;
+    }
+  const char *p = rep->type == REDIS_REPLY_STRING ? strstr (rep->str, key) : NULL;
+  if (!p)
+    {
+      sq_err_set (err, 0, "Redis at %s: INFO memory names no %.*s", r->where,
+                  (int) sizeof key - 2, key);
+      freeReplyObject (rep);
+      return -1;
+    }
+  p += sizeof key - 1;
+  size_t n = strcspn (p, "\r\n");
+  snprintf (buf, len, "%.*s", (int) n, p);
+  freeReplyObject (rep);
+  return 0;
+}
+
 void
 sq_redis_backoff (unsigned attempt)
 {

@@ -89,6 +89,10 @@ redisReply *sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv,
 /* printf-style command, for fixed commands. Same contract. */
 redisReply *sq_redis_cmdf (sq_redis *r, sq_err *err, const char *fmt, ...);
 
+/* Redis's maxmemory-policy (INFO memory) into buf: 0, or -1 with err (also
+ * when this user may not run INFO; r->denied is left clear then). */
+int sq_redis_maxmemory_policy (sq_redis *r, char *buf, size_t len, sq_err *err);
+
 /* A Lua script known by its SHA-1, computed when sandq is built; the
  * source is sent only when Redis answers NOSCRIPT (after a restart). */
 struct sq_script

@@ -74,6 +74,19 @@ sq_redis_eval (sq_redis *r, struct sq_script *s, int nkeys, const char **keys, i
             return NULL;
           continue;
         }
+      /* Redis refuses a script's first write when its used memory is
+       * over maxmemory, and only a first write (a script cannot stop
+       * halfway): so nothing of it was stored. */
+      if (rep->type == REDIS_REPLY_ERROR && strncmp (rep->str, "OOM ", 4) == 0)
+        {
+          sq_err_set (err, 0,
+                      "Redis at %s is full (its used memory is over its maxmemory) and "
+                      "stored nothing of script %s; make room (sandq dead purge; "
+                      "finished jobs expire after their --keep) or raise its maxmemory",
+                      r->where, s->name);
+          freeReplyObject (rep);
+          return NULL;
+        }
       if (rep->type == REDIS_REPLY_ERROR)
         {
           /* A command inside the script this user may not run, or a key

@@ -65,9 +65,16 @@ heartbeat (struct worker *w, struct sq_proto *p)
                                    (int) SQ_ARRAY_SIZE (fields), &err);
   if (drain < 0)
     {
+      /* Without a heartbeat the worker is not in sandq workers and
+       * systemd hears no READY: say why, at once and then each minute. */
+      if (w->beat_fails++ % 30 == 0)
+        sq_warn ("heartbeat: %s", err.msg);
       w->redis_up = 0;
       return;
     }
+  if (w->beat_fails)
+    sq_notice ("heartbeat: sent again after %u refused or failed", w->beat_fails);
+  w->beat_fails = 0;
   w->redis_up = 1;
   if (drain && !w->draining)
     {
@@ -212,6 +219,17 @@ announce (struct worker *w, struct sq_proto *p)
         sq_warn ("cannot add queue '%s' to the queue set: %s", w->cfg.queues[i], err.msg);
         return -1;
       }
+  /* Once a connection: a Redis that evicts keys when full drops jobs. A
+   * user whose ACL does not allow INFO is not asked again. */
+  char policy[64];
+  if (w->policy_checked != p->r->nconnects
+      && sq_redis_maxmemory_policy (p->r, policy, sizeof policy, &err) == 0
+      && strcmp (policy, "noeviction") != 0)
+    sq_warn (
+        "Redis at %s evicts keys when it is full (maxmemory-policy %s): queued jobs, "
+        "their inputs and results can vanish; set maxmemory-policy noeviction",
+        p->r->where, policy);
+  w->policy_checked = p->r->nconnects;
   return 0;
 }
 

@@ -112,7 +112,9 @@ struct worker
   volatile int draining;  /* sandq drain: no more fetching */
   volatile int releasing; /* grace ran out: give jobs back */
   volatile int redis_up;
-  struct worker_stats stats; /* guarded by lock */
+  unsigned beat_fails;               /* heartbeats failed in a row (supervisor only) */
+  unsigned long long policy_checked; /* the connection whose eviction policy was read */
+  struct worker_stats stats;         /* guarded by lock */
   uint64_t started_ms;
 };
 
