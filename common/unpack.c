@@ -218,8 +218,18 @@ extract_data (struct archive *a, int fd, const char *path, uint64_t *total,
             err->code = EFBIG; /* a size cap: the caller names it */
           return -1;
         }
-      if (pwrite (fd, blk, size, off) != (ssize_t) size)
-        return sq_err_set (err, errno, "entry '%.200s': write", path);
+      /* A disk that fills up mid-block writes part of it first: only the
+       * next write says why. */
+      for (size_t done = 0; done < size;)
+        {
+          ssize_t n = pwrite (fd, (const char *) blk + done, size - done, off + done);
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0)
+            return sq_err_set (err, n < 0 ? errno : ENOSPC, "entry '%.200s': write",
+                               path);
+          done += (size_t) n;
+        }
     }
   if (r != ARCHIVE_EOF)
     return sq_err_set (err, 0, "entry '%.200s': %s", path, archive_error_string (a));

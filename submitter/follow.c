@@ -219,6 +219,39 @@ cli_check_result_dir (const char *dir, char *msg, size_t len)
   return -1;
 }
 
+/* Removes everything in the directory dfd (what sq_unpack made there:
+ * directories and regular files, never a link), depth first. */
+static void
+empty_dir (int dfd, unsigned depth)
+{
+  int fd = depth > 80 ? -1 : openat (dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = fd < 0 ? NULL : fdopendir (fd);
+  struct dirent *e;
+
+  if (!d)
+    {
+      if (fd >= 0)
+        close (fd);
+      return;
+    }
+  while ((e = readdir (d)))
+    {
+      if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0)
+        continue;
+      if (unlinkat (fd, e->d_name, 0) == 0 || errno != EISDIR)
+        continue;
+      int sub = openat (fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub >= 0)
+        {
+          fchmod (sub, 0700);
+          empty_dir (sub, depth + 1);
+          close (sub);
+        }
+      unlinkat (fd, e->d_name, AT_REMOVEDIR);
+    }
+  closedir (d);
+}
+
 int
 cli_fetch_result (struct cli *c, const char *queue, const char *id, const char *dir,
                   int *code)
@@ -284,7 +317,17 @@ cli_fetch_result (struct cli *c, const char *queue, const char *id, const char *
     {
       freeReplyObject (rep);
       *code = SQ_EXIT_FAILURE;
-      fprintf (stderr, "sandq: result of %s: %s\n", id, err.msg);
+      /* Half a result is worse than none: the directory was empty. */
+      empty_dir (dfd, 0);
+      if (err.code == ENOSPC || err.code == EDQUOT)
+        fprintf (stderr,
+                 "sandq: result of %s: %s; nothing was kept in '%s', and the result "
+                 "stays in Redis until it expires: make room and run sandq result "
+                 "again\n",
+                 id, err.msg, dir);
+      else
+        fprintf (stderr, "sandq: result of %s: %s; nothing was kept in '%s'\n", id,
+                 err.msg, dir);
       return -1;
     }
   freeReplyObject (rep);

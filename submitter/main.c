@@ -428,12 +428,29 @@ cli_status_code (json_t *job)
   return s && strcmp (s, "ok") == 0 ? SQ_EXIT_OK : SQ_EXIT_VERDICT;
 }
 
+/* What was written to stdout reached it, or the exit status says it did
+ * not: a full disk under `sandq logs > file` must not pass for success
+ * (stdio reports a failed write only at a flush). A reader that went away
+ * (`| head`) is no failure. */
+static void
+close_stdout (void)
+{
+  if (fflush (stdout) == 0 && !ferror (stdout))
+    return;
+  if (errno == EPIPE)
+    _exit (SQ_EXIT_OK);
+  fprintf (stderr, "sandq: write to standard output: %s; the output is incomplete\n",
+           strerror (errno));
+  _exit (SQ_EXIT_FAILURE);
+}
+
 int
 main (int argc, char **argv)
 {
   struct cli c = { 0 };
   int i = 1;
 
+  atexit (close_stdout);
   sq_log_init ("sandq");
   sq_archive_locale (1);
   while (i < argc && argv[i][0] == '-')

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# A full Redis (used memory over maxmemory) and one that evicts keys when
-# full: a submit is refused with a clear error and stores nothing, a
-# worker says why its heartbeat fails and warns about an eviction policy
-# that can drop jobs.
+# Full disks and a full Redis. A result fetched into a full file system
+# leaves nothing half-extracted and stays in Redis; output written to a
+# full disk is an error, not a silent success. A Redis over its maxmemory
+# refuses a submit with a clear error and stores nothing, a worker says
+# why its heartbeat fails, and one that evicts keys when full is warned
+# about.
 . "$(dirname "$0")/../lib.sh"
 need_root "a full Redis"
 . "$SANDQ_TOP/tests/queue-lib.sh"
@@ -39,6 +41,33 @@ ok "... and that it is heard again once there is room" \
 id=$(SQ submit "$Q_DIR/in.bin" -- true)
 is "with room again, a submit works" "$?" 0
 is "... and the job runs" "$(SQ wait "$id" >/dev/null; job_field "$id" status)" ok
+
+# A result fetched into a file system with no room for it: the error
+# says so, what was extracted is removed again, and the result is still
+# there to fetch once there is room.
+id=$(SQ submit -- sh -c 'head -c 3000000 /dev/urandom > out/big; echo hello')
+SQ wait "$id" >/dev/null
+mkdir "$Q_DIR/small"
+if mount -t tmpfs -o size=1m sandq-t0026 "$Q_DIR/small"; then
+  err=$(SQ result --result-dir "$Q_DIR/small/r" "$id" 2>&1 >/dev/null)
+  is "result into a full file system: exit 3" "$?" 3
+  like "... saying so, and that the result is kept" "$err" \
+    "^sandq: result of $id: entry 'out/big': write: No space left on device; nothing was kept in '$Q_DIR/small/r', and the result stays in Redis until it expires: make room and run sandq result again$"
+  is "... and nothing half-extracted is left" "$(ls -A "$Q_DIR/small/r")" ""
+  # Standard output on a full disk: an error, not a silent success.
+  head -c 2000000 /dev/zero > "$Q_DIR/small/fill" 2>/dev/null
+  err=$(SQ logs --stdout "$id" 2>&1 > "$Q_DIR/small/log")
+  is "logs to a full disk: exit 3" "$?" 3
+  is "... saying the output is incomplete" "$err" \
+    "sandq: write to standard output: No space left on device; the output is incomplete"
+  umount "$Q_DIR/small"
+  SQ result --result-dir "$Q_DIR/small/r" "$id" >/dev/null
+  is "with room, the same result extracts" "$?" 0
+  is "... whole" "$(stat -c %s "$Q_DIR/small/r/out/big") $(cat "$Q_DIR/small/r/stdout")" "3000000 hello"
+else
+  skip "a result into a full file system" "cannot mount a tmpfs"
+fi
+
 kill -TERM "$full"; wait "$full"
 
 # A Redis that evicts keys when full may drop a queued job: the worker
