@@ -18,6 +18,13 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static char base[64];
 
+/* Each input's d/ is gone after it: the base directory is empty. */
+static void
+rm_base (void)
+{
+  rmdir (base);
+}
+
 static int
 rm_one (const char *p, const struct stat *st, int flag, struct FTW *f)
 {
@@ -55,6 +62,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       snprintf (base, sizeof base, "/tmp/sandq-fuzz.XXXXXX");
       if (!mkdtemp (base))
         abort ();
+      atexit (rm_base);
     }
   snprintf (dir, sizeof dir, "%s/d", base);
   mkdir (dir, 0700);

@@ -41,6 +41,8 @@ like "timer: Persistent=true" "$(cat "$SANDQ_TOP/systemd/sandq-nightly@.timer")"
 
 need_root "nightly end to end"
 . "$SANDQ_TOP/tests/queue-lib.sh"
+# queue-lib's cleanup replaces this file's: both are needed.
+trap 'q_cleanup; rm -rf "$U"' EXIT
 redis_start || { t_result 1 "redis-server starts"; done_testing; exit 1; }
 worker_start n --queue bulk --lease 5
 export SANDQ="$BIN/sandq"
