@@ -21,14 +21,18 @@ worker_key (char *buf, size_t len, const char *worker)
   snprintf (buf, len, "sandq:worker:%s", worker);
 }
 
-/* A command whose reply only says it went through. */
+/* A command whose reply only says it went through: -1 with err when
+ * it did not (an error reply: WRONGTYPE, say). */
 static int
-done (redisReply *rep)
+done (redisReply *rep, sq_err *err)
 {
   if (!rep)
     return -1;
+  int failed = rep->type == REDIS_REPLY_ERROR;
+  if (failed)
+    sq_err_set (err, 0, "%.200s", rep->str);
   freeReplyObject (rep);
-  return 0;
+  return failed ? -1 : 0;
 }
 
 /* A command with an integer reply: its value, or -1. */
@@ -68,9 +72,10 @@ sq_worker_heartbeat (struct sq_proto *p, const char *worker, uint64_t now_ms,
   snprintf (now, sizeof now, "%" PRIu64, now_ms);
   snprintf (before, sizeof before, "%" PRIu64,
             (uint64_t) (now_ms > SQ_WORKER_FORGET_MS ? now_ms - SQ_WORKER_FORGET_MS : 0));
-  if (done (sq_redis_cmdf (p->r, err, "ZADD " WORKERS_KEY " %s %s", now, worker)) < 0
+  if (done (sq_redis_cmdf (p->r, err, "ZADD " WORKERS_KEY " %s %s", now, worker), err) < 0
       || done (sq_redis_cmdf (p->r, err, "ZREMRANGEBYSCORE " WORKERS_KEY " -inf %s",
-                              before))
+                              before),
+               err)
              < 0)
     return -1;
   return drain ? 1 : 0;
@@ -81,9 +86,9 @@ sq_worker_forget (sq_redis *r, const char *worker, sq_err *err)
 {
   char key[SQ_KEY_MAX];
   worker_key (key, sizeof key, worker);
-  if (done (sq_redis_cmdf (r, err, "DEL %s", key)) < 0)
+  if (done (sq_redis_cmdf (r, err, "DEL %s", key), err) < 0)
     return -1;
-  return done (sq_redis_cmdf (r, err, "ZREM " WORKERS_KEY " %s", worker));
+  return done (sq_redis_cmdf (r, err, "ZREM " WORKERS_KEY " %s", worker), err);
 }
 
 int
@@ -127,7 +132,7 @@ sq_queue_known (sq_redis *r, const char *queue, sq_err *err)
 int
 sq_queue_add (sq_redis *r, const char *queue, sq_err *err)
 {
-  return done (sq_redis_cmdf (r, err, "SADD " QUEUES_KEY " %s", queue));
+  return done (sq_redis_cmdf (r, err, "SADD " QUEUES_KEY " %s", queue), err);
 }
 
 int
@@ -136,7 +141,8 @@ sq_queue_pause (sq_redis *r, const char *queue, int pause, sq_err *err)
   char key[SQ_KEY_MAX];
   sq_key (key, sizeof key, queue, "paused", NULL);
   return done (pause ? sq_redis_cmdf (r, err, "SET %s 1", key)
-                     : sq_redis_cmdf (r, err, "DEL %s", key));
+                     : sq_redis_cmdf (r, err, "DEL %s", key),
+               err);
 }
 
 int
@@ -272,8 +278,19 @@ sq_submit_job (struct sq_proto *p, const struct sq_submit_args *a, char *state,
                                    a->id, a->queue, a->ttl_ms / 1000 + a->keep_s + 86400);
   if (!rep && sq_redis_take_denied (p->r))
     return sq_submit (p, a, state, len, err);
+  if (!rep && p->r->full)
+    sq_err_set (err, 0,
+                "Redis at %s is full (its used memory is over its maxmemory) and stored "
+                "nothing of job '%s'; %s",
+                p->r->where, a->id, SQ_REDIS_FULL_HINT);
   if (!rep)
     return -1;
+  if (rep->type == REDIS_REPLY_ERROR)
+    {
+      sq_err_set (err, 0, "job id index: %.200s", rep->str);
+      freeReplyObject (rep);
+      return -1;
+    }
   int fresh = rep->type == REDIS_REPLY_STATUS;
   freeReplyObject (rep);
   if (!fresh)

@@ -412,22 +412,37 @@ sq_redis_close (sq_redis *r)
   r->c = NULL;
 }
 
-/* NOPERM: this user's ACL forbids the command or a key. Not a
- * connection fault: the connection stays, and r->denied tells callers.
- * what (the command and its key) is worked out only then, off the path of
+/* Two refusals that are not connection faults: the connection stays,
+ * and a flag tells callers. NOPERM: this user's ACL forbids the command
+ * or a key (r->denied). OOM: Redis's used memory is over its maxmemory,
+ * and it refuses every command that could add to it, and a script's
+ * first such command, so that nothing of it is stored (r->full). what
+ * (the command and its key) is worked out only then, off the path of
  * every command. */
 static int
 is_refusal (const redisReply *rep)
 {
-  return rep && rep->type == REDIS_REPLY_ERROR && strncmp (rep->str, "NOPERM", 6) == 0;
+  return rep && rep->type == REDIS_REPLY_ERROR
+         && (strncmp (rep->str, "NOPERM", 6) == 0 || strncmp (rep->str, "OOM ", 4) == 0);
 }
 
 static redisReply *
 refused (sq_redis *r, redisReply *rep, const char *what, sq_err *err)
 {
-  r->denied = 1;
-  sq_err_set (err, 0, "Redis at %s: user '%s' may not run %s: %.200s", r->where,
-              r->addr.user[0] ? r->addr.user : "default", what, rep->str);
+  if (rep->str[0] == 'O')
+    {
+      r->full = 1;
+      sq_err_set (err, 0,
+                  "Redis at %s is full (its used memory is over its maxmemory) and "
+                  "refused %s; %s",
+                  r->where, what, SQ_REDIS_FULL_HINT);
+    }
+  else
+    {
+      r->denied = 1;
+      sq_err_set (err, 0, "Redis at %s: user '%s' may not run %s: %.200s", r->where,
+                  r->addr.user[0] ? r->addr.user : "default", what, rep->str);
+    }
   freeReplyObject (rep);
   return NULL;
 }
@@ -503,6 +518,7 @@ sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv, const size_
 {
   size_t total = 0;
 
+  r->full = 0;
   if (!r->c && sq_redis_connect (r, err) < 0)
     return NULL;
   r->ncommands++;
@@ -526,6 +542,7 @@ sq_redis_cmdf (sq_redis *r, sq_err *err, const char *fmt, ...)
   va_list ap;
   redisReply *rep;
 
+  r->full = 0;
   if (!r->c && sq_redis_connect (r, err) < 0)
     return NULL;
   r->ncommands++;

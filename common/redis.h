@@ -13,6 +13,11 @@
 
 #define SQ_REDIS_MAX_SENTINELS 8
 
+/* What to do about a full Redis (r->full), for its error messages. */
+#define SQ_REDIS_FULL_HINT                                                               \
+  "make room (sandq dead purge; finished jobs expire after their --keep) or raise its "  \
+  "maxmemory"
+
 struct sq_redis_addr
 {
   enum
@@ -62,6 +67,11 @@ typedef struct sq_redis
    * command returns NULL with err saying what was refused; the connection
    * stays open. It stays set until taken (sq_redis_take_denied). */
   int denied;
+  /* Set when Redis refused the last command because its used memory is
+   * over its maxmemory (an OOM reply): not this user's fault, and mended
+   * only by room. The command returns NULL with err saying so; the
+   * connection stays open. Cleared by the next command. */
+  int full;
 } sq_redis;
 
 /* Whether a command was refused to this user since the last call, and
@@ -82,7 +92,8 @@ void sq_redis_close (sq_redis *r);
 
 /* Runs one command (binary-safe argv). Returns the reply, or NULL with err
  * set: on a connection error the connection is closed, so the caller can
- * reconnect. An error reply is returned as a reply (type REDIS_REPLY_ERROR). */
+ * reconnect; a refusal (r->denied, r->full) keeps it open. Any other error
+ * reply is returned as a reply (type REDIS_REPLY_ERROR). */
 redisReply *sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv,
                           const size_t *lens);
 

@@ -65,6 +65,14 @@ sq_redis_eval (sq_redis *r, struct sq_script *s, int nkeys, const char **keys, i
   for (int attempt = 0; attempt < 2; attempt++)
     {
       rep = sq_redis_cmd (r, err, argc, argv, lens);
+      /* Redis refuses a script's first write when its used memory is
+       * over maxmemory, and only a first write (a script cannot stop
+       * halfway): so nothing of it was stored. */
+      if (!rep && r->full)
+        sq_err_set (err, 0,
+                    "Redis at %s is full (its used memory is over its maxmemory) and "
+                    "stored nothing of script %s; %s",
+                    r->where, s->name, SQ_REDIS_FULL_HINT);
       if (!rep)
         return NULL;
       if (rep->type == REDIS_REPLY_ERROR && strncmp (rep->str, "NOSCRIPT", 8) == 0)
@@ -73,19 +81,6 @@ sq_redis_eval (sq_redis *r, struct sq_script *s, int nkeys, const char **keys, i
           if (sq_redis_load_script (r, s, err) < 0)
             return NULL;
           continue;
-        }
-      /* Redis refuses a script's first write when its used memory is
-       * over maxmemory, and only a first write (a script cannot stop
-       * halfway): so nothing of it was stored. */
-      if (rep->type == REDIS_REPLY_ERROR && strncmp (rep->str, "OOM ", 4) == 0)
-        {
-          sq_err_set (err, 0,
-                      "Redis at %s is full (its used memory is over its maxmemory) and "
-                      "stored nothing of script %s; make room (sandq dead purge; "
-                      "finished jobs expire after their --keep) or raise its maxmemory",
-                      r->where, s->name);
-          freeReplyObject (rep);
-          return NULL;
         }
       if (rep->type == REDIS_REPLY_ERROR)
         {

@@ -411,7 +411,7 @@ pause_resume (struct cli *c, int argc, char **argv, int pause)
              "worker serves it; list the queues with sandq stats",
              q);
   if (sq_queue_pause (&c->r, q, pause, &err) < 0)
-    cli_die (SQ_EXIT_FAILURE, "%s", err.msg);
+    cli_die (SQ_EXIT_FAILURE, "%s: %s", argv[0], err.msg);
   if (c->json)
     printf ("{\"paused\":%s,\"queue\":\"%s\"}\n", pause ? "true" : "false", q);
   else

@@ -23,8 +23,16 @@ head -c 300000 /dev/urandom > "$Q_DIR/in.bin"
 err=$(SQ submit "$Q_DIR/in.bin" -- true 2>&1 >/dev/null)
 is "submit to a full Redis: exit 3" "$?" 3
 like "... saying Redis is full, and what to do" "$err" \
-  "^sandq: submit: Redis at unix://$REDIS_SOCK is full \(its used memory is over its maxmemory\) and stored nothing of script submit; make room \(sandq dead purge; .*\) or raise its maxmemory$"
+  "^sandq: submit: Redis at unix://$REDIS_SOCK is full \(its used memory is over its maxmemory\) and stored nothing of job '[^']+'; make room \(sandq dead purge; .*\) or raise its maxmemory$"
 is "... and nothing was stored" "$(rcli dbsize)" "$keys_before"
+
+# Any command Redis refuses for want of room is an error, not a silent
+# success: a queue that could not be paused is not reported paused.
+err=$(SQ pause default 2>&1 >/dev/null)
+is "pause on a full Redis: exit 3" "$?" 3
+like "... saying Redis is full, and what it refused" "$err" \
+  "^sandq: pause: Redis at unix://$REDIS_SOCK is full \(its used memory is over its maxmemory\) and refused SET sandq:\{default\}:paused; make room \(sandq dead purge; .*\) or raise its maxmemory$"
+is "... and the queue is not paused" "$(rcli exists 'sandq:{default}:paused')" 0
 
 # A worker started against it: its heartbeat is refused, and it says so
 # (it is not in sandq workers, and systemd would hear no READY).
@@ -32,9 +40,10 @@ is "... and nothing was stored" "$(rcli dbsize)" "$keys_before"
 Q_PIDS+=($!)
 full=$!
 ok "a worker whose heartbeat a full Redis refuses says why" \
-  wait_for 10 "grep -q 'warning: heartbeat: Redis at .* is full' '$Q_DIR/full.log'"
+  wait_for 10 "grep -q 'warning: heartbeat: Redis at .* is full (its used memory is over its maxmemory) and stored nothing of script heartbeat; make room' '$Q_DIR/full.log'"
 is "... once, not every two seconds" \
   "$(sleep 4.5; grep -c 'heartbeat: Redis' "$Q_DIR/full.log")" 1
+is "... and no other warning about it" "$(grep -c 'warning:' "$Q_DIR/full.log")" 1
 rcli config set maxmemory 0 >/dev/null
 ok "... and that it is heard again once there is room" \
   wait_for 10 "grep -q 'notice: heartbeat: sent again after [0-9]* refused or failed' '$Q_DIR/full.log'"
