@@ -9,7 +9,8 @@
  *   queue's control keys (records, lists, counters, pause), and may only
  *   write (expire, delete) inputs, results and live output, never read
  *   them;
- * - the worker reaches every sandq key.
+ * - the worker reaches every sandq key, and may run INFO (it checks that
+ *   Redis does not evict keys when full).
  *
  * Key patterns name the queue in full ("sandq:{Q}:job:*"): a pattern with
  * a wildcard for the queue would also match another key, since a queue
@@ -32,7 +33,7 @@
 static const char worker_cmds[] = CONNECT_CMDS
     " " SCRIPT_CMDS
     " +script|load +blpop +hgetall +lindex +llen +sadd +smembers +sismember +xread"
-    " +zcard +zremrangebyscore";
+    " +zcard +zremrangebyscore +info";
 /* Also SCRIPT LOAD: a Redis restarted before any worker came back. */
 static const char operator_cmds[] = CONNECT_CMDS
     " " SCRIPT_CMDS

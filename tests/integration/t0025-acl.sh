@@ -154,9 +154,13 @@ A cancel "$idc" > /dev/null; is "alpha cancels its running job" "$?" 0
 out=$(A wait --timeout 30 "$idc"); like "and the worker stops it" "$out" 'cancelled'
 # The password in the URL and the user in redis_user: both are used.
 printf 'redis_url = unix://:%s@%s\nredis_user = sandq-worker\n' "$(cat "$S/sandq-worker")" "$REDIS_SOCK" > "$Q_DIR/w2.conf"
+rcli config set maxmemory-policy allkeys-lru > /dev/null
 worker_start acl2 --config "$Q_DIR/w2.conf" --queue beta > /dev/null
 is "a worker with redis_user and the URL's password logs in" "$?" 0
+ok "under its role, it reads Redis's eviction policy and warns" \
+  wait_for 5 "grep -q 'evicts keys when it is full (maxmemory-policy allkeys-lru)' '$Q_DIR/acl2.log'"
 worker_stop acl2
+rcli config set maxmemory-policy noeviction > /dev/null
 O drain acl > /dev/null; is "the operator drains the worker" "$?" 0
 worker_stop acl
 is "the worker, drained, exits 0" "$WSTATUS" 0
