@@ -11,6 +11,12 @@ for i = 3, #ARGV, 2 do
   local jk = P .. 'job:' .. id
   local j = redis.call('HMGET', jk, 'state', 'lease', 'cancel')
   if j[1] == 'running' and j[2] == token then
+    -- A running job's record never expires (claim made it so). Saying so
+    -- first also lets a renewal through a Redis over its maxmemory: Redis
+    -- refuses a script's first write only if it may add data, and a
+    -- renewal adds nothing (a score and a field that exist). Refused, the
+    -- lease would run out and the job run a second time.
+    redis.call('PERSIST', jk)
     redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
     redis.call('HSET', jk, 'lease_until', now + tonumber(ARGV[2]))
     out[#out + 1] = id

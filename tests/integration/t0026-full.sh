@@ -51,6 +51,20 @@ id=$(SQ submit "$Q_DIR/in.bin" -- true)
 is "with room again, a submit works" "$?" 0
 is "... and the job runs" "$(SQ wait "$id" >/dev/null; job_field "$id" status)" ok
 
+# A running job's lease is renewed while Redis is full (a renewal adds
+# nothing): it is not taken for dead and run a second time.
+worker_start lease --queue renew --concurrency 1 --lease 2
+id=$(SQ submit --queue renew -- sleep 4)
+ok "a job runs" wait_for 10 '[ "$(job_field "$id" state renew)" = running ]'
+rcli config set maxmemory 1 >/dev/null
+l1=$(job_field "$id" lease_until renew); sleep 1.6; l2=$(job_field "$id" lease_until renew)
+rcli config set maxmemory 0 >/dev/null
+ok "a full Redis takes the lease renewals ($l1, then $l2)" test "${l2:-0}" -gt "${l1:-0}"
+is "no renewal was refused" "$(grep -c 'renew leases' "$Q_DIR/lease.log")" 0
+SQ wait --queue renew "$id" >/dev/null
+is "... and the job ran once" "$(job_field "$id" status renew) $(job_field "$id" attempts renew)" "ok 1"
+worker_stop lease
+
 # A result fetched into a file system with no room for it: the error
 # says so, what was extracted is removed again, and the result is still
 # there to fetch once there is room.
