@@ -51,6 +51,18 @@ id=$(SQ submit "$Q_DIR/in.bin" -- true)
 is "with room again, a submit works" "$?" 0
 is "... and the job runs" "$(SQ wait "$id" >/dev/null; job_field "$id" status)" ok
 
+# The remedy the message names works on a full Redis: purging dead
+# letters only deletes.
+worker_start dl --queue dl --max-result 100
+id=$(SQ submit --queue dl --max-attempts 1 -- true)
+ok "a dead letter is made" wait_for 20 '[ "$(rcli zcard "sandq:{dl}:dead")" = 1 ]'
+worker_stop dl
+rcli config set maxmemory 1 >/dev/null
+like "sandq dead purge works on a full Redis" "$(SQ dead purge --all --queue dl 2>&1)" \
+  'purged 1 dead letter'
+is "... and the job is gone" "$(rcli exists "sandq:{dl}:job:$id")" 0
+rcli config set maxmemory 0 >/dev/null
+
 # A running job's lease is renewed while Redis is full (a renewal adds
 # nothing): it is not taken for dead and run a second time.
 worker_start lease --queue renew --concurrency 1 --lease 2
