@@ -69,14 +69,14 @@ sq_worker_heartbeat (struct sq_proto *p, const char *worker, uint64_t now_ms,
   if (drain < 0)
     return -1;
   /* The registry: who was heard from when; the silent are forgotten. */
+  const char *rkeys[1] = { WORKERS_KEY };
+  const char *rargs[3] = { now, worker, before };
   snprintf (now, sizeof now, "%" PRIu64, now_ms);
   snprintf (before, sizeof before, "%" PRIu64,
             (uint64_t) (now_ms > SQ_WORKER_FORGET_MS ? now_ms - SQ_WORKER_FORGET_MS : 0));
-  if (done (sq_redis_cmdf (p->r, err, "ZADD " WORKERS_KEY " %s %s", now, worker), err) < 0
-      || done (sq_redis_cmdf (p->r, err, "ZREMRANGEBYSCORE " WORKERS_KEY " -inf %s",
-                              before),
-               err)
-             < 0)
+  if (integer (sq_redis_eval (p->r, &p->registry, 1, rkeys, 3, rargs, NULL, err),
+               "registry", err)
+      < 0)
     return -1;
   return drain ? 1 : 0;
 }

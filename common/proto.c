@@ -52,6 +52,7 @@ sq_proto_init (struct sq_proto *p, sq_redis *r)
   S (retry);
   S (live);
   S (heartbeat);
+  S (registry);
   S (drain);
   S (purge);
 #undef S
@@ -61,8 +62,9 @@ int
 sq_proto_load_scripts (struct sq_proto *p, sq_err *err)
 {
   struct sq_script *all[]
-      = { &p->submit, &p->claim, &p->renew, &p->complete,  &p->release, &p->reap,
-          &p->cancel, &p->retry, &p->live,  &p->heartbeat, &p->drain,   &p->purge };
+      = { &p->submit,   &p->claim,  &p->renew, &p->complete, &p->release,
+          &p->reap,     &p->cancel, &p->retry, &p->live,     &p->heartbeat,
+          &p->registry, &p->drain,  &p->purge };
   for (size_t i = 0; i < sizeof all / sizeof *all; i++)
     if (sq_redis_load_script (p->r, all[i], err) < 0)
       return -1;

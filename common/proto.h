@@ -53,7 +53,7 @@ struct sq_proto
 {
   sq_redis *r;
   struct sq_script submit, claim, renew, complete, release, reap, cancel, retry, live,
-      heartbeat, drain, purge;
+      heartbeat, registry, drain, purge;
 };
 
 void sq_proto_init (struct sq_proto *p, sq_redis *r);

@@ -2,9 +2,9 @@
 # Full disks and a full Redis. A result fetched into a full file system
 # leaves nothing half-extracted and stays in Redis; output written to a
 # full disk is an error, not a silent success. A Redis over its maxmemory
-# refuses a submit with a clear error and stores nothing, a worker says
-# why its heartbeat fails, and one that evicts keys when full is warned
-# about.
+# refuses a submit with a clear error and stores nothing, yet still hears
+# its workers and keeps their leases; a worker says why its heartbeat
+# fails, and one that evicts keys when full is warned about.
 . "$(dirname "$0")/../lib.sh"
 need_root "a full Redis"
 . "$SANDQ_TOP/tests/queue-lib.sh"
@@ -34,18 +34,27 @@ like "... saying Redis is full, and what it refused" "$err" \
   "^sandq: pause: Redis at unix://$REDIS_SOCK is full \(its used memory is over its maxmemory\) and refused SET sandq:\{default\}:paused; make room \(sandq dead purge; .*\) or raise its maxmemory$"
 is "... and the queue is not paused" "$(rcli exists 'sandq:{default}:paused')" 0
 
-# A worker started against it: its heartbeat is refused, and it says so
-# (it is not in sandq workers, and systemd would hear no READY).
+# A worker started against it is heard all the same (a heartbeat adds
+# no more than the worker's own small hash): it is in sandq workers, and
+# systemd would hear READY.
 "$BIN/sandq-worker" --id full --concurrency 1 > "$Q_DIR/full.log" 2>&1 &
 Q_PIDS+=($!)
 full=$!
-ok "a worker whose heartbeat a full Redis refuses says why" \
-  wait_for 10 "grep -q 'warning: heartbeat: Redis at .* is full (its used memory is over its maxmemory) and stored nothing of script heartbeat; make room' '$Q_DIR/full.log'"
+ok "a worker started against a full Redis is listed by sandq workers" \
+  wait_for 10 "SQ workers --json | grep -q '\"id\":\"full\"'"
+is "... and it was never refused a heartbeat" \
+  "$(sleep 2.5; grep -c 'heartbeat: ' "$Q_DIR/full.log")" 0
+is "... nor warned about anything" "$(grep -c 'warning:' "$Q_DIR/full.log")" 0
+rcli config set maxmemory 0 >/dev/null
+# A heartbeat Redis does refuse (here: an ACL that takes scripts away) is
+# reported at once and then once a minute, and its return is noted.
+rcli acl setuser default -evalsha >/dev/null
+ok "a worker whose heartbeat is refused says why" \
+  wait_for 10 "grep -q 'warning: heartbeat: Redis at .*: user .default. may not run a script on sandq:worker:full' '$Q_DIR/full.log'"
 is "... once, not every two seconds" \
   "$(sleep 4.5; grep -c 'heartbeat: Redis' "$Q_DIR/full.log")" 1
-is "... and no other warning about it" "$(grep -c 'warning:' "$Q_DIR/full.log")" 1
-rcli config set maxmemory 0 >/dev/null
-ok "... and that it is heard again once there is room" \
+rcli acl setuser default +evalsha >/dev/null
+ok "... and that it is heard again" \
   wait_for 10 "grep -q 'notice: heartbeat: sent again after [0-9]* refused or failed' '$Q_DIR/full.log'"
 id=$(SQ submit "$Q_DIR/in.bin" -- true)
 is "with room again, a submit works" "$?" 0
