@@ -37,39 +37,46 @@ struct walk
 
 /* Appends name to w->path (at plen) and checks the entry against the
  * limits (path length, depth, count, bytes), stat'ing it into ent->st.
- * 0, or -1 and w->err. */
+ * 0, 1 if it is to be skipped (too deep, and lim->skip_too_deep), or -1
+ * and w->err. */
 static int
 enter_entry (struct walk *w, int dirfd, const char *name, size_t plen, unsigned depth,
              struct sq_tree_entry *ent, size_t *newlen)
 {
   size_t nlen = strlen (name);
+  int too_long, too_deep = depth > w->lim->max_depth;
 
   *newlen = plen + (plen ? 1 : 0) + nlen;
-  if (*newlen >= sizeof w->path || *newlen > w->lim->max_path)
+  too_long = *newlen >= sizeof w->path || *newlen > w->lim->max_path;
+  w->path[plen] = '\0';
+  if (too_long && !w->lim->skip_too_deep)
+    return sq_err_set (w->err, 0,
+                       "entry '%s/%.64s...' has a path longer than the "
+                       "limit of %zu bytes",
+                       plen ? w->path : ".", name, w->lim->max_path);
+  if (!too_long)
     {
-      w->path[plen] = '\0';
-      return sq_err_set (w->err, 0,
-                         "entry '%s/%.64s...' has a path longer than the "
-                         "limit of %zu bytes",
-                         plen ? w->path : ".", name, w->lim->max_path);
+      if (plen)
+        w->path[plen] = '/';
+      memcpy (w->path + plen + (plen ? 1 : 0), name, nlen + 1);
     }
-  if (plen)
-    w->path[plen] = '/';
-  memcpy (w->path + plen + (plen ? 1 : 0), name, nlen + 1);
-  if (depth > w->lim->max_depth)
-    {
-      return sq_err_set (w->err, 0,
-                         "entry '%s' is nested deeper than the limit of %u "
-                         "directories",
-                         w->path, w->lim->max_depth);
-    }
+  if (too_deep && !w->lim->skip_too_deep)
+    return sq_err_set (w->err, 0,
+                       "entry '%s' is nested deeper than the limit of %u "
+                       "directories",
+                       w->path, w->lim->max_depth);
   if (++w->stats->entries > w->lim->max_entries)
     {
       sq_err_set (w->err, 0, "more than %" PRIu64 " entries (limit reached at '%s')",
-                  w->lim->max_entries, w->path);
+                  w->lim->max_entries, plen || !too_long ? w->path : ".");
       if (w->err)
         w->err->code = EFBIG; /* a size cap: callers may retry smaller */
       return -1;
+    }
+  if (too_long || too_deep)
+    {
+      w->stats->skipped++;
+      return 1;
     }
   if (fstatat (dirfd, name, &ent->st, AT_SYMLINK_NOFOLLOW) < 0)
     {
@@ -120,11 +127,14 @@ walk_dir (struct walk *w, int dirfd, size_t plen, unsigned depth)
 
       if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0)
         continue;
-      if (enter_entry (w, dirfd, e->d_name, plen, depth, &ent, &newlen) < 0)
+      int er = enter_entry (w, dirfd, e->d_name, plen, depth, &ent, &newlen);
+      if (er < 0)
         {
           r = -1;
           break;
         }
+      if (er > 0)
+        continue;
       ent.parentfd = dirfd;
       ent.name = e->d_name;
       ent.path = w->path;

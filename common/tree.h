@@ -3,7 +3,8 @@
  * Every step is relative to an open directory fd and uses O_NOFOLLOW, so a
  * symlink is reported as a symlink and never traversed. Entry count, total
  * bytes of regular files, depth and path length are capped; the first cap
- * hit stops the walk with a message that names the entry and the cap.
+ * hit stops the walk with a message that names the entry and the cap
+ * (depth and path length: unless skip_too_deep).
  */
 #ifndef SQ_TREE_H
 #define SQ_TREE_H
@@ -20,6 +21,10 @@ struct sq_tree_limits
   uint64_t max_bytes;   /* sum of regular file sizes */
   unsigned max_depth;   /* 1 = only the top directory's entries */
   size_t max_path;      /* longest relative path, in bytes */
+  /* A tree a job made: an entry nested deeper than max_depth or with a
+   * path longer than max_path is skipped with what is beneath it (counted
+   * in entries and skipped), rather than stopping the walk. */
+  int skip_too_deep;
 };
 
 struct sq_tree_entry
@@ -40,7 +45,7 @@ struct sq_tree_stats
 {
   uint64_t entries;
   uint64_t bytes;
-  uint64_t skipped; /* entries the copier left out (links, devices) */
+  uint64_t skipped; /* entries left out (links, devices, too deep) */
 };
 
 int sq_tree_walk (int rootfd, const struct sq_tree_limits *lim, sq_tree_fn fn, void *ctx,

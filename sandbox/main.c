@@ -334,7 +334,7 @@ static void
 copy_out (struct sbx *b, int dirfd, const struct run_opts *o, struct sq_tree_stats *ts,
           sq_err *cerr)
 {
-  struct sq_tree_limits tl = { o->lim.disk_inodes, o->lim.disk_bytes, 64, 4095 };
+  struct sq_tree_limits tl = { o->lim.disk_inodes, o->lim.disk_bytes, 64, 4095, 1 };
   cleanup_close int ofd = -1;
 
   if ((mkdirat (dirfd, "out", 0755) < 0 && errno != EEXIST))

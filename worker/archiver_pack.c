@@ -32,7 +32,8 @@ struct pack
 static int
 pack_start (struct pack *k, sq_err *err)
 {
-  struct sq_tree_limits tl = { 1 << 20, k->max, 64, 4095 };
+  /* out/ is the job's: what lies too deep is left out, not fatal. */
+  struct sq_tree_limits tl = { 1 << 20, k->max, 64, 4095, 1 };
 
   memset (&k->outs, 0, sizeof k->outs);
   k->p = sq_packer_new (k->max, err);

@@ -135,6 +135,23 @@ SQ wait "$id" >/dev/null
 SQ result --result-dir "$Q_DIR/res" "$id" >/dev/null
 ok "result: regular files come back" test "$(cat "$Q_DIR/res/out/real")" = ok
 ok "result: links and FIFOs do not" test -z "$(find "$Q_DIR/res" ! -type f ! -type d)"
+# A job's out/ nested deeper than 64 directories, or with a path longer
+# than 4095 bytes: what lies too deep is left out and counted, the rest
+# comes back, and the verdict is the job's own (not a system error that
+# would run it three times).
+id=$(SQ submit -- sh -c 'd=out/$(printf "d/%.0s" $(seq 1 70)); mkdir -p $d && echo deep > $d/f
+  n=$(printf "n%.0s" $(seq 1 200)); l=out/long; for i in $(seq 1 22); do l=$l/$n; done
+  mkdir -p $l && echo long > $l/f; echo shallow > out/s')
+SQ wait "$id" >/dev/null
+is "out/ too deep or too long: the job is ok, run once" \
+  "$(job_field "$id" status) $(job_field "$id" attempts)" "ok 1"
+SQ result --result-dir "$Q_DIR/deep" "$id" >/dev/null
+is "... the rest of out/ comes back" "$(cat "$Q_DIR/deep/out/s")" shallow
+like "... and what was left out is counted" "$(cat "$Q_DIR/deep/result.json")" '"out_skipped":2[,}]'
+is "... nothing below the limits is lost" \
+  "$(find "$Q_DIR/deep/out/d" -type d | awk -F/ '{print NF}' | sort -n | tail -1)" \
+  "$(( $(echo "$Q_DIR/deep/out/d" | awk -F/ '{print NF}') + 63 ))"
+
 # A job cannot get its code run by the archive helper. glibc looks up
 # gconv's modules by absolute path when libarchive asks for a charset
 # conversion; the helper's job process once chrooted into the job's

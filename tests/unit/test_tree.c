@@ -137,6 +137,31 @@ caps_entries_bytes_depth (void **state)
   close (e2);
 }
 
+/* A job's tree: what lies too deep or too long is skipped and counted,
+ * with what is beneath it; everything else is walked. */
+static void
+skips_too_deep (void **state)
+{
+  struct sq_tree_stats st;
+  sq_err err = { 0 };
+  struct sq_tree_limits lim = { 1000, 1 << 20, 2, 12, 1 };
+  (void) state;
+  put ("a", "1");
+  assert_int_equal (mkdirat (sfd, "x", 0755), 0);
+  put ("x/b", "2");
+  assert_int_equal (mkdirat (sfd, "x/y", 0755), 0);
+  put ("x/y/c", "3");         /* depth 3 */
+  put ("x/0123456789", "4");  /* 12 bytes: fits */
+  put ("x/01234567890", "5"); /* 13 bytes: too long */
+  assert_int_equal (sq_tree_walk (sfd, &lim, count_only, NULL, &st, &err), 0);
+  /* a, x, x/b, x/y, x/0123456789 walked; x/y/c and x/01234567890 not */
+  assert_int_equal (st.entries, 7);
+  assert_int_equal (st.skipped, 2);
+  assert_int_equal (st.bytes, 3);
+  lim.skip_too_deep = 0;
+  assert_int_equal (sq_tree_walk (sfd, &lim, count_only, NULL, &st, &err), -1);
+}
+
 static void
 bad_names (void **state)
 {
@@ -166,6 +191,7 @@ main (void)
     cmocka_unit_test_setup_teardown (never_follows_symlinks, setup, teardown),
     cmocka_unit_test_setup_teardown (caps_entries_bytes_depth, setup, teardown),
     cmocka_unit_test_setup_teardown (bad_names, setup, teardown),
+    cmocka_unit_test_setup_teardown (skips_too_deep, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
