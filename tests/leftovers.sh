@@ -4,7 +4,7 @@
 # swept by the next sandq start in the same cgroup (tests/queue-lib.sh
 # does that start); so a leftover here is a cleanup promise that does
 # not hold: a process, a cgroup directory, a mount, a link, a test's
-# redis-server.
+# redis-server, a /tmp/sandq-* directory made since tests/run began.
 . "$(dirname "$0")/lib.sh"
 need_root "nothing of sandq is left after the suite"
 
