@@ -13,32 +13,56 @@
 #include "cleanup.h"
 #include "util.h"
 
+/* HOST, HOST:PORT, [IPV6] or [IPV6]:PORT. */
 static int
 parse_hostport (const char *s, size_t len, char *host, size_t hlen, int *port,
                 int defport, sq_err *err)
 {
-  const char *colon;
-  char tmp[300];
+  char tmp[300], *h = tmp, *rest;
 
   if (len == 0 || len >= sizeof tmp)
     return sq_err_set (err, 0, "missing or too long host");
   memcpy (tmp, s, len);
   tmp[len] = '\0';
-  colon = strrchr (tmp, ':');
   *port = defport;
-  if (colon && tmp[0] != '[')
+  if (tmp[0] == '[')
+    {
+      char *close = strchr (tmp, ']');
+      if (!close)
+        return sq_err_set (err, 0, "'[' without its ']' around an IPv6 address");
+      h = tmp + 1;
+      *close = '\0';
+      rest = close + 1;
+      if (*rest && *rest != ':')
+        return sq_err_set (err, 0, "'%s' after ']': write [IPV6]:PORT", rest);
+    }
+  else
+    {
+      rest = strrchr (tmp, ':');
+      if (rest && strchr (tmp, ':') != rest)
+        return sq_err_set (err, 0, "an IPv6 address must be in brackets, as [::1]:6379");
+    }
+  if (rest && *rest == ':')
     {
       char *end;
-      long p = strtol (colon + 1, &end, 10);
-      if (*end || p < 1 || p > 65535)
-        return sq_err_set (err, 0, "bad port '%s'", colon + 1);
+      long p = strtol (rest + 1, &end, 10);
+      if (!rest[1] || *end || p < 1 || p > 65535)
+        return sq_err_set (err, 0, "bad port '%s'", rest + 1);
       *port = (int) p;
-      tmp[colon - tmp] = '\0';
+      *rest = '\0';
     }
-  if (!tmp[0] || strlen (tmp) >= hlen)
+  if (!h[0] || strlen (h) >= hlen)
     return sq_err_set (err, 0, "missing host");
-  snprintf (host, hlen, "%s", tmp);
+  snprintf (host, hlen, "%s", h);
   return 0;
+}
+
+/* host:port, with an IPv6 address in brackets. */
+static const char *
+hostport (const char *host, int port, char *buf, size_t len)
+{
+  snprintf (buf, len, strchr (host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+  return buf;
 }
 
 /* Percent-decoding, for passwords with reserved characters. */
@@ -207,17 +231,20 @@ void
 sq_redis_url_redacted (const struct sq_redis_addr *a, char *buf, size_t len)
 {
   const char *auth = a->password[0] ? "***@" : "";
+  char hp[300];
   switch (a->kind)
     {
     case SQ_ADDR_UNIX:
       snprintf (buf, len, "unix://%s%s?db=%d", auth, a->path, a->db);
       break;
     case SQ_ADDR_TCP:
-      snprintf (buf, len, "redis://%s%s:%d/%d", auth, a->host, a->port, a->db);
+      snprintf (buf, len, "redis://%s%s/%d", auth,
+                hostport (a->host, a->port, hp, sizeof hp), a->db);
       break;
     case SQ_ADDR_SENTINEL:
-      snprintf (buf, len, "sentinel://%s%s:%d%s/%s/%d", auth, a->sentinel_host[0],
-                a->sentinel_port[0], a->nsentinels > 1 ? ",..." : "", a->master, a->db);
+      snprintf (buf, len, "sentinel://%s%s%s/%s/%d", auth,
+                hostport (a->sentinel_host[0], a->sentinel_port[0], hp, sizeof hp),
+                a->nsentinels > 1 ? ",..." : "", a->master, a->db);
       break;
     }
 }
@@ -227,10 +254,11 @@ connect_tcp (const char *host, int port, int timeout_ms, sq_err *err)
 {
   struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
   redisContext *c = redisConnectWithTimeout (host, port, tv);
+  char hp[300];
 
   if (!c || c->err)
     {
-      sq_err_set (err, 0, "Redis at %s:%d: %s", host, port,
+      sq_err_set (err, 0, "Redis at %s: %s", hostport (host, port, hp, sizeof hp),
                   c ? c->errstr : "out of memory");
       if (c)
         redisFree (c);
@@ -264,8 +292,10 @@ sentinel_master (sq_redis *r, char *host, size_t hlen, int *port, sq_err *err)
           redisFree (c);
           return 0;
         }
-      sq_err_set (&last, 0, "sentinel %s:%d does not know master '%s'",
-                  a->sentinel_host[i], a->sentinel_port[i], a->master);
+      char hp[300];
+      sq_err_set (&last, 0, "sentinel %s does not know master '%s'",
+                  hostport (a->sentinel_host[i], a->sentinel_port[i], hp, sizeof hp),
+                  a->master);
       if (rep)
         freeReplyObject (rep);
       redisFree (c);
@@ -312,7 +342,7 @@ open_connection (sq_redis *r, sq_err *err)
       r->c = connect_tcp (host, port, r->timeout_ms, err);
       if (!r->c)
         return -1;
-      snprintf (r->where, sizeof r->where, "%s:%d", host, port);
+      hostport (host, port, r->where, sizeof r->where);
     }
   return 0;
 }

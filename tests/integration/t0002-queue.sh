@@ -262,6 +262,24 @@ err=$(SQ --redis unix:///nonexistent/redis.sock status x 2>&1); is "unreachable 
 like "unreachable Redis is explained" "$err" 'Redis at unix:///nonexistent/redis.sock: No such file'
 err=$(SQ --redis redis://127.0.0.1:1 stats 2>&1); is "refused TCP Redis: exit 3" "$?" 3
 like "refused TCP Redis is explained" "$err" 'Redis at 127.0.0.1:1: Connection refused'
+# Redis on IPv6 loopback: an address in brackets, as URLs write it.
+err=$(SQ --redis 'redis://[::1' stats 2>&1); is "an unclosed '[': exit 2" "$?" 2
+like "... and it is named" "$err" "Redis URL 'redis://\[::1': '\[' without its '\]'"
+v6port=$(( 20000 + RANDOM % 20000 ))
+if redis-server --port "$v6port" --bind ::1 --save '' --appendonly no --daemonize yes \
+     --pidfile "$Q_DIR/v6.pid" --logfile "$Q_DIR/v6.log" --dir "$Q_DIR" \
+   && wait_for 5 "redis-cli -h ::1 -p $v6port ping | grep -q PONG"; then
+  out=$(SQ --redis "redis://[::1]:$v6port" stats --json 2>&1)
+  is "a Redis at [::1]:PORT is reached" "$?" 0
+  err=$(SQ --redis "redis://[::1]:$v6port" status nosuchjob 2>&1)
+  like "... and answers" "$err" "not in queue 'default'"
+  kill "$(cat "$Q_DIR/v6.pid")"
+  wait_for 5 "! kill -0 $(cat "$Q_DIR/v6.pid") 2>/dev/null"
+  err=$(SQ --redis "redis://[::1]:1" stats 2>&1)
+  like "a refused IPv6 Redis is named with brackets" "$err" 'Redis at \[::1\]:1: Connection refused'
+else
+  skip "a Redis on IPv6 loopback" "redis-server does not listen on [::1]:$v6port"
+fi
 err=$(SQ --redis http://x stats 2>&1); is "bad URL: exit 2" "$?" 2
 like "bad URL is explained" "$err" "Redis URL 'http://x': unknown scheme; write redis://"
 for c in submit status wait result logs cancel stats dead workers drain pause resume; do

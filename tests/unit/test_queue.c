@@ -59,6 +59,17 @@ urls (void **state)
   assert_int_equal (a.sentinel_port[1], 26379);
   assert_string_equal (a.master, "main");
   assert_int_equal (a.db, 1);
+
+  /* IPv6, in brackets. */
+  assert_int_equal (sq_redis_parse_url ("redis://[::1]:6380/1", &a, &err), 0);
+  assert_string_equal (a.host, "::1");
+  assert_int_equal (a.port, 6380);
+  assert_int_equal (sq_redis_parse_url ("redis://u:p@[fd00::7]", &a, &err), 0);
+  assert_string_equal (a.host, "fd00::7");
+  assert_int_equal (a.port, 6379);
+  assert_int_equal (sq_redis_parse_url ("sentinel://[::1]:26380,s2/main", &a, &err), 0);
+  assert_string_equal (a.sentinel_host[0], "::1");
+  assert_int_equal (a.sentinel_port[0], 26380);
 }
 
 static void
@@ -76,6 +87,11 @@ bad_urls (void **state)
     "sentinel://s1:26379",
     "sentinel://s1:26379/",
     "redis://h/notadb",
+    "redis://[::1",
+    "redis://[::1]x",
+    "redis://[::1]:",
+    "redis://::1:6379",
+    "redis://[]:6379",
   };
   struct sq_redis_addr a;
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
@@ -103,6 +119,9 @@ redacted (void **state)
   sq_redis_url_redacted (&a, buf, sizeof buf);
   assert_null (strstr (buf, "hunter2"));
   assert_non_null (strstr (buf, "h:7"));
+  assert_int_equal (sq_redis_parse_url ("redis://[::1]:7/1", &a, &err), 0);
+  sq_redis_url_redacted (&a, buf, sizeof buf);
+  assert_string_equal (buf, "redis://[::1]:7/1");
 }
 
 static int
