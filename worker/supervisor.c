@@ -216,11 +216,12 @@ announce (struct worker *w, struct sq_proto *p)
   for (int i = 0; i < w->cfg.nqueues; i++)
     if (sq_queue_add (p->r, w->cfg.queues[i], &err) < 0)
       {
-        /* A full Redis refuses even a member it holds: tried again at
-         * the next heartbeat, whose warning already says Redis is full. */
-        if (!p->r->full)
-          sq_warn ("cannot add queue '%s' to the queue set: %s", w->cfg.queues[i],
-                   err.msg);
+        /* A full Redis refuses even a member it holds; the queue is
+         * added again with the next announcement, in 30 s, without
+         * loading every script again every 2 s meanwhile. */
+        if (p->r->full)
+          continue;
+        sq_warn ("cannot add queue '%s' to the queue set: %s", w->cfg.queues[i], err.msg);
         return -1;
       }
   /* Once a connection: a Redis that evicts keys when full drops jobs. A

@@ -45,6 +45,9 @@ ok "a worker started against a full Redis is listed by sandq workers" \
 is "... and it was never refused a heartbeat" \
   "$(sleep 2.5; grep -c 'heartbeat: ' "$Q_DIR/full.log")" 0
 is "... nor warned about anything" "$(grep -c 'warning:' "$Q_DIR/full.log")" 0
+script_calls() { rcli info commandstats | sed -n 's/^cmdstat_script|load:calls=\([0-9]*\).*/\1/p'; }
+s1=$(script_calls); sleep 4.5
+is "... nor loads its scripts again every 2 s" "$(script_calls)" "$s1"
 rcli config set maxmemory 0 >/dev/null
 # A heartbeat Redis does refuse (here: an ACL that takes scripts away) is
 # reported at once and then once a minute, and its return is noted.
