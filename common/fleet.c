@@ -279,10 +279,7 @@ sq_submit_job (struct sq_proto *p, const struct sq_submit_args *a, char *state,
   if (!rep && sq_redis_take_denied (p->r))
     return sq_submit (p, a, state, len, err);
   if (!rep && p->r->full)
-    sq_err_set (err, 0,
-                "Redis at %s is full (its used memory is over its maxmemory) and stored "
-                "nothing of job '%s'; %s",
-                p->r->where, a->id, SQ_REDIS_FULL_HINT);
+    sq_redis_full_err (p->r, err, "stored nothing of job '%s'", a->id);
   if (!rep)
     return -1;
   if (rep->type == REDIS_REPLY_ERROR)

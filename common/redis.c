@@ -442,6 +442,22 @@ sq_redis_close (sq_redis *r)
   r->c = NULL;
 }
 
+int
+sq_redis_full_err (const sq_redis *r, sq_err *err, const char *fmt, ...)
+{
+  char what[SQ_ERR_MSG_MAX];
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (what, sizeof what, fmt, ap);
+  va_end (ap);
+  return sq_err_set (err, 0,
+                     "Redis at %s is full (its used memory is over its maxmemory) and "
+                     "%s; make room (sandq dead purge; finished jobs expire after their "
+                     "--keep) or raise its maxmemory",
+                     r->where, what);
+}
+
 /* Two refusals that are not connection faults: the connection stays,
  * and a flag tells callers. NOPERM: this user's ACL forbids the command
  * or a key (r->denied). OOM: Redis's used memory is over its maxmemory,
@@ -462,10 +478,7 @@ refused (sq_redis *r, redisReply *rep, const char *what, sq_err *err)
   if (rep->str[0] == 'O')
     {
       r->full = 1;
-      sq_err_set (err, 0,
-                  "Redis at %s is full (its used memory is over its maxmemory) and "
-                  "refused %s; %s",
-                  r->where, what, SQ_REDIS_FULL_HINT);
+      sq_redis_full_err (r, err, "refused %s", what);
     }
   else
     {

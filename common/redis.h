@@ -13,11 +13,6 @@
 
 #define SQ_REDIS_MAX_SENTINELS 8
 
-/* What to do about a full Redis (r->full), for its error messages. */
-#define SQ_REDIS_FULL_HINT                                                               \
-  "make room (sandq dead purge; finished jobs expire after their --keep) or raise its "  \
-  "maxmemory"
-
 struct sq_redis_addr
 {
   enum
@@ -84,6 +79,12 @@ sq_redis_take_denied (sq_redis *r)
   r->denied = 0;
   return denied;
 }
+
+/* Sets err to say that Redis (r->full) is full and what of it (the
+ * printf-style tail: "refused SET key", "stored nothing of job 'x'"), and
+ * what to do about it; returns -1. */
+int sq_redis_full_err (const sq_redis *r, sq_err *err, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 /* Connects (following Sentinel to the master, checking ROLE), AUTHs and
  * SELECTs. On failure r->c stays NULL and err says which step failed. */

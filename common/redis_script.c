@@ -69,10 +69,7 @@ sq_redis_eval (sq_redis *r, struct sq_script *s, int nkeys, const char **keys, i
        * over maxmemory, and only a first write (a script cannot stop
        * halfway): so nothing of it was stored. */
       if (!rep && r->full)
-        sq_err_set (err, 0,
-                    "Redis at %s is full (its used memory is over its maxmemory) and "
-                    "stored nothing of script %s; %s",
-                    r->where, s->name, SQ_REDIS_FULL_HINT);
+        sq_redis_full_err (r, err, "stored nothing of script %s", s->name);
       if (!rep)
         return NULL;
       if (rep->type == REDIS_REPLY_ERROR && strncmp (rep->str, "NOSCRIPT", 8) == 0)
