@@ -570,6 +570,15 @@ cg_job_cpu_ns (struct cg_host *h, struct cg_job *j, uint64_t *ns)
 }
 
 int
+cg_job_tasks (struct cg_host *h, struct cg_job *j, uint64_t *n)
+{
+  if (j->set)
+    return sq_pread_u64 (j->set->pids_current_fd, "pids.current", n, NULL);
+  int dfd = j->dirfd[h->mode == CG_MODE_V2 ? 0 : h->ctrl_dir[CG_PIDS]];
+  return dfd < 0 ? -1 : sq_read_u64_at (dfd, "pids.current", n, NULL);
+}
+
+int
 cg_job_stats (struct cg_host *h, struct cg_job *j, struct cg_stats *st)
 {
   memset (st, 0, sizeof *st);

@@ -192,6 +192,9 @@ int cg_job_attach (struct cg_host *h, struct cg_job *j, pid_t pid, sq_err *err);
 
 /* Total CPU time used by the job so far, cheap enough to poll. */
 int cg_job_cpu_ns (struct cg_host *h, struct cg_job *j, uint64_t *ns);
+/* The processes and threads in the job's cgroup, from its pids.current;
+ * -1 if it cannot be read. */
+int cg_job_tasks (struct cg_host *h, struct cg_job *j, uint64_t *n);
 
 int cg_job_stats (struct cg_host *h, struct cg_job *j, struct cg_stats *st);
 

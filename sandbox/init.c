@@ -263,6 +263,9 @@ supervise (pid_t prog, int report_fd)
                     break;
                 }
             init_report (report_fd, REC_STATUS, &st, sizeof st);
+            /* Its last record: the supervisor may go on from here, not
+             * waiting for this process's exit (sbx_settle_later). */
+            close (report_fd);
             _exit (0);
           }
       if (w < 0 && errno != EINTR && errno != ECHILD)

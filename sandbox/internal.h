@@ -126,6 +126,11 @@ struct sbx
   int prewarmed; /* made by sbx_prewarm, with the default limits */
   int pidfd, sync_wr, rep_rd;
   pid_t init_pid;
+  /* sbx_settle_later: sbx_run may return before init's exit; then
+   * unsettled is set until sbx_settle has waited for it and removed the
+   * job's cgroup (pidfd and rep_rd stay open until then). */
+  int settle_later;
+  int unsettled;
   struct sbx_netstate *net; /* sbx_set_network, or NULL */
   struct cg_job job;
   struct cg_limits job_limits; /* what job's cgroup was made with */

@@ -424,6 +424,7 @@ sbx_free (struct sbx *b)
 {
   if (!b)
     return;
+  sbx_settle (b, NULL);
   sbx_abandon (b);
   sbx_net_free (b);
   if (b->out_fd >= 0)

@@ -247,6 +247,21 @@ int sbx_net_resolve (struct sbx_net *net, char *hosts, size_t hosts_len, const c
 int sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res,
              sq_err *err);
 
+/* Before sbx_run(): lets it return as soon as the program has ended and
+ * no other process of the job is left (its pids cgroup holds init
+ * alone), instead of after init's own exit, which tears down the
+ * sandbox's namespaces. The caller can then read sbx_out_fd() while that
+ * happens, and calls sbx_settle() to wait for it. Ignored for a sandbox
+ * with a network (sbx_set_network), which is torn down after init. */
+void sbx_settle_later (struct sbx *b);
+
+/* After sbx_run() with sbx_settle_later(): waits for init's exit (killing
+ * it if it has not gone within seconds) and removes the job's cgroup.
+ * 0, or -1 and err: then the run's verdict must not stand (a system
+ * error). 0 at once when there is nothing to wait for; sbx_free() calls
+ * it if the caller did not. */
+int sbx_settle (struct sbx *b, sq_err *err);
+
 /* Stops a running sbx_run() from another thread; its verdict becomes
  * "cancelled". Safe to call before, during or after the run. */
 void sbx_cancel (struct sbx *b);

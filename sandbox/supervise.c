@@ -37,6 +37,14 @@ struct supervisor
   enum sbx_kill_reason killed;
 };
 
+/* init's reports, as read so far (read_reports). Records are small:
+ * texts of a few hundred bytes at most, and the status last. */
+struct reports
+{
+  char buf[4096];
+  size_t len;
+};
+
 static void
 kill_job (struct supervisor *s, enum sbx_kill_reason why)
 {
@@ -46,15 +54,29 @@ kill_job (struct supervisor *s, enum sbx_kill_reason why)
   syscall (SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
 }
 
-static void
-parse_reports (int fd, struct sbx_observed *o)
+/* Reads what init has reported so far (fd is non-blocking): 1 at its
+ * end (init closed the pipe after its last record, or died), else 0. */
+static int
+read_reports (int fd, struct reports *rp)
 {
-  char buf[4096];
-  ssize_t n;
-  size_t len = 0;
+  for (;;)
+    {
+      ssize_t n = read (fd, rp->buf + rp->len, sizeof rp->buf - 1 - rp->len);
+      if (n > 0)
+        rp->len += (size_t) n;
+      else if (n < 0 && errno == EINTR)
+        continue;
+      else
+        return n == 0 && rp->len < sizeof rp->buf - 1;
+    }
+}
 
-  while ((n = read (fd, buf + len, sizeof buf - 1 - len)) > 0)
-    len += n;
+static void
+parse_reports (struct reports *rp, struct sbx_observed *o)
+{
+  char *buf = rp->buf;
+  size_t len = rp->len;
+
   /* Records: REC_SETUP or REC_EXEC text run to the next record byte only
    * when followed by a status, which is always last and fixed-size. */
   if (len >= 1 + sizeof (int) && buf[len - 1 - sizeof (int)] == REC_STATUS)
@@ -109,25 +131,42 @@ output_page (int *fd, sq_err *err)
   return p;
 }
 
+/* Whether the job is over but for init's exit: init has sent its last
+ * record and closed its report pipe, and the job's pids cgroup holds
+ * nothing but init (no process of the job left to touch its files). */
+static int
+over_but_init (struct sbx *b, struct reports *rp)
+{
+  uint64_t tasks;
+
+  return read_reports (b->rep_rd, rp) == 1
+         && cg_job_tasks (&b->host->cg, &b->job, &tasks) == 0 && tasks == 1;
+}
+
 /* Waits for init to end, keeping the wall clock (from start_us), the CPU
- * cap and a cancel: the first limit hit kills it. Returns the kill sent,
- * if any. */
+ * cap and a cancel: the first limit hit kills it. With settle_later it
+ * returns as soon as over_but_init, and *early says so; init's exit is
+ * then sbx_settle's to wait for. Returns the kill sent, if any. */
 static enum sbx_kill_reason
-supervise (struct sbx *b, uint64_t start_us, struct sbx_observed *obs)
+supervise (struct sbx *b, uint64_t start_us, struct reports *rp, int *early,
+           struct sbx_observed *obs)
 {
   struct supervisor s = { .pidfd = b->pidfd };
   uint64_t deadline_ms = start_us / 1000 + b->lim.wall_ms;
   uint64_t next_cpu_ms = start_us / 1000 + CPU_POLL_MS;
+  int rep_fd = b->settle_later ? b->rep_rd : -1;
 
+  *early = 0;
   for (;;)
     {
-      struct pollfd pf[2] = {
+      struct pollfd pf[3] = {
         { b->pidfd, POLLIN, 0 },
         { b->cancel_fd, POLLIN, 0 },
+        { rep_fd, POLLIN, 0 },
       };
       uint64_t now = sq_now_ms ();
       uint64_t next = deadline_ms < next_cpu_ms ? deadline_ms : next_cpu_ms;
-      int n = poll (pf, 2, next > now ? (int) (next - now) : 0);
+      int n = poll (pf, 3, next > now ? (int) (next - now) : 0);
       if (n < 0 && errno != EINTR)
         {
           /* Nothing left to watch the limits with: the job ends, and the
@@ -140,6 +179,18 @@ supervise (struct sbx *b, uint64_t start_us, struct sbx_observed *obs)
         kill_job (&s, SBX_KILL_CANCEL);
       if (pf[0].revents & POLLIN)
         break;
+      if (pf[2].revents)
+        {
+          if (over_but_init (b, rp))
+            {
+              *early = 1;
+              return s.killed;
+            }
+          /* Ended, with processes left that init's exit will kill: wait
+           * for it. Or more to read later. */
+          if ((pf[2].revents & (POLLHUP | POLLERR)) || rp->len >= sizeof rp->buf - 1)
+            rep_fd = -1;
+        }
       now = sq_now_ms ();
       if (now >= deadline_ms)
         kill_job (&s, SBX_KILL_TIMEOUT);
@@ -160,8 +211,8 @@ supervise (struct sbx *b, uint64_t start_us, struct sbx_observed *obs)
  * cgroup's counters, and the scratch disk's fill, into obs and the
  * figures of res. */
 static void
-observe (struct sbx *b, const struct init_output *out, struct sbx_observed *obs,
-         struct sbx_result *res)
+observe (struct sbx *b, const struct init_output *out, struct reports *rp,
+         struct sbx_observed *obs, struct sbx_result *res)
 {
   struct cg_stats cs;
   struct statfs sf;
@@ -171,7 +222,8 @@ observe (struct sbx *b, const struct init_output *out, struct sbx_observed *obs,
   obs->output_capped = out->capped;
   if (!obs->sink_errno)
     obs->sink_errno = out->sink_errno;
-  parse_reports (b->rep_rd, obs);
+  read_reports (b->rep_rd, rp);
+  parse_reports (rp, obs);
   cg_job_stats (&b->host->cg, &b->job, &cs);
   obs->oom_kills = cs.oom_kills;
   obs->pids_max_events = cs.pids_max_events;
@@ -206,8 +258,10 @@ launch (struct sbx *b, const struct sbx_exec *ex, struct init_output **out, int 
     {
       /* A closed pipe means init gave up building the sandbox: its
        * report says why. */
+      struct reports rp = { .len = 0 };
       waitid (P_PIDFD, b->pidfd, NULL, WEXITED);
-      parse_reports (b->rep_rd, obs);
+      read_reports (b->rep_rd, &rp);
+      parse_reports (&rp, obs);
       if (obs->setup_failed)
         sq_err_set (err, 0, "%s", obs->setup_error);
       return -1;
@@ -223,6 +277,8 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   struct init_output *out = NULL;
   cleanup_close int page_fd = -1;
   uint64_t start_us = 0;
+  struct reports rp = { .len = 0 };
+  int early;
 
   memset (res, 0, sizeof *res);
   memset (&obs, 0, sizeof obs);
@@ -241,9 +297,9 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
       fail_result (res, err);
       return -1;
     }
-  obs.killed = supervise (b, start_us, &obs);
+  obs.killed = supervise (b, start_us, &rp, &early, &obs);
   res->wall_ms = (sq_now_us () - start_us + 500) / 1000;
-  observe (b, out, &obs, res);
+  observe (b, out, &rp, &obs, res);
   munmap (out, sizeof *out);
   sbx_decide (&obs, &b->lim, res);
   if (b->net)
@@ -251,11 +307,9 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   /* It may quote the command, cut at 200 bytes: keep it UTF-8. */
   sq_utf8_sanitize (res->message);
   b->started = 0;
-  close (b->pidfd), b->pidfd = -1;
-  close (b->rep_rd), b->rep_rd = -1;
-  if (cg_job_destroy (&b->host->cg, &b->job, err) < 0)
+  b->unsettled = 1;
+  if (!early && sbx_settle (b, err) < 0)
     {
-      sq_err_log ("%s", err->msg);
       fail_result (res, err);
       return -1;
     }
@@ -263,6 +317,42 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   if (res->status == SQ_STATUS_SYSTEM_ERROR)
     {
       sq_err_set (err, 0, "%.400s", res->message);
+      return -1;
+    }
+  return 0;
+}
+
+void
+sbx_settle_later (struct sbx *b)
+{
+  b->settle_later = 1;
+}
+
+/* How long init may take to exit once it closed its report pipe. */
+#define SETTLE_WAIT_MS 5000
+
+int
+sbx_settle (struct sbx *b, sq_err *err)
+{
+  sq_err lerr = { 0 };
+
+  if (!b->unsettled)
+    return 0;
+  b->unsettled = 0;
+  struct pollfd pf = { b->pidfd, POLLIN, 0 };
+  if (poll (&pf, 1, SETTLE_WAIT_MS) == 0)
+    {
+      sq_warn ("the sandbox's init did not exit within %d ms of the program's end; "
+               "killing it",
+               SETTLE_WAIT_MS);
+      syscall (SYS_pidfd_send_signal, b->pidfd, SIGKILL, NULL, 0);
+    }
+  waitid (P_PIDFD, b->pidfd, NULL, WEXITED);
+  close (b->pidfd), b->pidfd = -1;
+  close (b->rep_rd), b->rep_rd = -1;
+  if (cg_job_destroy (&b->host->cg, &b->job, err ? err : &lerr) < 0)
+    {
+      sq_err_log ("%s", err ? err->msg : lerr.msg);
       return -1;
     }
   return 0;

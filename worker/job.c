@@ -73,14 +73,14 @@ static int
 build_archive (struct worker *w, struct slot *s, struct sbx *b,
                const struct sbx_result *r, int with_net, int so, int se, char *message,
                size_t msglen, void **arch, size_t *alen, struct arc_counts *outs,
-               sq_err *err)
+               void (*during) (void *), void *ctx, sq_err *err)
 {
   /* All but the out/ counts, which the archive process appends. */
   char *rj = result_json (r, sq_status_name (r->status), message, NULL, with_net);
   if (!rj)
     return sq_err_set (err, ENOMEM, "result.json");
   int rc = archiver_pack (&s->arc, so, se, sbx_out_fd (b), rj, strlen (rj) - 1, outs,
-                          arch, alen, err);
+                          arch, alen, during, ctx, err);
   free (rj);
   if (rc == 1)
     {
@@ -236,7 +236,23 @@ struct run
   uint64_t t0, t_unpack;
   struct job_network *jn;
   redisReply *chained[SQ_SPEC_MAX_INPUTS];
+  /* sbx_settle: done (while the result is packed, or after), and how. */
+  int settled, settle_rc;
+  sq_err settle_err;
 };
+
+/* Waits for the sandbox's init to exit and removes the job's cgroup
+ * (sbx_settle_later), once. */
+static void
+settle (void *arg)
+{
+  struct run *r = arg;
+
+  if (r->settled)
+    return;
+  r->settled = 1;
+  r->settle_rc = sbx_settle (r->b, &r->settle_err);
+}
 
 /* The spec, the limits, the networks and chained results, and the
  * sandbox: everything up to unpacking. 0, or -1 and r->err. */
@@ -368,6 +384,8 @@ run_program (struct slot *s, struct run *r)
   pthread_mutex_unlock (&w->lock);
   if (pre_cancel)
     sbx_cancel (r->b);
+  /* The result is packed while init exits (finish). */
+  sbx_settle_later (r->b);
   rc = sbx_run (r->b, &ex, &r->res, &r->err);
   pthread_mutex_lock (&w->lock);
   s->sbx = NULL;
@@ -461,12 +479,24 @@ finish (struct slot *s, struct sq_proto *p, const struct sq_claimed *c, struct r
                 a, m);
     }
   if (build_archive (w, s, r->b, &r->res, r->jn->mask != 0, r->so, r->se, message,
-                     sizeof message, &arch, &alen, &outs, &r->err)
+                     sizeof message, &arch, &alen, &outs, settle, r, &r->err)
       < 0)
     {
       snprintf (message, sizeof message, "sandq could not pack the result: %s",
                 r->err.msg);
       r->res.status = SQ_STATUS_SYSTEM_ERROR;
+      arch = NULL;
+      alen = 0;
+    }
+  /* A sandbox that cannot be cleaned up after is sandq's failure, as it
+   * was when sbx_run did it. */
+  settle (r);
+  if (r->settle_rc < 0)
+    {
+      snprintf (message, sizeof message, "sandq failed to run the program: %s",
+                r->settle_err.msg);
+      r->res.status = SQ_STATUS_SYSTEM_ERROR;
+      archiver_free (arch, alen);
       arch = NULL;
       alen = 0;
     }

@@ -55,4 +55,19 @@ like "  no socket at all in its namespace" "$seen" 'entries: 0$'
 like "  nor the first job's /dev/shm" "$seen" "shm: \[\]"
 like "  nor any System V IPC object" "$seen" 'sysvipc: 0 0'
 unlike "  nor its abstract unix socket" "$seen" 'sandq-secret'
+
+# A job that leaves processes behind ends when its program does: they
+# are killed before its out/ is packed, and the next job in the slot
+# sees none of them.
+js=$(SQ submit --json --wait --wall 60s -- sh -c \
+  'sleep 600 & (while :; do echo x >> out/late; done) & echo main > out/main; exit 4')
+is "a job whose program leaves processes behind ends with the program's verdict" \
+  "$(jget "$js" status) $(jget "$js" exit_code)" "nonzero_exit 4"
+id=$(jget "$js" id)
+rm -rf "$Q_DIR/res"
+SQ result --result-dir "$Q_DIR/res" "$id" > /dev/null 2>&1
+is "  its out/ was packed" "$(cat "$Q_DIR/res/out/main" 2>/dev/null)" main
+js=$(SQ submit --json --wait -- sh -c 'ps -e -o comm= | grep -c -E "^(sleep|sh)$"')
+is "  the next job in the slot sees none of its processes (its own sh only)" \
+  "$(SQ logs --stdout "$(jget "$js" id)")" 1
 done_testing
