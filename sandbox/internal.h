@@ -89,6 +89,11 @@ struct sbx_host
     pthread_t thread;
     int running, stop;
     int building; /* the thread is making b now */
+    /* The slot's last one was taken, and its job has not started its
+     * program yet: the next is made after that (sbx_warm_resume), not
+     * while the job unpacks and launches on the same CPUs and cgroup
+     * locks. */
+    int hold;
     pthread_cond_t cond;
   } warm[SBX_NETNS_SLOTS];
   unsigned nwarm;
@@ -175,6 +180,9 @@ struct sbx *sbx_new_cold (struct sbx_host *h, const struct sbx_limits *lim, unsi
  * started sandbox's init is gone (prewarm.c). */
 struct sbx *sbx_take_warm (struct sbx_host *h, unsigned slot);
 int sbx_init_exited (const struct sbx *b);
+/* The slot's job has started its program (or is gone): its thread may
+ * make the next one. */
+void sbx_warm_resume (struct sbx_host *h, unsigned slot);
 
 /* Starts the thread that makes the slots' network namespaces ahead
  * (sbx_host_config.prefetch_count), and joins it and closes them all

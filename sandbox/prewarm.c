@@ -68,10 +68,26 @@ sbx_take_warm (struct sbx_host *h, unsigned slot)
     {
       b = e->b;
       e->b = NULL;
+      e->hold = 1;
       pthread_cond_broadcast (&e->cond);
     }
   pthread_mutex_unlock (&h->netns_lock);
   return b;
+}
+
+void
+sbx_warm_resume (struct sbx_host *h, unsigned slot)
+{
+  struct warm_slot *e;
+
+  pthread_mutex_lock (&h->netns_lock);
+  e = warm_of (h, slot);
+  if (e && e->hold)
+    {
+      e->hold = 0;
+      pthread_cond_broadcast (&e->cond);
+    }
+  pthread_mutex_unlock (&h->netns_lock);
 }
 
 static void *
@@ -84,6 +100,15 @@ warm_main (void *arg)
   pthread_mutex_lock (&h->netns_lock);
   while (!e->stop)
     {
+      if (e->hold)
+        {
+          /* A second at most: a job that never gets that far does not
+           * keep the slot without one. */
+          struct timespec ts = deadline_in (1000);
+          if (pthread_cond_timedwait (&e->cond, &h->netns_lock, &ts) != 0)
+            e->hold = 0;
+          continue;
+        }
       if (e->b)
         {
           /* Check now and then that it is still alive (someone may kill

@@ -424,6 +424,8 @@ sbx_free (struct sbx *b)
 {
   if (!b)
     return;
+  if (b->prewarmed)
+    sbx_warm_resume (b->host, b->slot);
   sbx_settle (b, NULL);
   sbx_abandon (b);
   sbx_net_free (b);

@@ -267,6 +267,8 @@ launch (struct sbx *b, const struct sbx_exec *ex, struct init_output **out, int 
       return -1;
     }
   close (b->sync_wr), b->sync_wr = -1;
+  if (b->prewarmed)
+    sbx_warm_resume (b->host, b->slot);
   return 0;
 }
 
