@@ -5,7 +5,8 @@
  * in child.c) as ambient ones, and tells it, in order:
  *
  *   'g' + init_config   the id maps are written: build the root
- *   'c' + job_header    the job: start the program
+ *   'c' + job_header    the job: make ready for the program
+ *   'r'                 its files are in place: start it
  *
  * init then starts the program (uid 1000 inside, no capabilities,
  * no_new_privs, seccomp, rlimits), passes its stdout and stderr on to the
@@ -392,7 +393,6 @@ take_job (void)
    * becomes the root of our cgroup namespace. */
   if (receive_job (INIT_FD_SYNC) < 0)
     fail ("receive the job", 0);
-  close (INIT_FD_SYNC);
   if ((job_in.hdr.flags & JOBF_HOSTS) && bind_hosts () < 0)
     fail ("bind the job's /etc/hosts", errno);
   close (INIT_FD_SCRATCH);
@@ -411,6 +411,12 @@ take_job (void)
    * dropping from it needs CAP_SETPCAP, and leaves the other sets alone. */
   if (init_drop_bounding (cfg.cap_last) < 0)
     fail ("drop the bounding set", errno);
+  /* Ready: the program starts at 'r', once the caller has the job's
+   * files in place (sbx_stage). EOF: it gave up. */
+  char go;
+  if (read (INIT_FD_SYNC, &go, 1) != 1 || go != 'r')
+    _exit (INIT_EXIT_ABORT);
+  close (INIT_FD_SYNC);
   return in_fd;
 }
 

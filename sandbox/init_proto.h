@@ -64,7 +64,10 @@ struct init_config
  * program's stdout and stderr pipes itself and passes what comes through
  * them on to the sinks, up to the output limit: it is the job's pid 1, in
  * the job's memory cgroup, so the pages it writes (a memfd's, a file's
- * page cache) are charged to the job, not to the caller. */
+ * page cache) are charged to the job, not to the caller.
+ *
+ * init then makes ready (the filter, the bounding set) and starts the
+ * program at the byte 'r', sent once the job's files are in place. */
 struct job_header
 {
   uint32_t size; /* of the strings */

@@ -136,6 +136,12 @@ struct sbx
    * job's cgroup (pidfd and rep_rd stay open until then). */
   int settle_later;
   int unsettled;
+  /* sbx_stage: the job is with init, which waits for 'r'; the output
+   * page (mapped read-only) and its memfd until the run is over. */
+  int staged, stage_failed;
+  sq_err stage_err;
+  struct init_output *page;
+  int page_fd;
   struct sbx_netstate *net; /* sbx_set_network, or NULL */
   struct cg_job job;
   struct cg_limits job_limits; /* what job's cgroup was made with */
@@ -179,6 +185,8 @@ struct sbx *sbx_new_cold (struct sbx_host *h, const struct sbx_limits *lim, unsi
 /* The slot's ready prewarmed sandbox, taken, or NULL; and whether a
  * started sandbox's init is gone (prewarm.c). */
 struct sbx *sbx_take_warm (struct sbx_host *h, unsigned slot);
+/* Unmaps and closes the output page of a staged sandbox (supervise.c). */
+void sbx_unstage (struct sbx *b);
 int sbx_init_exited (const struct sbx *b);
 /* The slot's job has started its program (or is gone): its thread may
  * make the next one. */

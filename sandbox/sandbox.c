@@ -352,7 +352,7 @@ sbx_new_cold (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot,
   b->lim = *lim;
   b->uid = h->cfg.uid_base + slot % h->cfg.uid_count;
   b->work_fd = b->out_fd = b->cancel_fd = -1;
-  b->pidfd = b->sync_wr = b->rep_rd = -1;
+  b->pidfd = b->sync_wr = b->rep_rd = b->page_fd = -1;
   b->cancel_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (b->cancel_fd < 0)
     {
@@ -427,6 +427,7 @@ sbx_free (struct sbx *b)
   if (b->prewarmed)
     sbx_warm_resume (b->host, b->slot);
   sbx_settle (b, NULL);
+  sbx_unstage (b);
   sbx_abandon (b);
   sbx_net_free (b);
   if (b->out_fd >= 0)

@@ -247,6 +247,14 @@ int sbx_net_resolve (struct sbx_net *net, char *hosts, size_t hosts_len, const c
 int sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res,
              sq_err *err);
 
+/* Before sbx_run(), optional: sends init the job (ex, which sbx_run then
+ * takes as given here), and init makes everything ready for the program
+ * but its process: the seccomp filter, the bounding set, its stdio.
+ * sbx_run() then only has it start. For a caller that fills the work
+ * directory meanwhile (ex's fds must stay open until sbx_run). 0, or -1
+ * and err (sbx_run then fails with the same error). */
+int sbx_stage (struct sbx *b, const struct sbx_exec *ex, sq_err *err);
+
 /* Before sbx_run(): lets it return as soon as the program has ended and
  * no other process of the job is left (its pids cgroup holds init
  * alone), instead of after init's own exit, which tears down the

@@ -239,32 +239,79 @@ observe (struct sbx *b, const struct init_output *out, struct reports *rp,
     }
 }
 
-/* Brings b from started to running: its limits, its network, the output
- * page and the job sent (at *start_us). 0, or -1 and err. */
+/* A message to init failed: a closed channel means init gave up
+ * building the sandbox, and its report says why. Returns -1. */
 static int
-launch (struct sbx *b, const struct sbx_exec *ex, struct init_output **out, int *page_fd,
-        uint64_t *start_us, struct sbx_observed *obs, sq_err *err)
+init_gave_up (struct sbx *b, sq_err *err)
+{
+  struct sbx_observed obs = { .killed = SBX_KILL_NONE };
+  struct reports rp = { .len = 0 };
+
+  waitid (P_PIDFD, b->pidfd, NULL, WEXITED);
+  read_reports (b->rep_rd, &rp);
+  parse_reports (&rp, &obs);
+  if (obs.setup_failed)
+    sq_err_set (err, 0, "%s", obs.setup_error);
+  return -1;
+}
+
+/* Brings b from started to staged: its limits, its network, the output
+ * page and the job sent; init makes ready and waits for 'r'. */
+static int
+stage (struct sbx *b, const struct sbx_exec *ex, sq_err *err)
 {
   if (!ex->argv || !ex->argv[0] || !ex->argv[0][0])
     return sq_err_set (err, EINVAL, "no command given");
   if ((!b->started && sbx_start (b, err) < 0) || sbx_job_limits (b, err) < 0
       || (b->net && sbx_net_start (b, b->init_pid, err) < 0))
     return -1;
-  *out = output_page (page_fd, err);
-  if (!*out)
+  b->page = output_page (&b->page_fd, err);
+  if (!b->page)
     return -1;
-  *start_us = sq_now_us ();
-  if (sbx_send_job (b, ex, *page_fd, err) < 0)
+  if (sbx_send_job (b, ex, b->page_fd, err) < 0)
+    return init_gave_up (b, err);
+  return 0;
+}
+
+static int
+stage_once (struct sbx *b, const struct sbx_exec *ex)
+{
+  b->staged = 1;
+  if (stage (b, ex, &b->stage_err) < 0)
+    b->stage_failed = 1;
+  return b->stage_failed ? -1 : 0;
+}
+
+int
+sbx_stage (struct sbx *b, const struct sbx_exec *ex, sq_err *err)
+{
+  if (b->ran || b->staged)
+    return sq_err_set (err, EINVAL, "the sandbox has its job already");
+  if (stage_once (b, ex) < 0)
     {
-      /* A closed pipe means init gave up building the sandbox: its
-       * report says why. */
-      struct reports rp = { .len = 0 };
-      waitid (P_PIDFD, b->pidfd, NULL, WEXITED);
-      read_reports (b->rep_rd, &rp);
-      parse_reports (&rp, obs);
-      if (obs->setup_failed)
-        sq_err_set (err, 0, "%s", obs->setup_error);
+      *err = b->stage_err;
       return -1;
+    }
+  return 0;
+}
+
+/* From staged (or from started, staging first) to running: 'r' sent at
+ * *start_us. 0, or -1 and err. */
+static int
+launch (struct sbx *b, const struct sbx_exec *ex, uint64_t *start_us, sq_err *err)
+{
+  if (!b->staged)
+    stage_once (b, ex);
+  if (b->stage_failed)
+    {
+      *err = b->stage_err;
+      return -1;
+    }
+  *start_us = sq_now_us ();
+  if (sq_send_all (b->sync_wr, "r", 1) < 0)
+    {
+      sq_err_set (err, errno, "start the program in the sandbox");
+      return init_gave_up (b, err);
     }
   close (b->sync_wr), b->sync_wr = -1;
   if (b->prewarmed)
@@ -276,8 +323,6 @@ int
 sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_err *err)
 {
   struct sbx_observed obs;
-  struct init_output *out = NULL;
-  cleanup_close int page_fd = -1;
   uint64_t start_us = 0;
   struct reports rp = { .len = 0 };
   int early;
@@ -291,18 +336,17 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
       return -1;
     }
   b->ran = 1;
-  if (launch (b, ex, &out, &page_fd, &start_us, &obs, err) < 0)
+  if (launch (b, ex, &start_us, err) < 0)
     {
-      if (out)
-        munmap (out, sizeof *out);
+      sbx_unstage (b);
       sbx_abandon (b);
       fail_result (res, err);
       return -1;
     }
   obs.killed = supervise (b, start_us, &rp, &early, &obs);
   res->wall_ms = (sq_now_us () - start_us + 500) / 1000;
-  observe (b, out, &rp, &obs, res);
-  munmap (out, sizeof *out);
+  observe (b, b->page, &rp, &obs, res);
+  sbx_unstage (b);
   sbx_decide (&obs, &b->lim, res);
   if (b->net)
     sbx_net_finish (b, res);
@@ -322,6 +366,17 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
       return -1;
     }
   return 0;
+}
+
+void
+sbx_unstage (struct sbx *b)
+{
+  if (b->page)
+    munmap ((void *) b->page, sizeof *b->page);
+  b->page = NULL;
+  if (b->page_fd >= 0)
+    close (b->page_fd);
+  b->page_fd = -1;
 }
 
 void

@@ -387,7 +387,8 @@ archiver_unpack (struct archiver *a, struct arc_helper *h, int netns_fd,
         }
       fds[nfds++] = cfd;
     }
-  if (call (a, &rq, sizeof rq, fds, nfds, NULL, NULL, &r, NULL, err) < 0)
+  if (call (a, &rq, sizeof rq, fds, nfds, args->during, args->during_ctx, &r, NULL, err)
+      < 0)
     return -1;
   if (r.status == ARC_OK)
     return 0;

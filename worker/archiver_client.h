@@ -66,6 +66,9 @@ struct arc_unpack_args
     size_t len;
     char select[ARC_SELECT_MAX];
   } chained[ARC_MAX_CHAINED];
+  /* If not NULL: called with during_ctx while the job process unpacks. */
+  void (*during) (void *);
+  void *during_ctx;
 };
 
 /* Gives the job to the job process: in the job's memory cgroup, as uid,

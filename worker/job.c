@@ -239,6 +239,11 @@ struct run
   /* sbx_settle: done (while the result is packed, or after), and how. */
   int settled, settle_rc;
   sq_err settle_err;
+  /* The program, its environment, and whether init has it (sbx_stage,
+   * while the inputs are unpacked). */
+  struct sbx_exec ex;
+  char *envp[SQ_SPEC_MAX_ENV + SQ_MAX_NETWORKS * SQ_NETWORK_MAX_ENV + 16];
+  int staged;
 };
 
 /* Waits for the sandbox's init to exit and removes the job's cgroup
@@ -295,6 +300,23 @@ prepare (struct slot *s, struct sq_proto *p, const struct sq_claimed *c, struct 
   return 0;
 }
 
+static void job_env (const struct run *r, char **envp);
+
+/* Sends the job to the sandbox's init, which makes ready for it while the
+ * inputs are unpacked; sbx_run starts it. A failure here is sbx_run's
+ * to report. */
+static void
+stage_job (void *arg)
+{
+  struct run *r = arg;
+  sq_err err = { 0 };
+
+  job_env (r, r->envp);
+  r->ex = (struct sbx_exec){ r->spec.argv, r->envp, -1, r->so, r->se };
+  r->staged = 1;
+  sbx_stage (r->b, &r->ex, &err);
+}
+
 /* The input and the chained results into the job's disk, by the archive
  * helper's job process in the job's memory cgroup (the input's pages are
  * the job's). 0, or -1 and r->err. */
@@ -312,6 +334,8 @@ unpack_inputs (struct slot *s, struct run *r, const struct sq_claimed *c)
     .input = c->input,
     .input_len = c->input_len,
     .nchained = (unsigned) r->spec.ninputs,
+    .during = stage_job,
+    .during_ctx = r,
   };
   int unpacked;
 
@@ -368,11 +392,13 @@ static int
 run_program (struct slot *s, struct run *r)
 {
   struct worker *w = s->w;
-  char *envp[SQ_SPEC_MAX_ENV + SQ_MAX_NETWORKS * SQ_NETWORK_MAX_ENV + 16];
-  struct sbx_exec ex = { r->spec.argv, envp, -1, r->so, r->se };
   int rc;
 
-  job_env (r, envp);
+  if (!r->staged)
+    {
+      job_env (r, r->envp);
+      r->ex = (struct sbx_exec){ r->spec.argv, r->envp, -1, r->so, r->se };
+    }
   pthread_mutex_lock (&w->lock);
   s->sbx = r->b;
   /* A sealed job's output stays off Redis until it is sealed. */
@@ -386,7 +412,7 @@ run_program (struct slot *s, struct run *r)
     sbx_cancel (r->b);
   /* The result is packed while init exits (finish). */
   sbx_settle_later (r->b);
-  rc = sbx_run (r->b, &ex, &r->res, &r->err);
+  rc = sbx_run (r->b, &r->ex, &r->res, &r->err);
   pthread_mutex_lock (&w->lock);
   s->sbx = NULL;
   s->live_fd[0] = s->live_fd[1] = -1;
@@ -557,13 +583,13 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
   else
     {
       r->t_unpack = sq_now_ms ();
+      r->so = memfd_create ("stdout", MFD_CLOEXEC);
+      r->se = memfd_create ("stderr", MFD_CLOEXEC);
       if (unpack_inputs (s, r, c) < 0)
         fail_job (s, p, c, &r->res, &r->err);
       else
         {
           r->t_unpack = sq_now_ms () - r->t_unpack;
-          r->so = memfd_create ("stdout", MFD_CLOEXEC);
-          r->se = memfd_create ("stderr", MFD_CLOEXEC);
           if (run_program (s, r))
             release_job (s, p);
           else

@@ -70,4 +70,14 @@ is "  its out/ was packed" "$(cat "$Q_DIR/res/out/main" 2>/dev/null)" main
 js=$(SQ submit --json --wait -- sh -c 'ps -e -o comm= | grep -c -E "^(sleep|sh)$"')
 is "  the next job in the slot sees none of its processes (its own sh only)" \
   "$(SQ logs --stdout "$(jget "$js" id)")" 1
+
+# The program starts only once its inputs are all in place (init has the
+# job while they are unpacked): the last of 1500 files, a 4 MiB one, is
+# whole when the program first looks.
+mkdir -p "$Q_DIR/many/d"
+for i in $(seq 1 1500); do echo "$i" > "$Q_DIR/many/d/f$i"; done
+head -c 4194304 /dev/zero > "$Q_DIR/many/d/zlast"
+js=$(SQ submit --json --wait "$Q_DIR/many/d" -- sh -c 'ls d | wc -l; wc -c < d/zlast')
+is "a job sees all of its input when it starts" \
+  "$(SQ logs --stdout "$(jget "$js" id)" | tr '\n' ' ')" "1501 4194304 "
 done_testing
