@@ -240,13 +240,16 @@ observe (struct sbx *b, const struct init_output *out, struct reports *rp,
 }
 
 /* A message to init failed: a closed channel means init gave up
- * building the sandbox, and its report says why. Returns -1. */
+ * building the sandbox, and its report (written before it exited) says
+ * why. A job refused before it was sent (too large) leaves init waiting:
+ * it is killed either way. Returns -1. */
 static int
 init_gave_up (struct sbx *b, sq_err *err)
 {
   struct sbx_observed obs = { .killed = SBX_KILL_NONE };
   struct reports rp = { .len = 0 };
 
+  syscall (SYS_pidfd_send_signal, b->pidfd, SIGKILL, NULL, 0);
   waitid (P_PIDFD, b->pidfd, NULL, WEXITED);
   read_reports (b->rep_rd, &rp);
   parse_reports (&rp, &obs);
