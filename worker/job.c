@@ -239,11 +239,9 @@ struct run
   /* sbx_settle: done (while the result is packed, or after), and how. */
   int settled, settle_rc;
   sq_err settle_err;
-  /* The program, its environment, and whether init has it (sbx_stage,
-   * while the inputs are unpacked). */
+  /* The program and its environment, once set (set_exec). */
   struct sbx_exec ex;
   char *envp[SQ_SPEC_MAX_ENV + SQ_MAX_NETWORKS * SQ_NETWORK_MAX_ENV + 16];
-  int staged;
 };
 
 /* Waits for the sandbox's init to exit and removes the job's cgroup
@@ -302,6 +300,16 @@ prepare (struct slot *s, struct sq_proto *p, const struct sq_claimed *c, struct 
 
 static void job_env (const struct run *r, char **envp);
 
+/* r->ex: the program, its environment, its output memfds; once. */
+static void
+set_exec (struct run *r)
+{
+  if (r->ex.argv)
+    return;
+  job_env (r, r->envp);
+  r->ex = (struct sbx_exec){ r->spec.argv, r->envp, -1, r->so, r->se };
+}
+
 /* Sends the job to the sandbox's init, which makes ready for it while the
  * inputs are unpacked; sbx_run starts it. A failure here is sbx_run's
  * to report. */
@@ -311,9 +319,7 @@ stage_job (void *arg)
   struct run *r = arg;
   sq_err err = { 0 };
 
-  job_env (r, r->envp);
-  r->ex = (struct sbx_exec){ r->spec.argv, r->envp, -1, r->so, r->se };
-  r->staged = 1;
+  set_exec (r);
   sbx_stage (r->b, &r->ex, &err);
 }
 
@@ -394,11 +400,7 @@ run_program (struct slot *s, struct run *r)
   struct worker *w = s->w;
   int rc;
 
-  if (!r->staged)
-    {
-      job_env (r, r->envp);
-      r->ex = (struct sbx_exec){ r->spec.argv, r->envp, -1, r->so, r->se };
-    }
+  set_exec (r);
   pthread_mutex_lock (&w->lock);
   s->sbx = r->b;
   /* A sealed job's output stays off Redis until it is sealed. */
