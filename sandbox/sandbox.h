@@ -259,8 +259,9 @@ int sbx_stage (struct sbx *b, const struct sbx_exec *ex, sq_err *err);
  * no other process of the job is left (its pids cgroup holds init
  * alone), instead of after init's own exit, which tears down the
  * sandbox's namespaces. The caller can then read sbx_out_fd() while that
- * happens, and calls sbx_settle() to wait for it. Ignored for a sandbox
- * with a network (sbx_set_network), which is torn down after init. */
+ * happens, and calls sbx_settle() to wait for it. A network
+ * (sbx_set_network) is stopped and its counters read then too: nothing
+ * of the job is left to use it. */
 void sbx_settle_later (struct sbx *b);
 
 /* After sbx_run() with sbx_settle_later(): waits for init's exit (killing
