@@ -343,6 +343,15 @@ for mode in "" --template; do
   is "clone3 denied${mode:+ ($mode)}: the sandbox still runs" "$(jget "$res" status)" ok
 done
 
+# A command over the sandbox's 1 MiB of argv and environment is refused
+# before init gets it, and the run ends (init is not left waiting).
+big=$("$PY" -c 'print(" ".join(["x" * 1000] * 1100))')
+# shellcheck disable=SC2086
+out=$(timeout 60 "$S" run -- /bin/true $big); rc=$?
+is "a command over 1 MiB: system error (exit 3), not a hang" "$rc" 3
+is "... saying which limit" "$(jget "$out" message)" \
+  "sandq failed to run the program: the command and environment exceed the sandbox's limit of 4096 strings and 1024 KiB: Argument list too long"
+
 info=$("$S" info); is "info exits 0" "$?" 0
 like "info names the cgroup layout" "$info" 'cgroup v[12]'
 done_testing
