@@ -124,15 +124,39 @@ prefetch_join (struct sbx_host *h)
     pthread_join (h->prefetch, NULL);
 }
 
+/* Keeps thread t off the CPU the caller runs on, if another is allowed.
+ * The kernel starts a thread on its creator's CPU while the others idle,
+ * and spreads them only at a later balancing tick: the prefetch would
+ * share one CPU with the set-up it is meant to run beside. Best effort:
+ * a thread left where it is only runs later. (Moving the supervisor off
+ * init's CPU after the clone, the same way, made the CLI slower: waking
+ * an idle CPU for a few hundred microseconds of work costs more than it
+ * saves.) */
+static void
+run_elsewhere (pthread_t t)
+{
+  cpu_set_t set;
+  int here = sched_getcpu ();
+
+  if (here < 0 || here >= CPU_SETSIZE || sched_getaffinity (0, sizeof set, &set) < 0
+      || !CPU_ISSET (here, &set) || CPU_COUNT (&set) < 2)
+    return;
+  CPU_CLR (here, &set);
+  (void) pthread_setaffinity_np (t, sizeof set, &set);
+}
+
 void
 sbx_netns_prefetch (struct sbx_host *h)
 {
   /* A new network namespace takes about half a millisecond, and a one-shot
-   * run waits for nothing longer: it starts first, and the rest of the
-   * set-up goes on beside it. */
+   * run waits for nothing longer: it starts first, on another CPU, and the
+   * rest of the set-up goes on beside it. */
   if (h->reuse_netns && h->cfg.prefetch_count > 0
       && pthread_create (&h->prefetch, NULL, prefetch_main, h) == 0)
-    h->prefetch_pending = 1;
+    {
+      h->prefetch_pending = 1;
+      run_elsewhere (h->prefetch);
+    }
 }
 
 void

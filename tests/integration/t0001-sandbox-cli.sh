@@ -352,6 +352,21 @@ is "a command over 1 MiB: system error (exit 3), not a hang" "$rc" 3
 is "... saying which limit" "$(jget "$out" message)" \
   "sandq failed to run the program: the command and environment exceed the sandbox's limit of 4096 strings and 1024 KiB: Argument list too long"
 
+# The CLI makes its network namespace in a thread that it puts on
+# another CPU than its own, and its cgroups after init's clone; confined
+# to one CPU, it runs the same. The thread's placement is its own: the
+# job may use every CPU its caller may.
+cpus() { awk '/^Cpus_allowed_list/ {print $2}' /proc/self/status; }
+got=$("$S" run --stdout /dev/stdout -- /bin/sh -c "$(declare -f cpus); cpus" | head -1)
+is "the job may use the caller's CPUs" "$got" "$(cpus)"
+if command -v taskset >/dev/null; then
+  res=$(taskset -c 0 "$S" run -- /bin/sh -c 'exit 3'); rc=$?
+  is "confined to one CPU: the program's verdict (exit 1)" "$rc $(jget "$res" status)" \
+     "1 nonzero_exit"
+else
+  skip "confined to one CPU" "util-linux taskset is not installed"
+fi
+
 info=$("$S" info); is "info exits 0" "$?" 0
 like "info names the cgroup layout" "$info" 'cgroup v[12]'
 done_testing
