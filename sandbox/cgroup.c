@@ -307,7 +307,7 @@ cg_sweep (struct cg_host *h)
 }
 
 int
-cg_host_init (struct cg_host *h, int one_shot, sq_err *err)
+cg_host_detect (struct cg_host *h, int one_shot, sq_err *err)
 {
   struct statfs sfs;
   unsigned long long start = 0;
@@ -335,13 +335,30 @@ cg_host_init (struct cg_host *h, int one_shot, sq_err *err)
       h->hybrid
           = statfs (CG_MOUNT "/unified", &u) == 0 && u.f_type == CGROUP2_SUPER_MAGIC;
     }
+  return 0;
+}
+
+int
+cg_host_setup (struct cg_host *h, sq_err *err)
+{
+  if (h->ready)
+    return 0;
   if (h->ops->init (h, err) < 0)
     {
       cg_host_fini (h);
       return -1;
     }
   cg_sweep (h);
+  h->ready = 1;
   return 0;
+}
+
+int
+cg_host_init (struct cg_host *h, int one_shot, sq_err *err)
+{
+  if (cg_host_detect (h, one_shot, err) < 0)
+    return -1;
+  return cg_host_setup (h, err);
 }
 
 void

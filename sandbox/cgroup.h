@@ -102,6 +102,7 @@ struct cg_host
    * and the job's cgroup is the instance directory (one level less to
    * make and remove). */
   int one_shot;
+  int ready; /* cg_host_setup has succeeded */
   /* v1, not one_shot: the idle reusable sets (struct cg_set). */
   int pooled;
   pthread_mutex_t pool_lock;
@@ -143,6 +144,13 @@ struct cg_stats
  * instances left behind. On failure the message says which path and why,
  * with a hint for the common causes. */
 int cg_host_init (struct cg_host *h, int one_shot, sq_err *err);
+
+/* cg_host_init in two steps, for a caller with other work to do between
+ * them: detect sets mode, instance and one_shot, and touches no cgroup;
+ * setup makes the subtree and sweeps (once: later calls return 0). Until
+ * setup, only cg_host_fini may be called. */
+int cg_host_detect (struct cg_host *h, int one_shot, sq_err *err);
+int cg_host_setup (struct cg_host *h, sq_err *err);
 
 /* One line for the start-up log: the mode and the paths in use. */
 void cg_host_describe (const struct cg_host *h, char *buf, size_t len);

@@ -192,6 +192,13 @@ int sbx_init_exited (const struct sbx *b);
  * make the next one. */
 void sbx_warm_resume (struct sbx_host *h, unsigned slot);
 
+/* Whether the host's cgroups are made at its first sandbox's start, not
+ * by sbx_host_new: in a one-shot process on v1, where init builds its
+ * root meanwhile (the job's cgroups are late there too, see sbx_start).
+ * sbx_host_cgroups makes them, once (sandbox.c). */
+int sbx_cgroup_late (const struct sbx_host *h);
+int sbx_host_cgroups (struct sbx_host *h, sq_err *err);
+
 /* Starts the thread that makes the slots' network namespaces ahead
  * (sbx_host_config.prefetch_count), and joins it and closes them all
  * (netns.c). */

@@ -392,10 +392,7 @@ prepare (struct sbx_host **hp, struct run_opts *o, int dirfd, int *rc)
   *rc = EXIT_USAGE;
   *hp = sbx_host_new (&o->hc, &err);
   if (*hp)
-    {
-      sq_debug ("%s", sbx_host_describe (*hp));
-      b = sbx_new (*hp, &o->lim, (unsigned) o->slot, &err);
-    }
+    b = sbx_new (*hp, &o->lim, (unsigned) o->slot, &err);
   if (!b)
     {
       fprintf (stderr, "sandq-sandbox: %s\n", err.msg);
@@ -455,6 +452,10 @@ cmd_run (int argc, char **argv)
     .stderr_fd = o.err_fd,
   };
   rc = sbx_run (b, &ex, &res, &err);
+  sq_debug ("%s", sbx_host_describe (h));
+  /* The result says it too, for scripts; this is for whoever watches. */
+  if (rc < 0)
+    fprintf (stderr, "sandq-sandbox: %s\n", err.msg);
   if (rc == 0 && dirfd >= 0 && sbx_out_fd (b) >= 0)
     copy_out (b, dirfd, &o, &ts, &cerr);
   print_result (&res, &ts, o.net.ndests > 0, cerr.msg[0] ? cerr.msg : NULL);

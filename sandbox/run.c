@@ -99,7 +99,8 @@ send_config (struct sbx *b, const struct init_config *ic, sq_err *err)
 static int
 send_cgroup (struct sbx *b, const char *name, const struct cg_limits *cl, sq_err *err)
 {
-  if (cg_job_create (&b->host->cg, &b->job, name, cl, err) < 0)
+  if (sbx_host_cgroups (b->host, err) < 0
+      || cg_job_create (&b->host->cg, &b->job, name, cl, err) < 0)
     return -1;
   if (b->job.nentry < 1 || b->job.nentry > FDPASS_MAX)
     return sq_err_set (err, EINVAL, "the job has %d cgroups to enter", b->job.nentry);
@@ -155,10 +156,11 @@ sbx_start (struct sbx *b, sq_err *err)
   /* init is never moved into the job's cgroup by pid (see cgroup.h): it
    * is born in it (v2), steps into it before its execve (v1), or, in a
    * one-shot process on v1, steps into it once the supervisor has made
-   * it beside init's own set-up (send_cgroup): making four cgroups is
-   * about a fifth of a millisecond that the start then need not wait
-   * for. (On v2 the cgroup must exist for the clone.) */
-  int late_cgroup = h->cfg.one_shot && h->cg.mode == CG_MODE_V1;
+   * it beside init's own set-up (send_cgroup): making the host's and the
+   * job's cgroups, eight directories, is about half a millisecond that
+   * the start then need not wait for. (On v2 the cgroup must exist for
+   * the clone.) */
+  int late_cgroup = sbx_cgroup_late (h);
   snprintf (name, sizeof name, "j%u", __atomic_add_fetch (&h->seq, 1, __ATOMIC_RELAXED));
   if (!late_cgroup && cg_job_create (&h->cg, &b->job, name, &cl, err) < 0)
     return -1;
@@ -207,7 +209,7 @@ sbx_start (struct sbx *b, sq_err *err)
   ic = (struct init_config){
     .magic = INIT_MAGIC,
     .own_netns = netns < 0,
-    .join_fds = late_cgroup ? h->cg.ndirs : 0,
+    .join_fds = late_cgroup ? CG_NCTRL : 0,
     .build_root = tfd < 0,
     .cap_last = h->cap_last,
     .nsteps = tfd < 0 ? h->nsteps : 0,

@@ -239,7 +239,8 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
   if (!h->cfg.one_shot
       && sbx_start_thread (&h->tmpl_thread, tmpl_main, &h->tmpl_build) == 0)
     h->tmpl_pending = 1;
-  if (cg_host_init (&h->cg, h->cfg.one_shot, err) < 0)
+  if (cg_host_detect (&h->cg, h->cfg.one_shot, err) < 0
+      || (!sbx_cgroup_late (h) && sbx_host_cgroups (h, err) < 0))
     {
     fail:
       release_namespaces (h);
@@ -250,14 +251,30 @@ sbx_host_new (const struct sbx_host_config *cfg, sq_err *err)
       free (h);
       return NULL;
     }
-  cg_host_describe (&h->cg, h->desc, sizeof h->desc);
   return h;
+}
+
+int
+sbx_cgroup_late (const struct sbx_host *h)
+{
+  return h->cfg.one_shot && h->cg.mode == CG_MODE_V1;
+}
+
+int
+sbx_host_cgroups (struct sbx_host *h, sq_err *err)
+{
+  if (h->cg.ready)
+    return 0;
+  if (cg_host_setup (&h->cg, err) < 0)
+    return -1;
+  cg_host_describe (&h->cg, h->desc, sizeof h->desc);
+  return 0;
 }
 
 const char *
 sbx_host_describe (const struct sbx_host *h)
 {
-  return h->desc;
+  return h->desc[0] ? h->desc : "cgroup v1: made at the sandbox's start";
 }
 
 void
