@@ -95,7 +95,7 @@ LIBEXEC_BINS := $(BUILD)/sandq-archiver $(BUILD)/sandq-scope $(BUILD)/sandq-net
 BENCH := $(BUILD)/bench/sandbox-latency $(BUILD)/bench/queue-bench
 FUZZ_REPLAY := $(BUILD)/tests/fuzz-replay-spec $(BUILD)/tests/fuzz-replay-unpack
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
-TEST_HELPERS := $(BUILD)/tests/deny-syscall
+TEST_HELPERS := $(BUILD)/tests/deny-syscall $(BUILD)/tests/big-command
 
 MANPAGES := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
 
@@ -241,6 +241,10 @@ endif
 $(BUILD)/tests/deny-syscall: tests/helpers/deny_syscall.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SECCOMP_LIBS)
+
+$(BUILD)/tests/big-command: $(call obj,tests/helpers/big_command.c) $(LIBSANDBOX) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
 
 # The queue side's unit tests link the queue library, never the sandbox.
 $(BUILD)/tests/test_queue: tests/unit/test_queue.c $(LIBQUEUE) $(LIBCOMMON)

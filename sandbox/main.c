@@ -326,6 +326,9 @@ parse_run (int argc, char **argv, struct run_opts *o)
     die_usage ("%s", err.msg);
   o->argv = argv + optind;
   o->net.hosts = o->net_hosts[0] ? o->net_hosts : NULL;
+  struct sbx_exec ex = { .argv = o->argv, .envp = env };
+  if (sbx_exec_check (&ex, &err) < 0)
+    die_usage ("run: %s; pass large data in a file under --dir instead", err.msg);
 }
 
 /* Copies the sandbox's out/ into DIR/out; its figures into ts, a failure

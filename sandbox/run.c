@@ -239,6 +239,37 @@ sbx_job_limits (struct sbx *b, sq_err *err)
   return 0;
 }
 
+/* Counts ex's strings and their bytes (with their NULs); -1 and err if
+ * they are more than init takes. */
+static int
+exec_size (const struct sbx_exec *ex, uint32_t *argc, uint32_t *envc, size_t *size,
+           sq_err *err)
+{
+  char *const *envp = ex->envp ? ex->envp : sbx_default_env;
+
+  *argc = *envc = 0;
+  *size = 0;
+  for (; ex->argv[*argc]; (*argc)++)
+    *size += strlen (ex->argv[*argc]) + 1;
+  for (; envp[*envc]; (*envc)++)
+    *size += strlen (envp[*envc]) + 1;
+  if (*size > SBX_JOB_MAX_BYTES || *argc > SBX_JOB_MAX_ARGS || *envc > SBX_JOB_MAX_ARGS)
+    return sq_err_set (err, E2BIG,
+                       "the command and environment exceed the sandbox's limit of "
+                       "%d strings and %d KiB",
+                       SBX_JOB_MAX_ARGS, SBX_JOB_MAX_BYTES >> 10);
+  return 0;
+}
+
+int
+sbx_exec_check (const struct sbx_exec *ex, sq_err *err)
+{
+  uint32_t argc, envc;
+  size_t size;
+
+  return exec_size (ex, &argc, &envc, &size, err);
+}
+
 /* Sends 'c' and the job: its limits, argv and envp; with 'c', the output
  * page and the sinks (init_proto.h). */
 int
@@ -267,16 +298,8 @@ sbx_send_job (struct sbx *b, const struct sbx_exec *ex, int page_fd, sq_err *err
         hdr.fds |= give[i].bit;
         fds[nfds++] = give[i].fd;
       }
-  for (; ex->argv[hdr.argc]; hdr.argc++)
-    size += strlen (ex->argv[hdr.argc]) + 1;
-  for (; envp[hdr.envc]; hdr.envc++)
-    size += strlen (envp[hdr.envc]) + 1;
-  if (size > SBX_JOB_MAX_BYTES || hdr.argc > SBX_JOB_MAX_ARGS
-      || hdr.envc > SBX_JOB_MAX_ARGS)
-    return sq_err_set (err, E2BIG,
-                       "the command and environment exceed the sandbox's limit of "
-                       "%d strings and %d KiB",
-                       SBX_JOB_MAX_ARGS, SBX_JOB_MAX_BYTES >> 10);
+  if (exec_size (ex, &hdr.argc, &hdr.envc, &size, err) < 0)
+    return -1;
   hdr.size = (uint32_t) size;
   buf = malloc (sizeof hdr + size);
   if (!buf)

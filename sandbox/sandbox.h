@@ -188,6 +188,11 @@ struct sbx_exec
 /* The environment a job gets when the caller gives none. */
 extern char *const sbx_default_env[];
 
+/* Whether ex's command and environment fit what a sandbox takes (a
+ * count of strings and bytes); if not, -1 and err names the limit.
+ * sbx_run and sbx_stage check it too, later. */
+int sbx_exec_check (const struct sbx_exec *ex, sq_err *err);
+
 struct sbx_result
 {
   enum sq_status status;

@@ -343,14 +343,24 @@ for mode in "" --template; do
   is "clone3 denied${mode:+ ($mode)}: the sandbox still runs" "$(jget "$res" status)" ok
 done
 
-# A command over the sandbox's 1 MiB of argv and environment is refused
-# before init gets it, and the run ends (init is not left waiting).
+# A command over the sandbox's 1 MiB of argv and environment is the
+# caller's error (exit 2), found before anything is set up.
 big=$("$PY" -c 'print(" ".join(["x" * 1000] * 1100))')
 # shellcheck disable=SC2086
-out=$(timeout 60 "$S" run -- /bin/true $big); rc=$?
-is "a command over 1 MiB: system error (exit 3), not a hang" "$rc" 3
-is "... saying which limit" "$(jget "$out" message)" \
-  "sandq failed to run the program: the command and environment exceed the sandbox's limit of 4096 strings and 1024 KiB: Argument list too long"
+err=$(timeout 60 "$S" run -- /bin/true $big 2>&1 >/dev/null); rc=$?
+is "a command over 1 MiB: usage error (exit 2)" "$rc" 2
+is "... saying which limit" "$err" \
+  "sandq-sandbox: run: the command and environment exceed the sandbox's limit of 4096 strings and 1024 KiB: Argument list too long; pass large data in a file under --dir instead"
+# A library caller that skips that check gets the same error after the
+# sandbox has started, and the run ends (init is not left waiting).
+out=$(timeout 60 "$BIN/tests/big-command" 1100000); rc=$?
+is "the library, 1.1 MB of arguments: an error (exit 3), not a hang" "$rc" 3
+is "... saying which limit" "$out" \
+  "the command and environment exceed the sandbox's limit of 4096 strings and 1024 KiB: Argument list too long"
+# shellcheck disable=SC2086
+err=$(timeout 60 "$S" run $(printf -- '--env V%d=x ' $(seq 4097)) -- /bin/true 2>&1 >/dev/null)
+is "... and so is one over 4096 variables" "$?:${err%%;*}" \
+  "2:sandq-sandbox: run: the command and environment exceed the sandbox's limit of 4096 strings and 1024 KiB: Argument list too long"
 
 # The CLI makes its network namespace in a thread that it puts on
 # another CPU than its own, and its cgroups after init's clone; confined
