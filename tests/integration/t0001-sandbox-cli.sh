@@ -352,8 +352,11 @@ is "a command over 1 MiB: usage error (exit 2)" "$rc" 2
 is "... saying which limit" "$err" \
   "sandq-sandbox: run: the command and environment exceed the sandbox's limit of 4096 strings and 1024 KiB: Argument list too long; pass large data in a file under --dir instead"
 # A library caller that skips that check gets the same error after the
-# sandbox has started, and the run ends (init is not left waiting).
-out=$(timeout 60 "$BIN/tests/big-command" 1100000); rc=$?
+# sandbox has started, and the run ends (init is not left waiting). The
+# library finds its helpers (sandq-scope, on v2) beside the program.
+mkdir "$tmp/lib" && cp "$BIN/tests/big-command" "$tmp/lib/" &&
+  ln -s "$BIN/sandq-scope" "$tmp/lib/sandq-scope"
+out=$(timeout 60 "$tmp/lib/big-command" 1100000); rc=$?
 is "the library, 1.1 MB of arguments: an error (exit 3), not a hang" "$rc" 3
 is "... saying which limit" "$out" \
   "the command and environment exceed the sandbox's limit of 4096 strings and 1024 KiB: Argument list too long"
