@@ -36,9 +36,10 @@ enum
  *
  * With join_fds, the byte 'j' follows later, carrying 1 to join_fds fds
  * (SCM_RIGHTS): the "tasks" files of the job's v1 cgroups, one per
- * hierarchy, which the supervisor made while init built the root. init writes "0" into
- * each (a thread that moves itself skips the kernel's global threadgroup lock, see
- * cgroup.h) and closes them, before it reads 'c'. */
+ * hierarchy, which the supervisor made while init built the root. init
+ * writes "0" into each (a thread that moves itself skips the kernel's
+ * global threadgroup lock, see cgroup.h) and closes them, before it
+ * reads 'c'. */
 struct init_config
 {
   uint32_t magic;
