@@ -182,6 +182,10 @@ int sbx_start_thread (pthread_t *th, void *(*fn) (void *), void *arg);
 struct sbx *sbx_new_cold (struct sbx_host *h, const struct sbx_limits *lim, unsigned slot,
                           sq_err *err);
 
+/* Kills b's init (if it is still there) and reaps it; pidfd stays open
+ * (run.c). */
+void sbx_kill_init (struct sbx *b);
+
 /* The slot's ready prewarmed sandbox, taken, or NULL; and whether a
  * started sandbox's init is gone (prewarm.c). */
 struct sbx *sbx_take_warm (struct sbx_host *h, unsigned slot);

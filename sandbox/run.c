@@ -52,14 +52,20 @@ cg_limits_of (const struct sbx_limits *lim)
   };
 }
 
+void
+sbx_kill_init (struct sbx *b)
+{
+  syscall (SYS_pidfd_send_signal, b->pidfd, SIGKILL, NULL, 0);
+  waitid (P_PIDFD, b->pidfd, NULL, WEXITED);
+}
+
 /* Kills a started sandbox that will not run, and cleans up after it. */
 void
 sbx_abandon (struct sbx *b)
 {
   if (!b->started)
     return;
-  syscall (SYS_pidfd_send_signal, b->pidfd, SIGKILL, NULL, 0);
-  waitid (P_PIDFD, b->pidfd, NULL, WEXITED);
+  sbx_kill_init (b);
   cg_job_destroy (&b->host->cg, &b->job, NULL);
   int *fds[] = { &b->pidfd, &b->sync_wr, &b->rep_rd };
   for (size_t i = 0; i < SQ_ARRAY_SIZE (fds); i++)

@@ -249,8 +249,7 @@ init_gave_up (struct sbx *b, sq_err *err)
   struct sbx_observed obs = { .killed = SBX_KILL_NONE };
   struct reports rp = { .len = 0 };
 
-  syscall (SYS_pidfd_send_signal, b->pidfd, SIGKILL, NULL, 0);
-  waitid (P_PIDFD, b->pidfd, NULL, WEXITED);
+  sbx_kill_init (b);
   read_reports (b->rep_rd, &rp);
   parse_reports (&rp, &obs);
   if (obs.setup_failed)
