@@ -45,6 +45,11 @@ struct rootfs_step
 #define SBX_JOB_MAX_ARGS 4096
 #define SBX_JOB_MAX_BYTES (1 << 20)
 #define SBX_NETNS_SLOTS 256
+/* How long a running program's slot waits before making its next
+ * prewarmed sandbox, unless the job is over sooner (see warm_slot). A
+ * short job then reports before that work starts, and does not share
+ * the CPUs with it; a longer one has its next sandbox made beside it. */
+#define SBX_WARM_HOLD_MS 10
 
 /* Per-process state: the cgroup subtree, sandq-init and the rootfs plan,
  * all made once so that a run only executes them. */
@@ -89,11 +94,14 @@ struct sbx_host
     pthread_t thread;
     int running, stop;
     int building; /* the thread is making b now */
-    /* The slot's last one was taken, and its job has not started its
-     * program yet: the next is made after that (sbx_warm_resume), not
-     * while the job unpacks and launches on the same CPUs and cgroup
-     * locks. */
+    /* The slot's last one was taken, and its job has not ended yet: the
+     * next is made after that (sbx_warm_resume), not while the job
+     * unpacks, runs and reports on the same CPUs and cgroup locks; but
+     * no later than hold_until_ms (monotonic): a second after the take,
+     * brought forward to SBX_WARM_HOLD_MS after the program's start, so
+     * that a long job's slot gets its next sandbox while it runs. */
     int hold;
+    uint64_t hold_until_ms;
     pthread_cond_t cond;
   } warm[SBX_NETNS_SLOTS];
   unsigned nwarm;
@@ -192,9 +200,11 @@ struct sbx *sbx_take_warm (struct sbx_host *h, unsigned slot);
 /* Unmaps and closes the output page of a staged sandbox (supervise.c). */
 void sbx_unstage (struct sbx *b);
 int sbx_init_exited (const struct sbx *b);
-/* The slot's job has started its program (or is gone): its thread may
- * make the next one. */
+/* The slot's job is over (or gone): its thread may make the next one.
+ * sbx_warm_resume_by: it may at at_ms (monotonic), unless an earlier
+ * time was set; the job's start sets one for a program that runs on. */
 void sbx_warm_resume (struct sbx_host *h, unsigned slot);
+void sbx_warm_resume_by (struct sbx_host *h, unsigned slot, uint64_t at_ms);
 
 /* Whether the host's cgroups are made at its first sandbox's start, not
  * by sbx_host_new: in a one-shot process on v1, where init builds its

@@ -68,7 +68,10 @@ sbx_take_warm (struct sbx_host *h, unsigned slot)
     {
       b = e->b;
       e->b = NULL;
+      /* A second at most: a job that never starts its program does
+       * not keep the slot without one. */
       e->hold = 1;
+      e->hold_until_ms = sq_now_ms () + 1000;
       pthread_cond_broadcast (&e->cond);
     }
   pthread_mutex_unlock (&h->netns_lock);
@@ -76,18 +79,24 @@ sbx_take_warm (struct sbx_host *h, unsigned slot)
 }
 
 void
-sbx_warm_resume (struct sbx_host *h, unsigned slot)
+sbx_warm_resume_by (struct sbx_host *h, unsigned slot, uint64_t at_ms)
 {
   struct warm_slot *e;
 
   pthread_mutex_lock (&h->netns_lock);
   e = warm_of (h, slot);
-  if (e && e->hold)
+  if (e && e->hold && at_ms < e->hold_until_ms)
     {
-      e->hold = 0;
+      e->hold_until_ms = at_ms;
       pthread_cond_broadcast (&e->cond);
     }
   pthread_mutex_unlock (&h->netns_lock);
+}
+
+void
+sbx_warm_resume (struct sbx_host *h, unsigned slot)
+{
+  sbx_warm_resume_by (h, slot, 0);
 }
 
 static void *
@@ -102,11 +111,14 @@ warm_main (void *arg)
     {
       if (e->hold)
         {
-          /* A second at most: a job that never gets that far does not
-           * keep the slot without one. */
-          struct timespec ts = deadline_in (1000);
-          if (pthread_cond_timedwait (&e->cond, &h->netns_lock, &ts) != 0)
+          uint64_t now = sq_now_ms ();
+          if (now >= e->hold_until_ms)
             e->hold = 0;
+          else
+            {
+              struct timespec ts = deadline_in ((long) (e->hold_until_ms - now));
+              pthread_cond_timedwait (&e->cond, &h->netns_lock, &ts);
+            }
           continue;
         }
       if (e->b)

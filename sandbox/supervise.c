@@ -317,7 +317,7 @@ launch (struct sbx *b, const struct sbx_exec *ex, uint64_t *start_us, sq_err *er
     }
   close (b->sync_wr), b->sync_wr = -1;
   if (b->prewarmed)
-    sbx_warm_resume (b->host, b->slot);
+    sbx_warm_resume_by (b->host, b->slot, sq_now_ms () + SBX_WARM_HOLD_MS);
   return 0;
 }
 

@@ -194,6 +194,14 @@ is "a dead prewarmed sandbox is not used: the next job runs at once" \
 # limits); a job that takes it still gets its own limits.
 ok "each idle slot has a prewarmed sandbox waiting" \
   wait_for 5 'test "$(job_cgroup_procs | grep -c .)" -eq 2'
+# A slot makes its next sandbox once its job is over, or beside a
+# program that runs on: here both slots' next ones wait beside the
+# sleep and its init.
+id=$(SQ submit -- sleep 3)
+ok "a slot whose program runs on has its next sandbox made meanwhile" \
+  wait_for 3 'test "$(job_cgroup_procs | grep -c .)" -eq 4'
+SQ wait "$id" >/dev/null
+is "... and the program ends as usual" "$(job_field "$id" status)" ok
 id=$(SQ submit --disk 2M -- sh -c 'head -c 3000000 /dev/zero > big')
 SQ wait "$id" >/dev/null
 is "a prewarmed sandbox gets the job's disk limit" "$(job_field "$id" status)" disk_limit
