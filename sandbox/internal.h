@@ -136,7 +136,8 @@ struct sbx
   /* Set by sbx_start: init is waiting in its namespaces and cgroup for
    * the job. The supervisor's ends of its channels, and its cgroup. */
   int started;
-  int prewarmed; /* made by sbx_prewarm, with the default limits */
+  int prewarmed;     /* made by sbx_prewarm, with the default limits */
+  int warm_next_now; /* sbx_warm_next_now */
   int pidfd, sync_wr, rep_rd;
   pid_t init_pid;
   /* sbx_settle_later: sbx_run may return before init's exit; then

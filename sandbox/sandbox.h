@@ -260,6 +260,13 @@ int sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res,
  * and err (sbx_run then fails with the same error). */
 int sbx_stage (struct sbx *b, const struct sbx_exec *ex, sq_err *err);
 
+/* Before sbx_run(), optional, for a sandbox of a slot with a prewarm
+ * thread (sbx_prewarm): the slot's next sandbox is made as soon as this
+ * one's program starts, for a slot with more jobs waiting. Otherwise it
+ * is made once this sandbox is freed, or 10 ms into its program, so that
+ * a short job does not share the CPUs with that work. */
+void sbx_warm_next_now (struct sbx *b);
+
 /* Before sbx_run(): lets it return as soon as the program has ended and
  * no other process of the job is left (its pids cgroup holds init
  * alone), instead of after init's own exit, which tears down the

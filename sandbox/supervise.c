@@ -317,7 +317,8 @@ launch (struct sbx *b, const struct sbx_exec *ex, uint64_t *start_us, sq_err *er
     }
   close (b->sync_wr), b->sync_wr = -1;
   if (b->prewarmed)
-    sbx_warm_resume_by (b->host, b->slot, sq_now_ms () + SBX_WARM_HOLD_MS);
+    sbx_warm_resume_by (b->host, b->slot,
+                        b->warm_next_now ? 0 : sq_now_ms () + SBX_WARM_HOLD_MS);
   return 0;
 }
 
@@ -379,6 +380,12 @@ sbx_unstage (struct sbx *b)
   if (b->page_fd >= 0)
     close (b->page_fd);
   b->page_fd = -1;
+}
+
+void
+sbx_warm_next_now (struct sbx *b)
+{
+  b->warm_next_now = 1;
 }
 
 void

@@ -412,6 +412,8 @@ run_program (struct slot *s, struct run *r)
   pthread_mutex_unlock (&w->lock);
   if (pre_cancel)
     sbx_cancel (r->b);
+  if (s->backlog)
+    sbx_warm_next_now (r->b);
   /* The result is packed while init exits (finish). */
   sbx_settle_later (r->b);
   rc = sbx_run (r->b, &r->ex, &r->res, &r->err);

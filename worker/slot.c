@@ -90,12 +90,15 @@ slot_main (void *arg)
 
           job_run (s, &p, &c);
           sq_claimed_free (&c);
+          s->backlog = 1;
 
           pthread_mutex_lock (&w->lock);
           s->state = SLOT_IDLE;
           s->id[0] = s->token[0] = '\0';
           pthread_mutex_unlock (&w->lock);
         }
+      if (!got)
+        s->backlog = 0;
       if (!got && r.c && !w->stopping && !w->draining)
         {
           if (all_paused)

@@ -46,6 +46,9 @@ struct slot
   int release;     /* shutting down: give the job back */
   uint64_t started_ms;
   struct archiver arc; /* the slot thread's own job process */
+  /* The job was claimed right after the slot's last one, without a wait:
+   * more are likely queued (sbx_warm_next_now). Slot thread only. */
+  int backlog;
   /* The running job's stdout and stderr memfds (-1: none), and what of
    * them live_publish has sent. */
   int live_fd[2];
