@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/cleanup.h"
@@ -36,6 +37,11 @@ has_controller (int dirfd, const char *file, const char *ctrl)
   return 0;
 }
 
+/* How long enable_controllers waits out a cgroup that still holds a task:
+ * this process's own thread that was exiting as the process moved (the
+ * kernel moves no exiting task) leaves it within milliseconds. */
+#define ENABLE_BUSY_WAIT_MS 1000
+
 static int
 enable_controllers (int dirfd, const char *shown, sq_err *err)
 {
@@ -44,13 +50,23 @@ enable_controllers (int dirfd, const char *shown, sq_err *err)
   for (size_t i = 0; i < SQ_ARRAY_SIZE (want); i++)
     {
       char buf[32];
+      sq_err lerr = { 0 };
       if (has_controller (dirfd, "cgroup.subtree_control", want[i]))
         continue;
       snprintf (buf, sizeof buf, "+%s", want[i]);
-      if (sq_write_file_at (dirfd, "cgroup.subtree_control", buf, err) < 0)
+      for (int ms = 0; sq_write_file_at (dirfd, "cgroup.subtree_control", buf, &lerr) < 0;
+           ms++)
         {
+          struct timespec ts = { 0, 1000000 };
+          if (lerr.code == EBUSY && ms < ENABLE_BUSY_WAIT_MS)
+            {
+              nanosleep (&ts, NULL);
+              continue;
+            }
+          if (err)
+            *err = lerr;
           sq_err_wrap (err, "enable the %s controller in '%s'", want[i], shown);
-          if (err && err->code == EBUSY)
+          if (lerr.code == EBUSY)
             sq_err_wrap (err, "the cgroup has other processes in it; start the "
                               "worker in a cgroup of its own with Delegate=yes");
           return -1;
