@@ -99,8 +99,8 @@ struct sbx_host
      * unpacks, runs and reports on the same CPUs and cgroup locks; but
      * no later than hold_until_ms (monotonic): a second after the take,
      * brought forward to SBX_WARM_HOLD_MS after the program's start, so
-     * that a long job's slot gets its next sandbox while it runs. */
-    int hold;
+     * that a long job's slot gets its next sandbox while it runs. 0: not
+     * held. */
     uint64_t hold_until_ms;
     pthread_cond_t cond;
   } warm[SBX_NETNS_SLOTS];

@@ -70,7 +70,6 @@ sbx_take_warm (struct sbx_host *h, unsigned slot)
       e->b = NULL;
       /* A second at most: a job that never starts its program does
        * not keep the slot without one. */
-      e->hold = 1;
       e->hold_until_ms = sq_now_ms () + 1000;
       pthread_cond_broadcast (&e->cond);
     }
@@ -85,7 +84,7 @@ sbx_warm_resume_by (struct sbx_host *h, unsigned slot, uint64_t at_ms)
 
   pthread_mutex_lock (&h->netns_lock);
   e = warm_of (h, slot);
-  if (e && e->hold && at_ms < e->hold_until_ms)
+  if (e && at_ms < e->hold_until_ms)
     {
       e->hold_until_ms = at_ms;
       pthread_cond_broadcast (&e->cond);
@@ -109,11 +108,11 @@ warm_main (void *arg)
   pthread_mutex_lock (&h->netns_lock);
   while (!e->stop)
     {
-      if (e->hold)
+      if (e->hold_until_ms)
         {
           uint64_t now = sq_now_ms ();
           if (now >= e->hold_until_ms)
-            e->hold = 0;
+            e->hold_until_ms = 0;
           else
             {
               struct timespec ts = deadline_in ((long) (e->hold_until_ms - now));
