@@ -297,4 +297,8 @@ void sbx_free (struct sbx *b);
  * for callers that decide verdicts themselves. */
 void sbx_describe (struct sbx_result *res, const struct sbx_limits *lim);
 
+/* Makes res sandq's own failure to run the program (a system error), its
+ * message worded from err, as sbx_run does when it fails. */
+void sbx_describe_failure (struct sbx_result *res, const sq_err *err);
+
 #endif

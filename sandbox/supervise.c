@@ -98,17 +98,6 @@ parse_reports (struct reports *rp, struct sbx_observed *o)
     }
 }
 
-static void
-fail_result (struct sbx_result *res, sq_err *err)
-{
-  res->status = SQ_STATUS_SYSTEM_ERROR;
-  res->exit_code = -1;
-  snprintf (res->message, sizeof res->message,
-            "sandq failed to run the "
-            "program: %.400s",
-            err ? err->msg : "unknown error");
-}
-
 /* The page init reports the output in (init_proto.h), mapped read-only;
  * NULL and err on failure, else *fd holds its memfd. */
 static struct init_output *
@@ -335,7 +324,7 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   if (b->ran)
     {
       sq_err_set (err, EINVAL, "a sandbox runs only once");
-      fail_result (res, err);
+      sbx_describe_failure (res, err);
       return -1;
     }
   b->ran = 1;
@@ -343,7 +332,7 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
     {
       sbx_unstage (b);
       sbx_abandon (b);
-      fail_result (res, err);
+      sbx_describe_failure (res, err);
       return -1;
     }
   obs.killed = supervise (b, start_us, &rp, &early, &obs);
@@ -359,7 +348,7 @@ sbx_run (struct sbx *b, const struct sbx_exec *ex, struct sbx_result *res, sq_er
   b->unsettled = 1;
   if (!early && sbx_settle (b, err) < 0)
     {
-      fail_result (res, err);
+      sbx_describe_failure (res, err);
       return -1;
     }
   b->out_fd = openat (b->work_fd, "out", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

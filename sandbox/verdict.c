@@ -260,3 +260,12 @@ sbx_decide (const struct sbx_observed *o, const struct sbx_limits *lim,
   sbx_describe (res, lim);
   blame_output (o, lim, res);
 }
+
+void
+sbx_describe_failure (struct sbx_result *res, const sq_err *err)
+{
+  res->status = SQ_STATUS_SYSTEM_ERROR;
+  res->exit_code = -1;
+  snprintf (res->message, sizeof res->message, "sandq failed to run the program: %.400s",
+            err ? err->msg : "unknown error");
+}

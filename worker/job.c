@@ -523,9 +523,8 @@ finish (struct slot *s, struct sq_proto *p, const struct sq_claimed *c, struct r
   settle (r);
   if (r->settle_rc < 0)
     {
-      snprintf (message, sizeof message, "sandq failed to run the program: %s",
-                r->settle_err.msg);
-      r->res.status = SQ_STATUS_SYSTEM_ERROR;
+      sbx_describe_failure (&r->res, &r->settle_err);
+      snprintf (message, sizeof message, "%s", r->res.message);
       archiver_free (arch, alen);
       arch = NULL;
       alen = 0;

@@ -1,7 +1,7 @@
-/* Runs /bin/true in a sandbox through the library, with BYTES more of
- * arguments than the program needs: a caller that skips sbx_exec_check
- * (the CLI checks first). The library must refuse the job, kill the init
- * it started for it, and return, not wait for a job init never gets.
+/* Runs /bin/true in a sandbox through the library with about BYTES of
+ * arguments, as a caller that skips sbx_exec_check would (the CLI checks
+ * first). With too many, the library must refuse the job, kill the init
+ * it started for it, and return, not wait for a job that init never gets.
  *
  *   big-command BYTES
  *
