@@ -95,7 +95,8 @@ LIBEXEC_BINS := $(BUILD)/sandq-archiver $(BUILD)/sandq-scope $(BUILD)/sandq-net
 BENCH := $(BUILD)/bench/sandbox-latency $(BUILD)/bench/queue-bench
 FUZZ_REPLAY := $(BUILD)/tests/fuzz-replay-spec $(BUILD)/tests/fuzz-replay-unpack
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
-TEST_HELPERS := $(BUILD)/tests/deny-syscall $(BUILD)/tests/big-command
+TEST_HELPERS := $(BUILD)/tests/deny-syscall $(BUILD)/tests/big-command \
+		$(BUILD)/tests/wake-claim
 
 MANPAGES := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
 
@@ -245,6 +246,10 @@ $(BUILD)/tests/deny-syscall: tests/helpers/deny_syscall.c
 $(BUILD)/tests/big-command: $(call obj,tests/helpers/big_command.c) $(LIBSANDBOX) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/tests/wake-claim: $(call obj,tests/helpers/wake_claim.c) $(LIBQUEUE) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(QUEUE_LIBS)
 
 # The queue side's unit tests link the queue library, never the sandbox.
 $(BUILD)/tests/test_queue: tests/unit/test_queue.c $(LIBQUEUE) $(LIBCOMMON)

@@ -85,11 +85,11 @@ sq_job_event_wait (sq_redis *r, const char *queue, const char *id, int timeout_s
   return 0;
 }
 
-int
-sq_wake_wait (sq_redis *r, const char *const *queues, int n, int timeout_s, sq_err *err)
+/* BLPOP on the queues' wake lists: argv (keys, t: its storage), argc. */
+static int
+wake_argv (const char *const *queues, int n, int timeout_s, const char **argv,
+           char (*keys)[SQ_KEY_MAX], char *t, size_t tlen)
 {
-  const char *argv[SQ_WAKE_MAX_QUEUES + 2];
-  char keys[SQ_WAKE_MAX_QUEUES][SQ_KEY_MAX], t[16];
   int argc = 0;
 
   if (n > SQ_WAKE_MAX_QUEUES)
@@ -100,11 +100,38 @@ sq_wake_wait (sq_redis *r, const char *const *queues, int n, int timeout_s, sq_e
       sq_key (keys[i], SQ_KEY_MAX, queues[i], "wake", NULL);
       argv[argc++] = keys[i];
     }
-  snprintf (t, sizeof t, "%d", timeout_s);
+  snprintf (t, tlen, "%d", timeout_s);
   argv[argc++] = t;
+  return argc;
+}
+
+int
+sq_wake_wait (sq_redis *r, const char *const *queues, int n, int timeout_s, sq_err *err)
+{
+  const char *argv[SQ_WAKE_MAX_QUEUES + 2];
+  char keys[SQ_WAKE_MAX_QUEUES][SQ_KEY_MAX], t[16];
+  int argc = wake_argv (queues, n, timeout_s, argv, keys, t, sizeof t);
+
   redisReply *rep = sq_redis_cmd (r, err, argc, argv, NULL);
   if (!rep)
     return -1;
   freeReplyObject (rep);
   return 0;
+}
+
+int
+sq_claim_after_wake (struct sq_proto *p, const char *const *queues, int n, int timeout_s,
+                     const char *worker, uint64_t lease_ms, struct sq_claimed *c,
+                     sq_err *err)
+{
+  const char *argv[SQ_WAKE_MAX_QUEUES + 2];
+  char keys[SQ_WAKE_MAX_QUEUES][SQ_KEY_MAX], t[16];
+  int argc = wake_argv (queues, n, timeout_s, argv, keys, t, sizeof t);
+
+  sq_redis_wait_first (p->r, argc, argv);
+  int rc = sq_claim (p, queues[0], worker, lease_ms, c, err);
+  /* A refused wait did not wait: its own error, from a plain one. */
+  if (rc == 0 && p->r->wait_failed && p->r->c)
+    return sq_wake_wait (p->r, queues, n, timeout_s, err);
+  return rc;
 }

@@ -260,4 +260,11 @@ int sq_job_event_wait (sq_redis *r, const char *queue, const char *id, int timeo
 int sq_wake_wait (sq_redis *r, const char *const *queues, int n, int timeout_s,
                   sq_err *err);
 
+/* sq_wake_wait, then sq_claim from queues[0] the moment it returns, in
+ * one round trip (the claim is sent behind the wait). Returns as sq_claim;
+ * -1 with err also when the wait was refused. */
+int sq_claim_after_wake (struct sq_proto *p, const char *const *queues, int n,
+                         int timeout_s, const char *worker, uint64_t lease_ms,
+                         struct sq_claimed *c, sq_err *err);
+
 #endif

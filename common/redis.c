@@ -540,6 +540,36 @@ cmd_with_progress (sq_redis *r, int argc, const char **argv, const size_t *lens)
   return rep;
 }
 
+void
+sq_redis_wait_first (sq_redis *r, int argc, const char **argv)
+{
+  r->wait_argc = argc;
+  r->wait_argv = argv;
+  r->wait_failed = 0;
+}
+
+/* The wait (sq_redis_wait_first) and the command in one write; the wait's
+ * reply is read and dropped, the command's returned. */
+static redisReply *
+cmd_after_wait (sq_redis *r, int wargc, const char **wargv, int argc, const char **argv,
+                const size_t *lens)
+{
+  void *w = NULL, *rep = NULL;
+
+  if (redisAppendCommandArgv (r->c, wargc, wargv, NULL) != REDIS_OK
+      || redisAppendCommandArgv (r->c, argc, argv, lens) != REDIS_OK
+      || redisGetReply (r->c, &w) != REDIS_OK)
+    {
+      r->wait_failed = 1;
+      return NULL;
+    }
+  r->wait_failed = ((redisReply *) w)->type == REDIS_REPLY_ERROR;
+  freeReplyObject (w);
+  if (redisGetReply (r->c, &rep) != REDIS_OK)
+    return NULL;
+  return rep;
+}
+
 /* The command and the key it names, for a refusal: "GET sandq:{Q}:...";
  * of EVALSHA, its first key. */
 static void
@@ -560,16 +590,24 @@ redisReply *
 sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv, const size_t *lens)
 {
   size_t total = 0;
+  int wargc = r->wait_argc;
+  const char **wargv = r->wait_argv;
+  redisReply *rep;
 
   r->full = 0;
+  r->wait_argc = 0;
+  r->wait_argv = NULL;
   if (!r->c && sq_redis_connect (r, err) < 0)
     return NULL;
   r->ncommands++;
   for (int i = 0; r->progress && lens && i < argc; i++)
     total += lens[i];
-  redisReply *rep = r->progress && total > (1 << 20)
-                        ? cmd_with_progress (r, argc, argv, lens)
-                        : redisCommandArgv (r->c, argc, argv, lens);
+  if (wargc > 0)
+    rep = cmd_after_wait (r, wargc, wargv, argc, argv, lens);
+  else if (r->progress && total > (1 << 20))
+    rep = cmd_with_progress (r, argc, argv, lens);
+  else
+    rep = redisCommandArgv (r->c, argc, argv, lens);
   if (is_refusal (rep))
     {
       char what[200];

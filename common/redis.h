@@ -67,6 +67,12 @@ typedef struct sq_redis
    * only by room. The command returns NULL with err saying so; the
    * connection stays open. Cleared by the next command. */
   int full;
+  /* A blocking wait to send ahead of the next command (sq_redis_wait_first). */
+  int wait_argc;
+  const char **wait_argv;
+  /* Set when the last wait sent ahead failed or was refused (it did not
+   * wait); cleared when the next is set. */
+  int wait_failed;
 } sq_redis;
 
 /* Whether a command was refused to this user since the last call, and
@@ -97,6 +103,15 @@ void sq_redis_close (sq_redis *r);
  * reply is returned as a reply (type REDIS_REPLY_ERROR). */
 redisReply *sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv,
                           const size_t *lens);
+
+/* Sends the blocking wait argv (BLPOP ...) ahead of the next sq_redis_cmd
+ * (a script call too), in the same write: Redis reads a client's next
+ * command only once its wait has returned, so the command runs the moment
+ * the wait ends, without a round trip back to us. The wait's reply is
+ * dropped; r->wait_failed says whether it failed (refused: then the
+ * command ran at once). argv must live until that command returns; only
+ * sq_redis_cmd (and so sq_redis_eval) sends it. */
+void sq_redis_wait_first (sq_redis *r, int argc, const char **argv);
 
 /* printf-style command, for fixed commands. Same contract. */
 redisReply *sq_redis_cmdf (sq_redis *r, sq_err *err, const char *fmt, ...);

@@ -174,6 +174,33 @@ order=$(for j in "$h hi" "$n hi" "$l hi" "$lo1 lo" "$lo2 lo"; do set -- $j; echo
 is "high, normal, low, then the next queue, FIFO" "$order" "$h $n $l $lo1 $lo2 "
 worker_stop o
 
+# --- An idle slot's claim rides behind its wait: one round trip. ----------
+WC="$BIN/tests/wake-claim unix://$REDIS_SOCK"
+$WC wc 5 > "$Q_DIR/wc.out" & wcpid=$!
+sleep 0.5
+id=$(SQ submit --queue wc -- true)
+wait "$wcpid"
+out=$(cat "$Q_DIR/wc.out")
+like "a job that arrives during the wait is claimed" "$out" "^rc=1 id=$id "
+like "... in the wait's own round trip" "$out" ' round_trips=1 '
+ok "... after waiting for it (>= 400 ms)" test "$(echo "$out" | sed 's/.*waited_ms=//')" -ge 400
+is "... and it is leased to the claimer" "$(job_field "$id" state wc) $(job_field "$id" worker wc)" \
+  "running wake-claim"
+SQ cancel --queue wc "$id" >/dev/null
+out=$($WC wc 1)
+like "an empty queue: nothing, in one round trip" "$out" '^rc=0 round_trips=1 '
+ok "... after the whole wait (>= 900 ms)" test "$(echo "$out" | sed 's/.*waited_ms=//')" -ge 900
+SQ pause wc >/dev/null
+like "a paused queue: the claim says so" "$($WC wc 1)" '^rc=2 round_trips=1 '
+SQ resume wc >/dev/null
+rcli acl setuser nowait on '>nowait-pw' '~*' '&*' '+@all' '-blpop' >/dev/null
+out=$($WC wc 1 nowait nowait-pw)
+like "a wait the ACL refuses is an error, not a silent spin" "$out" "^rc=-1 error=.*user 'nowait' may not run BLPOP"
+id=$(SQ submit --queue wc -- true)
+like "... though a job already there is still claimed" "$($WC wc 1 nowait nowait-pw)" "^rc=1 id=$id "
+SQ cancel --queue wc "$id" >/dev/null
+rcli acl deluser nowait >/dev/null
+
 # --- Pause stops fetching fleet-wide. -----------------------------------
 worker_start pz --queue pz
 SQ pause pz >/dev/null
