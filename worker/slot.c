@@ -4,7 +4,8 @@
  * starves an interactive one), runs the job, reports, and starts again.
  * The sandbox library keeps the slot's next sandbox ready meanwhile (see
  * sbx_prewarm). When every queue is empty it blocks on the queues' wake
- * lists for up to a second. When Redis goes away it reconnects with backoff and jitter.
+ * lists for up to a second, its claim from the first queue sent behind
+ * the wait. When Redis goes away it reconnects with backoff and jitter.
  */
 #define _GNU_SOURCE
 #include "worker.h"
@@ -15,15 +16,66 @@
 #include "../common/log.h"
 #include "../common/util.h"
 
+/* Runs a claimed job and makes the slot idle again. */
 static void
-wait_for_work (struct worker *w, sq_redis *r)
+run_claimed (struct slot *s, struct sq_proto *p, int q, struct sq_claimed *c)
 {
+  struct worker *w = s->w;
+
+  pthread_mutex_lock (&w->lock);
+  s->state = SLOT_BUSY;
+  snprintf (s->queue, sizeof s->queue, "%s", w->cfg.queues[q]);
+  snprintf (s->id, sizeof s->id, "%s", c->id);
+  snprintf (s->token, sizeof s->token, "%s", c->token);
+  s->cancel = s->lost = s->release = 0;
+  s->started_ms = sq_now_ms ();
+  pthread_mutex_unlock (&w->lock);
+
+  job_run (s, p, c);
+  sq_claimed_free (c);
+  s->backlog = 1;
+
+  pthread_mutex_lock (&w->lock);
+  s->state = SLOT_IDLE;
+  s->id[0] = s->token[0] = '\0';
+  pthread_mutex_unlock (&w->lock);
+}
+
+/* Blocks on the queues' wake lists for up to a second; the claim from the
+ * first queue goes behind the wait, so a job that arrives is claimed in
+ * the same round trip. Returns as sq_claim. */
+static int
+wait_and_claim (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
+{
+  struct worker *w = s->w;
   const char *queues[SQ_MAX_QUEUES];
   sq_err err = { 0 };
 
   for (int i = 0; i < w->cfg.nqueues; i++)
     queues[i] = w->cfg.queues[i];
-  sq_wake_wait (r, queues, w->cfg.nqueues, 1, &err);
+  int rc = sq_claim_after_wake (p, queues, w->cfg.nqueues, 1, w->cfg.id, w->cfg.lease_ms,
+                                c, &err);
+  if (rc < 0)
+    {
+      sq_warn ("slot %d: wait for jobs: %s", s->idx, err.msg);
+      if (p->r->c)
+        sq_redis_backoff (5);
+    }
+  else if (rc == 1 && (w->stopping || w->draining))
+    {
+      /* Claimed as the worker began to stop: back, without an attempt. */
+      if (sq_release (p, w->cfg.queues[0], c->id, c->token, &err) < 0)
+        sq_warn ("slot %d: release: %s (the lease will expire instead)", s->idx, err.msg);
+      else
+        {
+          pthread_mutex_lock (&w->lock);
+          w->stats.released++;
+          pthread_mutex_unlock (&w->lock);
+        }
+      sq_claimed_free (c);
+      rc = 0;
+    }
+  return rc;
 }
 
 void *
@@ -34,6 +86,7 @@ slot_main (void *arg)
   sq_redis r = { .timeout_ms = 5000 };
   struct sq_proto p;
   unsigned fails = 0;
+  int first = -1; /* sq_claim's answer for the first queue, when known */
   sq_err err = { 0 };
 
   archiver_init (&s->arc);
@@ -68,7 +121,10 @@ slot_main (void *arg)
       for (int q = 0; q < w->cfg.nqueues && !got; q++)
         {
           struct sq_claimed c;
-          int rc = sq_claim (&p, w->cfg.queues[q], w->cfg.id, w->cfg.lease_ms, &c, &err);
+          /* The first queue's claim behind the last wait found nothing. */
+          int rc = q == 0 && first >= 0 ? first
+                                        : sq_claim (&p, w->cfg.queues[q], w->cfg.id,
+                                                    w->cfg.lease_ms, &c, &err);
           if (rc < 0)
             {
               sq_warn ("slot %d: claim from '%s': %s", s->idx, w->cfg.queues[q], err.msg);
@@ -79,32 +135,23 @@ slot_main (void *arg)
           if (rc != 1)
             continue;
           got = 1;
-          pthread_mutex_lock (&w->lock);
-          s->state = SLOT_BUSY;
-          snprintf (s->queue, sizeof s->queue, "%s", w->cfg.queues[q]);
-          snprintf (s->id, sizeof s->id, "%s", c.id);
-          snprintf (s->token, sizeof s->token, "%s", c.token);
-          s->cancel = s->lost = s->release = 0;
-          s->started_ms = sq_now_ms ();
-          pthread_mutex_unlock (&w->lock);
-
-          job_run (s, &p, &c);
-          sq_claimed_free (&c);
-          s->backlog = 1;
-
-          pthread_mutex_lock (&w->lock);
-          s->state = SLOT_IDLE;
-          s->id[0] = s->token[0] = '\0';
-          pthread_mutex_unlock (&w->lock);
+          run_claimed (s, &p, q, &c);
         }
+      first = -1;
       if (!got)
         s->backlog = 0;
       if (!got && r.c && !w->stopping && !w->draining)
         {
+          struct sq_claimed c;
+          int rc = -1;
           if (all_paused)
             sq_redis_backoff (5);
           else
-            wait_for_work (w, &r);
+            rc = wait_and_claim (s, &p, &c);
+          if (rc == 1)
+            run_claimed (s, &p, 0, &c);
+          else if (rc >= 0 && r.c)
+            first = rc;
         }
     }
   sbx_unwarm (w->host, (unsigned) s->idx);
