@@ -282,7 +282,7 @@ fuzz:
 	build/fuzz/spec -max_total_time=$(FUZZ_SECONDS) build/fuzz/spec-corpus fuzz/corpus/spec
 	build/fuzz/unpack -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/unpack-corpus fuzz/corpus/unpack
 
-$(BUILD)/bench/queue-bench: $(call obj,bench/queue_bench.c) $(LIBQUEUE) $(LIBCOMMON)
+$(BUILD)/bench/queue-bench: $(call obj,bench/queue_bench.c bench/far_redis.c) $(LIBQUEUE) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(QUEUE_LIBS) -lpthread -lm
 

@@ -19,7 +19,9 @@
  *   RSS of the worker and its archive helper. The clock starts when the
  *   first job is done, so that start-up is not spread over the jobs.
  * - latency, one job at a time, enqueue to the final status: hot (2 ms
- *   between jobs) and after 1 s idle, sandq and the peer;
+ *   between jobs) and after 1 s idle, sandq and the peer; and after 1 s
+ *   idle with Redis "far", 0.25 ms away each way (bench/far_redis.c), as
+ *   across a network, where each round trip costs more;
  * - a summary of the ratios against their targets.
  *
  * QUEUE_BENCH_ONLY=WxC (e.g. 1x4) runs only that sandboxed configuration,
@@ -44,6 +46,7 @@
 #include "../common/proto.h"
 #include "../common/redis.h"
 #include "../common/util.h"
+#include "far_redis.h"
 
 extern char **environ;
 static char dir[64], sock[128], url[160], bindir[4096];
@@ -107,6 +110,29 @@ connect_or_die (sq_redis *r)
       usleep (50000);
     }
   die ("redis", err.msg);
+}
+
+/* Redis FAR_US away each way (far_redis.c): its socket and URL. */
+#define FAR_US 250
+static char far_sock[128], far_url[160];
+
+static void
+far_connect_or_die (sq_redis *r)
+{
+  sq_err err = { 0 };
+
+  if (!far_sock[0])
+    {
+      snprintf (far_sock, sizeof far_sock, "%s/far.sock", dir);
+      snprintf (far_url, sizeof far_url, "unix://%s", far_sock);
+      if (far_redis_start (sock, far_sock, FAR_US) < 0)
+        die ("far-redis", strerror (errno));
+    }
+  memset (r, 0, sizeof *r);
+  r->timeout_ms = 10000;
+  sq_redis_parse_url (far_url, &r->addr, &err);
+  if (sq_redis_connect (r, &err) < 0)
+    die ("far-redis", err.msg);
 }
 
 static void
@@ -435,17 +461,21 @@ cmp_u64 (const void *a, const void *b)
 
 /* One job at a time on an idle worker, gap_ms apart: enqueue-to-start
  * and enqueue-to-final, p50 and p99 in ms, into out[4]. */
+/* One job at a time, gap_ms apart, on a worker of its own that reaches
+ * Redis at wurl, as r does; start and final p50 and p99 into out. */
 static void
-latency (sq_redis *r, int n, int gap_ms, double out[4])
+latency (sq_redis *r, const char *wurl, const char *qname, int n, int gap_ms,
+         double out[4])
 {
   char exe[4200], log[128], q[32];
   uint64_t *start = calloc (n, sizeof *start), *fin = calloc (n, sizeof *fin);
   sq_err err = { 0 };
   snprintf (exe, sizeof exe, "%s/sandq-worker", bindir);
   snprintf (log, sizeof log, "%s/worker.log", dir);
-  snprintf (q, sizeof q, "lat%d", gap_ms);
-  char *argv[] = { exe, "--redis", url,         "--queue",     q,         "--concurrency",
-                   "1", "--id",    "bench-lat", "--log-level", "warning", NULL };
+  snprintf (q, sizeof q, "%s%d", qname, gap_ms);
+  char *argv[]
+      = { exe, "--redis", (char *) wurl, "--queue",     q,         "--concurrency",
+          "1", "--id",    "bench-lat",   "--log-level", "warning", NULL };
   pid_t pid = spawn (argv, log);
   usleep (300000);
   for (int i = 0; i < n; i++)
@@ -571,15 +601,22 @@ main (int argc, char **argv)
   const char *only = getenv ("QUEUE_BENCH_ONLY");
   if (only && strcmp (only, "latency") == 0)
     {
-      double hot[4], idle[4];
-      latency (&r, 200, 2, hot);
-      latency (&r, 30, 1000, idle);
+      double hot[4], idle[4], far[4];
+      sq_redis fr;
+      latency (&r, url, "lat", 200, 2, hot);
+      latency (&r, url, "lat", 30, 1000, idle);
+      far_connect_or_die (&fr);
+      latency (&fr, far_url, "far", 30, 1000, far);
+      sq_redis_close (&fr);
       printf (
           "sandq, 2 ms apart          start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
           hot[0], hot[2], hot[3]);
       printf (
           "sandq, after 1 s idle      start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
           idle[0], idle[2], idle[3]);
+      printf (
+          "sandq, idle, Redis far     start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
+          far[0], far[2], far[3]);
       cleanup ();
       return 0;
     }
@@ -681,14 +718,20 @@ main (int argc, char **argv)
   }
 
   printf ("\n== latency, one job at a time on an idle worker, enqueue to final status\n");
-  double hot[4], idle[4], phot[2] = { 0 }, pidle[2] = { 0 };
+  double hot[4], idle[4], far[4], phot[2] = { 0 }, pidle[2] = { 0 }, pfar[2] = { 0 };
   int nhot = 200, nidle = 30;
-  latency (&r, nhot, 2, hot);
-  latency (&r, nidle, 1000, idle);
+  sq_redis fr;
+  latency (&r, url, "lat", nhot, 2, hot);
+  latency (&r, url, "lat", nidle, 1000, idle);
+  far_connect_or_die (&fr);
+  latency (&fr, far_url, "far", nidle, 1000, far);
+  sq_redis_close (&fr);
   printf ("sandq, 2 ms apart          start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
           hot[0], hot[2], hot[3]);
   printf ("sandq, after 1 s idle      start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
           idle[0], idle[2], idle[3]);
+  printf ("sandq, idle, Redis far     start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
+          far[0], far[2], far[3]);
   {
     char args[512];
     snprintf (args, sizeof args, "latency %s plat %s %d 2", sock, input_path, nhot);
@@ -697,6 +740,9 @@ main (int argc, char **argv)
         snprintf (args, sizeof args, "latency %s plat1 %s %d 1000", sock, input_path,
                   nidle);
         run_peer (args, NULL, pidle);
+        snprintf (args, sizeof args, "latency %s pfar1 %s %d 1000", far_sock, input_path,
+                  nidle);
+        run_peer (args, NULL, pfar);
       }
     if (!peer_why[0])
       {
@@ -706,6 +752,9 @@ main (int argc, char **argv)
         printf ("BullMQ+bwrap, after 1 s idle                 final p50 %6.2f  p99 %6.2f "
                 "ms\n",
                 pidle[0], pidle[1]);
+        printf ("BullMQ+bwrap, idle, Redis far                final p50 %6.2f  p99 %6.2f "
+                "ms\n",
+                pfar[0], pfar[1]);
       }
     else
       printf ("BullMQ+bwrap: %s\n", peer_why);
