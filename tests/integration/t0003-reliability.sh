@@ -199,6 +199,17 @@ like "a wait the ACL refuses is an error, not a silent spin" "$out" "^rc=-1 erro
 id=$(SQ submit --queue wc -- true)
 like "... though a job already there is still claimed" "$($WC wc 1 nowait nowait-pw)" "^rc=1 id=$id "
 SQ cancel --queue wc "$id" >/dev/null
+# A worker whose wait is refused backs off rather than claiming in a loop.
+echo nowait-pw > "$Q_DIR/nowait.pw"; chmod 600 "$Q_DIR/nowait.pw"
+printf 'redis_url = unix://%s\nredis_user = nowait\nredis_password_file = %s\n' \
+  "$REDIS_SOCK" "$Q_DIR/nowait.pw" > "$Q_DIR/nowait.conf"
+evalshas() { rcli info commandstats | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p'; }
+worker_start nw --config "$Q_DIR/nowait.conf" --queue nwq --concurrency 1
+c0=$(evalshas); sleep 3; c1=$(evalshas)
+worker_stop nw
+ok "a worker whose wait is refused backs off (under 60 script calls in 3 s, not a spin)" \
+  test "$((c1 - c0))" -lt 60
+like "... and its log says why" "$(cat "$Q_DIR/nw.log")" "wait for jobs: .*user 'nowait' may not run BLPOP"
 rcli acl deluser nowait >/dev/null
 
 # --- Pause stops fetching fleet-wide. -----------------------------------
