@@ -428,13 +428,13 @@ run_program (struct slot *s, struct run *r)
   return release;
 }
 
-/* Shutting down: the job goes back without using an attempt. */
-static void
-release_job (struct slot *s, struct sq_proto *p)
+void
+job_release (struct slot *s, struct sq_proto *p, const char *queue, const char *id,
+             const char *token)
 {
   sq_err rerr = { 0 };
 
-  if (sq_release (p, s->queue, s->id, s->token, &rerr) < 0)
+  if (sq_release (p, queue, id, token, &rerr) < 0)
     sq_warn ("release: %s (the lease will expire instead)", rerr.msg);
   else
     sq_notice ("released back to the queue at shutdown");
@@ -594,7 +594,7 @@ job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
         {
           r->t_unpack = sq_now_ms () - r->t_unpack;
           if (run_program (s, r))
-            release_job (s, p);
+            job_release (s, p, s->queue, s->id, s->token);
           else
             finish (s, p, c, r);
         }

@@ -63,15 +63,8 @@ wait_and_claim (struct slot *s, struct sq_proto *p, struct sq_claimed *c)
     }
   else if (rc == 1 && (w->stopping || w->draining))
     {
-      /* Claimed as the worker began to stop: back, without an attempt. */
-      if (sq_release (p, w->cfg.queues[0], c->id, c->token, &err) < 0)
-        sq_warn ("slot %d: release: %s (the lease will expire instead)", s->idx, err.msg);
-      else
-        {
-          pthread_mutex_lock (&w->lock);
-          w->stats.released++;
-          pthread_mutex_unlock (&w->lock);
-        }
+      /* Claimed as the worker began to stop. */
+      job_release (s, p, w->cfg.queues[0], c->id, c->token);
       sq_claimed_free (c);
       rc = 0;
     }

@@ -143,4 +143,9 @@ void live_publish (struct worker *w, struct sq_proto *p);
 /* Runs one claimed job to its verdict and reports it (worker/job.c). */
 void job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c);
 
+/* Shutting down: a claimed job goes back to its queue without using an
+ * attempt (counted in stats.released). */
+void job_release (struct slot *s, struct sq_proto *p, const char *queue, const char *id,
+                  const char *token);
+
 #endif
