@@ -97,12 +97,12 @@ spawn (char **argv, const char *log)
 }
 
 static void
-connect_or_die (sq_redis *r)
+connect_or_die (sq_redis *r, const char *to)
 {
   sq_err err = { 0 };
   memset (r, 0, sizeof *r);
   r->timeout_ms = 10000;
-  sq_redis_parse_url (url, &r->addr, &err);
+  sq_redis_parse_url (to, &r->addr, &err);
   for (int i = 0; i < 100; i++)
     {
       if (sq_redis_connect (r, &err) == 0)
@@ -115,25 +115,6 @@ connect_or_die (sq_redis *r)
 /* Redis FAR_US away each way (far_redis.c): its socket and URL. */
 #define FAR_US 250
 static char far_sock[128], far_url[160];
-
-static void
-far_connect_or_die (sq_redis *r)
-{
-  sq_err err = { 0 };
-
-  if (!far_sock[0])
-    {
-      snprintf (far_sock, sizeof far_sock, "%s/far.sock", dir);
-      snprintf (far_url, sizeof far_url, "unix://%s", far_sock);
-      if (far_redis_start (sock, far_sock, FAR_US) < 0)
-        die ("far-redis", strerror (errno));
-    }
-  memset (r, 0, sizeof *r);
-  r->timeout_ms = 10000;
-  sq_redis_parse_url (far_url, &r->addr, &err);
-  if (sq_redis_connect (r, &err) < 0)
-    die ("far-redis", err.msg);
-}
 
 static void
 flush (sq_redis *r)
@@ -408,7 +389,7 @@ noop_thread (void *arg)
   sq_redis r;
   struct sq_proto p;
   sq_err err = { 0 };
-  connect_or_die (&r);
+  connect_or_die (&r, url);
   sq_proto_init (&p, &r);
   for (;;)
     {
@@ -459,10 +440,9 @@ cmp_u64 (const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
-/* One job at a time on an idle worker, gap_ms apart: enqueue-to-start
- * and enqueue-to-final, p50 and p99 in ms, into out[4]. */
-/* One job at a time, gap_ms apart, on a worker of its own that reaches
- * Redis at wurl, as r does; start and final p50 and p99 into out. */
+/* One job at a time, gap_ms apart, on an idle worker of its own that
+ * reaches Redis at wurl, as r does: enqueue-to-start and enqueue-to-final,
+ * p50 and p99 in ms, into out[4]. */
 static void
 latency (sq_redis *r, const char *wurl, const char *qname, int n, int gap_ms,
          double out[4])
@@ -520,6 +500,32 @@ latency (sq_redis *r, const char *wurl, const char *qname, int n, int gap_ms,
   free (fin);
 }
 
+/* sandq's latency rows: 2 ms apart, after 1 s idle, and after 1 s idle
+ * with Redis far (the relay is started here); printed, and into hot,
+ * idle and far. */
+static void
+sandq_latency (sq_redis *r, int nhot, int nidle, double hot[4], double idle[4],
+               double far[4])
+{
+  sq_redis fr;
+
+  latency (r, url, "lat", nhot, 2, hot);
+  latency (r, url, "lat", nidle, 1000, idle);
+  snprintf (far_sock, sizeof far_sock, "%s/far.sock", dir);
+  snprintf (far_url, sizeof far_url, "unix://%s", far_sock);
+  if (far_redis_start (sock, far_sock, FAR_US) < 0)
+    die ("far-redis", strerror (errno));
+  connect_or_die (&fr, far_url);
+  latency (&fr, far_url, "far", nidle, 1000, far);
+  sq_redis_close (&fr);
+  printf ("sandq, 2 ms apart          start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
+          hot[0], hot[2], hot[3]);
+  printf ("sandq, after 1 s idle      start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
+          idle[0], idle[2], idle[3]);
+  printf ("sandq, idle, Redis far     start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
+          far[0], far[2], far[3]);
+}
+
 static void
 verdict (const char *what, double ratio, double target, int at_most)
 {
@@ -568,7 +574,7 @@ main (int argc, char **argv)
                       NULL };
     redis_pid = spawn (rargv, log);
   }
-  connect_or_die (&r);
+  connect_or_die (&r, url);
 
   /* A 4 KiB input, as a gzip'ed tar like the CLI makes; the peer gets the
    * same bytes. */
@@ -602,21 +608,7 @@ main (int argc, char **argv)
   if (only && strcmp (only, "latency") == 0)
     {
       double hot[4], idle[4], far[4];
-      sq_redis fr;
-      latency (&r, url, "lat", 200, 2, hot);
-      latency (&r, url, "lat", 30, 1000, idle);
-      far_connect_or_die (&fr);
-      latency (&fr, far_url, "far", 30, 1000, far);
-      sq_redis_close (&fr);
-      printf (
-          "sandq, 2 ms apart          start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
-          hot[0], hot[2], hot[3]);
-      printf (
-          "sandq, after 1 s idle      start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
-          idle[0], idle[2], idle[3]);
-      printf (
-          "sandq, idle, Redis far     start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
-          far[0], far[2], far[3]);
+      sandq_latency (&r, 200, 30, hot, idle, far);
       cleanup ();
       return 0;
     }
@@ -720,18 +712,7 @@ main (int argc, char **argv)
   printf ("\n== latency, one job at a time on an idle worker, enqueue to final status\n");
   double hot[4], idle[4], far[4], phot[2] = { 0 }, pidle[2] = { 0 }, pfar[2] = { 0 };
   int nhot = 200, nidle = 30;
-  sq_redis fr;
-  latency (&r, url, "lat", nhot, 2, hot);
-  latency (&r, url, "lat", nidle, 1000, idle);
-  far_connect_or_die (&fr);
-  latency (&fr, far_url, "far", nidle, 1000, far);
-  sq_redis_close (&fr);
-  printf ("sandq, 2 ms apart          start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
-          hot[0], hot[2], hot[3]);
-  printf ("sandq, after 1 s idle      start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
-          idle[0], idle[2], idle[3]);
-  printf ("sandq, idle, Redis far     start p50 %6.2f  final p50 %6.2f  p99 %6.2f ms\n",
-          far[0], far[2], far[3]);
+  sandq_latency (&r, nhot, nidle, hot, idle, far);
   {
     char args[512];
     snprintf (args, sizeof args, "latency %s plat %s %d 2", sock, input_path, nhot);
