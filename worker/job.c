@@ -435,9 +435,11 @@ job_release (struct slot *s, struct sq_proto *p, const char *queue, const char *
   sq_err rerr = { 0 };
 
   if (sq_release (p, queue, id, token, &rerr) < 0)
-    sq_warn ("release: %s (the lease will expire instead)", rerr.msg);
-  else
-    sq_notice ("released back to the queue at shutdown");
+    {
+      sq_warn ("release: %s (the lease will expire instead)", rerr.msg);
+      return;
+    }
+  sq_notice ("released back to the queue at shutdown");
   pthread_mutex_lock (&s->w->lock);
   s->w->stats.released++;
   pthread_mutex_unlock (&s->w->lock);

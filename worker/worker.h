@@ -144,7 +144,8 @@ void live_publish (struct worker *w, struct sq_proto *p);
 void job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c);
 
 /* Shutting down: a claimed job goes back to its queue without using an
- * attempt (counted in stats.released). */
+ * attempt (counted in stats.released once Redis has taken it back; if it
+ * refuses, the lease expires instead). */
 void job_release (struct slot *s, struct sq_proto *p, const char *queue, const char *id,
                   const char *token);
 
