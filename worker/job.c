@@ -434,9 +434,17 @@ job_release (struct slot *s, struct sq_proto *p, const char *queue, const char *
 {
   sq_err rerr = { 0 };
 
-  if (sq_release (p, queue, id, token, &rerr) < 0)
+  int rc = sq_release (p, queue, id, token, &rerr);
+  if (rc < 0)
     {
       sq_warn ("release: %s (the lease will expire instead)", rerr.msg);
+      return;
+    }
+  if (rc == 0)
+    {
+      /* Taken over, cancelled or finished meanwhile: whoever holds it
+       * now decides its fate. */
+      sq_warn ("release: the job's lease is no longer this worker's; nothing given back");
       return;
     }
   sq_notice ("released back to the queue at shutdown");

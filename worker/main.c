@@ -139,8 +139,8 @@ main (int argc, char **argv)
   uint64_t jobs = 0;
   for (int i = 0; i < SQ_STATUS__COUNT; i++)
     jobs += W.stats.jobs_by_status[i];
-  sq_notice ("stopped after %" PRIu64 " job(s); redis_commands slots=%" PRIu64
-             " supervisor=%llu",
-             jobs, W.stats.slot_commands, supervisor_commands);
+  sq_notice ("stopped after %" PRIu64 " job(s), %" PRIu64
+             " given back; redis_commands slots=%" PRIu64 " supervisor=%llu",
+             jobs, W.stats.released, W.stats.slot_commands, supervisor_commands);
   return 0;
 }

@@ -79,12 +79,27 @@ is "worker exits 0 after its grace period" "$WSTATUS" 0
 is "the unfinished job is queued again" "$(job_field "$id" state grace)" queued
 is "without using up an attempt" "$(job_field "$id" attempts grace)" 0
 ok "the log says it was given back" grep -q 'released back to the queue' "$Q_DIR/g.log"
+ok "... and counts it in its last line" grep -q 'stopped after 0 job(s), 1 given back' "$Q_DIR/g.log"
 id2=$(SQ submit --queue grace -- sh -c 'sleep 0.5; echo quick')
 worker_start g2 --queue grace --grace 20 --lease 5
 SQ cancel --queue grace "$id" >/dev/null
 wait_for 10 'test "$(job_field "$id2" state grace)" = running'
 worker_stop g2
 is "a job that finishes within the grace period completes" "$(job_field "$id2" status grace)" ok
+# A job whose lease is no longer the worker's when the grace runs out is
+# neither given back nor counted as such: its holder decides its fate.
+id=$(SQ submit --queue grace -- sh -c 'sleep 30')
+worker_start g3 --queue grace --grace 100ms --lease 60
+wait_for 10 'test "$(job_field "$id" state grace)" = running'
+rcli hset "sandq:{grace}:job:$id" lease someone-else/99 >/dev/null
+worker_stop g3
+is "a lease taken over at shutdown: the worker exits 0" "$WSTATUS" 0
+ok "... says the lease is not its own" grep -qE "no longer this worker's|lease lost" "$Q_DIR/g3.log"
+not_ok "... does not claim to have given it back" grep -q 'released back to the queue' "$Q_DIR/g3.log"
+ok "... and counts nothing given back" grep -q 'stopped after .*, 0 given back' "$Q_DIR/g3.log"
+is "... the job stays its holder's" "$(job_field "$id" lease grace)" someone-else/99
+rcli del "sandq:{grace}:job:$id" >/dev/null
+rcli zrem 'sandq:{grace}:running' "$id" >/dev/null
 
 # --- system_error: retried with backoff, then dead-lettered. -------------
 worker_start d --queue dl --max-result 100 --lease 5
