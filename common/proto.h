@@ -131,7 +131,8 @@ int sq_complete (struct sq_proto *p, const char *queue, const char *id, const ch
                  const struct sq_completion *c, char *outcome, size_t outlen,
                  sq_err *err);
 
-/* Returns 1 if released, 0 if the lease was not ours. */
+/* Returns 1 if released, 0 if the lease was not ours, 2 if the job had
+ * been cancelled (it is then final, cancelled, not queued again). */
 int sq_release (struct sq_proto *p, const char *queue, const char *id, const char *token,
                 sq_err *err);
 

@@ -447,6 +447,12 @@ job_release (struct slot *s, struct sq_proto *p, const char *queue, const char *
       sq_warn ("release: the job's lease is no longer this worker's; nothing given back");
       return;
     }
+  if (rc == 2)
+    {
+      sq_notice ("cancelled before the grace period ran out: it ends cancelled, not "
+                 "queued again");
+      return;
+    }
   sq_notice ("released back to the queue at shutdown");
   pthread_mutex_lock (&s->w->lock);
   s->w->stats.released++;

@@ -21,7 +21,7 @@ for i = 1, 3 do
     if not id then break end
     local jk = P .. 'job:' .. id
     local j = redis.call('HMGET', jk, 'state', 'expires_at', 'spec', 'attempts', 'created_at',
-      'max_attempts', 'keep_s')
+      'max_attempts', 'keep_s', 'cancel')
     -- A record written by hand may be malformed: it ends rejected, with
     -- the field named, rather than wedging a slot or vanishing.
     local bad = nil
@@ -40,6 +40,10 @@ for i = 1, 3 do
     elseif j[1] == 'queued' then
       if tonumber(j[2]) < now then
         finalize(P, id, 'expired', 'the job waited in the queue longer than its TTL and was not run', nil, false)
+      elseif j[8] == '1' then
+        -- Cancelled while it ran, then queued again (by a path that
+        -- missed the flag): it never starts again.
+        finalize(P, id, 'cancelled', 'the job was cancelled', nil, false)
       else
         local fence = redis.call('HINCRBY', jk, 'fence', 1)
         local token = ARGV[2] .. '/' .. fence

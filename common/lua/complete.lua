@@ -4,7 +4,8 @@
 --       7 retry backoff ms (for system_error), then field pairs
 -- Returns "done", "retry", "dead" or "stale" (the lease is not ours).
 local P, id = ARGV[1], ARGV[2]
-local j = redis.call('HMGET', KEYS[1], 'state', 'lease', 'attempts', 'max_attempts', 'keep_s')
+local j = redis.call('HMGET', KEYS[1], 'state', 'lease', 'attempts', 'max_attempts', 'keep_s',
+  'cancel')
 if j[1] ~= 'running' or j[2] ~= ARGV[3] then return 'stale' end
 -- The live output of this run has served: the result (or the next run's
 -- own stream) has it now.
@@ -12,6 +13,12 @@ redis.call('DEL', P .. 'live:' .. id)
 local fields = {}
 for i = 8, #ARGV, 2 do fields[#fields + 1] = ARGV[i]; fields[#fields + 1] = ARGV[i + 1] end
 if ARGV[4] == 'system_error' then
+  -- A job cancelled meanwhile is not run again.
+  if j[6] == '1' then
+    finalize(P, id, 'cancelled', 'the job was cancelled (its run had ended in a system ' ..
+      'error: ' .. ARGV[5] .. ')', fields, false)
+    return 'done'
+  end
   if tonumber(j[3]) < tonumber(j[4]) then
     local now = now_ms()
     redis.call('HSET', KEYS[1], 'state', 'queued', 'last_error', ARGV[5])

@@ -100,6 +100,35 @@ ok "... and counts nothing given back" grep -q 'stopped after .*, 0 given back' 
 is "... the job stays its holder's" "$(job_field "$id" lease grace)" someone-else/99
 rcli del "sandq:{grace}:job:$id" >/dev/null
 rcli zrem 'sandq:{grace}:running' "$id" >/dev/null
+# A job cancelled while it runs never starts again, whichever way its run
+# ends: given back at shutdown before the worker saw the flag ...
+id=$(SQ submit --queue gc -- sh -c 'sleep 30')
+worker_start c1 --queue gc --grace 100ms --lease 60
+wait_for 10 'test "$(job_field "$id" state gc)" = running'
+SQ cancel --queue gc "$id" >/dev/null
+worker_stop c1
+is "cancelled, then its worker stopped: the job is final" "$(job_field "$id" state gc)" final
+is "... cancelled" "$(job_field "$id" status gc)" cancelled
+not_ok "... and not counted as given back" grep -q 'released back to the queue' "$Q_DIR/c1.log"
+# ... a run that ended in a system error (the result over the worker's cap)
+id=$(SQ submit --queue gc -- sh -c 'sleep 30')
+worker_start c2 --queue gc --max-result 100 --lease 3
+wait_for 10 'test "$(job_field "$id" state gc)" = running'
+SQ cancel --queue gc "$id" >/dev/null
+ok "cancelled, then a system error: final" wait_for 15 'test "$(job_field "$id" state gc)" = final'
+is "... cancelled, not retried" "$(job_field "$id" status gc)" cancelled
+like "... its message names both" "$(job_field "$id" message gc)" 'cancelled.*larger than its cap'
+is "... after one attempt" "$(job_field "$id" attempts gc)" 1
+is "... and nothing waits to run it" "$(rcli zcard 'sandq:{gc}:delayed')" 0
+worker_stop c2
+# ... or queued again with the flag by any other path: a claim finalizes it.
+id=$(SQ submit --queue gc -- sh -c 'echo ran')
+rcli hset "sandq:{gc}:job:$id" cancel 1 >/dev/null
+worker_start c3 --queue gc --lease 5
+ok "a queued job flagged cancelled: final" wait_for 10 'test "$(job_field "$id" state gc)" = final'
+is "... cancelled" "$(job_field "$id" status gc)" cancelled
+is "... never started" "$(job_field "$id" started_at gc)" ""
+worker_stop c3
 
 # --- system_error: retried with backoff, then dead-lettered. -------------
 worker_start d --queue dl --max-result 100 --lease 5
