@@ -144,8 +144,10 @@ void live_publish (struct worker *w, struct sq_proto *p);
 void job_run (struct slot *s, struct sq_proto *p, struct sq_claimed *c);
 
 /* Shutting down: a claimed job goes back to its queue without using an
- * attempt (counted in stats.released once Redis has taken it back; if it
- * refuses, the lease expires instead). */
+ * attempt (counted in stats.released once Redis has taken it back). Not
+ * counted: a job whose lease is no longer ours (its holder decides), one
+ * cancelled meanwhile (it ends cancelled), or a failed call (the lease
+ * expires instead). */
 void job_release (struct slot *s, struct sq_proto *p, const char *queue, const char *id,
                   const char *token);
 
