@@ -126,7 +126,9 @@ struct sq_completion
   int nfields;               /* count of strings in fields (even) */
 };
 
-/* Writes "done", "retry", "dead" or "stale" to outcome. */
+/* Writes "done", "retry", "dead", "cancelled" (a system_error of a job
+ * flagged cancelled meanwhile, recorded as cancelled) or "stale" (the
+ * lease is not ours: nothing recorded) to outcome. */
 int sq_complete (struct sq_proto *p, const char *queue, const char *id, const char *token,
                  const struct sq_completion *c, char *outcome, size_t outlen,
                  sq_err *err);

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,8 +134,13 @@ report (struct slot *s, struct sq_proto *p, const char *status, const char *mess
           return;
         }
     }
+  /* Counted by the verdict Redis recorded: none for a stale one, and
+   * cancelled for a system_error of a job cancelled meanwhile. */
+  bool cancelled = strcmp (outcome, "cancelled") == 0;
+  int st = strcmp (outcome, "stale") == 0
+               ? -1
+               : sq_status_from_name (cancelled ? "cancelled" : status);
   pthread_mutex_lock (&w->lock);
-  int st = sq_status_from_name (status);
   if (st >= 0)
     {
       w->stats.jobs_by_status[st]++;
@@ -153,6 +159,9 @@ report (struct slot *s, struct sq_proto *p, const char *status, const char *mess
     sq_warn ("verdict %s not recorded: the lease was taken over (the job ran "
              "elsewhere)",
              status);
+  else if (cancelled)
+    sq_notice ("verdict %s recorded as cancelled: the job was cancelled while it ran",
+               status);
 }
 
 static void

@@ -126,8 +126,8 @@ hist_out (struct buf *b, const char *name, const char *help, const struct hist *
 static void
 render_queues (struct buf *b, const struct worker *w, const struct worker_stats *st)
 {
-  out (b, "# HELP sandq_worker_jobs_total Jobs finished by this worker, by queue and "
-          "verdict.\n# TYPE sandq_worker_jobs_total counter\n");
+  out (b, "# HELP sandq_worker_jobs_total Runs finished by this worker, by queue and "
+          "the verdict Redis recorded.\n# TYPE sandq_worker_jobs_total counter\n");
   for (int q = 0; q < w->cfg.nqueues; q++)
     for (int s = 0; s < SQ_STATUS__COUNT; s++)
       out (b, "sandq_worker_jobs_total{queue=\"%s\",status=\"%s\"} %" PRIu64 "\n",

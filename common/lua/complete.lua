@@ -2,7 +2,9 @@
 -- KEYS: 1 job, 2 result
 -- ARGV: 1 prefix, 2 id, 3 token, 4 status, 5 message, 6 result bytes,
 --       7 retry backoff ms (for system_error), then field pairs
--- Returns "done", "retry", "dead" or "stale" (the lease is not ours).
+-- Returns "done", "retry", "dead", "cancelled" (a system_error of a job
+-- flagged cancelled, recorded as cancelled) or "stale" (the lease is not
+-- ours).
 local P, id = ARGV[1], ARGV[2]
 local j = redis.call('HMGET', KEYS[1], 'state', 'lease', 'attempts', 'max_attempts', 'keep_s',
   'cancel')
@@ -17,7 +19,7 @@ if ARGV[4] == 'system_error' then
   if j[6] == '1' then
     finalize(P, id, 'cancelled', 'the job was cancelled (its run had ended in a system ' ..
       'error: ' .. ARGV[5] .. ')', fields, false)
-    return 'done'
+    return 'cancelled'
   end
   if tonumber(j[3]) < tonumber(j[4]) then
     local now = now_ms()

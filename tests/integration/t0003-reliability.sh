@@ -112,7 +112,8 @@ is "... cancelled" "$(job_field "$id" status gc)" cancelled
 not_ok "... and not counted as given back" grep -q 'released back to the queue' "$Q_DIR/c1.log"
 # ... a run that ended in a system error (the result over the worker's cap)
 id=$(SQ submit --queue gc -- sh -c 'sleep 30')
-worker_start c2 --queue gc --max-result 100 --lease 3
+port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+worker_start c2 --queue gc --max-result 100 --lease 3 --metrics "127.0.0.1:$port"
 wait_for 10 'test "$(job_field "$id" state gc)" = running'
 SQ cancel --queue gc "$id" >/dev/null
 ok "cancelled, then a system error: final" wait_for 15 'test "$(job_field "$id" state gc)" = final'
@@ -120,6 +121,10 @@ is "... cancelled, not retried" "$(job_field "$id" status gc)" cancelled
 like "... its message names both" "$(job_field "$id" message gc)" 'cancelled.*larger than its cap'
 is "... after one attempt" "$(job_field "$id" attempts gc)" 1
 is "... and nothing waits to run it" "$(rcli zcard 'sandq:{gc}:delayed')" 0
+m=$("$PY" -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "http://127.0.0.1:$port/metrics")
+like "... the worker counts the verdict Redis recorded" "$m" 'sandq_worker_jobs_total\{queue="gc",status="cancelled"\} 1'
+like "... not the system_error it sent" "$m" 'sandq_worker_jobs_total\{queue="gc",status="system_error"\} 0'
+ok "... and logs why" grep -q 'verdict system_error recorded as cancelled' "$Q_DIR/c2.log"
 worker_stop c2
 # ... or queued again with the flag by any other path: a claim finalizes it.
 id=$(SQ submit --queue gc -- sh -c 'echo ran')
