@@ -278,9 +278,12 @@ void sbx_settle_later (struct sbx *b);
 
 /* After sbx_run() with sbx_settle_later(): waits for init's exit (killing
  * it if it has not gone within seconds) and removes the job's cgroup.
- * 0, or -1 and err: then the run's verdict must not stand (a system
- * error). 0 at once when there is nothing to wait for; sbx_free() calls
- * it if the caller did not. */
+ * 0, or -1 and err: the sandbox was not cleaned up after. The verdict and
+ * out/ stand either way: sbx_run() returned early only once no process
+ * of the job was left, and otherwise settled itself (a failure then is
+ * its system error, as processes of the job may have outlived init). 0 at
+ * once when there is nothing to wait for; sbx_free() calls it if the
+ * caller did not. */
 int sbx_settle (struct sbx *b, sq_err *err);
 
 /* Stops a running sbx_run() from another thread; its verdict becomes

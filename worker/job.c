@@ -74,14 +74,14 @@ static int
 build_archive (struct worker *w, struct slot *s, struct sbx *b,
                const struct sbx_result *r, int with_net, int so, int se, char *message,
                size_t msglen, void **arch, size_t *alen, struct arc_counts *outs,
-               void (*during) (void *), void *ctx, sq_err *err)
+               sq_err *err)
 {
   /* All but the out/ counts, which the archive process appends. */
   char *rj = result_json (r, sq_status_name (r->status), message, NULL, with_net);
   if (!rj)
     return sq_err_set (err, ENOMEM, "result.json");
   int rc = archiver_pack (&s->arc, so, se, sbx_out_fd (b), rj, strlen (rj) - 1, outs,
-                          arch, alen, during, ctx, err);
+                          arch, alen, NULL, NULL, err);
   free (rj);
   if (rc == 1)
     {
@@ -245,26 +245,10 @@ struct run
   uint64_t t0, t_unpack;
   struct job_network *jn;
   redisReply *chained[SQ_SPEC_MAX_INPUTS];
-  /* sbx_settle: done (while the result is packed, or after), and how. */
-  int settled, settle_rc;
-  sq_err settle_err;
   /* The program and its environment, once set (set_exec). */
   struct sbx_exec ex;
   char *envp[SQ_SPEC_MAX_ENV + SQ_MAX_NETWORKS * SQ_NETWORK_MAX_ENV + 16];
 };
-
-/* Waits for the sandbox's init to exit and removes the job's cgroup
- * (sbx_settle_later), once. */
-static void
-settle (void *arg)
-{
-  struct run *r = arg;
-
-  if (r->settled)
-    return;
-  r->settled = 1;
-  r->settle_rc = sbx_settle (r->b, &r->settle_err);
-}
 
 /* The spec, the limits, the networks and chained results, and the
  * sandbox: everything up to unpacking. 0, or -1 and r->err. */
@@ -504,8 +488,27 @@ record_fields (const struct run *r, size_t alen, const struct arc_counts *outs,
   return nf;
 }
 
-/* The verdict's sentence, the result archive, the record, the report and
- * the worker's figures, after a run. */
+/* After the report: waits for the sandbox's init to exit (it tears down
+ * the sandbox's namespaces meanwhile) and removes the job's cgroup. The
+ * verdict and out/ were final before (sbx_settle_later: nothing of the
+ * job was left to change them), so a failure here is the host's, not the
+ * job's: logged and counted, and the verdict stands. */
+static void
+settle (struct slot *s, struct run *r)
+{
+  sq_err err = { 0 };
+
+  if (sbx_settle (r->b, &err) == 0)
+    return;
+  sq_err_log ("the sandbox was not cleaned up after (%s); the job's verdict stands",
+              err.msg);
+  pthread_mutex_lock (&s->w->lock);
+  s->w->stats.cleanup_failures++;
+  pthread_mutex_unlock (&s->w->lock);
+}
+
+/* The verdict's sentence, the result archive, the record, the report, the
+ * sandbox's cleanup and the worker's figures, after a run. */
 static void
 finish (struct slot *s, struct sq_proto *p, const struct sq_claimed *c, struct run *r)
 {
@@ -534,23 +537,12 @@ finish (struct slot *s, struct sq_proto *p, const struct sq_claimed *c, struct r
                 a, m);
     }
   if (build_archive (w, s, r->b, &r->res, r->jn->mask != 0, r->so, r->se, message,
-                     sizeof message, &arch, &alen, &outs, settle, r, &r->err)
+                     sizeof message, &arch, &alen, &outs, &r->err)
       < 0)
     {
       snprintf (message, sizeof message, "sandq could not pack the result: %s",
                 r->err.msg);
       r->res.status = SQ_STATUS_SYSTEM_ERROR;
-      arch = NULL;
-      alen = 0;
-    }
-  /* A sandbox that cannot be cleaned up after is sandq's failure, as it
-   * was when sbx_run did it. */
-  settle (r);
-  if (r->settle_rc < 0)
-    {
-      sbx_describe_failure (&r->res, &r->settle_err);
-      snprintf (message, sizeof message, "%s", r->res.message);
-      archiver_free (arch, alen);
       arch = NULL;
       alen = 0;
     }
@@ -574,6 +566,7 @@ finish (struct slot *s, struct sq_proto *p, const struct sq_claimed *c, struct r
   report (s, p, sq_status_name (r->res.status), message, arch, alen, fields, nf,
           c->attempts);
   t_up = sq_now_ms () - t_up;
+  settle (s, r);
   log_line (s, sq_status_name (r->res.status), &r->res, sq_now_ms () - r->t0, r->t_unpack,
             t_up, c->attempts);
   pthread_mutex_lock (&w->lock);

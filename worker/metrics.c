@@ -219,6 +219,12 @@ render (struct worker *w, size_t *len)
        "over.\n"
        "# TYPE sandq_worker_stale_total counter\nsandq_worker_stale_total %" PRIu64 "\n",
        st.stale);
+  out (&b,
+       "# HELP sandq_worker_cleanup_failures_total Sandboxes not cleaned up after "
+       "their run (init killed late, or the job's cgroup left behind).\n"
+       "# TYPE sandq_worker_cleanup_failures_total counter\n"
+       "sandq_worker_cleanup_failures_total %" PRIu64 "\n",
+       st.cleanup_failures);
   render_network (&b, w, &st);
   out (&b,
        "# HELP sandq_worker_released_total Jobs given back to the queue at shutdown.\n"

@@ -97,7 +97,8 @@ struct worker_stats
   int64_t queue_depth[SQ_MAX_QUEUES];
   int64_t queue_oldest_ms[SQ_MAX_QUEUES]; /* -1: nothing waiting */
   uint64_t stale, retries, reclaims_seen, released, dead_letters;
-  uint64_t slot_commands; /* Redis round trips of the slots */
+  uint64_t cleanup_failures; /* sandboxes not cleaned up after their run */
+  uint64_t slot_commands;    /* Redis round trips of the slots */
   struct hist queue_wait, run_time, unpack_time, upload_time;
   /* By network profile (cfg.net.profiles): jobs that had it, and the
    * connection attempts their filters refused. */

@@ -135,6 +135,47 @@ is "... cancelled" "$(job_field "$id" status gc)" cancelled
 is "... never started" "$(job_field "$id" started_at gc)" ""
 worker_stop c3
 
+# --- A sandbox not cleaned up after its run: the verdict stands. --------
+# The verdict is recorded before init's exit and the job cgroup's removal
+# (nothing of the job is left by then); a failure there is the host's,
+# logged and counted. On cgroup v2 a directory made inside the job's
+# cgroup keeps it from being removed; on v1 a job's cgroups go back to a
+# pool, which a child directory does not stop.
+if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+  port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  worker_start cf --queue cf --lease 10 --metrics "127.0.0.1:$port"
+  id=$(SQ submit --queue cf -- sh -c 'sleep 3; echo finished')
+  wait_for 10 'test "$(job_field "$id" state cf)" = running'
+  # The job's cgroup: beside the worker's own leaf, the one its program
+  # is in (a prewarmed sandbox's init has one too).
+  inst=/sys/fs/cgroup$(dirname "$(sed -n 's/^0:://p' "/proc/$(wpid cf)/cgroup")")
+  job_cgroup() {
+    for d in "$inst"/j*; do
+      for pid in $(cat "$d/cgroup.procs" 2>/dev/null); do
+        [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sleep ] && { echo "$d"; return 0; }
+      done
+    done
+    return 1
+  }
+  wait_for 5 job_cgroup >/dev/null
+  jcg=$(job_cgroup)
+  ok "the running job's cgroup is found" test -n "$jcg"
+  [ -n "$jcg" ] && mkdir "$jcg/blocker"
+  ok "a job whose cgroup cannot be removed: final" wait_for 15 'test "$(job_field "$id" state cf)" = final'
+  is "... its verdict stands" "$(job_field "$id" status cf)" ok
+  is "... from its one run" "$(job_field "$id" attempts cf)" 1
+  is "... with its output" "$(SQ logs --queue cf --stdout "$id" 2>&1)" finished
+  ok "... the worker says the sandbox was not cleaned up" \
+    wait_for 10 'grep -q "not cleaned up after" "$Q_DIR/cf.log"'
+  m=$("$PY" -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "http://127.0.0.1:$port/metrics")
+  like "... and counts it" "$m" 'sandq_worker_cleanup_failures_total 1'
+  [ -n "$jcg" ] && rmdir "$jcg/blocker"
+  worker_stop cf
+  ok "... and its cgroup is gone once the worker stops" test ! -d "${jcg:-/nonexistent}"
+else
+  skip "a sandbox not cleaned up after" "needs cgroup v2 (on v1 job cgroups go back to a pool)"
+fi
+
 # --- system_error: retried with backoff, then dead-lettered. -------------
 worker_start d --queue dl --max-result 100 --lease 5
 id=$(SQ submit --queue dl -- true)
