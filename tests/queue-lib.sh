@@ -68,6 +68,17 @@ worker_start() {
 
 wpid() { local v="W_$1"; echo "${!v}"; }
 
+# free_port: a free loopback TCP port, for a worker's --metrics.
+free_port() {
+  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# metrics PORT [PATH]: what a worker's metrics server answers there.
+metrics() {
+  "$PY" -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
+    "http://127.0.0.1:$1${2:-/metrics}"
+}
+
 # worker_stop NAME [SIGNAL]: signals it (TERM by default) and waits for it
 # to exit; its exit status goes to WSTATUS. Call it directly, not in $(...):
 # only the shell that started the worker can wait for it.

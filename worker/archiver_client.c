@@ -432,8 +432,8 @@ take_archive (struct archiver *a, int fd, void **arch, size_t *alen, sq_err *err
  * 1 and counts if out/ was left out, -1. */
 static int
 pack_call (struct archiver *a, const struct arc_request *rq, const char *json, size_t len,
-           const int *fds, int nfds, void (*during) (void *), void *ctx,
-           struct arc_counts *counts, void **arch, size_t *alen, sq_err *err)
+           const int *fds, int nfds, struct arc_counts *counts, void **arch, size_t *alen,
+           sq_err *err)
 {
   char buf[sizeof (struct arc_request) + ARC_JSON_MAX];
   struct arc_reply r;
@@ -447,7 +447,7 @@ pack_call (struct archiver *a, const struct arc_request *rq, const char *json, s
     return sq_err_set (err, EFBIG, "result.json is larger than %d bytes", ARC_JSON_MAX);
   memcpy (buf, rq, sizeof *rq);
   memcpy (buf + sizeof *rq, json, len);
-  if (call (a, buf, sizeof *rq + len, fds, nfds, during, ctx, &r, &fd, err) < 0)
+  if (call (a, buf, sizeof *rq + len, fds, nfds, NULL, NULL, &r, &fd, err) < 0)
     return -1;
   if (r.status != ARC_OK && r.status != ARC_TRUNCATE)
     {
@@ -463,11 +463,11 @@ pack_call (struct archiver *a, const struct arc_request *rq, const char *json, s
 int
 archiver_pack (struct archiver *a, int stdout_fd, int stderr_fd, int out_fd,
                const char *json_head, size_t len, struct arc_counts *counts, void **arch,
-               size_t *alen, void (*during) (void *), void *ctx, sq_err *err)
+               size_t *alen, sq_err *err)
 {
   struct arc_request rq = { .op = ARC_PACK, .has_out = out_fd >= 0 };
   return pack_call (a, &rq, json_head, len, (int[]){ stdout_fd, stderr_fd, out_fd },
-                    out_fd >= 0 ? 3 : 2, during, ctx, counts, arch, alen, err);
+                    out_fd >= 0 ? 3 : 2, counts, arch, alen, err);
 }
 
 int
@@ -475,7 +475,7 @@ archiver_finish (struct archiver *a, const char *json, size_t len,
                  struct arc_counts *counts, void **arch, size_t *alen, sq_err *err)
 {
   struct arc_request rq = { .op = ARC_FINISH };
-  return pack_call (a, &rq, json, len, NULL, 0, NULL, NULL, counts, arch, alen, err);
+  return pack_call (a, &rq, json, len, NULL, 0, counts, arch, alen, err);
 }
 
 void

@@ -89,12 +89,10 @@ struct arc_counts
  * without its closing brace: the job process appends the out/ counts.
  * The archive is mapped at *arch (archiver_free it). Returns 1 (and the
  * counts) if out/ was left out to fit: the caller says so in a whole
- * result.json passed to archiver_finish. during (if not NULL) is called
- * with ctx while the job process packs, once the request is sent. */
+ * result.json passed to archiver_finish. */
 int archiver_pack (struct archiver *a, int stdout_fd, int stderr_fd, int out_fd,
                    const char *json_head, size_t len, struct arc_counts *counts,
-                   void **arch, size_t *alen, void (*during) (void *), void *ctx,
-                   sq_err *err);
+                   void **arch, size_t *alen, sq_err *err);
 
 /* After archiver_pack returned 1: adds this result.json and closes the
  * archive. Returns as archiver_pack. */

@@ -81,7 +81,7 @@ build_archive (struct worker *w, struct slot *s, struct sbx *b,
   if (!rj)
     return sq_err_set (err, ENOMEM, "result.json");
   int rc = archiver_pack (&s->arc, so, se, sbx_out_fd (b), rj, strlen (rj) - 1, outs,
-                          arch, alen, NULL, NULL, err);
+                          arch, alen, err);
   free (rj);
   if (rc == 1)
     {
@@ -137,9 +137,8 @@ report (struct slot *s, struct sq_proto *p, const char *status, const char *mess
   /* Counted by the verdict Redis recorded: none for a stale one, and
    * cancelled for a system_error of a job cancelled meanwhile. */
   bool cancelled = strcmp (outcome, "cancelled") == 0;
-  int st = strcmp (outcome, "stale") == 0
-               ? -1
-               : sq_status_from_name (cancelled ? "cancelled" : status);
+  bool stale = strcmp (outcome, "stale") == 0;
+  int st = stale ? -1 : sq_status_from_name (cancelled ? "cancelled" : status);
   pthread_mutex_lock (&w->lock);
   if (st >= 0)
     {
@@ -148,14 +147,14 @@ report (struct slot *s, struct sq_proto *p, const char *status, const char *mess
         if (strcmp (w->cfg.queues[q], s->queue) == 0)
           w->stats.jobs[q][st]++;
     }
-  if (strcmp (outcome, "stale") == 0)
+  if (stale)
     w->stats.stale++;
   if (strcmp (outcome, "retry") == 0)
     w->stats.retries++;
   if (strcmp (outcome, "dead") == 0)
     w->stats.dead_letters++;
   pthread_mutex_unlock (&w->lock);
-  if (strcmp (outcome, "stale") == 0)
+  if (stale)
     sq_warn ("verdict %s not recorded: the lease was taken over (the job ran "
              "elsewhere)",
              status);

@@ -112,7 +112,7 @@ is "... cancelled" "$(job_field "$id" status gc)" cancelled
 not_ok "... and not counted as given back" grep -q 'released back to the queue' "$Q_DIR/c1.log"
 # ... a run that ended in a system error (the result over the worker's cap)
 id=$(SQ submit --queue gc -- sh -c 'sleep 30')
-port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 worker_start c2 --queue gc --max-result 100 --lease 3 --metrics "127.0.0.1:$port"
 wait_for 10 'test "$(job_field "$id" state gc)" = running'
 SQ cancel --queue gc "$id" >/dev/null
@@ -121,7 +121,7 @@ is "... cancelled, not retried" "$(job_field "$id" status gc)" cancelled
 like "... its message names both" "$(job_field "$id" message gc)" 'cancelled.*larger than its cap'
 is "... after one attempt" "$(job_field "$id" attempts gc)" 1
 is "... and nothing waits to run it" "$(rcli zcard 'sandq:{gc}:delayed')" 0
-m=$("$PY" -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "http://127.0.0.1:$port/metrics")
+m=$(metrics "$port")
 like "... the worker counts the verdict Redis recorded" "$m" 'sandq_worker_jobs_total\{queue="gc",status="cancelled"\} 1'
 like "... not the system_error it sent" "$m" 'sandq_worker_jobs_total\{queue="gc",status="system_error"\} 0'
 ok "... and logs why" grep -q 'verdict system_error recorded as cancelled' "$Q_DIR/c2.log"
@@ -142,7 +142,7 @@ worker_stop c3
 # cgroup keeps it from being removed; on v1 a job's cgroups go back to a
 # pool, which a child directory does not stop.
 if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
-  port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  port=$(free_port)
   worker_start cf --queue cf --lease 10 --metrics "127.0.0.1:$port"
   id=$(SQ submit --queue cf -- sh -c 'sleep 3; echo finished')
   wait_for 10 'test "$(job_field "$id" state cf)" = running'
@@ -167,7 +167,7 @@ if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
   is "... with its output" "$(SQ logs --queue cf --stdout "$id" 2>&1)" finished
   ok "... the worker says the sandbox was not cleaned up" \
     wait_for 10 'grep -q "not cleaned up after" "$Q_DIR/cf.log"'
-  m=$("$PY" -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "http://127.0.0.1:$port/metrics")
+  m=$(metrics "$port")
   like "... and counts it" "$m" 'sandq_worker_cleanup_failures_total 1'
   [ -n "$jcg" ] && rmdir "$jcg/blocker"
   worker_stop cf

@@ -170,14 +170,14 @@ PY
 "$PY" "$Q_DIR/notify.py" "$Q_DIR/notify.sock" "$Q_DIR/notify.log" &
 npid=$!
 wait_for 5 'test -S "$Q_DIR/notify.sock"'
-port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 NOTIFY_SOCKET=$Q_DIR/notify.sock worker_start m --queue metrics --concurrency 2 --metrics "127.0.0.1:$port"
 ok "the worker tells systemd it is ready" wait_for 10 'grep -q "^READY=1" "$Q_DIR/notify.log"'
 ok "and shows its slots in the status line" wait_for 10 'grep -q "STATUS=0/2 slots busy" "$Q_DIR/notify.log"'
 ok "and pets the watchdog" wait_for 10 'grep -q "WATCHDOG=1" "$Q_DIR/notify.log"'
 id=$(SQ submit --queue metrics -- true); SQ wait "$id" >/dev/null
 id=$(SQ submit --queue metrics --memory 64M -- python3 -c 'b=[bytearray(1<<20) for _ in range(200)]'); SQ wait "$id" >/dev/null
-m=$("$PY" -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "http://127.0.0.1:$port/metrics")
+m=$(metrics "$port")
 like "metrics: jobs by queue and verdict" "$m" 'sandq_worker_jobs_total\{queue="metrics",status="ok"\} 1'
 like "metrics: queue depth" "$m" 'sandq_worker_queue_depth\{queue="metrics"\} 0'
 like "metrics: oldest waiting age" "$m" 'sandq_worker_queue_oldest_age_seconds\{queue="metrics"\} 0'
