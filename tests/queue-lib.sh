@@ -73,10 +73,10 @@ free_port() {
   "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# metrics PORT [PATH]: what a worker's metrics server answers there.
+# metrics PORT: what a worker's metrics server answers at /metrics.
 metrics() {
   "$PY" -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
-    "http://127.0.0.1:$1${2:-/metrics}"
+    "http://127.0.0.1:$1/metrics"
 }
 
 # worker_stop NAME [SIGNAL]: signals it (TERM by default) and waits for it
