@@ -146,32 +146,27 @@ sq_claimed_free (struct sq_claimed *c)
   memset (c, 0, sizeof *c);
 }
 
-int
-sq_claim (struct sq_proto *p, const char *queue, const char *worker, uint64_t lease_ms,
-          struct sq_claimed *c, sq_err *err)
+/* The claim script's keys and its prefix and lease arguments. */
+static void
+claim_args (const char *queue, uint64_t lease_ms, char k[6][SQ_KEY_MAX], char *pre,
+            char *lease, size_t lease_len)
 {
-  char k[6][SQ_KEY_MAX], pre[SQ_KEY_MAX], lease[32];
-  const char *keys[6], *args[3];
-  redisReply *rep;
+  static const char *const what[6]
+      = { "pending", "pending", "pending", "running", "delayed", "paused" };
+  static const char *const prio[6] = { "0", "1", "2", NULL, NULL, NULL };
 
-  memset (c, 0, sizeof *c);
-  sq_key (k[0], SQ_KEY_MAX, queue, "pending", "0");
-  sq_key (k[1], SQ_KEY_MAX, queue, "pending", "1");
-  sq_key (k[2], SQ_KEY_MAX, queue, "pending", "2");
-  sq_key (k[3], SQ_KEY_MAX, queue, "running", NULL);
-  sq_key (k[4], SQ_KEY_MAX, queue, "delayed", NULL);
-  sq_key (k[5], SQ_KEY_MAX, queue, "paused", NULL);
   for (int i = 0; i < 6; i++)
-    keys[i] = k[i];
-  prefix (pre, sizeof pre, queue);
-  snprintf (lease, sizeof lease, "%" PRIu64, lease_ms);
-  args[0] = pre;
-  args[1] = worker;
-  args[2] = lease;
-  rep = sq_redis_eval (p->r, &p->claim, 6, keys, 3, args, NULL, err);
-  if (!rep)
-    return -1;
-  if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1)
+    sq_key (k[i], SQ_KEY_MAX, queue, what[i], prio[i]);
+  prefix (pre, SQ_KEY_MAX, queue);
+  snprintf (lease, lease_len, "%" PRIu64, lease_ms);
+}
+
+/* The claim script's reply into *c; frees it unless it holds a job. */
+static int
+claim_reply (redisReply *rep, struct sq_claimed *c, sq_err *err)
+{
+  if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1
+      || rep->element[0]->type != REDIS_REPLY_STRING)
     {
       freeReplyObject (rep);
       return sq_err_set (err, 0, "claim: unexpected reply");
@@ -201,6 +196,67 @@ sq_claim (struct sq_proto *p, const char *queue, const char *worker, uint64_t le
   c->created_ms = strtoull (rep->element[6]->str ? rep->element[6]->str : "0", NULL, 10);
   c->reply = rep;
   return 1;
+}
+
+int
+sq_claim (struct sq_proto *p, const char *queue, const char *worker, uint64_t lease_ms,
+          struct sq_claimed *c, sq_err *err)
+{
+  char k[6][SQ_KEY_MAX], pre[SQ_KEY_MAX], lease[32];
+  const char *keys[6], *args[3] = { pre, worker, lease };
+  redisReply *rep;
+
+  memset (c, 0, sizeof *c);
+  claim_args (queue, lease_ms, k, pre, lease, sizeof lease);
+  for (int i = 0; i < 6; i++)
+    keys[i] = k[i];
+  rep = sq_redis_eval (p->r, &p->claim, 6, keys, 3, args, NULL, err);
+  if (!rep)
+    return -1;
+  return claim_reply (rep, c, err);
+}
+
+void
+sq_claim_behind (struct sq_proto *p, const char *queue, const char *worker,
+                 uint64_t lease_ms)
+{
+  struct sq_claim_behind *b = &p->behind;
+
+  claim_args (queue, lease_ms, b->keys, b->prefix, b->lease, sizeof b->lease);
+  snprintf (b->worker, sizeof b->worker, "%s", worker);
+  b->argv[0] = "EVALSHA";
+  b->argv[1] = p->claim.sha;
+  b->argv[2] = "6";
+  for (int i = 0; i < 6; i++)
+    b->argv[3 + i] = b->keys[i];
+  b->argv[9] = b->prefix;
+  b->argv[10] = b->worker;
+  b->argv[11] = b->lease;
+  b->armed = 1;
+  sq_redis_then (p->r, 12, b->argv, NULL);
+}
+
+int
+sq_claim_behind_result (struct sq_proto *p, struct sq_claimed *c)
+{
+  sq_err err = { 0 };
+
+  memset (c, 0, sizeof *c);
+  if (!p->behind.armed)
+    return -1;
+  p->behind.armed = 0;
+  p->r->then_argc = 0; /* not sent: not to ride behind a later command */
+  redisReply *rep = sq_redis_then_take (p->r);
+  if (!rep)
+    return -1;
+  /* NOSCRIPT, OOM and the like: the claim did not run. */
+  if (rep->type == REDIS_REPLY_ERROR)
+    {
+      freeReplyObject (rep);
+      return -1;
+    }
+  int rc = claim_reply (rep, c, &err);
+  return rc < 0 ? -1 : rc;
 }
 
 int

@@ -49,11 +49,21 @@ void sq_key (char *buf, size_t len, const char *queue, const char *what, const c
 
 /* Per-connection script cache: each script is loaded once per connection
  * and again after NOSCRIPT. */
+/* A claim sent behind another command (sq_claim_behind): its argv lives
+ * here until it is sent. */
+struct sq_claim_behind
+{
+  char keys[6][SQ_KEY_MAX], prefix[SQ_KEY_MAX], worker[SQ_KEY_MAX], lease[32];
+  const char *argv[3 + 6 + 3];
+  int armed;
+};
+
 struct sq_proto
 {
   sq_redis *r;
   struct sq_script submit, claim, renew, complete, release, reap, cancel, retry, live,
       heartbeat, registry, drain, purge;
+  struct sq_claim_behind behind;
 };
 
 void sq_proto_init (struct sq_proto *p, sq_redis *r);
@@ -101,6 +111,18 @@ void sq_claimed_free (struct sq_claimed *c);
  * -1 on error. */
 int sq_claim (struct sq_proto *p, const char *queue, const char *worker,
               uint64_t lease_ms, struct sq_claimed *c, sq_err *err);
+
+/* Sends a claim from queue behind the next command on p->r (see
+ * sq_redis_then), so that it costs no round trip of its own: a worker
+ * sends its next claim behind the verdict it reports. */
+void sq_claim_behind (struct sq_proto *p, const char *queue, const char *worker,
+                      uint64_t lease_ms);
+
+/* What the claim of sq_claim_behind got, once the command it rode behind
+ * has returned: as sq_claim (1 with *c filled, 0 empty, 2 paused), or -1
+ * if it was not sent, its reply was lost, or it was refused (NOSCRIPT, a
+ * full Redis): then nothing is known, and sq_claim asks again. */
+int sq_claim_behind_result (struct sq_proto *p, struct sq_claimed *c);
 
 enum sq_lease_state
 {

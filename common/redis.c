@@ -440,6 +440,10 @@ sq_redis_close (sq_redis *r)
   if (r->c)
     redisFree (r->c);
   r->c = NULL;
+  if (r->then_reply)
+    freeReplyObject (r->then_reply);
+  r->then_reply = NULL;
+  r->then_argc = 0;
 }
 
 int
@@ -570,6 +574,49 @@ cmd_after_wait (sq_redis *r, int wargc, const char **wargv, int argc, const char
   return rep;
 }
 
+void
+sq_redis_then (sq_redis *r, int argc, const char **argv, const size_t *lens)
+{
+  r->then_argc = argc;
+  r->then_argv = argv;
+  r->then_lens = lens;
+}
+
+redisReply *
+sq_redis_then_take (sq_redis *r)
+{
+  redisReply *rep = r->then_reply;
+
+  r->then_reply = NULL;
+  return rep;
+}
+
+/* The command, then the one of sq_redis_then, in one write; the first's
+ * reply is returned, the second's kept. Both are read before either is
+ * looked at, so that the connection stays in step whatever they say. */
+static redisReply *
+cmd_then (sq_redis *r, int argc, const char **argv, const size_t *lens, int targc,
+          const char **targv, const size_t *tlens)
+{
+  void *rep = NULL, *then = NULL;
+
+  if (redisAppendCommandArgv (r->c, argc, argv, lens) != REDIS_OK
+      || redisAppendCommandArgv (r->c, targc, targv, tlens) != REDIS_OK
+      || redisGetReply (r->c, &rep) != REDIS_OK)
+    return NULL;
+  if (redisGetReply (r->c, &then) != REDIS_OK)
+    {
+      /* The first's answer stands; the connection is lost or out of
+       * step, so it goes, and the next command makes a new one. */
+      sq_redis_close (r);
+      return rep;
+    }
+  if (r->then_reply)
+    freeReplyObject (r->then_reply);
+  r->then_reply = then;
+  return rep;
+}
+
 /* The command and the key it names, for a refusal: "GET sandq:{Q}:...";
  * of EVALSHA, its first key. */
 static void
@@ -590,13 +637,14 @@ redisReply *
 sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv, const size_t *lens)
 {
   size_t total = 0;
-  int wargc = r->wait_argc;
+  int wargc = r->wait_argc, targc = r->then_argc;
   const char **wargv = r->wait_argv;
   redisReply *rep;
 
   r->full = 0;
   r->wait_argc = 0;
   r->wait_argv = NULL;
+  r->then_argc = 0;
   if (!r->c && sq_redis_connect (r, err) < 0)
     return NULL;
   r->ncommands++;
@@ -606,6 +654,8 @@ sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv, const size_
     rep = cmd_after_wait (r, wargc, wargv, argc, argv, lens);
   else if (r->progress && total > (1 << 20))
     rep = cmd_with_progress (r, argc, argv, lens);
+  else if (targc > 0)
+    rep = cmd_then (r, argc, argv, lens, targc, r->then_argv, r->then_lens);
   else
     rep = redisCommandArgv (r->c, argc, argv, lens);
   if (is_refusal (rep))

@@ -73,6 +73,12 @@ typedef struct sq_redis
   /* Set when the last wait sent ahead failed or was refused (it did not
    * wait); cleared when the next is set. */
   int wait_failed;
+  /* A command to send behind the next one (sq_redis_then), and its reply
+   * until taken. */
+  int then_argc;
+  const char **then_argv;
+  const size_t *then_lens;
+  void *then_reply;
 } sq_redis;
 
 /* Whether a command was refused to this user since the last call, and
@@ -112,6 +118,19 @@ redisReply *sq_redis_cmd (sq_redis *r, sq_err *err, int argc, const char **argv,
  * command ran at once). argv must live until that command returns; only
  * sq_redis_cmd (and so sq_redis_eval) sends it. */
 void sq_redis_wait_first (sq_redis *r, int argc, const char **argv);
+
+/* Sends argv behind the next sq_redis_cmd's command (a script call too),
+ * in the same write, and keeps its reply for sq_redis_then_take: both in
+ * one round trip. Redis runs it right after that command, whatever that
+ * command's answer. argv and lens must live until that command returns.
+ * It is not sent behind a wait (sq_redis_wait_first) or a command sent
+ * with progress. */
+void sq_redis_then (sq_redis *r, int argc, const char **argv, const size_t *lens);
+
+/* The reply to the command of sq_redis_then (the caller frees it), or
+ * NULL: it was not sent, or its reply was lost with the connection
+ * (closed then; whether it ran is not known). */
+redisReply *sq_redis_then_take (sq_redis *r);
 
 /* printf-style command, for fixed commands. Same contract. */
 redisReply *sq_redis_cmdf (sq_redis *r, sq_err *err, const char *fmt, ...);

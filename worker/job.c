@@ -99,6 +99,17 @@ build_archive (struct worker *w, struct slot *s, struct sbx *b,
   return rc == 1 ? sq_err_set (err, EIO, "the archive helper left out/ out twice") : rc;
 }
 
+/* Keeps what the claim sent behind a verdict got, for the slot's next
+ * round (slot_main); a job it got is held, its lease renewed, even while
+ * the verdict is retried. */
+static void
+claimed_behind (struct slot *s, struct sq_proto *p)
+{
+  s->next_rc = sq_claim_behind_result (p, &s->next);
+  if (s->next_rc == 1)
+    slot_hold (s);
+}
+
 /* Reports a verdict; retries across Redis outages while the lease may
  * still be ours. */
 static void
@@ -121,8 +132,16 @@ report (struct slot *s, struct sq_proto *p, const char *status, const char *mess
 
   for (unsigned i = 0; !w->releasing || i == 0; i++)
     {
-      if (sq_complete (p, s->queue, s->id, s->token, &c, outcome, sizeof outcome, &err)
-          == 0)
+      /* The slot's next claim rides behind the verdict, in its round
+       * trip, unless the worker is stopping. */
+      int behind = i == 0 && !w->stopping && !w->draining && !w->releasing;
+      if (behind)
+        sq_claim_behind (p, w->cfg.queues[0], w->cfg.id, w->cfg.lease_ms);
+      int rc
+          = sq_complete (p, s->queue, s->id, s->token, &c, outcome, sizeof outcome, &err);
+      if (behind)
+        claimed_behind (s, p);
+      if (rc == 0)
         break;
       sq_warn ("report %s: %s; retrying", status, err.msg);
       sq_redis_backoff (i);

@@ -3,7 +3,8 @@
  * It claims from the queues in the order given (so a bulk queue never
  * starves an interactive one), runs the job, reports, and starts again.
  * The sandbox library keeps the slot's next sandbox ready meanwhile (see
- * sbx_prewarm). When every queue is empty it blocks on the queues' wake
+ * sbx_prewarm). Its claim from the first queue rides behind the verdict
+ * it reports. When every queue is empty it blocks on the queues' wake
  * lists for up to a second, its claim from the first queue sent behind
  * the wait. When Redis goes away it reconnects with backoff and jitter.
  */
@@ -39,6 +40,73 @@ run_claimed (struct slot *s, struct sq_proto *p, int q, struct sq_claimed *c)
   s->state = SLOT_IDLE;
   s->id[0] = s->token[0] = '\0';
   pthread_mutex_unlock (&w->lock);
+}
+
+void
+slot_give_back (struct slot *s, struct sq_proto *p, const char *why)
+{
+  sq_err err = { 0 };
+
+  sq_log_set_job (s->next.id);
+  int rc = sq_release (p, s->w->cfg.queues[0], s->next.id, s->next.token, &err);
+  if (rc < 0)
+    sq_warn ("claimed, not run: %s; giving it back failed (%s), so its lease will "
+             "expire and it will run elsewhere",
+             why, err.msg);
+  else if (rc == 0)
+    sq_notice ("claimed, not run: %s; its lease is no longer this worker's", why);
+  else if (rc == 2)
+    sq_notice ("claimed, not run: %s; it had been cancelled, and is now", why);
+  else if (rc == 1)
+    {
+      sq_notice ("claimed, not run: %s; given back to the queue", why);
+      pthread_mutex_lock (&s->w->lock);
+      s->w->stats.released++;
+      pthread_mutex_unlock (&s->w->lock);
+    }
+  sq_log_set_job (NULL);
+  slot_unhold (s);
+}
+
+void
+slot_hold (struct slot *s)
+{
+  pthread_mutex_lock (&s->w->lock);
+  snprintf (s->held_id, sizeof s->held_id, "%s", s->next.id);
+  snprintf (s->held_token, sizeof s->held_token, "%s", s->next.token);
+  s->held_off = 0;
+  pthread_mutex_unlock (&s->w->lock);
+}
+
+void
+slot_unhold (struct slot *s)
+{
+  pthread_mutex_lock (&s->w->lock);
+  s->held_id[0] = s->held_token[0] = '\0';
+  s->held_off = 0;
+  pthread_mutex_unlock (&s->w->lock);
+  sq_claimed_free (&s->next);
+  s->next_rc = -1;
+}
+
+/* A job claimed behind the last verdict waits for the slot's cleanup
+ * (its lease renewed meanwhile). It goes back if the worker began to stop,
+ * and is dropped if a renewal found it cancelled or taken over (release
+ * then records a cancel, and leaves another's lease alone). */
+static void
+check_held (struct slot *s, struct sq_proto *p)
+{
+  struct worker *w = s->w;
+
+  if (s->next_rc != 1)
+    return;
+  pthread_mutex_lock (&w->lock);
+  int off = s->held_off;
+  pthread_mutex_unlock (&w->lock);
+  if (w->stopping || w->draining)
+    slot_give_back (s, p, "the worker is stopping");
+  else if (off)
+    slot_give_back (s, p, "it was cancelled or taken over before it could start");
 }
 
 /* Blocks on the queues' wake lists for up to a second; the claim from the
@@ -79,7 +147,6 @@ slot_main (void *arg)
   sq_redis r = { .timeout_ms = 5000 };
   struct sq_proto p;
   unsigned fails = 0;
-  int first = -1; /* sq_claim's answer for the first queue, when known */
   sq_err err = { 0 };
 
   archiver_init (&s->arc);
@@ -89,9 +156,12 @@ slot_main (void *arg)
   if (sbx_prewarm (w->host, (unsigned) s->idx, &err) < 0)
     sq_warn ("slot %d: %s; each job will make its own sandbox", s->idx, err.msg);
   sq_proto_init (&p, &r);
+  s->next_rc = -1;
   while (!w->stopping && !w->draining)
     {
       int got = 0, all_paused = 1;
+
+      check_held (s, &p);
 
       if (!r.c && sq_redis_connect (&r, &err) < 0)
         {
@@ -114,10 +184,17 @@ slot_main (void *arg)
       for (int q = 0; q < w->cfg.nqueues && !got; q++)
         {
           struct sq_claimed c;
-          /* The first queue's claim behind the last wait found nothing. */
-          int rc = q == 0 && first >= 0 ? first
-                                        : sq_claim (&p, w->cfg.queues[q], w->cfg.id,
-                                                    w->cfg.lease_ms, &c, &err);
+          int rc;
+          if (q == 0 && s->next_rc >= 0)
+            {
+              /* Answered behind the last verdict or wait. */
+              rc = s->next_rc;
+              c = s->next;
+              memset (&s->next, 0, sizeof s->next);
+              slot_unhold (s);
+            }
+          else
+            rc = sq_claim (&p, w->cfg.queues[q], w->cfg.id, w->cfg.lease_ms, &c, &err);
           if (rc < 0)
             {
               sq_warn ("slot %d: claim from '%s': %s", s->idx, w->cfg.queues[q], err.msg);
@@ -130,7 +207,6 @@ slot_main (void *arg)
           got = 1;
           run_claimed (s, &p, q, &c);
         }
-      first = -1;
       if (!got)
         s->backlog = 0;
       if (!got && r.c && !w->stopping && !w->draining)
@@ -144,9 +220,10 @@ slot_main (void *arg)
           if (rc == 1)
             run_claimed (s, &p, 0, &c);
           else if (rc >= 0 && r.c)
-            first = rc;
+            s->next_rc = rc;
         }
     }
+  check_held (s, &p);
   sbx_unwarm (w->host, (unsigned) s->idx);
   archiver_fini (&s->arc);
   pthread_mutex_lock (&w->lock);

@@ -105,28 +105,42 @@ renew_leases (struct worker *w, struct sq_proto *p)
 {
   for (int q = 0; q < w->cfg.nqueues; q++)
     {
-      const char *ids[SQ_MAX_SLOTS], *tokens[SQ_MAX_SLOTS];
-      char idb[SQ_MAX_SLOTS][SQ_ID_MAX + 1], tokb[SQ_MAX_SLOTS][192];
-      int slot_of[SQ_MAX_SLOTS], n = 0;
-      enum sq_lease_state st[SQ_MAX_SLOTS];
+      /* Each slot's running job, and the job it holds for next (the
+       * first queue's, claimed behind its last verdict). */
+      const char *ids[2 * SQ_MAX_SLOTS], *tokens[2 * SQ_MAX_SLOTS];
+      char idb[2 * SQ_MAX_SLOTS][SQ_ID_MAX + 1], tokb[2 * SQ_MAX_SLOTS][192];
+      int slot_of[2 * SQ_MAX_SLOTS], held[2 * SQ_MAX_SLOTS], n = 0;
+      enum sq_lease_state st[2 * SQ_MAX_SLOTS];
       sq_err err = { 0 };
 
       pthread_mutex_lock (&w->lock);
       for (int i = 0; i < w->cfg.concurrency; i++)
         {
           struct slot *s = &w->slots[i];
-          if (s->state != SLOT_BUSY || strcmp (s->queue, w->cfg.queues[q]) != 0)
-            continue;
-          snprintf (idb[n], sizeof idb[n], "%s", s->id);
-          snprintf (tokb[n], sizeof tokb[n], "%s", s->token);
-          ids[n] = idb[n];
-          tokens[n] = tokb[n];
-          slot_of[n++] = i;
+          for (int h = 0; h < 2; h++)
+            {
+              const char *id = h ? s->held_id : s->id;
+              if (h ? !s->held_id[0] || q != 0
+                    : s->state != SLOT_BUSY || strcmp (s->queue, w->cfg.queues[q]) != 0)
+                continue;
+              snprintf (idb[n], sizeof idb[n], "%s", id);
+              snprintf (tokb[n], sizeof tokb[n], "%s", h ? s->held_token : s->token);
+              ids[n] = idb[n];
+              tokens[n] = tokb[n];
+              held[n] = h;
+              slot_of[n++] = i;
+            }
         }
       pthread_mutex_unlock (&w->lock);
       if (!n)
         continue;
-      if (sq_renew (p, w->cfg.queues[q], w->cfg.lease_ms, n, ids, tokens, st, &err) < 0)
+      /* At most 120 leases a call (sq_renew); 2 x 64 is more. */
+      int half = n > 120 ? n / 2 : n;
+      if (sq_renew (p, w->cfg.queues[q], w->cfg.lease_ms, half, ids, tokens, st, &err) < 0
+          || (half < n
+              && sq_renew (p, w->cfg.queues[q], w->cfg.lease_ms, n - half, ids + half,
+                           tokens + half, st + half, &err)
+                     < 0))
         {
           sq_warn ("renew leases: %s", err.msg);
           continue;
@@ -135,6 +149,13 @@ renew_leases (struct worker *w, struct sq_proto *p)
       for (int k = 0; k < n; k++)
         {
           struct slot *s = &w->slots[slot_of[k]];
+          if (held[k])
+            {
+              /* The slot gives it back instead of running it. */
+              if (st[k] != SQ_LEASE_OK && strcmp (s->held_id, idb[k]) == 0)
+                s->held_off = 1;
+              continue;
+            }
           if (strcmp (s->id, idb[k]) != 0 || st[k] == SQ_LEASE_OK)
             continue;
           if (st[k] == SQ_LEASE_CANCEL && !s->cancel)

@@ -49,6 +49,18 @@ struct slot
   /* The job was claimed right after the slot's last one, without a wait:
    * more are likely queued (sbx_warm_next_now). Slot thread only. */
   int backlog;
+  /* What the first queue's claim already said (-1: nothing known): sent
+   * behind the last verdict (sq_claim_behind) or the last wait. With 1,
+   * its job, leased to this slot. Slot thread only. */
+  int next_rc;
+  struct sq_claimed next;
+  /* Guarded by w->lock: the job held in next, whose lease the main
+   * thread renews as a running job's until the slot runs it or gives it
+   * back; held_off is set when a renewal says it is cancelled or no
+   * longer ours. */
+  char held_id[SQ_ID_MAX + 1];
+  char held_token[192];
+  int held_off;
   /* The running job's stdout and stderr memfds (-1: none), and what of
    * them live_publish has sent. */
   int live_fd[2];
@@ -137,6 +149,15 @@ unsigned long long supervise (struct worker *w, const struct sq_redis_addr *addr
 
 /* Slot thread entry point. */
 void *slot_main (void *arg);
+
+/* Gives the job held in s->next back to its queue (why: for the log), and
+ * forgets it. */
+void slot_give_back (struct slot *s, struct sq_proto *p, const char *why);
+
+/* Makes the job in s->next known to the lease renewals (slot_hold), and
+ * forgets it again, freeing s->next (slot_unhold). */
+void slot_hold (struct slot *s);
+void slot_unhold (struct slot *s);
 
 /* Publishes what is new of the running jobs' output (worker/live.c). */
 void live_publish (struct worker *w, struct sq_proto *p);

@@ -4,7 +4,7 @@
 -- ARGV: 1 prefix "sandq:{Q}:", 2 worker id, 3 lease_ms
 -- Returns {"job", id, token, spec, input, attempts, created_at} or {"none"} or
 -- {"paused"}. Stale entries (expired, cancelled, missing jobs) are dropped
--- or finalized on the way.
+-- or finalized on the way. With nothing queued, it empties P wake.
 local P = ARGV[1]
 if redis.call('EXISTS', KEYS[6]) == 1 then return {'paused'} end
 local now = now_ms()
@@ -61,4 +61,7 @@ for i = 1, 3 do
     end
   end
 end
+-- Nothing is queued, so every wake-up token left names a job already
+-- claimed: each would cost an idle worker a round trip for nothing.
+redis.call('DEL', P .. 'wake')
 return {'none'}

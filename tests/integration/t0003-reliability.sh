@@ -81,11 +81,15 @@ is "without using up an attempt" "$(job_field "$id" attempts grace)" 0
 ok "the log says it was given back" grep -q 'released back to the queue' "$Q_DIR/g.log"
 ok "... and counts it in its last line" grep -q 'stopped after 0 job(s), 1 given back' "$Q_DIR/g.log"
 id2=$(SQ submit --queue grace -- sh -c 'sleep 0.5; echo quick')
-worker_start g2 --queue grace --grace 20 --lease 5
+id3=$(SQ submit --queue grace -- true)
+worker_start g2 --queue grace --grace 20 --lease 5 --concurrency 1
 SQ cancel --queue grace "$id" >/dev/null
 wait_for 10 'test "$(job_field "$id2" state grace)" = running'
 worker_stop g2
 is "a job that finishes within the grace period completes" "$(job_field "$id2" status grace)" ok
+is "... and no claim rides behind its verdict: the next job was never claimed" \
+  "$(job_field "$id3" state grace) $(job_field "$id3" fence grace)" "queued 0"
+SQ cancel --queue grace "$id3" >/dev/null
 # A job whose lease is no longer the worker's when the grace runs out is
 # neither given back nor counted as such: its holder decides its fate.
 id=$(SQ submit --queue grace -- sh -c 'sleep 30')
@@ -264,6 +268,28 @@ order=$(for j in "$h hi" "$n hi" "$l hi" "$lo1 lo" "$lo2 lo"; do set -- $j; echo
 is "high, normal, low, then the next queue, FIFO" "$order" "$h $n $l $lo1 $lo2 "
 worker_stop o
 
+# --- The next claim rides behind each verdict: one round trip a job. ------
+# The slots' round trips are in the worker's last log line. Each idle
+# second adds one (the wait), so the bounds leave room for a few.
+slot_trips() { sed -n 's/.*redis_commands slots=\([0-9]*\) .*/\1/p' "$Q_DIR/$1.log"; }
+ids=(); for _ in $(seq 20); do ids+=("$(SQ submit --queue rt -- true)"); done
+worker_start rt --queue rt --concurrency 1
+ok "20 queued jobs finish" wait_for 30 'test "$(job_field "${ids[19]}" state rt)" = final'
+worker_stop rt
+n=$(slot_trips rt)
+ok "... in at most 26 round trips, a claim behind each verdict (got ${n:-none})" \
+  test "${n:-99}" -le 26
+done_n=0; for i in "${ids[@]}"; do [ "$(job_field "$i" status rt)" = ok ] && done_n=$((done_n + 1)); done
+is "... each ok, run once" "$done_n $(rcli hget "sandq:{rt}:job:${ids[0]}" attempts)" "20 1"
+ids=(); for _ in $(seq 20); do ids+=("$(SQ submit --queue rt2 -- true)"); done
+worker_start rt2 --queue rt1 --queue rt2 --concurrency 1
+ok "20 jobs on a worker's second queue finish" \
+  wait_for 30 'test "$(job_field "${ids[19]}" state rt2)" = final'
+worker_stop rt2
+n=$(slot_trips rt2)
+ok "... in at most 48 round trips: the first queue's claim behind each verdict (got ${n:-none})" \
+  test "${n:-99}" -le 48
+
 # --- An idle slot's claim rides behind its wait: one round trip. ----------
 WC="$BIN/tests/wake-claim unix://$REDIS_SOCK"
 $WC wc 5 > "$Q_DIR/wc.out" & wcpid=$!
@@ -279,6 +305,11 @@ is "... and it is leased to the claimer" "$(job_field "$id" state wc) $(job_fiel
 SQ cancel --queue wc "$id" >/dev/null
 out=$($WC wc 1)
 like "an empty queue: nothing, in one round trip" "$out" '^rc=0 round_trips=1 '
+for _ in 1 2 3; do SQ cancel --queue wc "$(SQ submit --queue wc -- true)" >/dev/null; done
+is "three jobs submitted and cancelled leave three wake-up tokens" "$(rcli llen 'sandq:{wc}:wake')" 3
+like "a wait wakes on one at once and its claim finds nothing" "$($WC wc 1)" '^rc=0 round_trips=1 '
+is "... and that claim empties the wake list: no idle round trips for nothing" \
+  "$(rcli llen 'sandq:{wc}:wake')" 0
 ok "... after the whole wait (>= 900 ms)" test "$(echo "$out" | sed 's/.*waited_ms=//')" -ge 900
 SQ pause wc >/dev/null
 like "a paused queue: the claim says so" "$($WC wc 1)" '^rc=2 round_trips=1 '

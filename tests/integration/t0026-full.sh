@@ -4,7 +4,8 @@
 # full disk is an error, not a silent success. A Redis over its maxmemory
 # refuses a submit with a clear error and stores nothing, yet still hears
 # its workers and keeps their leases; a worker says why its heartbeat
-# fails, and one that evicts keys when full is warned about.
+# fails, and one that evicts keys when full is warned about. A job
+# claimed behind a verdict Redis refuses keeps its lease until it runs.
 . "$(dirname "$0")/../lib.sh"
 need_root "a full Redis"
 . "$SANDQ_TOP/tests/queue-lib.sh"
@@ -88,6 +89,33 @@ is "no renewal was refused" "$(grep -c 'renew leases' "$Q_DIR/lease.log")" 0
 SQ wait --queue renew "$id" >/dev/null
 is "... and the job ran once" "$(job_field "$id" status renew) $(job_field "$id" attempts renew)" "ok 1"
 worker_stop lease
+
+# The next claim rides behind a verdict. When Redis refuses the verdict
+# (here: an ACL that takes the result keys away) but not the claim, the
+# job claimed is held while the verdict is retried, its lease renewed as
+# a running job's, and run once after.
+pw=hw-$RANDOM$RANDOM; echo "$pw" > "$Q_DIR/hw.pw"; chmod 600 "$Q_DIR/hw.pw"
+printf 'redis_url = unix://%s\nredis_user = hw\nredis_password_file = %s\n' \
+  "$REDIS_SOCK" "$Q_DIR/hw.pw" > "$Q_DIR/hw.conf"
+rcli acl setuser hw on ">$pw" '~*' '&*' '+@all' >/dev/null
+worker_start held --config "$Q_DIR/hw.conf" --queue held --concurrency 1 --lease 1
+a=$(SQ submit --queue held -- sleep 1.5); b=$(SQ submit --queue held -- true)
+ok "a first job runs" wait_for 10 '[ "$(job_field "$a" state held)" = running ]'
+rcli acl setuser hw resetkeys '~sandq:{held}:[^r]*' '~sandq:{held}:running' '~sandq:w*' \
+  '~sandq:q*' >/dev/null
+ok "its verdict refused, the next job is claimed behind it" \
+  wait_for 10 '[ "$(job_field "$b" state held)" = running ]'
+l1=$(job_field "$b" lease_until held); sleep 1.6; l2=$(job_field "$b" lease_until held)
+is "... the first is still running (its verdict not yet in)" "$(job_field "$a" state held)" running
+rcli acl setuser hw '~*' >/dev/null
+ok "... the held job's lease was renewed ($l1, then $l2)" test "${l2:-0}" -gt "${l1:-0}"
+ok "... the first's verdict went in once allowed" \
+  wait_for 20 '[ "$(job_field "$a" state held)" = final ]'
+ok "... and the held job ran" wait_for 20 '[ "$(job_field "$b" state held)" = final ]'
+is "... both ok; the held one claimed once, never reclaimed" \
+  "$(job_field "$a" status held) $(job_field "$b" status held) $(job_field "$b" fence held) $(job_field "$b" reclaims held)" \
+  "ok ok 1 0"
+worker_stop held
 
 # A result fetched into a file system with no room for it: the error
 # says so, what was extracted is removed again, and the result is still
