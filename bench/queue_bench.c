@@ -10,7 +10,8 @@
  *   /bin/true, its rate and the machine's CPU per exec (the exec floor);
  * - the queue's own cost: no-op jobs that skip the sandbox;
  * - drains of JOBS preloaded jobs, /bin/true with a 4 KiB input tarball:
- *   sandq-worker in several shapes, and the peer, BullMQ with bubblewrap
+ *   sandq-worker in several shapes (one of them with Redis far, below),
+ *   and the peer, BullMQ with bubblewrap
  *   (bench/peer/bullmq-bwrap.js). For each: jobs/s, the whole machine's
  *   busy CPU per job (/proc/stat, so every process a job causes counts:
  *   worker, helper, sandbox, redis-server, kernel threads), processes the
@@ -24,7 +25,8 @@
  *   across a network, where each round trip costs more;
  * - a summary of the ratios against their targets.
  *
- * QUEUE_BENCH_ONLY=WxC (e.g. 1x4) runs only that sandboxed configuration,
+ * QUEUE_BENCH_ONLY=WxC (e.g. 1x4; 1x1far with Redis far) runs only that
+ * sandboxed configuration,
  * and QUEUE_BENCH_ONLY=latency only sandq's latency, for profiling
  * (perf record -a -- bench/queue-bench).
  */
@@ -257,14 +259,14 @@ struct drain
 };
 
 /* Runs `workers` sandq-worker processes with `conc` slots over n queued
- * jobs. */
+ * jobs, the workers talking to Redis at wurl. */
 static void
-run_workers (sq_redis *r, int n, int workers, int conc, struct drain *d)
+run_workers (sq_redis *r, int n, int workers, int conc, const char *wurl, struct drain *d)
 {
   char q[32], conc_s[8], id[32];
   pid_t pids[8];
   struct machine m0, m1;
-  snprintf (q, sizeof q, "w%dc%d", workers, conc);
+  snprintf (q, sizeof q, "w%dc%d%s", workers, conc, wurl == url ? "" : "far");
   snprintf (conc_s, sizeof conc_s, "%d", conc);
   submit_many (r, q, n, "j");
   uint64_t t0 = sq_now_us ();
@@ -275,8 +277,9 @@ run_workers (sq_redis *r, int n, int workers, int conc, struct drain *d)
       char exe[4200];
       snprintf (exe, sizeof exe, "%s/sandq-worker", bindir);
       snprintf (id, sizeof id, "bench-%d", i);
-      char *argv[] = { exe,    "--redis", url, "--queue",     q,        "--concurrency",
-                       conc_s, "--id",    id,  "--log-level", "notice", NULL };
+      char *argv[]
+          = { exe,    "--redis", (char *) wurl, "--queue", q,   "--concurrency", conc_s,
+              "--id", id,        "--log-level", "notice",  NULL };
       pids[i] = spawn (argv, log);
     }
   /* The clock starts at the first finished job: the workers' start-up
@@ -391,19 +394,25 @@ noop_thread (void *arg)
   sq_err err = { 0 };
   connect_or_die (&r, url);
   sq_proto_init (&p, &r);
-  for (;;)
+  /* As a worker's slot: each claim after the first rides behind the
+   * complete before it. */
+  struct sq_claimed c;
+  int rc = sq_claim (&p, a->queue, "noop", 15000, &c, &err);
+  while (rc == 1)
     {
-      struct sq_claimed c;
-      int rc = sq_claim (&p, a->queue, "noop", 15000, &c, &err);
-      if (rc <= 0)
-        break;
       static const char *fields[] = { "exit_code", "0" };
       struct sq_completion done = { "ok", "no-op", "x", 1, 1000, fields, 2 };
       char outcome[16];
+      struct sq_claimed next;
+      sq_claim_behind (&p, a->queue, "noop", 15000);
       if (sq_complete (&p, a->queue, c.id, c.token, &done, outcome, sizeof outcome, &err)
           < 0)
         die ("complete", err.msg);
       sq_claimed_free (&c);
+      rc = sq_claim_behind_result (&p, &next);
+      if (rc < 0)
+        rc = sq_claim (&p, a->queue, "noop", 15000, &next, &err);
+      c = next;
     }
   pthread_mutex_lock (&noop_lock);
   noop_cmds += r.ncommands;
@@ -501,8 +510,21 @@ latency (sq_redis *r, const char *wurl, const char *qname, int n, int gap_ms,
 }
 
 /* sandq's latency rows: 2 ms apart, after 1 s idle, and after 1 s idle
- * with Redis far (the relay is started here); printed, and into hot,
- * idle and far. */
+ * with Redis far; printed, and into hot, idle and far. */
+/* Starts the relay to Redis far, once; far_url is its address. */
+static void
+far_up (void)
+{
+  static int up;
+
+  if (up++)
+    return;
+  snprintf (far_sock, sizeof far_sock, "%s/far.sock", dir);
+  snprintf (far_url, sizeof far_url, "unix://%s", far_sock);
+  if (far_redis_start (sock, far_sock, FAR_US) < 0)
+    die ("far-redis", strerror (errno));
+}
+
 static void
 sandq_latency (sq_redis *r, int nhot, int nidle, double hot[4], double idle[4],
                double far[4])
@@ -511,10 +533,7 @@ sandq_latency (sq_redis *r, int nhot, int nidle, double hot[4], double idle[4],
 
   latency (r, url, "lat", nhot, 2, hot);
   latency (r, url, "lat", nidle, 1000, idle);
-  snprintf (far_sock, sizeof far_sock, "%s/far.sock", dir);
-  snprintf (far_url, sizeof far_url, "unix://%s", far_sock);
-  if (far_redis_start (sock, far_sock, FAR_US) < 0)
-    die ("far-redis", strerror (errno));
+  far_up ();
   connect_or_die (&fr, far_url);
   latency (&fr, far_url, "far", nidle, 1000, far);
   sq_redis_close (&fr);
@@ -615,14 +634,19 @@ main (int argc, char **argv)
   if (only)
     {
       int w = 0, c = 0;
+      char far[8] = "";
       struct drain d;
-      if (sscanf (only, "%dx%d", &w, &c) != 2 || w < 1 || w > 8 || c < 1)
-        die ("QUEUE_BENCH_ONLY", "expected WORKERSxSLOTS, such as 1x4");
-      run_workers (&r, n, w, c, &d);
-      printf (
-          "%d worker(s) x %d slot(s)  %7.0f jobs/s  %.2f ms CPU/job  %.2f processes/job  "
-          "%.0f page faults/job  RSS %ld/%ld KiB\n",
-          w, c, d.jobs_s, d.cpu_ms_job, d.procs_job, d.faults_job, d.rss, d.helper_rss);
+      if (sscanf (only, "%dx%d%7s", &w, &c, far) < 2 || w < 1 || w > 8 || c < 1
+          || (far[0] && strcmp (far, "far") != 0))
+        die ("QUEUE_BENCH_ONLY", "expected WORKERSxSLOTS[far], such as 1x4 or 1x1far");
+      if (far[0])
+        far_up ();
+      run_workers (&r, n, w, c, far[0] ? far_url : url, &d);
+      printf ("%d worker(s) x %d slot(s)%s  %7.0f jobs/s  %.2f ms CPU/job  %.2f "
+              "processes/job  "
+              "%.0f page faults/job  %.2f round trips/job  RSS %ld/%ld KiB\n",
+              w, c, far[0] ? ", Redis far" : "", d.jobs_s, d.cpu_ms_job, d.procs_job,
+              d.faults_job, d.rtt_job, d.rss, d.helper_rss);
       cleanup ();
       return 0;
     }
@@ -678,16 +702,17 @@ main (int argc, char **argv)
           "faults/job", "round trips", "RSS worker/helper");
   struct
   {
-    int workers, conc;
-  } cfgs[] = { { 1, 1 }, { 2, 1 }, { 1, 2 }, { 1, 4 } };
+    int workers, conc, far;
+  } cfgs[] = { { 1, 1, 0 }, { 2, 1, 0 }, { 1, 2, 0 }, { 1, 4, 0 }, { 1, 1, 1 } };
   struct drain sq4 = { 0 }, peer = { 0 };
+  far_up ();
   for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
     {
       struct drain d;
       char name[64];
-      run_workers (&r, n, cfgs[i].workers, cfgs[i].conc, &d);
-      snprintf (name, sizeof name, "sandq %d worker x %d slot", cfgs[i].workers,
-                cfgs[i].conc);
+      run_workers (&r, n, cfgs[i].workers, cfgs[i].conc, cfgs[i].far ? far_url : url, &d);
+      snprintf (name, sizeof name, "sandq %d worker x %d slot%s", cfgs[i].workers,
+                cfgs[i].conc, cfgs[i].far ? ", far" : "");
       printf ("%-26s %7.0f %11.2f %10.2f %11.0f %12.2f %11ld/%ld KiB   (first job %.0f "
               "ms after start)\n",
               name, d.jobs_s, d.cpu_ms_job, d.procs_job, d.faults_job, d.rtt_job, d.rss,
