@@ -691,9 +691,10 @@ main (int argc, char **argv)
   for (int t = 1; t <= 2; t++)
     {
       double rate = run_noop (&r, n * 5, t, &cpj);
-      printf ("%d client(s)        %7.0f jobs/s   %.2f Redis round trips per job (claim, "
-              "complete)\n",
-              t, rate, cpj);
+      printf (
+          "%d client(s)        %7.0f jobs/s   %.2f Redis round trips per job (complete, "
+          "the next claim behind it)\n",
+          t, rate, cpj);
       flush (&r);
     }
 
